@@ -1,0 +1,41 @@
+# A thin wrapper over CMake, the way neovim does it: the two commands of the
+# README's Quick start, plus the few a developer wants day to day.
+#   make run    install what is missing, build, run the main job
+#   make test   the same, then every test through ctest
+BUILD_DIR  ?= build
+BUILD_TYPE ?= RelWithDebInfo
+SANITIZE   ?=
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+
+.PHONY: all deps configure build run test bench format format-check clean
+
+all: build
+
+deps:
+	@ci/install-deps
+
+configure: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	    -DSANITIZE=$(SANITIZE) $(CMAKE_ARGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	@$(BUILD_DIR)/bin/dbev-harness env check
+
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+bench: build
+	@bench/run $(BUILD_DIR)
+
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+format-check:
+	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
+clean:
+	@rm -rf $(BUILD_DIR)

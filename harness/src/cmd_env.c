@@ -1,0 +1,12 @@
+/* dbev-harness env: placeholder until its component lands. */
+#include "commands.h"
+
+#include <stdio.h>
+
+static int cmd_main(int argc, char **argv)
+{
+    fprintf(stderr, "dbev-harness env: not implemented yet\n");
+    return 2;
+}
+
+const harness_cmd_t harness_cmd_env = {"env", "(not implemented yet)", cmd_main};
