@@ -1,0 +1,44 @@
+/*
+ * Scenario variables: `${...}` placeholders substituted anywhere in a step.
+ *   ${uuid}          a new UUID at each use
+ *   ${uuid:name}     one UUID per name, stable for the whole scenario
+ *   ${seq}           a counter, 1, 2, 3 ... per scenario (load: per request)
+ *   ${now}           the current time, ISO-8601 UTC
+ *   ${rand:LO..HI}   an integer drawn uniformly from [LO, HI] (seeded)
+ *   ${name}          a value captured earlier with `save:`
+ * A string that is exactly one placeholder takes the value's JSON type (a
+ * saved integer stays an integer); inside longer text the value is printed.
+ */
+#ifndef HARNESS_VARS_H
+#define HARNESS_VARS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct vars vars_t;
+
+/** New variable set; seed drives ${rand} (the run's --seed). Free with vars_destroy(). */
+vars_t *vars_new(uint64_t seed);
+void vars_destroy(vars_t *vars);
+
+/** Captures value (a new reference is taken) under name for later ${name}. */
+int vars_set(vars_t *vars, const char *name, json_t *value);
+
+/** The captured value, borrowed; NULL when not set. */
+json_t *vars_get(const vars_t *vars, const char *name);
+
+/**
+ * @brief Returns a deep copy of template with every placeholder substituted.
+ * @returns a new reference, or NULL with errstr naming the unknown variable
+ *          or malformed placeholder.
+ */
+json_t *vars_substitute(vars_t *vars, const json_t *template_value, char *errstr, size_t size);
+
+/**
+ * @brief Looks up a path such as "rows[0].id" or "row_count" in value.
+ * @returns the value found (borrowed), or NULL when the path leads nowhere.
+ */
+json_t *vars_path_get(json_t *value, const char *path);
+
+#endif

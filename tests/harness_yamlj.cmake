@@ -1,2 +1,0 @@
-dbev_add_test(test_yamlj SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_yamlj.c
-              LIBS dbev_harness_core LABELS unit)
