@@ -3,4 +3,6 @@ dbev_add_test(test_yamlj SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_yamlj.c
 dbev_add_test(test_vars_checker SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_vars_checker.c
               LIBS dbev_harness_core LABELS unit)
 dbev_add_test(test_expect SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_expect.c
-              LIBS dbev_harness_core m LABELS unit)
+              LIBS dbev_harness_core LABELS unit)
+dbev_add_test(test_scenario SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_scenario.c
+              LIBS dbev_harness_core LABELS unit)

@@ -1,0 +1,79 @@
+/*
+ * Scenario files: the harness's user interface. A scenario is a YAML (or
+ * JSON) file with a header saying what it proves and a list of steps; this
+ * module loads one, checks its shape and turns it into a step tree whose
+ * every node knows its file:line:column, so that a mistake in a scenario is
+ * reported where it is, before anything runs. docs/scenarios.md is the
+ * reference for the format.
+ */
+#ifndef HARNESS_SCENARIO_H
+#define HARNESS_SCENARIO_H
+
+#include "yamlj.h"
+
+#include <dbev/protocol.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum step_kind {
+    STEP_OPERATION = 0, /* a protocol operation through the client (or direct path) */
+    STEP_SQL,           /* SQL straight on PostgreSQL */
+    STEP_UNTIL,         /* a sql or operation step polled until it holds, with a deadline */
+    STEP_FAULT,         /* kafka / postgres / adapter fault */
+    STEP_RAW,           /* exact bytes or JSON published to a topic */
+    STEP_LOAD,          /* open-loop constant-rate load */
+    STEP_PARALLEL,      /* child steps run at once */
+    STEP__COUNT
+} step_kind_t;
+
+const char *step_kind_name(step_kind_t kind);
+
+typedef struct step {
+    step_kind_t kind;
+    char *name;            /* owned: the step's name, or one made from its kind and index */
+    char where[256];       /* file:line:column of the step */
+    dbev_op_t op;          /* STEP_OPERATION: which operation */
+    const json_t *body;    /* borrowed from the document: the kind's value */
+    const json_t *expect;  /* borrowed; NULL: expect success */
+    const json_t *save;    /* borrowed; object name -> path, or NULL */
+    int64_t timeout_ms;    /* per-step timeout (until: the deadline); 0: default */
+    double max_latency_ms; /* expect.latency_ms_max, 0: none */
+    struct step *children; /* STEP_PARALLEL, STEP_UNTIL (the polled step): owned */
+    size_t n_children;
+} step_t;
+
+typedef struct scenario {
+    char *path;             /* owned */
+    yamlj_doc_t *doc;       /* owned: every borrowed json_t lives in here */
+    const char *name;       /* borrowed from doc */
+    const char *proves;     /* what the scenario proves, one paragraph */
+    const json_t *tags;     /* array of strings (may be empty) */
+    int phase;              /* migration phase 1..3, 0 when none */
+    const json_t *fixtures; /* array of fixture names */
+    const json_t *requires; /* array of feature names the environment must have */
+    const char *setup_sql;  /* run on the scenario's database before the steps; NULL */
+    step_t *steps;
+    size_t n_steps;
+} scenario_t;
+
+/**
+ * @brief Loads and checks a scenario file.
+ * @returns the scenario for scenario_destroy(), or NULL with errstr set to
+ *          "file:line:column: problem; fix".
+ */
+scenario_t *scenario_load(const char *path, char *errstr, size_t size);
+
+/** Same, from memory (tests); name stands for the file in messages. */
+scenario_t *scenario_load_buffer(const char *name, const char *text, char *errstr, size_t size);
+
+void scenario_destroy(scenario_t *scenario);
+
+/** Whether the scenario carries tag. */
+bool scenario_has_tag(const scenario_t *scenario, const char *tag);
+
+/** The number of steps, children included (a scenario with none is an error to run). */
+size_t scenario_count_steps(const scenario_t *scenario);
+
+#endif

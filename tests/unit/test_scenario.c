@@ -1,0 +1,99 @@
+/* Unit tests of scenario loading: shape checks and file:line:column errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "scenario.h"
+
+#include <string.h>
+
+static const char *good = "name: insert then read\n"
+                          "proves: an inserted row can be read back through the event path\n"
+                          "tags: [crud, insert]\n"
+                          "phase: 1\n"
+                          "steps:\n"
+                          "  - name: insert one\n"
+                          "    insert: {table: t, data: {id: '${uuid:a}'}, returning: id}\n"
+                          "    expect: {row_count: 1, latency_ms_max: 500}\n"
+                          "    save: {row: 'rows[0]'}\n"
+                          "  - query: SELECT 1 AS one\n"
+                          "    expect: {rows: [{one: 1}]}\n"
+                          "  - until:\n"
+                          "      sql: SELECT count(*) AS n FROM t\n"
+                          "      expect: {rows: [{n: 1}]}\n"
+                          "      timeout_ms: 2000\n"
+                          "  - fault: {postgres: stop}\n"
+                          "  - parallel:\n"
+                          "      - health: {}\n"
+                          "      - sql: SELECT 2\n";
+
+static void test_good_scenario_loads(void **state)
+{
+    char err[512];
+    scenario_t *sc = scenario_load_buffer("good.yaml", good, err, sizeof(err));
+    if (!sc)
+        fail_msg("%s", err);
+    assert_string_equal(sc->name, "insert then read");
+    assert_int_equal(sc->phase, 1);
+    assert_true(scenario_has_tag(sc, "crud"));
+    assert_false(scenario_has_tag(sc, "load"));
+    assert_int_equal(sc->n_steps, 5);
+    assert_int_equal(sc->steps[0].kind, STEP_OPERATION);
+    assert_int_equal(sc->steps[0].op, DBEV_OP_INSERT);
+    assert_int_equal((int)sc->steps[0].max_latency_ms, 500);
+    assert_string_equal(sc->steps[0].where, "good.yaml:6:5");
+    assert_int_equal(sc->steps[1].op, DBEV_OP_SELECT);
+    assert_int_equal(sc->steps[2].kind, STEP_UNTIL);
+    assert_int_equal(sc->steps[2].timeout_ms, 2000);
+    assert_int_equal(sc->steps[2].children[0].kind, STEP_SQL);
+    assert_int_equal(sc->steps[4].n_children, 2);
+    assert_int_equal(scenario_count_steps(sc), 7);
+    scenario_destroy(sc);
+}
+
+static void expect_error(const char *text, const char *where, const char *needle)
+{
+    char err[512];
+    scenario_t *sc = scenario_load_buffer("bad.yaml", text, err, sizeof(err));
+    if (sc) {
+        scenario_destroy(sc);
+        fail_msg("expected an error containing '%s'", needle);
+    }
+    if (!strstr(err, where) || !strstr(err, needle))
+        fail_msg("error '%s' lacks '%s' or '%s'", err, where, needle);
+}
+
+static void test_mistakes_are_pointed_at(void **state)
+{
+    expect_error("name: x\nproves: y\nsteps:\n  - bogus: 1\n", "bad.yaml:4:12",
+                 "unknown step key 'bogus'");
+    expect_error("name: x\nproves: y\nsteps:\n  - sql: SELECT 1\n    insert: {table: t}\n",
+                 "bad.yaml:4:5", "one kind");
+    expect_error("name: x\nproves: y\nsteps: []\n", "bad.yaml:3:8", "non-empty");
+    expect_error("name: x\nsteps:\n  - sql: SELECT 1\n", "bad.yaml:1:1", "proves is required");
+    expect_error("name: x\nproves: y\nphase: 7\nsteps:\n  - sql: SELECT 1\n", "bad.yaml:3:8",
+                 "phase must be");
+    expect_error("name: x\nproves: y\nsteps:\n  - sql: SELECT 1\n    expect: {rowz: 1}\n",
+                 "bad.yaml:5:20", "unknown expectation 'rowz'");
+    expect_error("name: x\nproves: y\nsteps:\n  - until: {sql: SELECT 1}\n", "bad.yaml:4:12",
+                 "timeout_ms");
+    expect_error("name: x\nproves: y\nsteps:\n  - fault: {disk: full}\n", "bad.yaml:4:12",
+                 "exactly one of kafka");
+    expect_error("name: x\nproves: y\nsteps:\n  - load: {rate: 10, query: SELECT 1}\n",
+                 "bad.yaml:4:11", "duration_s or count");
+    expect_error("name: x\nproves: y\nsteps:\n  - insert: just text\n", "bad.yaml:4:13",
+                 "mapping of the operation");
+    expect_error("name: x\nproves: y\nfoo: 1\nsteps:\n  - sql: SELECT 1\n", "bad.yaml:3:6",
+                 "unknown scenario key 'foo'");
+    expect_error("name: [x\n", "bad.yaml:", "");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_scenario_loads),
+        cmocka_unit_test(test_mistakes_are_pointed_at),
+    };
+    return cmocka_run_group_tests_name("scenario", tests, NULL, NULL);
+}
