@@ -32,6 +32,8 @@ extern "C" {
 /** Largest request event the decoder accepts (bytes); larger is VALIDATION_ERROR. */
 #define DBEV_MAX_EVENT_BYTES (1024 * 1024)
 #define DBEV_ID_SIZE         128 /* room for a correlation/event id plus NUL */
+/** Deepest nesting of objects/arrays a request event may have (the envelope is 1). */
+#define DBEV_MAX_JSON_DEPTH 32
 
 typedef enum dbev_op {
     DBEV_OP_SELECT = 0,
@@ -138,7 +140,8 @@ int dbev_operation_validate(const dbev_operation_t *op, char *errstr, size_t siz
 
 /**
  * @brief Encodes an operation as a payload object.
- * @returns a new reference (json_decref it), or NULL on allocation failure.
+ * @returns a new reference (json_decref it), or NULL on allocation failure
+ *          or a string field (sql, table) that is not valid UTF-8.
  */
 json_t *dbev_operation_to_json(const dbev_operation_t *op);
 

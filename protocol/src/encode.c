@@ -1,0 +1,172 @@
+/*
+ * Encoding: an operation built in memory becomes a payload object, a payload
+ * becomes an event inside the envelope, an event becomes compact bytes. The
+ * output is exactly what dbev_request_decode accepts, so
+ * decode(dumps(envelope(to_json(op)))) yields an operation equal to op.
+ * Fields that do not belong to the operation's type are encoded too when set,
+ * so dbev_operation_validate (encode, then decode) names them.
+ */
+#include "proto_int.h"
+
+#include <dbev_common.h>
+
+#include <stdlib.h>
+
+/* Sets key to a borrowed value (incref) when it is not NULL. */
+static int set_borrowed(json_t *obj, const char *key, json_t *value)
+{
+    if (!value)
+        return 0;
+    return json_object_set(obj, key, value);
+}
+
+/* Sets key to a string when it is not NULL; -1 for bad UTF-8 or no memory. */
+static int set_string(json_t *obj, const char *key, const char *value)
+{
+    if (!value)
+        return 0;
+    json_t *s = json_string(value);
+    if (!s)
+        return -1;
+    return json_object_set_new(obj, key, s);
+}
+
+static int encode_options(json_t *payload, const dbev_operation_t *op)
+{
+    if (op->timeout_ms == 0 && (op->max_rows == 0 || op->max_rows == DBEV_DEFAULT_MAX_ROWS))
+        return 0;
+    json_t *options = json_object();
+    if (!options)
+        return -1;
+    if (op->timeout_ms != 0 &&
+        json_object_set_new(options, "timeout_ms", json_integer(op->timeout_ms)) < 0) {
+        json_decref(options);
+        return -1;
+    }
+    if (op->max_rows != 0 && op->max_rows != DBEV_DEFAULT_MAX_ROWS &&
+        json_object_set_new(options, "max_rows", json_integer(op->max_rows)) < 0) {
+        json_decref(options);
+        return -1;
+    }
+    return json_object_set_new(payload, "options", options);
+}
+
+static int encode_conflict(json_t *payload, const dbev_operation_t *op)
+{
+    if (op->type != DBEV_OP_BATCH_INSERT) {
+        /* UPSERT carries them at top level; elsewhere they are refused by name. */
+        if (set_borrowed(payload, "conflict_columns", op->conflict_columns) < 0 ||
+            set_borrowed(payload, "update_columns", op->update_columns) < 0)
+            return -1;
+        return 0;
+    }
+    if (op->conflict == DBEV_CONFLICT_NONE && !op->conflict_columns && !op->update_columns)
+        return 0;
+    json_t *oc = json_object();
+    if (!oc)
+        return -1;
+    int rc = set_borrowed(oc, "columns", op->conflict_columns);
+    if (rc == 0 && op->conflict == DBEV_CONFLICT_DO_NOTHING)
+        rc = json_object_set_new(oc, "action", json_string("nothing"));
+    else if (rc == 0 && op->conflict == DBEV_CONFLICT_DO_UPDATE)
+        rc = json_object_set_new(oc, "action", json_string("update"));
+    if (rc == 0)
+        rc = set_borrowed(oc, "update_columns", op->update_columns);
+    if (rc < 0) {
+        json_decref(oc);
+        return -1;
+    }
+    return json_object_set_new(payload, "on_conflict", oc);
+}
+
+json_t *dbev_operation_to_json(const dbev_operation_t *op)
+{
+    if (!op)
+        return NULL;
+    json_t *payload = json_object();
+    if (!payload)
+        return NULL;
+    const char *name = dbev_op_name(op->type);
+    int rc = json_object_set_new(payload, "operation_type", name ? json_string(name) : json_null());
+    if (rc == 0)
+        rc = set_string(payload, "sql", op->sql);
+    if (rc == 0)
+        rc = set_borrowed(payload, "params", op->params);
+    if (rc == 0)
+        rc = set_string(payload, "table", op->table);
+    if (rc == 0)
+        rc = set_borrowed(payload, "data", op->data);
+    if (rc == 0)
+        rc = set_borrowed(payload, "rows", op->rows);
+    if (rc == 0)
+        rc = set_borrowed(payload, "where", op->where);
+    if (rc == 0)
+        rc = encode_conflict(payload, op);
+    if (rc == 0)
+        rc = set_borrowed(payload, "returning", op->returning);
+    if (rc == 0 && (op->type == DBEV_OP_TRANSACTION || op->n_ops > 0)) {
+        json_t *ops = json_array();
+        rc = ops ? json_object_set_new(payload, "operations", ops) : -1;
+        for (size_t i = 0; rc == 0 && op->ops && i < op->n_ops; i++) {
+            json_t *nested = dbev_operation_to_json(&op->ops[i]);
+            rc = nested ? json_array_append_new(ops, nested) : -1;
+        }
+    }
+    if (rc == 0)
+        rc = encode_options(payload, op);
+    if (rc < 0) {
+        json_decref(payload);
+        return NULL;
+    }
+    return payload;
+}
+
+json_t *dbev_envelope_new(const char *event_type, const char *event_id, const char *correlation_id,
+                          const char *service, int64_t timestamp_us, json_t *payload)
+{
+    char eid[40], cid[40], ts[DBEV_ISO8601_SIZE];
+    if (!event_id) {
+        dbev_uuid_new(eid);
+        event_id = eid;
+    }
+    if (!correlation_id) {
+        dbev_uuid_new(cid);
+        correlation_id = cid;
+    }
+    if (!service)
+        service = "dbev";
+    if (!event_type)
+        event_type = DBEV_EVENT_REQUESTED;
+    dbev_iso8601(timestamp_us ? timestamp_us : dbev_wall_us(), ts, sizeof(ts));
+    json_t *event = json_object();
+    if (!event || !payload) {
+        json_decref(event);
+        json_decref(payload);
+        return NULL;
+    }
+    int rc = json_object_set_new(event, "event_id", json_string(event_id));
+    if (rc == 0)
+        rc = json_object_set_new(event, "event_type", json_string(event_type));
+    if (rc == 0)
+        rc = json_object_set_new(event, "correlation_id", json_string(correlation_id));
+    if (rc == 0)
+        rc = json_object_set_new(event, "timestamp", json_string(ts));
+    if (rc == 0)
+        rc = json_object_set_new(event, "service", json_string(service));
+    if (rc == 0)
+        rc = json_object_set_new(event, "payload", payload);
+    else
+        json_decref(payload);
+    if (rc < 0) {
+        json_decref(event);
+        return NULL;
+    }
+    return event;
+}
+
+char *dbev_event_dumps(const json_t *event)
+{
+    if (!event)
+        return NULL;
+    return json_dumps(event, JSON_COMPACT);
+}
