@@ -1,0 +1,5 @@
+# The event protocol (protocol/src): seed 002's examples, round trips of every
+# operation, malformed requests refused with precise messages, responses,
+# error codes, and a deterministic mutation fuzz loop over the decoders.
+dbev_add_test(test_protocol SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_protocol.c
+              LIBS dbev_protocol LABELS unit)
