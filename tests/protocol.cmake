@@ -3,3 +3,6 @@
 # error codes, and a deterministic mutation fuzz loop over the decoders.
 dbev_add_test(test_protocol SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_protocol.c
               LIBS dbev_protocol LABELS unit)
+dbev_add_test(test_protocol_malformed
+              SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_protocol_malformed.c
+              LIBS dbev_protocol LABELS unit)

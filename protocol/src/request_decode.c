@@ -140,7 +140,7 @@ int dbev_request_decode(const void *buf, size_t len, dbev_request_t **out, dbev_
                            (size_t)(nul - (const char *)buf));
 
     json_error_t jerr;
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!root)
         return dbev_seterr(msg, msize, "event: not valid JSON: %s (line %d, column %d, byte %d)",
                            jerr.text, jerr.line, jerr.column, jerr.position);

@@ -280,7 +280,7 @@ int dbev_response_decode(const void *buf, size_t len, dbev_response_t **out, cha
         return dbev_seterr(errstr, size, "event: contains a NUL byte at offset %zu",
                            (size_t)(nul - (const char *)buf));
     json_error_t jerr;
-    json_t *root = json_loadb(buf, len, 0, &jerr);
+    json_t *root = json_loadb(buf, len, JSON_DECODE_ANY, &jerr);
     if (!root)
         return dbev_seterr(errstr, size, "event: not valid JSON: %s (line %d, column %d)",
                            jerr.text, jerr.line, jerr.column);
