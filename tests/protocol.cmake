@@ -6,3 +6,5 @@ dbev_add_test(test_protocol SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_protocol
 dbev_add_test(test_protocol_malformed
               SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_protocol_malformed.c
               LIBS dbev_protocol LABELS unit)
+dbev_add_test(test_protocol_fuzz SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_protocol_fuzz.c
+              LIBS dbev_protocol LABELS unit)
