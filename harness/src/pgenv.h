@@ -5,26 +5,46 @@
  * Scenario isolation: one template database per migration set, cloned into one
  * database per scenario with CREATE DATABASE ... TEMPLATE.
  *
- * Thread safety: a pgenv_t is used from one thread at a time, except
- * pgenv_dsn()/pgenv_conninfo() which only read immutable state.
+ * Thread safety: pgenv_dsn(), pgenv_connect(), the accessors,
+ * pgenv_template(), pgenv_create_database() and pgenv_drop_database() may be
+ * called from several threads at once (each opens its own connection); the
+ * faults and pgenv_destroy() must not run concurrently with anything else on
+ * the same handle.
+ *
+ * Accounts: the database superuser is always "postgres" (initdb -U postgres),
+ * whoever runs the harness. When the harness runs as root, initdb and the
+ * server run as the OS account "postgres" (created by the Debian package
+ * postgresql), which owns the private directory; root clients connect over
+ * the unix socket in that directory with trust authentication.
+ *
+ * Leftovers: each private directory is named dbev-pg-XXXXXX and holds a marker
+ * file (dbev-pgenv.marker) with the owner's pid; pgenv_reap_leftovers()
+ * removes those whose owner died without tearing down (SIGKILL, crash).
  */
 #ifndef HARNESS_PGENV_H
 #define HARNESS_PGENV_H
 
+#include "dbev_common.h"
+
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 typedef struct pgenv pgenv_t;
 
 typedef struct pgenv_opts {
-    const char *pg_bin;    /* directory with initdb/pg_ctl/postgres; NULL: search */
-    const char *pg_dsn;    /* use this existing server instead of starting one */
-    const char *tmp_dir;   /* parent of the mkdtemp directory; NULL: $TMPDIR or /tmp */
-    const char *cache_dir; /* template clusters; NULL: DBEV_BUILD_DIR/cache */
+    const char *pg_bin; /* directory with initdb/pg_ctl/postgres; NULL: search */
+    const char *pg_dsn; /* use this existing server instead of starting one */
+    /* parent of the mkdtemp directory; NULL: $TMPDIR, else /dev/shm when it is
+     * a tmpfs with 1 GB free (creating files there is much cheaper), else /tmp */
+    const char *tmp_dir;
+    const char *cache_dir; /* template clusters; NULL: $DBEV_CACHE_DIR, else DBEV_BUILD_DIR/cache */
     bool tcp;              /* also listen on a free loopback TCP port */
     bool keep;             /* leave the server running at destroy and say how to reach it */
-    bool quiet;            /* no progress lines on stderr */
+    bool quiet;            /* no progress lines (errors still go to errstr) */
+    /* progress lines; NULL: JSON lines on stderr (component "pgenv"), info level */
+    const dbev_logger_t *logger;
 } pgenv_opts_t;
 
 /**
@@ -52,6 +72,10 @@ PGconn *pgenv_connect(const pgenv_t *env, const char *dbname, char *errstr, size
 const char *pgenv_host(const pgenv_t *env);
 int pgenv_port(const pgenv_t *env);
 const char *pgenv_user(const pgenv_t *env);
+/** The server's data directory; NULL for an external server. */
+const char *pgenv_data_dir(const pgenv_t *env);
+/** The postmaster's pid; 0 when stopped or external. */
+pid_t pgenv_server_pid(const pgenv_t *env);
 /** Server version as an integer (e.g. 150018). */
 int pgenv_server_version(const pgenv_t *env);
 /** Milliseconds the bring-up took (cold or warm) and whether the cache was warm. */
@@ -63,7 +87,11 @@ bool pgenv_was_warm(const pgenv_t *env);
  * "dbev_tpl_<key>" exists it is reused; otherwise it is created, prepare() is
  * called with a connection to it (apply migrations, fixtures), and it is
  * sealed with ALLOW_CONNECTIONS false so clones never collide with a session
- * on it. key should be a hash of everything prepare() applies.
+ * on it. key should be a hash of everything prepare() applies; it is
+ * lowercased, characters outside [a-z0-9_] become '_', and it is cut to fit
+ * PostgreSQL's 63-byte names. The database is built under a temporary name
+ * and renamed when sealed, so concurrent runs on a shared server (--pg-dsn)
+ * never see a half-prepared template. prepare may be NULL (empty template).
  * @returns 0 and the template name in name_out, or -1 with errstr.
  */
 typedef int (*pgenv_prepare_fn)(PGconn *conn, void *opaque, char *errstr, size_t size);
@@ -75,14 +103,28 @@ int pgenv_create_database(pgenv_t *env, const char *name, const char *template_n
                           size_t size);
 int pgenv_drop_database(pgenv_t *env, const char *name, char *errstr, size_t size);
 
-/* Faults for scenarios (throwaway servers only; -1 with errstr otherwise). */
+/*
+ * Faults for scenarios (throwaway servers only; -1 with errstr "not available
+ * with --pg-dsn" otherwise). Stop is a fast shutdown; start brings the server
+ * back on the same directory, socket and port.
+ */
 int pgenv_stop_server(pgenv_t *env, char *errstr, size_t size);
 int pgenv_start_server(pgenv_t *env, char *errstr, size_t size);
 int pgenv_restart_server(pgenv_t *env, char *errstr, size_t size);
-/** Terminates every backend connected to dbname (NULL: all databases but ours). */
+/**
+ * Terminates every backend connected to dbname (NULL: every client backend of
+ * the server but the one issuing the call; throwaway servers only).
+ * @returns how many were terminated, or -1 with errstr.
+ */
 int pgenv_terminate_backends(pgenv_t *env, const char *dbname, char *errstr, size_t size);
 
-/** Removes leftovers of earlier killed runs (marker file + dead pid). Returns how many. */
+/**
+ * Removes leftovers of earlier killed runs under tmp_dir (NULL: each place a
+ * default run may use: $TMPDIR, /dev/shm, /tmp): dbev-pg-* directories whose marker names a dead
+ * owner; their postmaster, if still running, is stopped first. A directory kept with keep is left
+ * alone while its server runs. Called by pgenv_new().
+ * @returns how many directories were removed.
+ */
 int pgenv_reap_leftovers(const char *tmp_dir);
 
 #endif
