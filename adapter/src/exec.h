@@ -22,17 +22,17 @@
 typedef struct adapter_exec adapter_exec_t;
 
 typedef struct adapter_exec_conf {
-    const char *conninfo;            /* libpq connection string */
-    int pool_min;                    /* seed: 5 */
-    int pool_max;                    /* seed: 20 */
-    int64_t max_conn_age_ms;         /* reconnect connections older than this; 0: never */
-    int breaker_failure_threshold;   /* consecutive connection-class failures to OPEN (5) */
-    int64_t breaker_recovery_ms;     /* OPEN -> HALF_OPEN after this (60000) */
-    int breaker_success_threshold;   /* HALF_OPEN -> CLOSED after this many successes (3) */
-    int64_t default_timeout_ms;      /* statement timeout when a request names none */
+    const char *conninfo;               /* libpq connection string */
+    int pool_min;                       /* seed: 5 */
+    int pool_max;                       /* seed: 20 */
+    int64_t max_conn_age_ms;            /* reconnect connections older than this; 0: never */
+    int breaker_failure_threshold;      /* consecutive connection-class failures to OPEN (5) */
+    int64_t breaker_recovery_ms;        /* OPEN -> HALF_OPEN after this (60000) */
+    int breaker_success_threshold;      /* HALF_OPEN -> CLOSED after this many successes (3) */
+    int64_t default_timeout_ms;         /* statement timeout when a request names none */
     const char *const *table_allowlist; /* NULL-terminated; NULL: every table allowed */
-    int64_t dedupe_retention_ms;     /* how long processed event ids are remembered */
-    const dbev_logger_t *logger;     /* borrowed; must outlive the executor */
+    int64_t dedupe_retention_ms;        /* how long processed event ids are remembered */
+    const dbev_logger_t *logger;        /* borrowed; must outlive the executor */
 } adapter_exec_conf_t;
 
 /** One request's answer: the payload to publish, on the completed or failed topic. */

@@ -1,0 +1,74 @@
+/*
+ * Idempotency records: the adapter's own table
+ * dbev_adapter.processed_events(event_id primary key, correlation_id,
+ * operation, response jsonb, created_at). A write claims its event id FIRST
+ * in its transaction (so a concurrent duplicate waits on the primary key and
+ * then conflicts), runs, then stores its response in the same transaction.
+ * A redelivered event finds the committed row and is answered with the
+ * stored response. Rows older than the retention are deleted periodically.
+ *
+ * This file holds the SQL and the parameter encodings; the executor sends
+ * them inside its own pipelines. The schema lives outside public and
+ * agent_observability so migration checks never see it.
+ */
+#ifndef ADAPTER_DEDUPE_H
+#define ADAPTER_DEDUPE_H
+
+#include <dbev/protocol.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* One event: $1 event_id, $2 correlation_id, $3 operation. */
+#define DEDUPE_CLAIM_SQL                                                                           \
+    "INSERT INTO dbev_adapter.processed_events (event_id, correlation_id, operation) "             \
+    "VALUES ($1, $2, $3)"
+/* Many events: $1 a JSON array of {"e","c","o"} objects. */
+#define DEDUPE_CLAIM_MANY_SQL                                                                      \
+    "INSERT INTO dbev_adapter.processed_events (event_id, correlation_id, operation) "             \
+    "SELECT e, c, o FROM json_to_recordset($1::json) AS x(e text, c text, o text)"
+/* One event: $1 event_id, $2 response JSON. */
+#define DEDUPE_STORE_SQL                                                                           \
+    "UPDATE dbev_adapter.processed_events SET response = $2::jsonb WHERE event_id = $1"
+/* Many events: $1 a JSON object {event_id: response}. */
+#define DEDUPE_STORE_MANY_SQL                                                                      \
+    "UPDATE dbev_adapter.processed_events p SET response = x.value::jsonb "                        \
+    "FROM json_each($1::json) AS x WHERE p.event_id = x.key"
+/* $1 a text[] literal of event ids. */
+#define DEDUPE_LOOKUP_SQL                                                                          \
+    "SELECT event_id, response FROM dbev_adapter.processed_events "                                \
+    "WHERE event_id = ANY($1::text[]) AND response IS NOT NULL"
+
+/**
+ * @brief Creates the schema, table and index if missing (safe to race with
+ *        another adapter starting at the same time).
+ * @returns 0, or -1 with errstr.
+ */
+int dedupe_ensure_table(PGconn *conn, int64_t deadline_us, char *errstr, size_t size);
+
+/**
+ * @brief Deletes records older than retention_ms.
+ * @returns rows deleted, or -1 with errstr.
+ */
+int64_t dedupe_apply_retention(PGconn *conn, int64_t retention_ms, int64_t deadline_us,
+                               char *errstr, size_t size);
+
+/**
+ * @brief Looks up stored responses for event ids.
+ * @returns a new JSON object {event_id: response} (empty when none), or NULL
+ *          with errstr when the query failed; *conn_failed tells whether the
+ *          connection itself failed.
+ */
+json_t *dedupe_lookup(PGconn *conn, const char *const *event_ids, size_t n, int64_t deadline_us,
+                      bool *conn_failed, char *errstr, size_t size);
+
+/**
+ * @brief A stored response as a duplicate's answer: a deep copy with
+ *        metadata.cached = true and the breaker's current state.
+ * @returns a new reference, or NULL when out of memory.
+ */
+json_t *dedupe_cached_copy(const json_t *stored, dbev_breaker_state_t state);
+
+#endif

@@ -1,0 +1,1368 @@
+/*
+ * The executor (see exec.h): requests in, one outcome per request out.
+ *
+ * A batch is walked in order. Requests refused before execution (expired
+ * deadline, allowlist, EXECUTE of a transaction statement, a hostile
+ * identifier, an open breaker) are answered at once. Consecutive structured
+ * writes (INSERT, UPDATE, DELETE, UPSERT, BATCH_INSERT) form a group that
+ * runs optimistically in ONE transaction, pipelined on one connection:
+ *
+ *   lookup of already processed event ids          (round trip 1)
+ *   BEGIN; claim all event ids; every statement     (round trip 2)
+ *   store every response; COMMIT                    (round trip 3)
+ *
+ * When a statement of the group fails, the transaction is rolled back and
+ * the group is split around the failing request: the requests before it run
+ * again as a group, the failing one alone (so its outcome is its own), the
+ * rest as a group. Order is kept and neighbours never fail for it. Anything
+ * else (SELECT, EXECUTE, TRANSACTION) runs alone in its own transaction, also
+ * pipelined. SELECT runs READ ONLY.
+ *
+ * A connection-class failure on a connection that had been used before is
+ * retried once on a fresh one (after a server restart every pooled connection
+ * is dead; the dedupe lookup makes the retry safe for writes). What still
+ * fails is answered DATABASE_CONNECTION_FAILED and counted by the breaker.
+ *
+ * Design choice for TRANSACTION: the completed payload has `results`, one
+ * completed payload per operation, `rows` empty and `row_count` the number of
+ * operations. A failing operation rolls back all and the failed payload says
+ * which in metadata.failed_operation_index.
+ */
+#include "exec.h"
+
+#include "breaker.h"
+#include "dedupe.h"
+#include "pool.h"
+#include "sqlbuild.h"
+#include "typemap.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define GROUP_MAX_JOBS   1000
+#define GROUP_MAX_PARAMS 30000
+#define IO_GRACE_MS      10000
+
+struct adapter_exec {
+    adapter_exec_conf_t conf;
+    char *conninfo;
+    char **allowlist; /* NULL-terminated copy, or NULL */
+    const dbev_logger_t *logger;
+    pool_t *pool;
+    breaker_t *breaker;
+    json_t *coltypes; /* {table: {column: true when array-typed}} */
+    bool table_ready; /* dedupe table ensured on this server */
+    int64_t started_us;
+    int64_t last_retention_us;
+    /* per batch */
+    pool_conn_t *pc;
+    bool conn_failed;
+    char conn_err[512];
+};
+
+/* An error answer in the making. */
+typedef struct dberr {
+    dbev_err_t code;
+    const char *type;
+    char sqlstate[6];
+    char message[1024];
+    bool conn; /* connection-class: counts for the breaker */
+} dberr_t;
+
+/* One request being executed. */
+typedef struct job {
+    const dbev_request_t *req;
+    adapter_outcome_t *out;
+    sqlb_query_t *qs; /* its statements (TRANSACTION: all ops' statements) */
+    size_t nq;
+    size_t *op_first; /* TRANSACTION: first statement of op k; op_first[n_ops] = nq */
+    int64_t timeout_ms;
+    int64_t t0_us;
+} job_t;
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static int64_t effective_timeout(const adapter_exec_t *ex, const dbev_operation_t *op)
+{
+    return op->timeout_ms > 0 ? op->timeout_ms : ex->conf.default_timeout_ms;
+}
+
+static int64_t io_deadline(int64_t timeout_ms)
+{
+    if (timeout_ms <= 0)
+        return 0;
+    return dbev_mono_us() + (timeout_ms + IO_GRACE_MS) * 1000;
+}
+
+static const char *corr(const job_t *job)
+{
+    return job->req->correlation_id;
+}
+
+static double elapsed_ms(const job_t *job)
+{
+    return (double)(dbev_mono_us() - job->t0_us) / 1000.0;
+}
+
+static void job_free_stmts(job_t *job)
+{
+    sqlb_queries_free(job->qs, job->nq);
+    free(job->op_first);
+    job->qs = NULL;
+    job->nq = 0;
+    job->op_first = NULL;
+}
+
+/* message = prefix + msg */
+static void err_set(dberr_t *e, dbev_err_t code, const char *type, const char *sqlstate,
+                    const char *prefix, const char *msg)
+{
+    e->code = code;
+    e->type = type;
+    snprintf(e->sqlstate, sizeof(e->sqlstate), "%s", sqlstate ? sqlstate : "");
+    snprintf(e->message, sizeof(e->message), "%s%s", prefix, msg ? msg : "");
+    e->conn = code == DBEV_ERR_DATABASE_CONNECTION_FAILED;
+}
+
+static void err_conn(dberr_t *e, const char *msg)
+{
+    err_set(e, DBEV_ERR_DATABASE_CONNECTION_FAILED, "ConnectionError", NULL, "", msg);
+}
+
+/* Classifies a failed result. */
+static void err_from_result(PGconn *conn, const PGresult *res, dberr_t *e)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (!msg)
+        msg = PQerrorMessage(conn);
+    if (state && strcmp(state, "57014") == 0) {
+        err_set(e, DBEV_ERR_TIMEOUT_ERROR, "TimeoutError", state, "statement timeout: ", msg);
+    } else if ((state && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+                          strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0)) ||
+               (!state && PQstatus(conn) != CONNECTION_OK)) {
+        err_set(e, DBEV_ERR_DATABASE_CONNECTION_FAILED, "ConnectionError", state, "", msg);
+    } else {
+        err_set(e, DBEV_ERR_DATABASE_OPERATION_FAILED, "PostgresError", state, "", msg);
+    }
+    /* libpq messages end with a newline */
+    size_t n = strlen(e->message);
+    while (n && (e->message[n - 1] == '\n' || e->message[n - 1] == ' '))
+        e->message[--n] = '\0';
+}
+
+static void stats_record(adapter_exec_t *ex, const job_t *job, bool failed, const char *error)
+{
+    pool_record(ex->pool, 1, failed ? 1 : 0, dbev_mono_us() - job->t0_us, error);
+}
+
+/* Answers a job with a failure; counts it for the breaker as it deserves. */
+static void answer_fail_ex(adapter_exec_t *ex, job_t *job, const dberr_t *e, json_t *metadata,
+                           bool touched_db)
+{
+    const dbev_operation_t *op = &job->req->op;
+    bool reached_db = touched_db && (e->code == DBEV_ERR_DATABASE_OPERATION_FAILED ||
+                                     e->code == DBEV_ERR_TIMEOUT_ERROR);
+    if (e->conn)
+        breaker_failure(ex->breaker);
+    else if (reached_db)
+        breaker_success(ex->breaker);
+    if (e->conn || reached_db)
+        stats_record(ex, job, true, e->message);
+    if (!metadata)
+        metadata = json_object();
+    if (op->sql && (op->type == DBEV_OP_SELECT || op->type == DBEV_OP_EXECUTE))
+        json_object_set_new(metadata, "sql", json_string(op->sql));
+    json_object_set_new(metadata, "execution_time_ms", json_real(elapsed_ms(job)));
+    job->out->completed = false;
+    job->out->payload = dbev_failed_payload_new(op->type, e->code, e->message, e->type,
+                                                e->sqlstate[0] ? e->sqlstate : NULL,
+                                                breaker_state(ex->breaker), metadata);
+    dbev_logf(ex->logger, e->conn ? DBEV_LOG_WARN : DBEV_LOG_INFO, corr(job), "%s failed: %s: %s",
+              dbev_op_name(op->type), dbev_err2name(e->code), e->message);
+}
+
+static void answer_fail(adapter_exec_t *ex, job_t *job, const dberr_t *e, json_t *metadata)
+{
+    answer_fail_ex(ex, job, e, metadata, true);
+}
+
+/* A refusal before the database was asked: not counted anywhere. */
+static void answer_simple(adapter_exec_t *ex, job_t *job, dbev_err_t code, const char *type,
+                          const char *msg)
+{
+    dberr_t e;
+    err_set(&e, code, type, NULL, "", msg);
+    answer_fail_ex(ex, job, &e, NULL, false);
+}
+
+static void answer_ok(adapter_exec_t *ex, job_t *job, json_t *payload)
+{
+    breaker_success(ex->breaker);
+    stats_record(ex, job, false, NULL);
+    job->out->completed = true;
+    job->out->payload = payload;
+}
+
+static void answer_cached(adapter_exec_t *ex, job_t *job, const json_t *stored)
+{
+    json_t *copy = dedupe_cached_copy(stored, breaker_state(ex->breaker));
+    breaker_success(ex->breaker);
+    job->out->completed = true;
+    job->out->payload = copy;
+    dbev_logf(ex->logger, DBEV_LOG_INFO, corr(job), "duplicate event %s answered from its record",
+              job->req->event_id);
+}
+
+/* ---- connection per batch ------------------------------------------------ */
+
+static pool_conn_t *get_conn(adapter_exec_t *ex)
+{
+    char err[512];
+    if (ex->pc)
+        return ex->pc;
+    if (ex->conn_failed)
+        return NULL;
+    ex->pc = pool_acquire(ex->pool, err, sizeof(err));
+    if (!ex->pc) {
+        ex->conn_failed = true;
+        snprintf(ex->conn_err, sizeof(ex->conn_err), "%s", err);
+        return NULL;
+    }
+    if (!ex->table_ready) {
+        if (dedupe_ensure_table(ex->pc->conn, io_deadline(30000), err, sizeof(err)) == 0)
+            ex->table_ready = true;
+        else
+            dbev_logf(ex->logger, DBEV_LOG_ERROR, NULL, "dedupe: %s", err);
+    }
+    return ex->pc;
+}
+
+/* The current connection failed: drop it and the idle ones (likely dead too). */
+static void conn_lost(adapter_exec_t *ex, const char *why)
+{
+    if (ex->pc)
+        pool_release(ex->pool, ex->pc, true);
+    ex->pc = NULL;
+    pool_drop_idle(ex->pool);
+    snprintf(ex->conn_err, sizeof(ex->conn_err), "%s", why);
+}
+
+/* Gets a connection for a retry after conn_lost(): a fresh one or nothing. */
+static pool_conn_t *get_fresh_conn(adapter_exec_t *ex)
+{
+    pool_conn_t *pc = get_conn(ex);
+    if (pc && pc->reused) {
+        conn_lost(ex, "stale connection");
+        pc = get_conn(ex);
+    }
+    return pc;
+}
+
+/* ---- column kinds (cached catalog lookup) -------------------------------- */
+
+static sqlb_colkind_t colkind_cb(void *opaque, const char *table, const char *column)
+{
+    adapter_exec_t *ex = opaque;
+    json_t *cols = json_object_get(ex->coltypes, table);
+    if (!cols) {
+        pool_conn_t *pc = get_conn(ex);
+        if (!pc)
+            return SQLB_COL_SCALAR;
+        char quoted[160], err[256];
+        const char *dot = strchr(table, '.');
+        if (dot)
+            snprintf(quoted, sizeof(quoted), "\"%.*s\".\"%s\"", (int)(dot - table), table, dot + 1);
+        else
+            snprintf(quoted, sizeof(quoted), "\"%s\"", table);
+        const char *values[] = {quoted};
+        PGresult *res =
+            pool_exec(pc->conn,
+                      "SELECT a.attname, t.typcategory = 'A' FROM pg_attribute a"
+                      " JOIN pg_type t ON t.oid = a.atttypid"
+                      " WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+                      1, values, io_deadline(30000), err, sizeof(err));
+        if (!res)
+            return SQLB_COL_SCALAR; /* the statement itself will meet the failure */
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
+            cols = json_object();
+            for (int r = 0; r < PQntuples(res); r++)
+                json_object_set_new(cols, PQgetvalue(res, r, 0),
+                                    json_boolean(PQgetvalue(res, r, 1)[0] == 't'));
+            json_object_set_new(ex->coltypes, table, cols);
+        }
+        PQclear(res);
+    }
+    return json_is_true(json_object_get(cols, column)) ? SQLB_COL_ARRAY : SQLB_COL_SCALAR;
+}
+
+/* ---- building statements ------------------------------------------------- */
+
+/* Parameter types of sql, when some parameter is a JSON array (to tell array
+ * columns from json ones). Returns the number of types written, or -1. */
+static int describe_params(adapter_exec_t *ex, const char *sql, unsigned *types, int max)
+{
+    pool_conn_t *pc = get_conn(ex);
+    char err[256];
+    if (!pc)
+        return -1;
+    PGresult *res = NULL;
+    int n = -1;
+    if (!PQsendPrepare(pc->conn, "", sql, 0, NULL))
+        return -1;
+    for (;;) {
+        if (pool_get_result(pc->conn, io_deadline(30000), &res, err, sizeof(err)))
+            return -1;
+        if (!res)
+            break;
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (!ok)
+            n = -2;
+    }
+    if (n == -2)
+        return -1;
+    if (!PQsendDescribePrepared(pc->conn, ""))
+        return -1;
+    for (;;) {
+        if (pool_get_result(pc->conn, io_deadline(30000), &res, err, sizeof(err)))
+            return -1;
+        if (!res)
+            break;
+        if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+            n = PQnparams(res);
+            for (int i = 0; i < n && i < max; i++)
+                types[i] = PQparamtype(res, i);
+        }
+        PQclear(res);
+    }
+    return n;
+}
+
+/* SELECT / EXECUTE: the request's SQL with its parameters converted. */
+static int build_sql_op(adapter_exec_t *ex, const dbev_operation_t *op, sqlb_query_t *q,
+                        char *errstr, size_t size)
+{
+    size_t n = json_is_array(op->params) ? json_array_size(op->params) : 0;
+    unsigned types[256];
+    int ntypes = -1;
+    memset(q, 0, sizeof(*q));
+    if (n > SQLB_MAX_PARAMS)
+        return dbev_seterr(errstr, size, "too many parameters (%zu)", n);
+    for (size_t i = 0; i < n; i++) {
+        if (json_is_array(json_array_get(op->params, i))) {
+            ntypes = describe_params(ex, op->sql, types, 256);
+            break;
+        }
+    }
+    q->sql = strdup(op->sql);
+    q->values = calloc(n ? n : 1, sizeof(char *));
+    if (!q->sql || !q->values) {
+        sqlb_query_clear(q);
+        return dbev_seterr(errstr, size, "out of memory");
+    }
+    q->cap = (int)n;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *v = json_array_get(op->params, i);
+        bool as_array =
+            json_is_array(v) && (int)i < ntypes && i < 256 && tm_array_elem(types[i]) != 0;
+        bool oom;
+        q->values[i] = sqlb_param_text(v, as_array, &oom);
+        q->nparams = (int)i + 1;
+        if (oom) {
+            sqlb_query_clear(q);
+            return dbev_seterr(errstr, size, "out of memory");
+        }
+    }
+    return 0;
+}
+
+static const char *const txn_keywords[] = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE",
+                                           "START", "END",    "ABORT",    "PREPARE",   NULL};
+
+/* Refusals that need no database: allowlist and transaction control. */
+static int check_op(const adapter_exec_t *ex, const dbev_operation_t *op, char *errstr, size_t size)
+{
+    if (op->type == DBEV_OP_EXECUTE || op->type == DBEV_OP_SELECT) {
+        char kw[32];
+        if (!op->sql)
+            return dbev_seterr(errstr, size, "%s needs sql", dbev_op_name(op->type));
+        sqlb_first_keyword(op->sql, kw, sizeof(kw));
+        for (int i = 0; txn_keywords[i]; i++) {
+            if (strcmp(kw, txn_keywords[i]) == 0 &&
+                (strcmp(kw, "PREPARE") != 0 || strstr(op->sql, "TRANSACTION") ||
+                 strstr(op->sql, "transaction")))
+                return dbev_seterr(
+                    errstr, size,
+                    "%s statements are not allowed in %s: connections are pooled, so a "
+                    "transaction cannot span requests; use a TRANSACTION operation instead",
+                    kw, dbev_op_name(op->type));
+        }
+    }
+    if (op->table && ex->allowlist) {
+        bool ok = false;
+        for (int i = 0; ex->allowlist[i]; i++)
+            if (strcmp(ex->allowlist[i], op->table) == 0)
+                ok = true;
+        if (!ok)
+            return dbev_seterr(errstr, size, "table \"%s\" is not in the adapter's allowlist",
+                               op->table);
+    }
+    if (op->type == DBEV_OP_TRANSACTION) {
+        if (op->n_ops == 0)
+            return dbev_seterr(errstr, size, "TRANSACTION needs at least one operation");
+        for (size_t k = 0; k < op->n_ops; k++) {
+            const dbev_operation_t *sub = &op->ops[k];
+            if (sub->type == DBEV_OP_TRANSACTION || sub->type == DBEV_OP_HEALTH)
+                return dbev_seterr(errstr, size,
+                                   "operations[%zu]: %s cannot be nested in a "
+                                   "TRANSACTION",
+                                   k, dbev_op_name(sub->type));
+            char sub_err[400];
+            if (check_op(ex, sub, sub_err, sizeof(sub_err)))
+                return dbev_seterr(errstr, size, "operations[%zu]: %s", k, sub_err);
+        }
+    }
+    return 0;
+}
+
+/* Statements of one (non-TRANSACTION) operation, appended to job->qs. */
+static int build_one(adapter_exec_t *ex, job_t *job, const dbev_operation_t *op, char *errstr,
+                     size_t size)
+{
+    sqlb_query_t *qs = NULL;
+    size_t nq = 0;
+    if (op->type == DBEV_OP_SELECT || op->type == DBEV_OP_EXECUTE) {
+        qs = calloc(1, sizeof(*qs));
+        if (!qs)
+            return dbev_seterr(errstr, size, "out of memory");
+        if (build_sql_op(ex, op, qs, errstr, size)) {
+            free(qs);
+            return -1;
+        }
+        nq = 1;
+    } else if (sqlb_build(op, colkind_cb, ex, &qs, &nq, errstr, size)) {
+        return -1;
+    }
+    sqlb_query_t *all = realloc(job->qs, (job->nq + nq) * sizeof(*all));
+    if (!all) {
+        sqlb_queries_free(qs, nq);
+        return dbev_seterr(errstr, size, "out of memory");
+    }
+    memcpy(all + job->nq, qs, nq * sizeof(*qs));
+    free(qs);
+    job->qs = all;
+    job->nq += nq;
+    return 0;
+}
+
+static int build_job(adapter_exec_t *ex, job_t *job, char *errstr, size_t size)
+{
+    const dbev_operation_t *op = &job->req->op;
+    if (op->type != DBEV_OP_TRANSACTION)
+        return build_one(ex, job, op, errstr, size);
+    job->op_first = calloc(op->n_ops + 1, sizeof(size_t));
+    if (!job->op_first)
+        return dbev_seterr(errstr, size, "out of memory");
+    for (size_t k = 0; k < op->n_ops; k++) {
+        char sub_err[400];
+        job->op_first[k] = job->nq;
+        if (build_one(ex, job, &op->ops[k], sub_err, sizeof(sub_err)))
+            return dbev_seterr(errstr, size, "operations[%zu]: %s", k, sub_err);
+    }
+    job->op_first[op->n_ops] = job->nq;
+    return 0;
+}
+
+/* ---- results to payloads ------------------------------------------------- */
+
+/* The completed payload of one operation from the results of its statements. */
+static json_t *op_payload(adapter_exec_t *ex, const dbev_operation_t *op, PGresult *const *res,
+                          size_t nres, double ms)
+{
+    json_t *rows = json_array();
+    json_t *meta = json_object();
+    int64_t row_count = 0;
+    bool truncated = false;
+    int64_t max_rows = op->max_rows > 0 ? op->max_rows : DBEV_DEFAULT_MAX_ROWS;
+    for (size_t i = 0; i < nres; i++) {
+        if (PQresultStatus(res[i]) == PGRES_TUPLES_OK && PQnfields(res[i]) > 0) {
+            int64_t room = max_rows - (int64_t)json_array_size(rows);
+            bool t = false;
+            json_t *part = tm_rows(res[i], room > 0 ? room : 0, &t);
+            if (room <= 0 && PQntuples(res[i]) > 0)
+                t = true;
+            if (room > 0)
+                json_array_extend(rows, part);
+            json_decref(part);
+            truncated = truncated || t;
+        }
+        if (op->type != DBEV_OP_SELECT)
+            row_count += strtoll(PQcmdTuples(res[i]), NULL, 10);
+    }
+    if (op->type == DBEV_OP_SELECT)
+        row_count = (int64_t)json_array_size(rows);
+    if (op->type == DBEV_OP_BATCH_INSERT) {
+        int64_t total = (int64_t)json_array_size(op->rows);
+        json_object_set_new(meta, "skipped",
+                            json_integer(total > row_count ? total - row_count : 0));
+    }
+    return dbev_completed_payload_new(op->type, rows, row_count, ms, breaker_state(ex->breaker),
+                                      false, truncated, meta);
+}
+
+/* The whole job's payload; res[] has one result per statement. */
+static json_t *job_payload(adapter_exec_t *ex, job_t *job, PGresult *const *res)
+{
+    const dbev_operation_t *op = &job->req->op;
+    double ms = elapsed_ms(job);
+    if (op->type != DBEV_OP_TRANSACTION)
+        return op_payload(ex, op, res, job->nq, ms);
+    json_t *results = json_array();
+    for (size_t k = 0; k < op->n_ops; k++) {
+        size_t a = job->op_first[k], b = job->op_first[k + 1];
+        json_array_append_new(results, op_payload(ex, &op->ops[k], res + a, b - a, ms));
+    }
+    json_t *p = dbev_completed_payload_new(op->type, json_array(), (int64_t)op->n_ops, ms,
+                                           breaker_state(ex->breaker), false, false, NULL);
+    json_object_set_new(p, "results", results);
+    return p;
+}
+
+/* ---- pipelined transactions ---------------------------------------------- */
+
+/* What one pipelined step sends, in order. */
+typedef struct step {
+    bool begin, read_only;
+    const char *claim_sql; /* NULL: no claim */
+    int claim_nparams;
+    const char *const *claim_values;
+    job_t *jobs; /* statements of these jobs */
+    size_t njobs;
+    const char *store_sql; /* commit step */
+    const char *const *store_values;
+    int store_nparams;
+    bool commit;
+} step_t;
+
+/* Outcome of a step. */
+typedef struct step_result {
+    int status;       /* 0 ok, 1 SQL error (transaction aborted), -1 connection failed */
+    long fail_job;    /* index in jobs of the failing statement's job; -1: not a job's */
+    size_t fail_stmt; /* statement index within that job */
+    bool fail_claim;  /* the claim failed (a duplicate in flight) */
+    dberr_t err;
+    PGresult **res; /* per statement of all jobs, in order (owned; NULL when not kept) */
+    size_t nres;
+} step_result_t;
+
+static void step_result_clear(step_result_t *sr)
+{
+    for (size_t i = 0; i < sr->nres; i++)
+        PQclear(sr->res[i]);
+    free(sr->res);
+    sr->res = NULL;
+    sr->nres = 0;
+}
+
+/* Kinds of things sent, to read their results back in order. */
+enum { SENT_BEGIN, SENT_SET, SENT_CLAIM, SENT_STMT, SENT_STORE, SENT_COMMIT };
+
+typedef struct sent {
+    int kind;
+    long job;
+    size_t stmt;
+    size_t res_index;
+} sent_t;
+
+static bool send_stmt(pool_conn_t *pc, const sqlb_query_t *q)
+{
+    const char *name = pool_stmt_lookup(pc, q->sql);
+    if (name)
+        return PQsendQueryPrepared(pc->conn, name, q->nparams, (const char *const *)q->values, NULL,
+                                   NULL, 0);
+    return PQsendQueryParams(pc->conn, q->sql, q->nparams, NULL, (const char *const *)q->values,
+                             NULL, NULL, 0);
+}
+
+static int run_step(adapter_exec_t *ex, pool_conn_t *pc, const step_t *st, int64_t deadline,
+                    step_result_t *sr)
+{
+    char err[512];
+    size_t total = 0, nsent = 0;
+    memset(sr, 0, sizeof(*sr));
+    sr->fail_job = -1;
+    for (size_t j = 0; j < st->njobs; j++)
+        total += st->jobs[j].nq;
+    sent_t *sent = calloc(total * 2 + 8, sizeof(*sent));
+    sr->res = calloc(total + 1, sizeof(PGresult *));
+    if (!sent || !sr->res) {
+        free(sent);
+        err_set(&sr->err, DBEV_ERR_DATABASE_OPERATION_FAILED, "PostgresError", NULL, "",
+                "out of memory");
+        sr->status = 1;
+        return 1;
+    }
+    sr->nres = total;
+
+    /* Prepared statements for shapes that repeat (single-row writes mostly). */
+    if (total > 1) {
+        const char **sqls = calloc(total, sizeof(*sqls));
+        size_t n = 0;
+        for (size_t j = 0; sqls && j < st->njobs; j++)
+            for (size_t k = 0; k < st->jobs[j].nq; k++)
+                if (st->jobs[j].qs[k].nrows <= 1)
+                    sqls[n++] = st->jobs[j].qs[k].sql;
+        if (sqls && n > 0 && pool_stmt_prepare(pc, sqls, n, deadline, err, sizeof(err))) {
+            free(sqls);
+            free(sent);
+            err_conn(&sr->err, err);
+            sr->status = -1;
+            return -1;
+        }
+        free(sqls);
+    }
+
+    if (!PQenterPipelineMode(pc->conn))
+        goto send_failed;
+    if (st->begin) {
+        if (!PQsendQueryParams(pc->conn, st->read_only ? "BEGIN TRANSACTION READ ONLY" : "BEGIN", 0,
+                               NULL, NULL, NULL, NULL, 0))
+            goto send_failed;
+        sent[nsent++] = (sent_t){.kind = SENT_BEGIN};
+    }
+    /* Statement timeouts: SET LOCAL whenever the next job's differs (0: the
+     * server's default). The first is set before the claim, which may wait
+     * on a concurrent duplicate. */
+    int64_t current_timeout = 0;
+    if (st->begin && st->claim_sql && st->njobs > 0 && st->jobs[0].timeout_ms > 0) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "SET LOCAL statement_timeout = %" PRId64,
+                 st->jobs[0].timeout_ms);
+        if (!PQsendQueryParams(pc->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+            goto send_failed;
+        sent[nsent++] = (sent_t){.kind = SENT_SET};
+        current_timeout = st->jobs[0].timeout_ms;
+    }
+    if (st->claim_sql) {
+        if (!PQsendQueryParams(pc->conn, st->claim_sql, st->claim_nparams, NULL, st->claim_values,
+                               NULL, NULL, 0))
+            goto send_failed;
+        sent[nsent++] = (sent_t){.kind = SENT_CLAIM};
+    }
+    size_t ri = 0;
+    for (size_t j = 0; j < st->njobs; j++) {
+        job_t *job = &st->jobs[j];
+        int64_t want = job->timeout_ms > 0 ? job->timeout_ms : 0;
+        if (want != current_timeout && st->begin) {
+            char sql[64];
+            if (want > 0)
+                snprintf(sql, sizeof(sql), "SET LOCAL statement_timeout = %" PRId64, want);
+            else
+                snprintf(sql, sizeof(sql), "SET LOCAL statement_timeout TO DEFAULT");
+            if (!PQsendQueryParams(pc->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+                goto send_failed;
+            sent[nsent++] = (sent_t){.kind = SENT_SET};
+            current_timeout = want;
+        }
+        for (size_t k = 0; k < job->nq; k++) {
+            if (!send_stmt(pc, &job->qs[k]))
+                goto send_failed;
+            sent[nsent++] =
+                (sent_t){.kind = SENT_STMT, .job = (long)j, .stmt = k, .res_index = ri++};
+        }
+    }
+    if (st->store_sql) {
+        if (!PQsendQueryParams(pc->conn, st->store_sql, st->store_nparams, NULL, st->store_values,
+                               NULL, NULL, 0))
+            goto send_failed;
+        sent[nsent++] = (sent_t){.kind = SENT_STORE};
+    }
+    if (st->commit) {
+        if (!PQsendQueryParams(pc->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+            goto send_failed;
+        sent[nsent++] = (sent_t){.kind = SENT_COMMIT};
+    }
+    if (!PQpipelineSync(pc->conn))
+        goto send_failed;
+
+    for (size_t i = 0; i < nsent; i++) {
+        PGresult *res, *last = NULL;
+        for (;;) {
+            if (pool_get_result(pc->conn, deadline, &res, err, sizeof(err))) {
+                PQclear(last);
+                goto io_failed;
+            }
+            if (!res)
+                break;
+            PQclear(last);
+            last = res;
+        }
+        ExecStatusType s = last ? PQresultStatus(last) : PGRES_FATAL_ERROR;
+        bool ok = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+        if (!ok && s != PGRES_PIPELINE_ABORTED && sr->status == 0) {
+            err_from_result(pc->conn, last, &sr->err);
+            sr->status = sr->err.conn ? -1 : 1;
+            if (sent[i].kind == SENT_STMT) {
+                sr->fail_job = sent[i].job;
+                sr->fail_stmt = sent[i].stmt;
+                const char *state = PQresultErrorField(last, PG_DIAG_SQLSTATE);
+                if (state && strcmp(state, "0A000") == 0)
+                    pc->reset_stmts = true; /* cached plan must not change result type */
+                if (state && strncmp(state, "42", 2) == 0)
+                    json_object_clear(ex->coltypes); /* the schema may have changed */
+            }
+            if (sent[i].kind == SENT_CLAIM)
+                sr->fail_claim = true;
+        }
+        if (sent[i].kind == SENT_STMT && ok) {
+            sr->res[sent[i].res_index] = last;
+            last = NULL;
+        }
+        PQclear(last);
+        if (sr->status < 0 && PQstatus(pc->conn) != CONNECTION_OK)
+            goto io_failed_noerr;
+    }
+    {
+        PGresult *res;
+        if (pool_get_result(pc->conn, deadline, &res, err, sizeof(err)))
+            goto io_failed;
+        bool synced = res && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+        PQclear(res);
+        if (!synced) {
+            snprintf(err, sizeof(err), "pipeline out of step");
+            goto io_failed;
+        }
+    }
+    PQexitPipelineMode(pc->conn);
+    free(sent);
+    if (sr->status != 0 && PQtransactionStatus(pc->conn) != PQTRANS_IDLE) {
+        PGresult *res = pool_exec(pc->conn, "ROLLBACK", 0, NULL, deadline, err, sizeof(err));
+        if (!res) {
+            err_conn(&sr->err, err);
+            sr->status = -1;
+        }
+        PQclear(res);
+    }
+    return sr->status;
+
+send_failed:
+    snprintf(err, sizeof(err), "cannot send to PostgreSQL: %s", PQerrorMessage(pc->conn));
+io_failed:
+    err_conn(&sr->err, err);
+io_failed_noerr:
+    sr->status = -1;
+    free(sent);
+    return -1;
+}
+
+/* ---- running requests ---------------------------------------------------- */
+
+static void claim_values_single(const job_t *job, const char *values[3])
+{
+    values[0] = job->req->event_id;
+    values[1] = job->req->correlation_id;
+    values[2] = dbev_op_name(job->req->op.type);
+}
+
+static bool has_event_id(const job_t *job)
+{
+    return job->req->event_id && job->req->event_id[0];
+}
+
+/* Whether this job's event id is claimed and its response recorded. */
+static bool dedupes(const adapter_exec_t *ex, const job_t *job)
+{
+    return ex->table_ready && has_event_id(job) && dbev_op_is_write(job->req->op.type);
+}
+
+/*
+ * Runs one job in its own transaction. Returns 0 when answered, -1 when the
+ * connection failed before an answer could be had (the caller may retry).
+ */
+static int try_single(adapter_exec_t *ex, pool_conn_t *pc, job_t *job)
+{
+    const dbev_operation_t *op = &job->req->op;
+    bool write = dbev_op_is_write(op->type) && has_event_id(job) && ex->table_ready;
+    int64_t deadline = io_deadline(job->timeout_ms);
+    if (job->out->payload)
+        return 0; /* answered before a retry */
+    char err[512];
+    if (write) {
+        bool cf;
+        const char *ids[] = {job->req->event_id};
+        json_t *found = dedupe_lookup(pc->conn, ids, 1, deadline, &cf, err, sizeof(err));
+        if (!found && cf)
+            return -1;
+        json_t *stored = json_object_get(found, job->req->event_id);
+        if (stored) {
+            answer_cached(ex, job, stored);
+            json_decref(found);
+            return 0;
+        }
+        json_decref(found);
+    }
+    const char *claim[3];
+    claim_values_single(job, claim);
+    step_t st = {.begin = true,
+                 .read_only = op->type == DBEV_OP_SELECT,
+                 .claim_sql = write ? DEDUPE_CLAIM_SQL : NULL,
+                 .claim_nparams = 3,
+                 .claim_values = claim,
+                 .jobs = job,
+                 .njobs = 1,
+                 .commit = !write};
+    step_result_t sr;
+    int rc = run_step(ex, pc, &st, deadline, &sr);
+    if (rc < 0) {
+        step_result_clear(&sr);
+        return -1;
+    }
+    if (rc > 0) {
+        if (sr.fail_claim && strcmp(sr.err.sqlstate, "23505") == 0) {
+            /* The same event is being (or was just) processed elsewhere. */
+            step_result_clear(&sr);
+            bool cf;
+            const char *ids[] = {job->req->event_id};
+            json_t *found = dedupe_lookup(pc->conn, ids, 1, deadline, &cf, err, sizeof(err));
+            if (!found && cf)
+                return -1;
+            json_t *stored = json_object_get(found, job->req->event_id);
+            if (stored) {
+                answer_cached(ex, job, stored);
+            } else {
+                dberr_t e;
+                err_set(&e, DBEV_ERR_DATABASE_OPERATION_FAILED, "PostgresError", "23505",
+                        "event %s is being processed concurrently; try again", job->req->event_id);
+                answer_fail(ex, job, &e, NULL);
+            }
+            json_decref(found);
+            return 0;
+        }
+        json_t *meta = NULL;
+        if (op->type == DBEV_OP_TRANSACTION && sr.fail_job == 0) {
+            size_t k = 0;
+            while (k + 1 < op->n_ops && job->op_first[k + 1] <= sr.fail_stmt)
+                k++;
+            meta = json_object();
+            json_object_set_new(meta, "failed_operation_index", json_integer((json_int_t)k));
+        }
+        answer_fail(ex, job, &sr.err, meta);
+        step_result_clear(&sr);
+        return 0;
+    }
+    json_t *payload = job_payload(ex, job, sr.res);
+    step_result_clear(&sr);
+    if (write) {
+        char *text = json_dumps(payload, JSON_COMPACT);
+        const char *values[] = {job->req->event_id, text};
+        step_t commit = {.store_sql = DEDUPE_STORE_SQL,
+                         .store_values = values,
+                         .store_nparams = 2,
+                         .commit = true};
+        rc = run_step(ex, pc, &commit, deadline, &sr);
+        free(text);
+        step_result_clear(&sr);
+        if (rc < 0) {
+            /* The commit may or may not have happened; the retry's lookup will tell. */
+            json_decref(payload);
+            return -1;
+        }
+        if (rc > 0) {
+            json_decref(payload);
+            answer_fail(ex, job, &sr.err, NULL);
+            return 0;
+        }
+    }
+    answer_ok(ex, job, payload);
+    return 0;
+}
+
+static void run_single(adapter_exec_t *ex, job_t *job)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        pool_conn_t *pc = attempt == 0 ? get_conn(ex) : get_fresh_conn(ex);
+        if (!pc)
+            break;
+        bool reused = pc->reused;
+        if (try_single(ex, pc, job) == 0)
+            return;
+        conn_lost(ex, PQerrorMessage(pc->conn));
+        if (!reused)
+            break;
+    }
+    dberr_t e;
+    err_conn(&e, ex->conn_err[0] ? ex->conn_err : "cannot reach PostgreSQL");
+    answer_fail(ex, job, &e, NULL);
+}
+
+/*
+ * Runs jobs [0, n) as one transaction. Returns 0 when every job is answered,
+ * -1 when the connection failed (none answered; the caller retries or fails
+ * them).
+ */
+static int try_group(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t n);
+
+static int run_group_split(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t n, long f)
+{
+    /* Before the failing job, the failing job alone, the rest: order kept. */
+    if (f > 0 && try_group(ex, pc, jobs, (size_t)f) < 0)
+        return -1;
+    if (try_single(ex, pc, &jobs[f]) < 0)
+        return -1;
+    if ((size_t)f + 1 < n && try_group(ex, pc, jobs + f + 1, n - (size_t)f - 1) < 0)
+        return -1;
+    return 0;
+}
+
+static int try_group(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t n)
+{
+    char err[512];
+    size_t pending = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!jobs[i].out->payload)
+            pending++;
+    if (pending < n) {
+        /* Some are answered (refused, cached, or before a retry): run the
+         * rest, compacted into a temporary array (job_t is small). */
+        if (pending == 0)
+            return 0;
+        job_t *rest = calloc(pending, sizeof(*rest));
+        if (!rest)
+            return -1;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!jobs[i].out->payload)
+                rest[k++] = jobs[i];
+        int rc = try_group(ex, pc, rest, pending);
+        free(rest);
+        return rc;
+    }
+    if (n == 1)
+        return try_single(ex, pc, jobs);
+    /* Already processed? */
+    const char **ids = calloc(n, sizeof(*ids));
+    size_t nids = 0;
+    int64_t max_timeout = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (dedupes(ex, &jobs[i]))
+            ids[nids++] = jobs[i].req->event_id;
+        max_timeout += jobs[i].timeout_ms;
+    }
+    int64_t deadline = io_deadline(max_timeout);
+    if (nids > 0) {
+        bool cf;
+        json_t *found = dedupe_lookup(pc->conn, ids, nids, deadline, &cf, err, sizeof(err));
+        if (!found && cf) {
+            free(ids);
+            return -1;
+        }
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++) {
+            json_t *stored =
+                dedupes(ex, &jobs[i]) ? json_object_get(found, jobs[i].req->event_id) : NULL;
+            if (stored)
+                answer_cached(ex, &jobs[i], stored);
+            else
+                kept++;
+        }
+        json_decref(found);
+        if (kept < n) {
+            free(ids);
+            return try_group(ex, pc, jobs, n);
+        }
+    }
+    free(ids);
+
+    /* Claims for every event id, in one statement. */
+    json_t *claims = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (!dedupes(ex, &jobs[i]))
+            continue;
+        json_t *c = json_object();
+        json_object_set_new(c, "e", json_string(jobs[i].req->event_id));
+        json_object_set_new(c, "c",
+                            jobs[i].req->correlation_id ? json_string(jobs[i].req->correlation_id)
+                                                        : json_null());
+        json_object_set_new(c, "o", json_string(dbev_op_name(jobs[i].req->op.type)));
+        json_array_append_new(claims, c);
+    }
+    char *claims_text = json_array_size(claims) ? json_dumps(claims, JSON_COMPACT) : NULL;
+    json_decref(claims);
+    const char *claim_values[] = {claims_text};
+    step_t st = {.begin = true,
+                 .claim_sql = claims_text ? DEDUPE_CLAIM_MANY_SQL : NULL,
+                 .claim_nparams = 1,
+                 .claim_values = claim_values,
+                 .jobs = jobs,
+                 .njobs = n};
+    step_result_t sr;
+    int rc = run_step(ex, pc, &st, deadline, &sr);
+    free(claims_text);
+    if (rc < 0) {
+        step_result_clear(&sr);
+        return -1;
+    }
+    if (rc > 0) {
+        long f = sr.fail_job;
+        step_result_clear(&sr);
+        if (f < 0) {
+            /* The claim failed (an event in flight elsewhere or twice in this
+             * group) or BEGIN did: each alone sorts it out. */
+            for (size_t i = 0; i < n; i++)
+                if (try_single(ex, pc, &jobs[i]) < 0)
+                    return -1;
+            return 0;
+        }
+        return run_group_split(ex, pc, jobs, n, f);
+    }
+    /* Every statement succeeded: build the answers, store them, commit. */
+    json_t **payloads = calloc(n, sizeof(*payloads));
+    json_t *store = json_object();
+    size_t base = 0;
+    for (size_t i = 0; i < n; i++) {
+        payloads[i] = job_payload(ex, &jobs[i], sr.res + base);
+        base += jobs[i].nq;
+        if (dedupes(ex, &jobs[i]))
+            json_object_set(store, jobs[i].req->event_id, payloads[i]);
+    }
+    step_result_clear(&sr);
+    char *store_text = json_object_size(store) ? json_dumps(store, JSON_COMPACT) : NULL;
+    json_decref(store);
+    const char *store_values[] = {store_text};
+    step_t commit = {.store_sql = store_text ? DEDUPE_STORE_MANY_SQL : NULL,
+                     .store_values = store_values,
+                     .store_nparams = 1,
+                     .commit = true};
+    rc = run_step(ex, pc, &commit, deadline, &sr);
+    free(store_text);
+    step_result_clear(&sr);
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++)
+            answer_ok(ex, &jobs[i], payloads[i]);
+        free(payloads);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        json_decref(payloads[i]);
+    free(payloads);
+    if (rc < 0)
+        return -1;
+    /* COMMIT refused (a deferred constraint, say): each alone. */
+    for (size_t i = 0; i < n; i++)
+        if (try_single(ex, pc, &jobs[i]) < 0)
+            return -1;
+    return 0;
+}
+
+static void run_group(adapter_exec_t *ex, job_t *jobs, size_t n)
+{
+    if (n == 0)
+        return;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        pool_conn_t *pc = attempt == 0 ? get_conn(ex) : get_fresh_conn(ex);
+        if (!pc)
+            break;
+        bool reused = pc->reused;
+        if (try_group(ex, pc, jobs, n) == 0)
+            return;
+        conn_lost(ex, PQerrorMessage(pc->conn));
+        if (!reused)
+            break;
+    }
+    /* Connection failed: whatever is unanswered fails, one breaker count each. */
+    for (size_t i = 0; i < n; i++) {
+        if (jobs[i].out->payload)
+            continue;
+        dberr_t e;
+        err_conn(&e, ex->conn_err[0] ? ex->conn_err : "cannot reach PostgreSQL");
+        answer_fail(ex, &jobs[i], &e, NULL);
+    }
+}
+
+/* ---- health -------------------------------------------------------------- */
+
+static const char *health_status(const pool_stats_t *st, dbev_breaker_state_t b)
+{
+    if (b == DBEV_BREAKER_OPEN)
+        return "UNHEALTHY";
+    if (b == DBEV_BREAKER_HALF_OPEN)
+        return "RECOVERING";
+    if (st->utilization_pct >= 80.0 || (st->size == 0 && st->connect_failures > 0))
+        return "DEGRADED";
+    return "HEALTHY";
+}
+
+json_t *adapter_exec_health(adapter_exec_t *ex)
+{
+    pool_stats_t st;
+    char ts[DBEV_ISO8601_SIZE];
+    pool_stats(ex->pool, &st);
+    dbev_breaker_state_t b = breaker_state(ex->breaker);
+    json_t *h = json_object();
+    json_object_set_new(h, "status", json_string(health_status(&st, b)));
+    json_object_set_new(h, "pool_size", json_integer(st.size));
+    json_object_set_new(h, "pool_free", json_integer(st.free));
+    json_object_set_new(h, "pool_in_use", json_integer(st.in_use));
+    json_object_set_new(h, "pool_min", json_integer(st.min));
+    json_object_set_new(h, "pool_max", json_integer(st.max));
+    json_object_set_new(h, "pool_utilization_pct", json_real(st.utilization_pct));
+    json_object_set_new(h, "total_queries", json_integer((json_int_t)st.queries));
+    json_object_set_new(h, "failed_queries", json_integer((json_int_t)st.failures));
+    json_object_set_new(h, "avg_query_time_ms", json_real(st.avg_query_ms));
+    json_object_set_new(h, "connects", json_integer((json_int_t)st.connects));
+    json_object_set_new(h, "connect_failures", json_integer((json_int_t)st.connect_failures));
+    json_object_set_new(h, "circuit_state", json_string(dbev_breaker_state_name(b)));
+    json_object_set_new(h, "circuit_opened_count",
+                        json_integer((json_int_t)breaker_open_count(ex->breaker)));
+    json_object_set_new(h, "last_error",
+                        st.last_error[0] ? json_string(st.last_error) : json_null());
+    json_object_set_new(h, "last_error_time",
+                        st.last_error_wall_us
+                            ? json_string(dbev_iso8601(st.last_error_wall_us, ts, sizeof(ts)))
+                            : json_null());
+    json_object_set_new(h, "uptime_seconds",
+                        json_real((double)(dbev_mono_us() - ex->started_us) / 1e6));
+    return h;
+}
+
+static void run_health(adapter_exec_t *ex, job_t *job)
+{
+    json_t *h = adapter_exec_health(ex);
+    json_t *reachable = json_null();
+    if (breaker_state(ex->breaker) != DBEV_BREAKER_OPEN) {
+        pool_conn_t *pc = get_conn(ex);
+        char err[256];
+        PGresult *res =
+            pc ? pool_exec(pc->conn, "SELECT 1", 0, NULL, io_deadline(5000), err, sizeof(err))
+               : NULL;
+        bool ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+        PQclear(res);
+        if (pc && !ok)
+            conn_lost(ex, err);
+        reachable = json_boolean(ok);
+    }
+    json_object_set_new(h, "database_reachable", reachable);
+    json_t *rows = json_array();
+    json_array_append_new(rows, h);
+    job->out->completed = true;
+    job->out->payload = dbev_completed_payload_new(DBEV_OP_HEALTH, rows, 1, elapsed_ms(job),
+                                                   breaker_state(ex->breaker), false, false, NULL);
+}
+
+/* ---- the batch ------------------------------------------------------------ */
+
+static bool groupable(const dbev_operation_t *op)
+{
+    return op->type == DBEV_OP_INSERT || op->type == DBEV_OP_UPDATE || op->type == DBEV_OP_DELETE ||
+           op->type == DBEV_OP_UPSERT || op->type == DBEV_OP_BATCH_INSERT;
+}
+
+static void maybe_retention(adapter_exec_t *ex)
+{
+    if (ex->conf.dedupe_retention_ms <= 0 || !ex->table_ready)
+        return;
+    int64_t every_us = ex->conf.dedupe_retention_ms * 1000 / 4;
+    if (every_us > 60 * 1000000LL)
+        every_us = 60 * 1000000LL;
+    int64_t now = dbev_mono_us();
+    if (ex->last_retention_us && now - ex->last_retention_us < every_us)
+        return;
+    ex->last_retention_us = now;
+    pool_conn_t *pc = get_conn(ex);
+    if (!pc)
+        return;
+    char err[256];
+    int64_t n = dedupe_apply_retention(pc->conn, ex->conf.dedupe_retention_ms, io_deadline(30000),
+                                       err, sizeof(err));
+    if (n < 0)
+        dbev_logf(ex->logger, DBEV_LOG_WARN, NULL, "dedupe: %s", err);
+    else if (n > 0)
+        dbev_logf(ex->logger, DBEV_LOG_INFO, NULL,
+                  "dedupe: retention removed %" PRId64 " processed-event records", n);
+}
+
+void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t n,
+                        adapter_outcome_t *out)
+{
+    job_t *jobs = calloc(n ? n : 1, sizeof(*jobs));
+    size_t group_start = 0, group_len = 0;
+    size_t group_params = 0;
+    ex->conn_failed = false;
+    ex->conn_err[0] = '\0';
+    int64_t now_wall = dbev_wall_us();
+    if (!jobs) {
+        for (size_t i = 0; i < n; i++) {
+            out[i].completed = false;
+            out[i].payload = dbev_failed_payload_new(
+                reqs[i]->op.type, DBEV_ERR_DATABASE_OPERATION_FAILED, "out of memory",
+                "PostgresError", NULL, breaker_state(ex->breaker), NULL);
+        }
+        return;
+    }
+    if (breaker_state(ex->breaker) == DBEV_BREAKER_CLOSED)
+        maybe_retention(ex);
+
+    for (size_t i = 0; i < n; i++) {
+        job_t *job = &jobs[i];
+        const dbev_operation_t *op = &reqs[i]->op;
+        char err[600];
+        job->req = reqs[i];
+        job->out = &out[i];
+        job->out->completed = false;
+        job->out->payload = NULL;
+        job->t0_us = dbev_mono_us();
+        job->timeout_ms = effective_timeout(ex, op);
+
+        bool joins_group = groupable(op);
+        if (!joins_group && group_len) {
+            run_group(ex, jobs + group_start, group_len);
+            group_len = 0;
+            group_params = 0;
+        }
+        if (op->type == DBEV_OP_HEALTH) {
+            run_health(ex, job);
+            continue;
+        }
+        if (job->timeout_ms > 0 && reqs[i]->timestamp_us > 0 &&
+            now_wall > reqs[i]->timestamp_us + job->timeout_ms * 1000) {
+            snprintf(err, sizeof(err),
+                     "deadline passed before execution (request timestamp + %" PRId64
+                     " ms is %" PRId64 " ms ago); not executed",
+                     job->timeout_ms,
+                     (now_wall - reqs[i]->timestamp_us - job->timeout_ms * 1000) / 1000);
+            answer_simple(ex, job, DBEV_ERR_TIMEOUT_ERROR, "TimeoutError", err);
+            continue;
+        }
+        if (check_op(ex, op, err, sizeof(err))) {
+            answer_simple(ex, job, DBEV_ERR_VALIDATION_ERROR, "ValidationError", err);
+            continue;
+        }
+        if (!breaker_allow(ex->breaker)) {
+            answer_simple(ex, job, DBEV_ERR_CIRCUIT_BREAKER_OPEN, "CircuitBreakerOpen",
+                          "circuit breaker is open: PostgreSQL is failing; not executed");
+            continue;
+        }
+        if (build_job(ex, job, err, sizeof(err))) {
+            answer_simple(ex, job, DBEV_ERR_VALIDATION_ERROR, "ValidationError", err);
+            continue;
+        }
+        if (!joins_group) {
+            run_single(ex, job);
+            continue;
+        }
+        size_t params = 0;
+        for (size_t k = 0; k < job->nq; k++)
+            params += (size_t)job->qs[k].nparams;
+        if (group_len &&
+            (group_len >= GROUP_MAX_JOBS || group_params + params > GROUP_MAX_PARAMS)) {
+            run_group(ex, jobs + group_start, group_len);
+            group_len = 0;
+            group_params = 0;
+        }
+        /* The group is a slice of jobs; requests refused in between are
+         * answered already and skipped by try_group(). */
+        if (group_len == 0)
+            group_start = i;
+        group_len = i + 1 - group_start;
+        group_params += params;
+    }
+    if (group_len)
+        run_group(ex, jobs + group_start, group_len);
+
+    for (size_t i = 0; i < n; i++) {
+        job_free_stmts(&jobs[i]);
+        if (!out[i].payload) { /* never: every path answers; a last guard */
+            out[i].completed = false;
+            out[i].payload = dbev_failed_payload_new(
+                reqs[i]->op.type, DBEV_ERR_DATABASE_OPERATION_FAILED, "request not answered",
+                "PostgresError", NULL, breaker_state(ex->breaker), NULL);
+        }
+    }
+    free(jobs);
+    if (ex->pc)
+        pool_release(ex->pool, ex->pc, false);
+    ex->pc = NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+adapter_exec_t *adapter_exec_new(const adapter_exec_conf_t *conf, char *errstr, size_t size)
+{
+    adapter_exec_t *ex = calloc(1, sizeof(*ex));
+    if (!ex) {
+        dbev_seterr(errstr, size, "out of memory");
+        return NULL;
+    }
+    ex->conf = *conf;
+    ex->logger = conf->logger;
+    ex->started_us = dbev_mono_us();
+    ex->conninfo = strdup(conf->conninfo ? conf->conninfo : "");
+    ex->coltypes = json_object();
+    if (conf->table_allowlist) {
+        size_t k = 0;
+        while (conf->table_allowlist[k])
+            k++;
+        ex->allowlist = calloc(k + 1, sizeof(char *));
+        for (size_t i = 0; ex->allowlist && i < k; i++)
+            ex->allowlist[i] = strdup(conf->table_allowlist[i]);
+    }
+    ex->conf.conninfo = ex->conninfo;
+    ex->conf.table_allowlist = NULL;
+    breaker_conf_t bc = {.failure_threshold = conf->breaker_failure_threshold,
+                         .recovery_ms = conf->breaker_recovery_ms,
+                         .success_threshold = conf->breaker_success_threshold,
+                         .logger = conf->logger};
+    ex->breaker = breaker_new(&bc);
+    pool_conf_t pcf = {.conninfo = ex->conninfo,
+                       .min = conf->pool_min,
+                       .max = conf->pool_max > 0 ? conf->pool_max : 20,
+                       .max_age_ms = conf->max_conn_age_ms,
+                       .logger = conf->logger};
+    ex->pool = pool_new(&pcf);
+    if (!ex->conninfo || !ex->coltypes || !ex->breaker || !ex->pool ||
+        (conf->table_allowlist && !ex->allowlist)) {
+        adapter_exec_destroy(ex);
+        dbev_seterr(errstr, size, "out of memory");
+        return NULL;
+    }
+    /* The bookkeeping table, if the database is there now; else on first use. */
+    char err[512];
+    ex->pc = pool_acquire(ex->pool, err, sizeof(err));
+    if (ex->pc) {
+        if (dedupe_ensure_table(ex->pc->conn, io_deadline(30000), err, sizeof(err)) == 0)
+            ex->table_ready = true;
+        else
+            dbev_logf(ex->logger, DBEV_LOG_ERROR, NULL, "dedupe: %s", err);
+        pool_release(ex->pool, ex->pc, false);
+        ex->pc = NULL;
+    } else {
+        dbev_logf(ex->logger, DBEV_LOG_WARN, NULL,
+                  "PostgreSQL not reachable at start (%s); starting with an empty pool", err);
+    }
+    return ex;
+}
+
+void adapter_exec_destroy(adapter_exec_t *ex)
+{
+    if (!ex)
+        return;
+    pool_destroy(ex->pool);
+    breaker_destroy(ex->breaker);
+    json_decref(ex->coltypes);
+    if (ex->allowlist) {
+        for (size_t i = 0; ex->allowlist[i]; i++)
+            free(ex->allowlist[i]);
+        free(ex->allowlist);
+    }
+    free(ex->conninfo);
+    free(ex);
+}
+
+dbev_breaker_state_t adapter_exec_breaker_state(adapter_exec_t *ex)
+{
+    return breaker_state(ex->breaker);
+}

@@ -1,0 +1,419 @@
+/*
+ * Connection pool and non-blocking libpq helpers (see pool.h). The pool is a
+ * fixed array of pool_max slots; a slot is empty, idle or in use. Connecting
+ * is synchronous (libpq's connect_timeout bounds it) because the executor
+ * cannot do anything useful without a connection anyway.
+ */
+#include "pool.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct slot {
+    pool_conn_t *pc; /* NULL: empty */
+    bool in_use;
+} slot_t;
+
+struct pool {
+    pool_conf_t conf;
+    char *conninfo;
+    slot_t *slots;
+    pthread_mutex_t lock; /* guards the statistics and slot states for pool_stats() */
+    uint64_t queries, failures, connects, connect_failures;
+    int64_t total_us;
+    char last_error[256];
+    int64_t last_error_wall_us;
+};
+
+static void conn_free(pool_conn_t *pc)
+{
+    if (!pc)
+        return;
+    if (pc->conn)
+        PQfinish(pc->conn);
+    for (int i = 0; i < pc->nstmts; i++)
+        free(pc->stmts[i].sql);
+    free(pc);
+}
+
+static void set_last_error(pool_t *pool, const char *msg)
+{
+    snprintf(pool->last_error, sizeof(pool->last_error), "%s", msg);
+    pool->last_error_wall_us = dbev_wall_us();
+}
+
+/* One line of a libpq error message (they end with a newline). */
+static void first_line(const char *msg, char *out, size_t size)
+{
+    snprintf(out, size, "%s", msg ? msg : "unknown error");
+    char *nl = strchr(out, '\n');
+    if (nl)
+        *nl = '\0';
+}
+
+static pool_conn_t *conn_open(pool_t *pool, char *errstr, size_t size)
+{
+    /* Defaults first: the caller's conninfo (expanded at "dbname") overrides them. */
+    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *vals[] = {"5", "dbev-adapter", pool->conninfo, NULL};
+    pool_conn_t *pc = calloc(1, sizeof(*pc));
+    if (!pc) {
+        dbev_seterr(errstr, size, "out of memory");
+        return NULL;
+    }
+    pc->conn = PQconnectdbParams(keys, vals, 1);
+    char line[256];
+    if (!pc->conn || PQstatus(pc->conn) != CONNECTION_OK) {
+        first_line(pc->conn ? PQerrorMessage(pc->conn) : "out of memory", line, sizeof(line));
+        dbev_seterr(errstr, size, "cannot connect to PostgreSQL: %s", line);
+        pthread_mutex_lock(&pool->lock);
+        pool->connect_failures++;
+        set_last_error(pool, errstr);
+        pthread_mutex_unlock(&pool->lock);
+        conn_free(pc);
+        return NULL;
+    }
+    PGresult *res = PQexec(pc->conn, "SET DateStyle = 'ISO, MDY'; SET TimeZone = 'UTC'; "
+                                     "SET extra_float_digits = 1; SET IntervalStyle = 'iso_8601'");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        first_line(PQerrorMessage(pc->conn), line, sizeof(line));
+        dbev_seterr(errstr, size, "cannot set up the session: %s", line);
+        PQclear(res);
+        conn_free(pc);
+        return NULL;
+    }
+    PQclear(res);
+    if (PQsetnonblocking(pc->conn, 1) != 0) {
+        dbev_seterr(errstr, size, "cannot make the connection non-blocking");
+        conn_free(pc);
+        return NULL;
+    }
+    pc->created_us = dbev_mono_us();
+    pthread_mutex_lock(&pool->lock);
+    pool->connects++;
+    pthread_mutex_unlock(&pool->lock);
+    return pc;
+}
+
+pool_t *pool_new(const pool_conf_t *conf)
+{
+    pool_t *pool = calloc(1, sizeof(*pool));
+    if (!pool)
+        return NULL;
+    pool->conf = *conf;
+    if (pool->conf.max <= 0)
+        pool->conf.max = 20;
+    if (pool->conf.min < 0)
+        pool->conf.min = 0;
+    if (pool->conf.min > pool->conf.max)
+        pool->conf.min = pool->conf.max;
+    pool->conninfo = strdup(conf->conninfo ? conf->conninfo : "");
+    pool->slots = calloc((size_t)pool->conf.max, sizeof(*pool->slots));
+    if (!pool->conninfo || !pool->slots) {
+        free(pool->conninfo);
+        free(pool->slots);
+        free(pool);
+        return NULL;
+    }
+    pool->conf.conninfo = pool->conninfo;
+    pthread_mutex_init(&pool->lock, NULL);
+    for (int i = 0; i < pool->conf.min; i++) {
+        char err[512];
+        pool_conn_t *pc = conn_open(pool, err, sizeof(err));
+        if (!pc) {
+            dbev_logf(pool->conf.logger, DBEV_LOG_WARN, NULL, "pool: %s", err);
+            break; /* the server is not there: do not try min times */
+        }
+        pool->slots[i].pc = pc;
+    }
+    return pool;
+}
+
+void pool_destroy(pool_t *pool)
+{
+    if (!pool)
+        return;
+    for (int i = 0; i < pool->conf.max; i++)
+        conn_free(pool->slots[i].pc);
+    pthread_mutex_destroy(&pool->lock);
+    free(pool->slots);
+    free(pool->conninfo);
+    free(pool);
+}
+
+static bool too_old(const pool_t *pool, const pool_conn_t *pc)
+{
+    return pool->conf.max_age_ms > 0 &&
+           dbev_mono_us() - pc->created_us > pool->conf.max_age_ms * 1000;
+}
+
+pool_conn_t *pool_acquire(pool_t *pool, char *errstr, size_t size)
+{
+    int empty = -1;
+    for (int i = 0; i < pool->conf.max; i++) {
+        slot_t *s = &pool->slots[i];
+        if (!s->pc) {
+            if (empty < 0)
+                empty = i;
+            continue;
+        }
+        if (s->in_use)
+            continue;
+        if (PQstatus(s->pc->conn) != CONNECTION_OK || too_old(pool, s->pc)) {
+            pthread_mutex_lock(&pool->lock);
+            conn_free(s->pc);
+            s->pc = NULL;
+            pthread_mutex_unlock(&pool->lock);
+            if (empty < 0)
+                empty = i;
+            continue;
+        }
+        if (s->pc->reset_stmts) {
+            PGresult *res = pool_exec(s->pc->conn, "DEALLOCATE ALL", 0, NULL, 0, errstr, size);
+            PQclear(res);
+            for (int k = 0; k < s->pc->nstmts; k++)
+                free(s->pc->stmts[k].sql);
+            s->pc->nstmts = 0;
+            s->pc->reset_stmts = false;
+        }
+        pthread_mutex_lock(&pool->lock);
+        s->in_use = true;
+        pthread_mutex_unlock(&pool->lock);
+        s->pc->reused = true;
+        return s->pc;
+    }
+    if (empty < 0) {
+        dbev_seterr(errstr, size, "connection pool exhausted (%d in use)", pool->conf.max);
+        return NULL;
+    }
+    pool_conn_t *pc = conn_open(pool, errstr, size);
+    if (!pc)
+        return NULL;
+    pthread_mutex_lock(&pool->lock);
+    pool->slots[empty].pc = pc;
+    pool->slots[empty].in_use = true;
+    pthread_mutex_unlock(&pool->lock);
+    return pc;
+}
+
+void pool_release(pool_t *pool, pool_conn_t *pc, bool broken)
+{
+    if (!pc)
+        return;
+    for (int i = 0; i < pool->conf.max; i++) {
+        slot_t *s = &pool->slots[i];
+        if (s->pc != pc)
+            continue;
+        if (!broken &&
+            (PQstatus(pc->conn) != CONNECTION_OK || PQtransactionStatus(pc->conn) != PQTRANS_IDLE ||
+             PQpipelineStatus(pc->conn) != PQ_PIPELINE_OFF))
+            broken = true;
+        pthread_mutex_lock(&pool->lock);
+        if (broken) {
+            conn_free(pc);
+            s->pc = NULL;
+        }
+        s->in_use = false;
+        pthread_mutex_unlock(&pool->lock);
+        return;
+    }
+}
+
+void pool_drop_idle(pool_t *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    for (int i = 0; i < pool->conf.max; i++) {
+        slot_t *s = &pool->slots[i];
+        if (s->pc && !s->in_use) {
+            conn_free(s->pc);
+            s->pc = NULL;
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
+}
+
+void pool_record(pool_t *pool, uint64_t queries, uint64_t failures, int64_t total_us,
+                 const char *error)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool->queries += queries;
+    pool->failures += failures;
+    pool->total_us += total_us;
+    if (error)
+        set_last_error(pool, error);
+    pthread_mutex_unlock(&pool->lock);
+}
+
+void pool_stats(pool_t *pool, pool_stats_t *st)
+{
+    memset(st, 0, sizeof(*st));
+    pthread_mutex_lock(&pool->lock);
+    for (int i = 0; i < pool->conf.max; i++) {
+        if (!pool->slots[i].pc)
+            continue;
+        st->size++;
+        if (pool->slots[i].in_use)
+            st->in_use++;
+        else
+            st->free++;
+    }
+    st->min = pool->conf.min;
+    st->max = pool->conf.max;
+    st->utilization_pct = pool->conf.max ? 100.0 * st->in_use / pool->conf.max : 0;
+    st->queries = pool->queries;
+    st->failures = pool->failures;
+    st->connects = pool->connects;
+    st->connect_failures = pool->connect_failures;
+    st->avg_query_ms = pool->queries ? (double)pool->total_us / 1000.0 / (double)pool->queries : 0;
+    snprintf(st->last_error, sizeof(st->last_error), "%s", pool->last_error);
+    st->last_error_wall_us = pool->last_error_wall_us;
+    pthread_mutex_unlock(&pool->lock);
+}
+
+/* ---- non-blocking I/O ---------------------------------------------------- */
+
+int pool_get_result(PGconn *conn, int64_t deadline_us, PGresult **res, char *errstr, size_t size)
+{
+    char line[256];
+    *res = NULL;
+    for (;;) {
+        int flushed = PQflush(conn);
+        if (flushed < 0)
+            goto conn_failed;
+        if (!PQisBusy(conn)) {
+            *res = PQgetResult(conn);
+            return 0;
+        }
+        int timeout = -1;
+        if (deadline_us > 0) {
+            int64_t left = deadline_us - dbev_mono_us();
+            if (left <= 0)
+                return dbev_seterr(errstr, size, "no answer from PostgreSQL in time");
+            timeout = (int)(left / 1000) + 1;
+        }
+        struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+        if (pfd.fd < 0)
+            goto conn_failed;
+        if (flushed == 1)
+            pfd.events |= POLLOUT;
+        int rc = poll(&pfd, 1, timeout);
+        if (rc < 0 && errno != EINTR)
+            return dbev_seterr(errstr, size, "poll: %s", strerror(errno));
+        if (rc > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(conn))
+            goto conn_failed;
+    }
+conn_failed:
+    first_line(PQerrorMessage(conn), line, sizeof(line));
+    return dbev_seterr(errstr, size, "connection to PostgreSQL lost: %s", line);
+}
+
+PGresult *pool_exec(PGconn *conn, const char *sql, int nparams, const char *const *values,
+                    int64_t deadline_us, char *errstr, size_t size)
+{
+    char line[256];
+    if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0)) {
+        first_line(PQerrorMessage(conn), line, sizeof(line));
+        dbev_seterr(errstr, size, "cannot send to PostgreSQL: %s", line);
+        return NULL;
+    }
+    PGresult *last = NULL, *res;
+    for (;;) {
+        if (pool_get_result(conn, deadline_us, &res, errstr, size)) {
+            PQclear(last);
+            return NULL;
+        }
+        if (!res)
+            break;
+        PQclear(last);
+        last = res;
+    }
+    if (!last)
+        dbev_seterr(errstr, size, "no result from PostgreSQL");
+    return last;
+}
+
+/* ---- prepared statements -------------------------------------------------- */
+
+const char *pool_stmt_lookup(pool_conn_t *pc, const char *sql)
+{
+    for (int i = 0; i < pc->nstmts; i++)
+        if (strcmp(pc->stmts[i].sql, sql) == 0)
+            return pc->stmts[i].name;
+    return NULL;
+}
+
+int pool_stmt_prepare(pool_conn_t *pc, const char *const *sqls, size_t n, int64_t deadline_us,
+                      char *errstr, size_t size)
+{
+    int pending[POOL_STMT_CACHE];
+    int npending = 0;
+    for (size_t i = 0; i < n && pc->nstmts + npending < POOL_STMT_CACHE; i++) {
+        if (pool_stmt_lookup(pc, sqls[i]))
+            continue;
+        bool dup = false;
+        for (int k = 0; k < npending; k++)
+            if (strcmp(pc->stmts[pending[k]].sql, sqls[i]) == 0)
+                dup = true;
+        if (dup)
+            continue;
+        int slot = pc->nstmts + npending;
+        pc->stmts[slot].sql = strdup(sqls[i]);
+        if (!pc->stmts[slot].sql)
+            break;
+        snprintf(pc->stmts[slot].name, sizeof(pc->stmts[slot].name), "dbev_%d", pc->next_stmt_id++);
+        pending[npending++] = slot;
+    }
+    if (npending == 0)
+        return 0;
+    /* Not visible to lookups until prepared; they are above nstmts meanwhile. */
+    if (!PQenterPipelineMode(pc->conn))
+        goto fail_clean;
+    for (int k = 0; k < npending; k++) {
+        pool_stmt_t *st = &pc->stmts[pending[k]];
+        if (!PQsendPrepare(pc->conn, st->name, st->sql, 0, NULL))
+            goto fail_clean;
+    }
+    if (!PQpipelineSync(pc->conn))
+        goto fail_clean;
+    bool ok[POOL_STMT_CACHE];
+    for (int k = 0; k < npending; k++) {
+        PGresult *res;
+        ok[k] = false;
+        if (pool_get_result(pc->conn, deadline_us, &res, errstr, size))
+            goto fail_clean_noerr;
+        ok[k] = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (pool_get_result(pc->conn, deadline_us, &res, errstr, size))
+            goto fail_clean_noerr;
+        PQclear(res); /* the NULL ending this query */
+    }
+    {
+        PGresult *res;
+        if (pool_get_result(pc->conn, deadline_us, &res, errstr, size))
+            goto fail_clean_noerr;
+        PQclear(res); /* PGRES_PIPELINE_SYNC */
+    }
+    PQexitPipelineMode(pc->conn);
+    /* Compact: keep the ones that prepared. */
+    for (int k = 0; k < npending; k++) {
+        pool_stmt_t st = pc->stmts[pending[k]];
+        if (ok[k]) {
+            pc->stmts[pc->nstmts++] = st;
+        } else {
+            free(st.sql);
+        }
+    }
+    return 0;
+fail_clean:
+    dbev_seterr(errstr, size, "cannot prepare statements: %s", PQerrorMessage(pc->conn));
+fail_clean_noerr:
+    for (int k = 0; k < npending; k++) {
+        free(pc->stmts[pending[k]].sql);
+        pc->stmts[pending[k]].sql = NULL;
+    }
+    return -1;
+}

@@ -1,0 +1,116 @@
+/*
+ * Connection pool for the executor: between pool_min and pool_max libpq
+ * connections, each set up the same way (non-blocking, DateStyle ISO,
+ * TimeZone UTC so typemap.c can rely on the output formats). Broken
+ * connections are closed on release and replaced on demand; connections
+ * older than max_age are replaced when next acquired. Each connection keeps a
+ * cache of named prepared statements keyed by SQL text.
+ *
+ * Also the small non-blocking I/O helpers the executor drives pipelines with
+ * (flush while reading, so a long pipeline never deadlocks on full socket
+ * buffers), and the statistics of seed 004's health metrics.
+ *
+ * Thread safety: acquire/release/record from the executor's thread;
+ * pool_stats() from any thread.
+ */
+#ifndef ADAPTER_POOL_H
+#define ADAPTER_POOL_H
+
+#include "dbev_common.h"
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct pool pool_t;
+
+#define POOL_STMT_CACHE 256
+
+typedef struct pool_stmt {
+    char *sql; /* owned */
+    char name[16];
+} pool_stmt_t;
+
+typedef struct pool_conn {
+    PGconn *conn;
+    int64_t created_us; /* monotonic */
+    bool reused;        /* false on its first acquire after connecting */
+    bool reset_stmts;   /* a cached plan went stale: DEALLOCATE ALL before reuse */
+    pool_stmt_t stmts[POOL_STMT_CACHE];
+    int nstmts;
+    int next_stmt_id;
+} pool_conn_t;
+
+typedef struct pool_conf {
+    const char *conninfo;
+    int min, max;
+    int64_t max_age_ms; /* 0: never */
+    const dbev_logger_t *logger;
+} pool_conf_t;
+
+typedef struct pool_stats {
+    int size, free, in_use, min, max;
+    double utilization_pct;
+    uint64_t queries, failures, connects, connect_failures;
+    double avg_query_ms;
+    char last_error[256];
+    int64_t last_error_wall_us; /* 0: none */
+} pool_stats_t;
+
+/** Opens conf->min connections (failures are logged, not fatal). NULL only on OOM. */
+pool_t *pool_new(const pool_conf_t *conf);
+
+/** Closes every connection. NULL is a no-op. */
+void pool_destroy(pool_t *pool);
+
+/**
+ * @brief An idle connection, or a new one when none is idle and size < max.
+ * @returns NULL with errstr when no connection could be made.
+ */
+pool_conn_t *pool_acquire(pool_t *pool, char *errstr, size_t size);
+
+/** Gives a connection back; broken (or not idle in a transaction): closed. */
+void pool_release(pool_t *pool, pool_conn_t *pc, bool broken);
+
+/** Closes every idle connection (after a connection failure: they are likely dead too). */
+void pool_drop_idle(pool_t *pool);
+
+/** Records finished requests for the statistics. */
+void pool_record(pool_t *pool, uint64_t queries, uint64_t failures, int64_t total_us,
+                 const char *error);
+
+/** A snapshot of the statistics; thread-safe. */
+void pool_stats(pool_t *pool, pool_stats_t *st);
+
+/**
+ * @brief Looks up the prepared statement name for sql on this connection.
+ * @returns the name, or NULL when sql is not prepared here.
+ */
+const char *pool_stmt_lookup(pool_conn_t *pc, const char *sql);
+
+/**
+ * @brief Prepares the statements of sqls[0..n) not yet prepared on this
+ *        connection, in one pipelined round trip, as long as the cache has
+ *        room. A statement that fails to prepare is simply not cached.
+ * @returns 0, or -1 when the connection failed (errstr).
+ */
+int pool_stmt_prepare(pool_conn_t *pc, const char *const *sqls, size_t n, int64_t deadline_us,
+                      char *errstr, size_t size);
+
+/**
+ * @brief Waits for the next result of a non-blocking connection, flushing
+ *        pending output meanwhile. deadline_us: monotonic, 0 for none.
+ * @returns 0 with *res (NULL at the end of one query's results), or -1 when
+ *          the connection failed or the deadline passed (errstr).
+ */
+int pool_get_result(PGconn *conn, int64_t deadline_us, PGresult **res, char *errstr, size_t size);
+
+/**
+ * @brief Runs one statement outside any pipeline and returns its result
+ *        (PQexecParams, but non-blocking-safe with a deadline).
+ * @returns the result (PQclear it) or NULL with errstr when the connection failed.
+ */
+PGresult *pool_exec(PGconn *conn, const char *sql, int nparams, const char *const *values,
+                    int64_t deadline_us, char *errstr, size_t size);
+
+#endif

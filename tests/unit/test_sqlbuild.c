@@ -1,0 +1,298 @@
+/*
+ * SQL builder: every filter operator, schema-qualified names, hostile
+ * identifiers refused, and values never spliced into the SQL text (each
+ * test value is a marker string that must appear only among the parameters).
+ */
+#include "sqlbuild.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+static sqlb_query_t *qs;
+static size_t nq;
+static char err[512];
+
+static int teardown(void **state)
+{
+    (void)state;
+    sqlb_queries_free(qs, nq);
+    qs = NULL;
+    nq = 0;
+    return 0;
+}
+
+static json_t *J(const char *text)
+{
+    json_error_t je;
+    json_t *v = json_loads(text, JSON_DECODE_ANY, &je);
+    if (!v)
+        fail_msg("bad test JSON %s: %s", text, je.text);
+    return v;
+}
+
+static int build(dbev_operation_t *op)
+{
+    sqlb_queries_free(qs, nq);
+    qs = NULL;
+    nq = 0;
+    err[0] = '\0';
+    return sqlb_build(op, NULL, NULL, &qs, &nq, err, sizeof(err));
+}
+
+static void assert_no_value_in_sql(const sqlb_query_t *q, const char *value)
+{
+    if (strstr(q->sql, value))
+        fail_msg("value %s spliced into SQL: %s", value, q->sql);
+}
+
+static void test_insert_quotes_and_params(void **state)
+{
+    (void)state;
+    json_t *data = J("{\"agent_name\": \"VALUE_ONE\", \"status\": \"VALUE_TWO\", \"score\": 0.95}");
+    json_t *ret = J("[\"id\"]");
+    dbev_operation_t op = {
+        .type = DBEV_OP_INSERT, .table = "agent_execution_logs", .data = data, .returning = ret};
+    assert_int_equal(build(&op), 0);
+    assert_int_equal(nq, 1);
+    assert_string_equal(qs[0].sql, "INSERT INTO \"agent_execution_logs\" (\"agent_name\", "
+                                   "\"status\", \"score\") VALUES ($1, $2, $3) RETURNING \"id\"");
+    assert_int_equal(qs[0].nparams, 3);
+    assert_string_equal(qs[0].values[0], "VALUE_ONE");
+    assert_string_equal(qs[0].values[1], "VALUE_TWO");
+    assert_string_equal(qs[0].values[2], "0.95");
+    assert_no_value_in_sql(&qs[0], "VALUE_");
+    json_decref(data);
+    json_decref(ret);
+}
+
+static void test_schema_qualified(void **state)
+{
+    (void)state;
+    json_t *data = J("{\"trace_id\": \"T1\"}");
+    dbev_operation_t op = {
+        .type = DBEV_OP_INSERT, .table = "agent_observability.trace_events", .data = data};
+    assert_int_equal(build(&op), 0);
+    assert_string_equal(qs[0].sql,
+                        "INSERT INTO \"agent_observability\".\"trace_events\" (\"trace_id\") "
+                        "VALUES ($1)");
+    json_decref(data);
+}
+
+static void test_hostile_identifiers(void **state)
+{
+    (void)state;
+    const char *tables[] = {"users; DROP TABLE x",
+                            "a\"b",
+                            "",
+                            "a.b.c",
+                            ".x",
+                            "x.",
+                            "1abc",
+                            "tab le",
+                            "t--",
+                            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                            "x/*",
+                            "é"};
+    json_t *data = J("{\"a\": 1}");
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        dbev_operation_t op = {.type = DBEV_OP_INSERT, .table = tables[i], .data = data};
+        if (build(&op) == 0)
+            fail_msg("table %s accepted: %s", tables[i], qs[0].sql);
+        assert_non_null(strstr(err, "invalid table name"));
+    }
+    json_decref(data);
+    const char *cols[] = {"a\"; DROP TABLE t; --", "a b", "", "a.b", "x)", "$a"};
+    for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+        json_t *d = json_object();
+        json_object_set_new(d, cols[i], json_integer(1));
+        dbev_operation_t op = {.type = DBEV_OP_INSERT, .table = "t", .data = d};
+        if (build(&op) == 0)
+            fail_msg("column %s accepted: %s", cols[i], qs[0].sql);
+        json_t *w = json_object();
+        json_object_set_new(w, cols[i], json_integer(1));
+        dbev_operation_t del = {.type = DBEV_OP_DELETE, .table = "t", .where = w};
+        if (build(&del) == 0)
+            fail_msg("where column %s accepted: %s", cols[i], qs[0].sql);
+        json_t *r = json_array();
+        json_array_append_new(r, json_string(cols[i]));
+        json_t *d2 = J("{\"a\": 1}");
+        dbev_operation_t ins = {.type = DBEV_OP_INSERT, .table = "t", .data = d2, .returning = r};
+        if (build(&ins) == 0)
+            fail_msg("returning %s accepted: %s", cols[i], qs[0].sql);
+        json_decref(d);
+        json_decref(w);
+        json_decref(r);
+        json_decref(d2);
+    }
+    assert_true(sqlb_valid_table("agent_observability.trace_events"));
+    assert_true(sqlb_valid_column("col$1"));
+    assert_false(sqlb_valid_column("a.b"));
+}
+
+static void test_every_filter_operator(void **state)
+{
+    (void)state;
+    json_t *where =
+        J("{\"a\": \"V_EQ_PLAIN\", \"b\": {\"$eq\": \"V_EQ\"}, \"c\": {\"$ne\": \"V_NE\"},"
+          " \"d\": {\"$lt\": 0.5}, \"e\": {\"$lte\": 7}, \"f\": {\"$gt\": \"V_GT\"},"
+          " \"g\": {\"$gte\": \"V_GTE\"}, \"h\": {\"$in\": [\"V_IN1\", \"V_IN2\", 3]},"
+          " \"i\": {\"$like\": \"V_LIKE%\"}, \"j\": {\"$is_null\": true},"
+          " \"k\": {\"$is_null\": false}, \"l\": null, \"m\": true}");
+    dbev_operation_t op = {.type = DBEV_OP_DELETE, .table = "t", .where = where};
+    assert_int_equal(build(&op), 0);
+    assert_string_equal(qs[0].sql,
+                        "DELETE FROM \"t\" WHERE \"a\" = $1 AND \"b\" = $2 AND \"c\" <> $3 AND "
+                        "\"d\" < $4 AND \"e\" <= $5 AND \"f\" > $6 AND \"g\" >= $7 AND \"h\" = "
+                        "ANY($8) AND \"i\" LIKE $9 AND \"j\" IS NULL AND \"k\" IS NOT NULL AND "
+                        "\"l\" IS NULL AND \"m\" = $10");
+    assert_int_equal(qs[0].nparams, 10);
+    assert_string_equal(qs[0].values[3], "0.5");
+    assert_string_equal(qs[0].values[4], "7");
+    assert_string_equal(qs[0].values[7], "{\"V_IN1\",\"V_IN2\",3}");
+    assert_string_equal(qs[0].values[8], "V_LIKE%");
+    assert_string_equal(qs[0].values[9], "true");
+    assert_no_value_in_sql(&qs[0], "V_");
+    assert_no_value_in_sql(&qs[0], "0.5");
+    json_decref(where);
+
+    json_t *bad = J("{\"a\": {\"$regex\": \"x\"}}");
+    dbev_operation_t op2 = {.type = DBEV_OP_DELETE, .table = "t", .where = bad};
+    assert_int_equal(build(&op2), -1);
+    assert_non_null(strstr(err, "$regex"));
+    json_decref(bad);
+}
+
+static void test_update_upsert(void **state)
+{
+    (void)state;
+    json_t *data = J("{\"status\": \"V_S\", \"meta\": {\"k\": \"V_J\"}, \"tags\": [\"V_A\"]}");
+    json_t *where = J("{\"id\": \"V_ID\"}");
+    json_t *ret = J("[\"*\"]");
+    dbev_operation_t op = {
+        .type = DBEV_OP_UPDATE, .table = "t", .data = data, .where = where, .returning = ret};
+    assert_int_equal(build(&op), 0);
+    assert_string_equal(qs[0].sql, "UPDATE \"t\" SET \"status\" = $1, \"meta\" = $2, \"tags\" = "
+                                   "$3 WHERE \"id\" = $4 RETURNING *");
+    assert_string_equal(qs[0].values[1], "{\"k\":\"V_J\"}");
+    assert_string_equal(qs[0].values[2], "[\"V_A\"]"); /* no column kinds: JSON text */
+    assert_no_value_in_sql(&qs[0], "V_");
+
+    json_t *cc = J("[\"id\"]");
+    json_t *d2 = J("{\"id\": \"V_ID\", \"a\": 1, \"b\": 2}");
+    dbev_operation_t up = {.type = DBEV_OP_UPSERT,
+                           .table = "s.t",
+                           .data = d2,
+                           .conflict = DBEV_CONFLICT_DO_UPDATE,
+                           .conflict_columns = cc};
+    assert_int_equal(build(&up), 0);
+    assert_string_equal(qs[0].sql, "INSERT INTO \"s\".\"t\" (\"id\", \"a\", \"b\") VALUES ($1, "
+                                   "$2, $3) ON CONFLICT (\"id\") DO UPDATE SET \"a\" = "
+                                   "EXCLUDED.\"a\", \"b\" = EXCLUDED.\"b\"");
+    json_t *uc = J("[\"b\"]");
+    up.update_columns = uc;
+    assert_int_equal(build(&up), 0);
+    assert_non_null(strstr(qs[0].sql, "DO UPDATE SET \"b\" = EXCLUDED.\"b\""));
+    assert_null(strstr(qs[0].sql, "\"a\" = EXCLUDED"));
+    json_decref(data);
+    json_decref(where);
+    json_decref(ret);
+    json_decref(cc);
+    json_decref(d2);
+    json_decref(uc);
+}
+
+static sqlb_colkind_t kinds(void *opaque, const char *table, const char *column)
+{
+    (void)opaque;
+    (void)table;
+    return strcmp(column, "tags") == 0 ? SQLB_COL_ARRAY : SQLB_COL_SCALAR;
+}
+
+static void test_array_columns(void **state)
+{
+    (void)state;
+    json_t *data = J("{\"tags\": [\"a\", \"b \\\"q\\\"\", null, \"x\\\\y\"], \"doc\": [1, 2]}");
+    dbev_operation_t op = {.type = DBEV_OP_INSERT, .table = "t", .data = data};
+    sqlb_queries_free(qs, nq);
+    assert_int_equal(sqlb_build(&op, kinds, NULL, &qs, &nq, err, sizeof(err)), 0);
+    assert_string_equal(qs[0].values[0], "{\"a\",\"b \\\"q\\\"\",NULL,\"x\\\\y\"}");
+    assert_string_equal(qs[0].values[1], "[1,2]");
+    json_decref(data);
+}
+
+static void test_batch_insert_chunks(void **state)
+{
+    (void)state;
+    json_t *rows = json_array();
+    for (int i = 0; i < 2500; i++) {
+        json_t *r = json_object();
+        json_object_set_new(r, "id", json_integer(i));
+        json_object_set_new(r, "name", json_string("V_NAME"));
+        json_array_append_new(rows, r);
+    }
+    json_t *cc = J("[\"id\"]");
+    dbev_operation_t op = {.type = DBEV_OP_BATCH_INSERT,
+                           .table = "t",
+                           .rows = rows,
+                           .conflict = DBEV_CONFLICT_DO_NOTHING,
+                           .conflict_columns = cc};
+    assert_int_equal(build(&op), 0);
+    assert_int_equal(nq, 3); /* 1000 rows per statement */
+    assert_int_equal(qs[0].nrows, 1000);
+    assert_int_equal(qs[2].nrows, 500);
+    assert_int_equal(qs[2].nparams, 1000);
+    assert_non_null(strstr(qs[0].sql, "($1999, $2000) ON CONFLICT (\"id\") DO NOTHING"));
+    assert_no_value_in_sql(&qs[0], "V_NAME");
+    json_decref(rows);
+    json_decref(cc);
+}
+
+static void test_params_and_keywords(void **state)
+{
+    (void)state;
+    bool oom;
+    char *t;
+    json_t *v = J("1.1");
+    t = sqlb_param_text(v, false, &oom);
+    assert_string_equal(t, "1.1");
+    free(t);
+    json_decref(v);
+    v = J("[[1,2],[3,4]]");
+    t = sqlb_param_text(v, true, &oom);
+    assert_string_equal(t, "{{1,2},{3,4}}");
+    free(t);
+    json_decref(v);
+    assert_null(sqlb_param_text(json_null(), false, &oom));
+    assert_false(oom);
+
+    char kw[32];
+    sqlb_first_keyword("  -- hi\n /* a /* nested */ c */ begin;", kw, sizeof(kw));
+    assert_string_equal(kw, "BEGIN");
+    sqlb_first_keyword("\n\tStart Transaction", kw, sizeof(kw));
+    assert_string_equal(kw, "START");
+    sqlb_first_keyword("SELECT 1", kw, sizeof(kw));
+    assert_string_equal(kw, "SELECT");
+    sqlb_first_keyword("   ", kw, sizeof(kw));
+    assert_string_equal(kw, "");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_insert_quotes_and_params, teardown),
+        cmocka_unit_test_teardown(test_schema_qualified, teardown),
+        cmocka_unit_test_teardown(test_hostile_identifiers, teardown),
+        cmocka_unit_test_teardown(test_every_filter_operator, teardown),
+        cmocka_unit_test_teardown(test_update_upsert, teardown),
+        cmocka_unit_test_teardown(test_array_columns, teardown),
+        cmocka_unit_test_teardown(test_batch_insert_chunks, teardown),
+        cmocka_unit_test_teardown(test_params_and_keywords, teardown),
+    };
+    return cmocka_run_group_tests_name("sqlbuild", tests, NULL, NULL);
+}
