@@ -371,6 +371,10 @@ static pgenv_t *new_external(pgenv_t *env, const char *dsn, char *errstr, size_t
         char line[512];
         snprintf(line, sizeof(line), "%s", err ? err : "out of memory");
         line[strcspn(line, "\n")] = '\0';
+        /* libpq quotes the whole URI, password included: keep it out of logs. */
+        char *uri = strstr(line, " in URI");
+        if (uri)
+            *uri = '\0';
         dbev_seterr(errstr, size,
                     "invalid --pg-dsn: %s: give a libpq connection string such as "
                     "'host=/run/postgresql dbname=dbev' or 'postgresql://user@localhost/dbev'",
@@ -400,8 +404,8 @@ static pgenv_t *new_external(pgenv_t *env, const char *dsn, char *errstr, size_t
     }
     env->startup_ms = (double)(dbev_mono_us() - t0) / 1000.0;
     dbev_logf(env->logger, DBEV_LOG_INFO, NULL,
-              "using existing PostgreSQL %d (--pg-dsn) as user %s, database %s",
-              env->server_version, env->user, env->dbname);
+              "using existing PostgreSQL %d.%d (--pg-dsn) as user %s, database %s",
+              env->server_version / 10000, env->server_version % 100, env->user, env->dbname);
     return env;
 }
 
@@ -557,9 +561,10 @@ pgenv_t *pgenv_new(const pgenv_opts_t *opts, char *errstr, size_t size)
         return fail_throwaway(env);
     env->startup_ms = (double)(dbev_mono_us() - t0) / 1000.0;
     dbev_logf(env->logger, DBEV_LOG_INFO, NULL,
-              "PostgreSQL %d up in %.1f ms (%s template cluster): host=%s port=%d user=%s%s",
-              env->server_version, env->startup_ms, env->warm ? "warm, cached" : "cold, new",
-              env->dir, env->port, env->user, env->tcp ? " tcp=127.0.0.1" : "");
+              "PostgreSQL %d.%d up in %.1f ms (%s template cluster): host=%s port=%d user=%s%s",
+              env->server_version / 10000, env->server_version % 100, env->startup_ms,
+              env->warm ? "warm, cached" : "cold, new", env->dir, env->port, env->user,
+              env->tcp ? " tcp=127.0.0.1" : "");
     return env;
 }
 

@@ -113,7 +113,8 @@ static pgenv_t *start(pgenv_opts_t *opts)
 
 static int group_setup(void **state)
 {
-    snprintf(root, sizeof(root), "/tmp/dbev-test-pg-XXXXXX");
+    /* Under the default temp dir (a tmpfs when there is one): fast, like real runs. */
+    snprintf(root, sizeof(root), "%s/dbev-test-pg-XXXXXX", pgenv_default_tmp_dir());
     if (!mkdtemp(root))
         return -1;
     /* As root, the postgres account must reach the servers' directories. */
@@ -242,6 +243,47 @@ static void test_cache_warm(void **state)
     assert_non_null(conn);
     assert_int_equal(query_ll(conn, "SELECT 1"), 1);
     PQfinish(conn);
+    pgenv_destroy(env);
+    pgenv_rm_rf(cache);
+}
+
+/* Two runs filling one empty cache at once: both start, one entry is kept. */
+static void test_cache_concurrent_fill(void **state)
+{
+    char cache[PGENV_PATH_SIZE];
+    pgenv_path(cache, sizeof(cache), root, "cache-race");
+    pid_t children[2];
+    for (int i = 0; i < 2; i++) {
+        children[i] = fork();
+        assert_true(children[i] >= 0);
+        if (children[i] == 0) {
+            pgenv_opts_t opts = base_opts();
+            opts.cache_dir = cache;
+            char err[512];
+            pgenv_t *env = pgenv_new(&opts, err, sizeof(err));
+            if (!env) {
+                fprintf(stderr, "child %d: %s\n", i, err);
+                _exit(1);
+            }
+            PGconn *conn = pgenv_connect(env, NULL, err, sizeof(err));
+            int ok = conn && PQstatus(conn) == CONNECTION_OK;
+            PQfinish(conn);
+            pgenv_destroy(env);
+            _exit(ok ? 0 : 1);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        int status;
+        assert_int_equal(waitpid(children[i], &status, 0), children[i]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_int_equal(entries_named(cache, "pgenv-"), 1);
+    assert_int_equal(entries_named(cache, PGENV_BUILD_PREFIX), 0);
+    pgenv_opts_t opts = base_opts();
+    opts.cache_dir = cache;
+    pgenv_t *env = start(&opts);
+    assert_true(pgenv_was_warm(env));
     pgenv_destroy(env);
     pgenv_rm_rf(cache);
 }
@@ -716,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_start_query_stop),
         cmocka_unit_test(test_root_path),
         cmocka_unit_test(test_cache_warm),
+        cmocka_unit_test(test_cache_concurrent_fill),
         cmocka_unit_test(test_tcp),
         cmocka_unit_test(test_sigterm_tears_down),
         cmocka_unit_test(test_exit_tears_down),
