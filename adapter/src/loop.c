@@ -1,0 +1,872 @@
+/*
+ * The adapter's Kafka side: the consume -> execute -> produce -> commit loop.
+ *
+ * One thread runs everything (dbev_adapter_run): it polls the consumer for up
+ * to batch.max request messages, decodes them (undecodable ones are answered
+ * VALIDATION_ERROR at once), hands the decoded ones to the executor
+ * (adapter_exec_batch, exec.h) and produces one response per message, in
+ * consumption order, keyed by correlation id, with an idempotent producer.
+ * Each batch is queued with the offsets it covers; its offsets are committed
+ * only when the broker has acknowledged every response of the batch and of
+ * every batch before it (delivery reports, served on this same thread by
+ * rd_kafka_poll on the producer). A crash therefore redelivers requests, it
+ * never loses them; the executor's dedupe keeps redelivered writes from being
+ * applied twice. The next batch is executed while the responses of the
+ * previous ones are still travelling, up to inflight.max unacknowledged
+ * responses.
+ *
+ * A failed delivery is retried (re-produced) rather than skipped, because a
+ * commit is cumulative: skipping one response would acknowledge it. A stop
+ * (dbev_adapter_stop, SIGTERM in the daemon) finishes the batch in hand,
+ * waits up to shutdown.timeout.ms for the last acknowledgements, commits and
+ * leaves the group; dbev_adapter_abort stops as a crash would.
+ */
+#include "adapter_loop.h"
+#include "exec.h"
+
+#include <dbev/protocol.h>
+
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { STOP_NONE = 0, STOP_GRACEFUL = 1, STOP_ABORT = 2 };
+enum { T_REQUESTED, T_COMPLETED, T_FAILED, T_REGISTRY, T_HEARTBEAT, T_COUNT };
+
+/* A batch whose responses are on their way to the broker. */
+typedef struct loop_batch {
+    struct loop_batch *next;
+    size_t pending;                           /* responses not yet acknowledged */
+    bool lost;                                /* a response could not be delivered */
+    rd_kafka_topic_partition_list_t *offsets; /* next offset to consume, per partition */
+} loop_batch_t;
+
+struct dbev_adapter {
+    dbev_adapter_conf_t *conf;
+    dbev_logger_t logger;
+    char instance_id[64];
+    char group_id[256];
+    char topics[T_COUNT][256];
+    registry_info_t reg;
+
+    adapter_exec_t *exec;
+    char *conninfo;
+    char **allowlist;
+
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;
+    rd_kafka_topic_t *rkt[T_COUNT]; /* producer topic handles (not T_REQUESTED) */
+    int reg_sentinel;               /* msg_opaque of the registry announcement */
+
+    size_t batch_max;
+    int64_t inflight_max;
+    int64_t heartbeat_ms;
+    int64_t shutdown_timeout_ms;
+
+    /* Loop thread only. */
+    loop_batch_t *head, *tail;
+    rd_kafka_topic_partition_list_t *done; /* highest acknowledged offsets, not yet committed */
+    bool cooperative;
+    bool in_run;
+
+    atomic_int stop;
+    atomic_bool fatal;
+    pthread_t thread;
+    bool started, joined;
+    int run_rc;
+
+    /* Counters, read by dbev_adapter_stats() from any thread. */
+    atomic_uint_fast64_t consumed, invalid, completed, failed, delivered, delivery_errors, batches,
+        commits, heartbeats;
+    atomic_int_fast64_t in_flight;
+    atomic_int assigned;
+    atomic_bool running, registered;
+};
+
+const char *dbev_adapter_version(void)
+{
+    return DBEV_VERSION_STRING;
+}
+
+const char *dbev_adapter_instance_id(const dbev_adapter_t *adapter)
+{
+    return adapter->instance_id;
+}
+
+/* --- librdkafka callbacks --- */
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    dbev_adapter_t *adapter = rd_kafka_opaque(rk);
+    dbev_log_level_t lvl = level <= 3   ? DBEV_LOG_ERROR
+                           : level == 4 ? DBEV_LOG_WARN
+                           : level <= 6 ? DBEV_LOG_INFO
+                                        : DBEV_LOG_DEBUG;
+    dbev_logf(&adapter->logger, lvl, NULL, "rdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    dbev_adapter_t *adapter = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[512];
+        rd_kafka_fatal_error(rk, why, sizeof(why));
+        dbev_logf(&adapter->logger, DBEV_LOG_ERROR, NULL, "fatal Kafka error on %s: %s",
+                  rd_kafka_name(rk), why);
+        atomic_store(&adapter->fatal, true);
+        return;
+    }
+    /* Transport errors are retried by librdkafka: worth a warning, no more. */
+    dbev_logf(&adapter->logger, DBEV_LOG_WARN, NULL, "Kafka %s: %s: %s", rd_kafka_name(rk),
+              rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* Produces one message; on a full queue serves delivery reports and retries.
+ * payload is freed by librdkafka (F_FREE) on success, by us on failure. */
+static int produce(dbev_adapter_t *adapter, rd_kafka_topic_t *rkt, const char *key, char *payload,
+                   size_t len, int msgflags, void *opaque)
+{
+    size_t keylen = key ? strlen(key) : 0;
+    for (;;) {
+        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, msgflags, payload, len,
+                             keylen ? key : NULL, keylen, opaque) == 0)
+            return 0;
+        rd_kafka_resp_err_t err = rd_kafka_last_error();
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || atomic_load(&adapter->stop) == STOP_ABORT) {
+            dbev_logf(&adapter->logger, DBEV_LOG_ERROR, key, "cannot produce to %s: %s",
+                      rd_kafka_topic_name(rkt), rd_kafka_err2str(err));
+            if (msgflags & RD_KAFKA_MSG_F_FREE)
+                free(payload);
+            return -1;
+        }
+        rd_kafka_poll(adapter->producer, 10);
+    }
+}
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    dbev_adapter_t *adapter = opaque;
+    if (msg->_private == &adapter->reg_sentinel) {
+        if (msg->err)
+            dbev_logf(&adapter->logger, DBEV_LOG_WARN, adapter->instance_id,
+                      "registry announcement not delivered: %s", rd_kafka_err2str(msg->err));
+        else
+            atomic_store(&adapter->registered, true);
+        return;
+    }
+    loop_batch_t *batch = msg->_private;
+    if (!batch) { /* heartbeat: best effort */
+        if (msg->err)
+            dbev_logf(&adapter->logger, DBEV_LOG_DEBUG, adapter->instance_id,
+                      "heartbeat not delivered: %s", rd_kafka_err2str(msg->err));
+        return;
+    }
+    if (!msg->err) {
+        batch->pending--;
+        atomic_fetch_add(&adapter->delivered, 1);
+        atomic_fetch_sub(&adapter->in_flight, 1);
+        return;
+    }
+    atomic_fetch_add(&adapter->delivery_errors, 1);
+    char key[DBEV_ID_SIZE] = "";
+    if (msg->key_len < sizeof(key)) {
+        memcpy(key, msg->key, msg->key_len);
+        key[msg->key_len] = '\0';
+    }
+    bool purged =
+        msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+    if (!purged && atomic_load(&adapter->stop) != STOP_ABORT && !atomic_load(&adapter->fatal)) {
+        /* Send it again: skipping it would let a later commit acknowledge it. */
+        dbev_logf(&adapter->logger, DBEV_LOG_WARN, key,
+                  "response to %s not delivered (%s), resending", rd_kafka_topic_name(msg->rkt),
+                  rd_kafka_err2str(msg->err));
+        if (produce(adapter, msg->rkt, key, msg->payload, msg->len, RD_KAFKA_MSG_F_COPY, batch) ==
+            0)
+            return;
+    }
+    batch->pending--;
+    batch->lost = true;
+    atomic_fetch_sub(&adapter->in_flight, 1);
+}
+
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    dbev_adapter_t *adapter = opaque;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        dbev_logf(&adapter->logger, DBEV_LOG_WARN, NULL,
+                  "offset commit failed: %s (those requests may be redelivered)",
+                  rd_kafka_err2str(err));
+}
+
+/* --- batches and commits --- */
+
+static void offsets_merge(rd_kafka_topic_partition_list_t *into,
+                          const rd_kafka_topic_partition_list_t *from)
+{
+    for (int i = 0; i < from->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &from->elems[i];
+        rd_kafka_topic_partition_t *q =
+            rd_kafka_topic_partition_list_find(into, p->topic, p->partition);
+        if (!q)
+            rd_kafka_topic_partition_list_add(into, p->topic, p->partition)->offset = p->offset;
+        else if (p->offset > q->offset)
+            q->offset = p->offset;
+    }
+}
+
+static void batch_free(loop_batch_t *batch)
+{
+    if (!batch)
+        return;
+    if (batch->offsets)
+        rd_kafka_topic_partition_list_destroy(batch->offsets);
+    free(batch);
+}
+
+/* Moves the offsets of fully acknowledged batches (in order) into done and
+ * commits them. A batch with a lost response stops everything: committing
+ * past it would acknowledge the lost response. */
+static void commit_ready(dbev_adapter_t *adapter, bool sync)
+{
+    while (adapter->head && adapter->head->pending == 0) {
+        loop_batch_t *batch = adapter->head;
+        if (batch->lost) {
+            if (!atomic_load(&adapter->fatal) && atomic_load(&adapter->stop) != STOP_ABORT)
+                dbev_logf(&adapter->logger, DBEV_LOG_ERROR, NULL,
+                          "a response could not be delivered: stopping without committing "
+                          "(the requests will be redelivered)");
+            atomic_store(&adapter->fatal, true);
+            return;
+        }
+        offsets_merge(adapter->done, batch->offsets);
+        adapter->head = batch->next;
+        if (!adapter->head)
+            adapter->tail = NULL;
+        batch_free(batch);
+    }
+    if (adapter->done->cnt == 0)
+        return;
+    rd_kafka_resp_err_t err = rd_kafka_commit(adapter->consumer, adapter->done, sync ? 0 : 1);
+    atomic_fetch_add(&adapter->commits, 1);
+    if (sync && err)
+        dbev_logf(&adapter->logger, DBEV_LOG_WARN, NULL, "offset commit failed: %s",
+                  rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(adapter->done);
+    adapter->done = rd_kafka_topic_partition_list_new(8);
+}
+
+/* Serves delivery reports until nothing is in flight or the deadline passes. */
+static void drain(dbev_adapter_t *adapter, int64_t timeout_ms)
+{
+    int64_t deadline = dbev_mono_us() + timeout_ms * 1000;
+    while (atomic_load(&adapter->in_flight) > 0 && dbev_mono_us() < deadline &&
+           atomic_load(&adapter->stop) != STOP_ABORT && !atomic_load(&adapter->fatal))
+        rd_kafka_poll(adapter->producer, 20);
+    rd_kafka_poll(adapter->producer, 0);
+    if (atomic_load(&adapter->in_flight) > 0)
+        dbev_logf(&adapter->logger, DBEV_LOG_WARN, NULL,
+                  "%" PRId64 " responses still unacknowledged: their requests stay uncommitted",
+                  (int64_t)atomic_load(&adapter->in_flight));
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *partitions, void *opaque)
+{
+    dbev_adapter_t *adapter = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        dbev_logf(&adapter->logger, DBEV_LOG_INFO, NULL, "assigned %d partition(s)",
+                  partitions->cnt);
+        if (adapter->cooperative) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, partitions);
+            if (e)
+                rd_kafka_error_destroy(e);
+            atomic_fetch_add(&adapter->assigned, partitions->cnt);
+        } else {
+            rd_kafka_assign(rk, partitions);
+            atomic_store(&adapter->assigned, partitions->cnt);
+        }
+        return;
+    }
+    /* Revoked (or lost): answer, acknowledge and commit what we consumed from
+     * these partitions before another member takes them over. */
+    dbev_logf(&adapter->logger, DBEV_LOG_INFO, NULL, "revoking %d partition(s)", partitions->cnt);
+    if (atomic_load(&adapter->stop) != STOP_ABORT && err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS &&
+        !rd_kafka_assignment_lost(rk)) {
+        drain(adapter, adapter->shutdown_timeout_ms);
+        commit_ready(adapter, true);
+    }
+    if (adapter->cooperative) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, partitions);
+        if (e)
+            rd_kafka_error_destroy(e);
+        atomic_fetch_sub(&adapter->assigned, partitions->cnt);
+    } else {
+        rd_kafka_assign(rk, NULL);
+        atomic_store(&adapter->assigned, 0);
+    }
+}
+
+/* --- responses --- */
+
+/* Copies a message key usable as a correlation id (printable, fits) into buf. */
+static bool key_as_id(const rd_kafka_message_t *msg, char *buf, size_t size)
+{
+    if (!msg->key || msg->key_len == 0 || msg->key_len >= size)
+        return false;
+    const unsigned char *k = msg->key;
+    for (size_t i = 0; i < msg->key_len; i++)
+        if (k[i] < 0x21 || k[i] > 0x7e)
+            return false;
+    memcpy(buf, msg->key, msg->key_len);
+    buf[msg->key_len] = '\0';
+    return true;
+}
+
+/* The failed payload answering a request that could not be decoded. */
+static json_t *invalid_payload(dbev_adapter_t *adapter, const rd_kafka_message_t *msg,
+                               const dbev_decode_error_t *derr)
+{
+    json_t *meta = json_object();
+    json_t *src = json_object();
+    json_object_set_new(src, "topic", json_string(rd_kafka_topic_name(msg->rkt)));
+    json_object_set_new(src, "partition", json_integer(msg->partition));
+    json_object_set_new(src, "offset", json_integer(msg->offset));
+    json_object_set_new(meta, "source", src);
+    if (derr->event_id[0])
+        json_object_set_new(meta, "request_event_id", json_string(derr->event_id));
+    return dbev_failed_payload_new((dbev_op_t)derr->op, DBEV_ERR_VALIDATION_ERROR, derr->message,
+                                   "ValidationError", NULL,
+                                   adapter_exec_breaker_state(adapter->exec), meta);
+}
+
+/* Wraps payload (stolen) in an envelope and produces it for batch. */
+static void respond(dbev_adapter_t *adapter, loop_batch_t *batch, bool completed,
+                    const char *correlation_id, json_t *payload)
+{
+    char event_id[40];
+    dbev_uuid_new(event_id);
+    json_t *event = dbev_envelope_new(completed ? DBEV_EVENT_COMPLETED : DBEV_EVENT_FAILED,
+                                      event_id, correlation_id, DBEV_ADAPTER_SERVICE, 0, payload);
+    char *text = event ? dbev_event_dumps(event) : NULL;
+    json_decref(event);
+    if (!text) {
+        dbev_logf(&adapter->logger, DBEV_LOG_ERROR, correlation_id,
+                  "cannot encode the response: out of memory");
+        batch->lost = true;
+        return;
+    }
+    batch->pending++;
+    atomic_fetch_add(&adapter->in_flight, 1);
+    if (produce(adapter, adapter->rkt[completed ? T_COMPLETED : T_FAILED], correlation_id, text,
+                strlen(text), RD_KAFKA_MSG_F_FREE, batch)) {
+        batch->pending--;
+        batch->lost = true;
+        atomic_fetch_sub(&adapter->in_flight, 1);
+        return;
+    }
+    atomic_fetch_add(completed ? &adapter->completed : &adapter->failed, 1);
+}
+
+static void process_batch(dbev_adapter_t *adapter, rd_kafka_message_t **msgs, size_t n)
+{
+    dbev_request_t **slot = calloc(n, sizeof(*slot));
+    dbev_request_t **reqs = calloc(n, sizeof(*reqs));
+    adapter_outcome_t *outs = calloc(n, sizeof(*outs));
+    json_t **invalid = calloc(n, sizeof(*invalid));
+    char(*ids)[DBEV_ID_SIZE] = calloc(n, DBEV_ID_SIZE);
+    loop_batch_t *batch = calloc(1, sizeof(*batch));
+    if (!slot || !reqs || !outs || !invalid || !ids || !batch) {
+        /* Without memory nothing can be answered: stop uncommitted, to be redelivered. */
+        dbev_logf(&adapter->logger, DBEV_LOG_ERROR, NULL, "out of memory for a batch of %zu", n);
+        atomic_store(&adapter->fatal, true);
+        goto out;
+    }
+    batch->offsets = rd_kafka_topic_partition_list_new(4);
+    size_t nreq = 0;
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_message_t *msg = msgs[i];
+        dbev_decode_error_t derr;
+        memset(&derr, 0, sizeof(derr));
+        derr.op = -1;
+        atomic_fetch_add(&adapter->consumed, 1);
+        if (dbev_request_decode(msg->payload ? msg->payload : "", msg->payload ? msg->len : 0,
+                                &slot[i], &derr) == 0 &&
+            slot[i]) {
+            reqs[nreq++] = slot[i];
+            snprintf(ids[i], DBEV_ID_SIZE, "%s", slot[i]->correlation_id);
+        } else {
+            slot[i] = NULL;
+            atomic_fetch_add(&adapter->invalid, 1);
+            if (derr.correlation_id[0])
+                snprintf(ids[i], DBEV_ID_SIZE, "%s", derr.correlation_id);
+            else if (!key_as_id(msg, ids[i], DBEV_ID_SIZE))
+                ids[i][0] = '\0';
+            dbev_logf(&adapter->logger, DBEV_LOG_WARN, ids[i][0] ? ids[i] : NULL,
+                      "refused request at %s [%" PRId32 "] offset %" PRId64 ": %s",
+                      rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, derr.message);
+            invalid[i] = invalid_payload(adapter, msg, &derr);
+        }
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+            batch->offsets, rd_kafka_topic_name(msg->rkt), msg->partition);
+        if (!p)
+            p = rd_kafka_topic_partition_list_add(batch->offsets, rd_kafka_topic_name(msg->rkt),
+                                                  msg->partition);
+        if (msg->offset + 1 > p->offset)
+            p->offset = msg->offset + 1;
+    }
+
+    if (nreq)
+        adapter_exec_batch(adapter->exec, reqs, nreq, outs);
+
+    for (size_t i = 0, r = 0; i < n; i++) {
+        const char *cid = ids[i][0] ? ids[i] : NULL;
+        if (slot[i]) {
+            adapter_outcome_t *o = &outs[r++];
+            dbev_logf(&adapter->logger, DBEV_LOG_DEBUG, cid, "%s %s",
+                      dbev_op_name(slot[i]->op.type), o->completed ? "completed" : "failed");
+            respond(adapter, batch, o->completed, cid, o->payload);
+            o->payload = NULL;
+        } else {
+            respond(adapter, batch, false, cid, invalid[i]);
+            invalid[i] = NULL;
+        }
+    }
+    atomic_fetch_add(&adapter->batches, 1);
+    if (adapter->tail)
+        adapter->tail->next = batch;
+    else
+        adapter->head = batch;
+    adapter->tail = batch;
+    batch = NULL;
+
+out:
+    for (size_t i = 0; i < n; i++) {
+        if (slot)
+            dbev_request_destroy(slot[i]);
+        if (invalid)
+            json_decref(invalid[i]);
+        if (outs)
+            json_decref(outs[i].payload);
+        rd_kafka_message_destroy(msgs[i]);
+    }
+    batch_free(batch);
+    free(slot);
+    free(reqs);
+    free(outs);
+    free(invalid);
+    free(ids);
+}
+
+/* Polls the consumer: waits up to timeout_ms for the first message, then
+ * takes what is already fetched, up to max. */
+static size_t gather(dbev_adapter_t *adapter, rd_kafka_message_t **msgs, size_t max, int timeout_ms)
+{
+    size_t n = 0;
+    rd_kafka_message_t *msg = rd_kafka_consumer_poll(adapter->consumer, timeout_ms);
+    while (msg) {
+        if (msg->err) {
+            if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                dbev_logf(&adapter->logger, DBEV_LOG_WARN, NULL, "consumer: %s",
+                          rd_kafka_message_errstr(msg));
+            rd_kafka_message_destroy(msg);
+        } else {
+            msgs[n++] = msg;
+        }
+        if (n >= max || atomic_load(&adapter->stop))
+            break;
+        msg = rd_kafka_consumer_poll(adapter->consumer, 0);
+    }
+    return n;
+}
+
+static void publish_event(dbev_adapter_t *adapter, int topic, json_t *event, void *opaque)
+{
+    char *text = event ? dbev_event_dumps(event) : NULL;
+    json_decref(event);
+    if (text)
+        produce(adapter, adapter->rkt[topic], adapter->instance_id, text, strlen(text),
+                RD_KAFKA_MSG_F_FREE, opaque);
+}
+
+static void heartbeat(dbev_adapter_t *adapter)
+{
+    dbev_adapter_stats_t stats;
+    dbev_adapter_stats(adapter, &stats);
+    publish_event(adapter, T_HEARTBEAT,
+                  registry_heartbeat(&adapter->reg, adapter_exec_health(adapter->exec), &stats),
+                  NULL);
+    atomic_fetch_add(&adapter->heartbeats, 1);
+}
+
+int dbev_adapter_run(dbev_adapter_t *adapter)
+{
+    if (adapter->in_run)
+        return -1;
+    adapter->in_run = true;
+    atomic_store(&adapter->running, true);
+    rd_kafka_message_t **msgs = calloc(adapter->batch_max, sizeof(*msgs));
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(subs, adapter->topics[T_REQUESTED], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(adapter->consumer, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (!msgs || err) {
+        dbev_logf(&adapter->logger, DBEV_LOG_ERROR, NULL, "cannot subscribe to %s: %s",
+                  adapter->topics[T_REQUESTED], rd_kafka_err2str(err));
+        free(msgs);
+        atomic_store(&adapter->running, false);
+        return -1;
+    }
+    adapter->cooperative = !strcmp(rd_kafka_rebalance_protocol(adapter->consumer), "COOPERATIVE");
+    dbev_logf(&adapter->logger, DBEV_LOG_INFO, adapter->instance_id,
+              "dbev-adapter %s started: consuming %s as group %s", dbev_adapter_version(),
+              adapter->topics[T_REQUESTED], adapter->group_id);
+    publish_event(adapter, T_REGISTRY, registry_announcement(&adapter->reg, "up"),
+                  &adapter->reg_sentinel);
+    int64_t next_heartbeat = dbev_mono_us();
+
+    while (!atomic_load(&adapter->stop) && !atomic_load(&adapter->fatal)) {
+        int64_t now = dbev_mono_us();
+        if (now >= next_heartbeat) {
+            heartbeat(adapter);
+            next_heartbeat = now + adapter->heartbeat_ms * 1000;
+        }
+        rd_kafka_poll(adapter->producer, 0);
+        commit_ready(adapter, false);
+        if (atomic_load(&adapter->in_flight) >= adapter->inflight_max) {
+            rd_kafka_poll(adapter->producer, 10);
+            continue;
+        }
+        int timeout = atomic_load(&adapter->in_flight) > 0 ? 1 : 100;
+        int64_t to_hb = (next_heartbeat - now) / 1000;
+        if (to_hb < timeout)
+            timeout = to_hb < 0 ? 0 : (int)to_hb;
+        size_t n = gather(adapter, msgs, adapter->batch_max, timeout);
+        if (n)
+            process_batch(adapter, msgs, n);
+    }
+
+    int stop = atomic_load(&adapter->stop);
+    bool fatal = atomic_load(&adapter->fatal);
+    if (stop == STOP_ABORT) {
+        dbev_logf(&adapter->logger, DBEV_LOG_WARN, adapter->instance_id,
+                  "aborting: %" PRId64 " unacknowledged responses purged, nothing committed",
+                  (int64_t)atomic_load(&adapter->in_flight));
+        rd_kafka_purge(adapter->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(adapter->producer, 0);
+    } else if (!fatal) {
+        dbev_logf(&adapter->logger, DBEV_LOG_INFO, adapter->instance_id,
+                  "stopping: waiting for %" PRId64 " responses to be acknowledged",
+                  (int64_t)atomic_load(&adapter->in_flight));
+        drain(adapter, adapter->shutdown_timeout_ms);
+        commit_ready(adapter, true);
+        publish_event(adapter, T_REGISTRY, registry_announcement(&adapter->reg, "down"), NULL);
+        rd_kafka_flush(adapter->producer, 2000);
+    }
+    /* Leaves the group; the revoke callback commits what is left (not after an abort). */
+    rd_kafka_consumer_close(adapter->consumer);
+    free(msgs);
+    fatal = atomic_load(&adapter->fatal);
+    dbev_logf(&adapter->logger, fatal ? DBEV_LOG_ERROR : DBEV_LOG_INFO, adapter->instance_id,
+              "stopped%s: consumed %" PRIu64 ", completed %" PRIu64 ", failed %" PRIu64
+              ", invalid %" PRIu64,
+              fatal ? " on a fatal error" : "", (uint64_t)atomic_load(&adapter->consumed),
+              (uint64_t)atomic_load(&adapter->completed), (uint64_t)atomic_load(&adapter->failed),
+              (uint64_t)atomic_load(&adapter->invalid));
+    atomic_store(&adapter->running, false);
+    return fatal ? -1 : 0;
+}
+
+/* --- construction --- */
+
+static rd_kafka_conf_t *kafka_conf(dbev_adapter_t *adapter, bool consumer, char *errstr,
+                                   size_t size)
+{
+    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+    char client_id[128];
+    snprintf(client_id, sizeof(client_id), "dbev-adapter-%s-%.8s", consumer ? "c" : "p",
+             adapter->instance_id);
+    struct {
+        const char *k, *v;
+    } base[] = {
+        {"bootstrap.servers", aconf_value(adapter->conf, "bootstrap.servers")},
+        {"client.id", client_id},
+        /* defaults the operator may override with kafka.* */
+        {consumer ? "auto.offset.reset" : "linger.ms", consumer ? "earliest" : "1"},
+        {"reconnect.backoff.ms", "100"},
+    };
+    for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+        if (rd_kafka_conf_set(kconf, base[i].k, base[i].v, errstr, size) != RD_KAFKA_CONF_OK)
+            goto fail;
+    const char *key, *value;
+    for (size_t i = 0; aconf_passthrough(adapter->conf, i, &key, &value); i++) {
+        if (strncmp(key, "kafka.", 6))
+            continue;
+        const char *name = key + 6;
+        if (!strncmp(name, "consumer.", 9)) {
+            if (!consumer)
+                continue;
+            name += 9;
+        } else if (!strncmp(name, "producer.", 9)) {
+            if (consumer)
+                continue;
+            name += 9;
+        }
+        if (rd_kafka_conf_set(kconf, name, value, errstr, size) != RD_KAFKA_CONF_OK)
+            goto fail;
+    }
+    /* The delivery guarantees: last, so nothing overrides them. */
+    if (consumer) {
+        if (rd_kafka_conf_set(kconf, "group.id", adapter->group_id, errstr, size) ||
+            rd_kafka_conf_set(kconf, "enable.auto.commit", "false", errstr, size) ||
+            rd_kafka_conf_set(kconf, "enable.auto.offset.store", "false", errstr, size) ||
+            rd_kafka_conf_set(kconf, "enable.partition.eof", "false", errstr, size))
+            goto fail;
+        rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
+        rd_kafka_conf_set_offset_commit_cb(kconf, commit_cb);
+    } else {
+        if (rd_kafka_conf_set(kconf, "enable.idempotence", "true", errstr, size) ||
+            rd_kafka_conf_set(kconf, "acks", "all", errstr, size))
+            goto fail;
+        rd_kafka_conf_set_dr_msg_cb(kconf, dr_msg_cb);
+    }
+    rd_kafka_conf_set_opaque(kconf, adapter);
+    rd_kafka_conf_set_log_cb(kconf, log_cb);
+    rd_kafka_conf_set_error_cb(kconf, error_cb);
+    return kconf;
+fail:
+    rd_kafka_conf_destroy(kconf);
+    return NULL;
+}
+
+static void adapter_free(dbev_adapter_t *adapter)
+{
+    if (adapter->producer) {
+        rd_kafka_purge(adapter->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(adapter->producer, 0);
+    }
+    for (int t = 0; t < T_COUNT; t++)
+        if (adapter->rkt[t])
+            rd_kafka_topic_destroy(adapter->rkt[t]);
+    if (adapter->producer)
+        rd_kafka_destroy(adapter->producer);
+    if (adapter->consumer) {
+        if (!adapter->in_run)
+            rd_kafka_consumer_close(adapter->consumer);
+        rd_kafka_destroy(adapter->consumer);
+    }
+    while (adapter->head) {
+        loop_batch_t *next = adapter->head->next;
+        batch_free(adapter->head);
+        adapter->head = next;
+    }
+    if (adapter->done)
+        rd_kafka_topic_partition_list_destroy(adapter->done);
+    adapter_exec_destroy(adapter->exec);
+    aconf_strv_free(adapter->allowlist);
+    free(adapter->conninfo);
+    free(adapter);
+}
+
+dbev_adapter_t *dbev_adapter_new(dbev_adapter_conf_t *conf, char *errstr, size_t size)
+{
+    if (!conf) {
+        dbev_seterr(errstr, size, "no configuration");
+        return NULL;
+    }
+    if (aconf_validate(conf, errstr, size))
+        return NULL;
+    dbev_adapter_t *adapter = calloc(1, sizeof(*adapter));
+    if (!adapter) {
+        dbev_seterr(errstr, size, "out of memory");
+        return NULL;
+    }
+    adapter->conf = conf;
+    dbev_log_cb *cb;
+    void *opaque;
+    aconf_log_sink(conf, &cb, &opaque);
+    adapter->logger.cb = cb;
+    adapter->logger.opaque = opaque;
+    adapter->logger.level = (dbev_log_level_t)dbev_log_level_parse(aconf_value(conf, "log.level"));
+    adapter->logger.component = "adapter";
+    adapter->batch_max = (size_t)aconf_int(conf, "batch.max");
+    adapter->inflight_max = aconf_int(conf, "inflight.max");
+    adapter->heartbeat_ms = aconf_int(conf, "heartbeat.interval.ms");
+    adapter->shutdown_timeout_ms = aconf_int(conf, "shutdown.timeout.ms");
+    adapter->done = rd_kafka_topic_partition_list_new(8);
+
+    const char *iid = aconf_value(conf, "instance.id");
+    if (*iid)
+        snprintf(adapter->instance_id, sizeof(adapter->instance_id), "%s", iid);
+    else
+        dbev_uuid_new(adapter->instance_id);
+    snprintf(adapter->group_id, sizeof(adapter->group_id), "%s", aconf_value(conf, "group.id"));
+    static const dbev_topic_t kinds[T_COUNT] = {DBEV_TOPIC_REQUESTED, DBEV_TOPIC_COMPLETED,
+                                                DBEV_TOPIC_FAILED, DBEV_TOPIC_REGISTRY,
+                                                DBEV_TOPIC_HEARTBEAT};
+    for (int t = 0; t < T_COUNT; t++) {
+        dbev_topic_name(aconf_value(conf, "topic.env"), kinds[t], adapter->topics[t],
+                        sizeof(adapter->topics[t]));
+        adapter->reg.topics[t] = adapter->topics[t];
+    }
+    adapter->reg.instance_id = adapter->instance_id;
+    adapter->reg.group_id = adapter->group_id;
+    adapter->reg.started_us = dbev_wall_us();
+    adapter->reg.heartbeat_interval_ms = adapter->heartbeat_ms;
+
+    char kerr[512];
+    rd_kafka_conf_t *pconf = kafka_conf(adapter, false, kerr, sizeof(kerr));
+    if (!pconf ||
+        !(adapter->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, kerr, sizeof(kerr)))) {
+        if (pconf)
+            rd_kafka_conf_destroy(pconf);
+        dbev_seterr(errstr, size, "Kafka producer: %s", kerr);
+        goto fail;
+    }
+    for (int t = T_COMPLETED; t < T_COUNT; t++)
+        adapter->rkt[t] = rd_kafka_topic_new(adapter->producer, adapter->topics[t], NULL);
+    rd_kafka_conf_t *cconf = kafka_conf(adapter, true, kerr, sizeof(kerr));
+    if (!cconf ||
+        !(adapter->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, kerr, sizeof(kerr)))) {
+        if (cconf)
+            rd_kafka_conf_destroy(cconf);
+        dbev_seterr(errstr, size, "Kafka consumer: %s", kerr);
+        goto fail;
+    }
+    rd_kafka_poll_set_consumer(adapter->consumer);
+
+    if (!(adapter->conninfo = aconf_conninfo(conf, errstr, size)))
+        goto fail;
+    adapter->allowlist = aconf_strv(aconf_value(conf, "tables.allowlist"));
+    adapter_exec_conf_t econf = {
+        .conninfo = adapter->conninfo,
+        .pool_min = (int)aconf_int(conf, "pool.min"),
+        .pool_max = (int)aconf_int(conf, "pool.max"),
+        .max_conn_age_ms = aconf_int(conf, "pool.max.age.ms"),
+        .breaker_failure_threshold = (int)aconf_int(conf, "breaker.failure.threshold"),
+        .breaker_recovery_ms = aconf_int(conf, "breaker.recovery.timeout.ms"),
+        .breaker_success_threshold = (int)aconf_int(conf, "breaker.success.threshold"),
+        .default_timeout_ms = aconf_int(conf, "request.timeout.default.ms"),
+        .table_allowlist = (const char *const *)adapter->allowlist,
+        .dedupe_retention_ms = aconf_int(conf, "dedupe.retention.ms"),
+        .logger = &adapter->logger,
+    };
+    char eerr[512];
+    if (!(adapter->exec = adapter_exec_new(&econf, eerr, sizeof(eerr)))) {
+        dbev_seterr(errstr, size, "executor: %s", eerr);
+        goto fail;
+    }
+
+    /* One line with the effective configuration, secrets masked. */
+    char *dump = NULL;
+    size_t dump_len = 0;
+    FILE *fp = open_memstream(&dump, &dump_len);
+    if (fp) {
+        dbev_adapter_conf_dump(conf, fp);
+        fclose(fp);
+        for (char *p = dump; p && *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        dbev_logf(&adapter->logger, DBEV_LOG_INFO, adapter->instance_id, "configuration: %s",
+                  dump ? dump : "");
+        free(dump);
+    }
+    return adapter;
+fail:
+    adapter->conf = NULL; /* stays the caller's on failure */
+    adapter_free(adapter);
+    return NULL;
+}
+
+static void *run_thread(void *arg)
+{
+    dbev_adapter_t *adapter = arg;
+    adapter->run_rc = dbev_adapter_run(adapter);
+    return NULL;
+}
+
+int dbev_adapter_start(dbev_adapter_t *adapter, char *errstr, size_t size)
+{
+    if (adapter->started || adapter->in_run)
+        return dbev_seterr(errstr, size, "the adapter is already running");
+    /* The loop thread must not take the process's signals (the daemon's
+     * SIGTERM handling belongs to the thread that installed it). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&adapter->thread, NULL, run_thread, adapter);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc)
+        return dbev_seterr(errstr, size, "cannot start the adapter thread: %s", strerror(rc));
+    adapter->started = true;
+    return 0;
+}
+
+void dbev_adapter_stop(dbev_adapter_t *adapter)
+{
+    int expected = STOP_NONE;
+    atomic_compare_exchange_strong(&adapter->stop, &expected, STOP_GRACEFUL);
+}
+
+void dbev_adapter_abort(dbev_adapter_t *adapter)
+{
+    atomic_store(&adapter->stop, STOP_ABORT);
+}
+
+int dbev_adapter_join(dbev_adapter_t *adapter)
+{
+    if (!adapter->started)
+        return -1;
+    if (!adapter->joined) {
+        pthread_join(adapter->thread, NULL);
+        adapter->joined = true;
+    }
+    return adapter->run_rc;
+}
+
+void dbev_adapter_destroy(dbev_adapter_t *adapter)
+{
+    if (!adapter)
+        return;
+    if (adapter->started) {
+        dbev_adapter_stop(adapter);
+        dbev_adapter_join(adapter);
+    }
+    dbev_adapter_conf_t *conf = adapter->conf;
+    adapter_free(adapter);
+    dbev_adapter_conf_destroy(conf);
+}
+
+void dbev_adapter_stats(dbev_adapter_t *adapter, dbev_adapter_stats_t *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    stats->consumed = atomic_load(&adapter->consumed);
+    stats->invalid = atomic_load(&adapter->invalid);
+    stats->completed = atomic_load(&adapter->completed);
+    stats->failed = atomic_load(&adapter->failed);
+    stats->delivered = atomic_load(&adapter->delivered);
+    stats->delivery_errors = atomic_load(&adapter->delivery_errors);
+    stats->batches = atomic_load(&adapter->batches);
+    stats->commits = atomic_load(&adapter->commits);
+    stats->heartbeats = atomic_load(&adapter->heartbeats);
+    stats->in_flight = atomic_load(&adapter->in_flight);
+    stats->assigned = atomic_load(&adapter->assigned);
+    stats->running = atomic_load(&adapter->running);
+    stats->registered = atomic_load(&adapter->registered);
+    stats->breaker_state = (int)adapter_exec_breaker_state(adapter->exec);
+}
+
+char *dbev_adapter_health_json(dbev_adapter_t *adapter)
+{
+    dbev_adapter_stats_t stats;
+    dbev_adapter_stats(adapter, &stats);
+    json_t *event = registry_heartbeat(&adapter->reg, adapter_exec_health(adapter->exec), &stats);
+    json_t *payload = json_object_get(event, "payload");
+    char *text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+    json_decref(event);
+    return text;
+}

@@ -1,0 +1,23 @@
+# The adapter's Kafka side and daemon: configuration (unit), and integration
+# tests that run the adapter (embedded as a thread, or as the dbev-adapter
+# process) against a throwaway PostgreSQL (pgenv) and the mock Kafka cluster
+# (mockenv). The database side's own unit tests register elsewhere.
+if(TARGET dbev_adapter_core)
+    dbev_add_test(test_adapter_conf SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_adapter_conf.c
+                  LIBS dbev_adapter_core LABELS unit)
+endif()
+if(TARGET dbev-adapter AND TARGET dbev_harness_core)
+    set(ADAPTER_KIT ${CMAKE_CURRENT_LIST_DIR}/integration/test_adapter_kit.c)
+    foreach(t ops pgrestart process)
+        if(NOT EXISTS ${CMAKE_CURRENT_LIST_DIR}/integration/test_adapter_${t}.c)
+            continue()
+        endif()
+        dbev_add_test(test_adapter_${t}
+                      SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_adapter_${t}.c ${ADAPTER_KIT}
+                      LIBS dbev_adapter_core dbev_harness_core LABELS integration TIMEOUT 300)
+    endforeach()
+    # The process tests run the daemon binary.
+    if(TARGET test_adapter_process)
+        add_dependencies(test_adapter_process dbev-adapter)
+    endif()
+endif()

@@ -1,0 +1,86 @@
+/*
+ * What the adapter's integration tests and its benchmark share: a throwaway
+ * PostgreSQL (pgenv) with a test database and schema, a mock Kafka cluster
+ * (mockenv), a small test producer that sends request events, and a response
+ * collector that reads the completed and failed topics and finds answers by
+ * correlation id. Everything is torn down by kit_destroy(), also when a test
+ * fails half way (the cmocka teardown calls it).
+ */
+#ifndef TEST_ADAPTER_KIT_H
+#define TEST_ADAPTER_KIT_H
+
+#include "dbev_adapter.h"
+#include "mockenv.h"
+#include "pgenv.h"
+
+#include <dbev/protocol.h>
+#include <librdkafka/rdkafka.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+typedef struct kit_resp {
+    char correlation_id[DBEV_ID_SIZE];
+    bool completed;        /* came on the completed topic */
+    char *text;            /* the raw event */
+    dbev_response_t *resp; /* decoded; NULL if it did not decode */
+} kit_resp_t;
+
+typedef struct kit {
+    pgenv_t *pg;
+    mockenv_t *mk;
+    char dbname[64];
+    dbev_logger_t logger;
+    rd_kafka_t *producer;  /* requests */
+    rd_kafka_t *collector; /* completed + failed topics, from the beginning */
+    kit_resp_t *resps;
+    size_t n_resps, cap_resps;
+    char tmpdir[256];
+} kit_t;
+
+/** Starts PostgreSQL and the mock cluster, creates database "dbname" with
+ *  the schema (SQL run once, may be NULL). Fails the test on error. */
+kit_t *kit_new(const char *schema_sql, int partitions);
+void kit_destroy(kit_t *kit);
+
+/** A conf for an adapter talking to this kit (env fallbacks off, quiet logs). */
+dbev_adapter_conf_t *kit_adapter_conf(kit_t *kit);
+
+/** The same configuration as -X arguments for the dbev-adapter process;
+ *  returns the number of strings written to argv (each to free). */
+int kit_adapter_args(kit_t *kit, char **argv, int max);
+
+/** Produces raw bytes to the requests topic (key may be NULL) and waits for the ack. */
+void kit_send_raw(kit_t *kit, const void *buf, size_t len, const char *key);
+
+/** Builds a request event around an operation payload given as JSON text, with
+ *  fresh ids (written to correlation_id/event_id when not NULL and not given)
+ *  and produces it. event_id: NULL for a new one, or one to reuse. Does not flush. */
+void kit_send_op(kit_t *kit, const char *payload_json, char *correlation_id,
+                 const char *event_id_in, char *event_id_out);
+void kit_flush(kit_t *kit);
+
+/** Reads responses for up to timeout_ms (returns early once count responses are held). */
+void kit_collect(kit_t *kit, size_t count, int timeout_ms);
+
+/** The first response with this correlation id, waiting up to timeout_ms; NULL if none. */
+const kit_resp_t *kit_wait(kit_t *kit, const char *correlation_id, int timeout_ms);
+
+/** How many responses carry this correlation id (no waiting). */
+size_t kit_count(kit_t *kit, const char *correlation_id);
+
+/** One integer from a query on the test database (fails the test on error). */
+long kit_query_long(kit_t *kit, const char *sql);
+
+/** Runs SQL on the test database (fails the test on error). */
+void kit_exec(kit_t *kit, const char *sql);
+
+/** Reads every event of topic from the beginning (all partitions) for up to
+ *  timeout_ms, until match(text) returns true; returns the matching text (free
+ *  it) or NULL. */
+char *kit_read_topic(kit_t *kit, const char *topic, bool (*match)(const char *text, void *arg),
+                     void *arg, int timeout_ms);
+
+/** Waits until cond(arg) is true or timeout_ms passes; returns the last value. */
+bool kit_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms);
+
+#endif

@@ -1,0 +1,395 @@
+/*
+ * Integration tests of the adapter embedded as a thread (dbev_adapter_start),
+ * on a throwaway PostgreSQL and the mock Kafka cluster: every operation
+ * answered through Kafka on the right topic with the correlation id kept;
+ * SQL errors answered on the failed topic with their SQLSTATE; unparseable
+ * input answered VALIDATION_ERROR while the adapter keeps going; a duplicate
+ * event executed once (the second answer cached); requests of one partition
+ * executed in order; the registry announcement and heartbeats published; a
+ * graceful stop answering everything consumed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "test_adapter_kit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WAIT_MS 20000
+
+static const char *schema =
+    "CREATE TABLE items (id serial PRIMARY KEY, name text UNIQUE NOT NULL, qty integer,"
+    "  price numeric(10,2), tags jsonb, created_at timestamptz DEFAULT now());"
+    "CREATE TABLE seqlog (id bigserial PRIMARY KEY, n integer NOT NULL);";
+
+typedef struct fixture {
+    kit_t *kit;
+    dbev_adapter_t *adapter;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    f->kit = kit_new(schema, 3);
+    dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
+    char err[512];
+    dbev_adapter_conf_set(conf, "instance.id", "adapter-under-test", err, sizeof(err));
+    f->adapter = dbev_adapter_new(conf, err, sizeof(err));
+    if (!f->adapter) {
+        dbev_adapter_conf_destroy(conf);
+        kit_destroy(f->kit);
+        free(f);
+        fprintf(stderr, "dbev_adapter_new: %s\n", err);
+        return -1;
+    }
+    if (dbev_adapter_start(f->adapter, err, sizeof(err))) {
+        fprintf(stderr, "dbev_adapter_start: %s\n", err);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    if (!f)
+        return 0;
+    dbev_adapter_destroy(f->adapter);
+    kit_destroy(f->kit);
+    free(f);
+    return 0;
+}
+
+/* Sends one operation and waits for its answer; checks the envelope. */
+static const kit_resp_t *call(fixture_t *f, const char *payload, bool want_completed)
+{
+    char cid[DBEV_ID_SIZE] = "", eid[40];
+    kit_send_op(f->kit, payload, cid, NULL, eid);
+    kit_flush(f->kit);
+    const kit_resp_t *r = kit_wait(f->kit, cid, WAIT_MS);
+    if (!r)
+        fail_msg("no answer to %s", payload);
+    if (r->completed != want_completed)
+        fail_msg("%s answered on the %s topic: %s", payload, r->completed ? "completed" : "failed",
+                 r->text);
+    assert_string_equal(r->resp->correlation_id, cid);
+    assert_string_equal(r->resp->service, DBEV_ADAPTER_SERVICE);
+    assert_string_not_equal(r->resp->event_id, eid);
+    assert_int_equal(r->resp->completed, want_completed);
+    return r;
+}
+
+static json_t *row0(const kit_resp_t *r)
+{
+    json_t *row = json_array_get(r->resp->rows, 0);
+    if (!row)
+        fail_msg("no rows in %s", r->text);
+    return row;
+}
+
+static void test_every_operation(void **state)
+{
+    fixture_t *f = *state;
+    const kit_resp_t *r;
+
+    r = call(f,
+             "{\"operation_type\":\"INSERT\",\"table\":\"items\",\"data\":{\"name\":\"op-a\","
+             "\"qty\":1,\"price\":9.5,\"tags\":{\"x\":[1,2]}},\"returning\":[\"id\",\"name\","
+             "\"tags\"]}",
+             true);
+    assert_int_equal(r->resp->op, DBEV_OP_INSERT);
+    assert_int_equal(r->resp->row_count, 1);
+    assert_string_equal(json_string_value(json_object_get(row0(r), "name")), "op-a");
+    assert_true(json_is_object(json_object_get(row0(r), "tags")));
+    assert_false(r->resp->cached);
+    assert_string_equal(r->resp->circuit_breaker_state, "CLOSED");
+
+    r = call(f,
+             "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT name, qty FROM items WHERE name "
+             "= $1\",\"params\":[\"op-a\"]}",
+             true);
+    assert_int_equal(r->resp->op, DBEV_OP_SELECT);
+    assert_int_equal(r->resp->row_count, 1);
+    assert_int_equal(json_integer_value(json_object_get(row0(r), "qty")), 1);
+
+    r = call(f,
+             "{\"operation_type\":\"UPDATE\",\"table\":\"items\",\"data\":{\"qty\":5},"
+             "\"where\":{\"name\":\"op-a\"},\"returning\":[\"qty\"]}",
+             true);
+    assert_int_equal(r->resp->row_count, 1);
+    assert_int_equal(json_integer_value(json_object_get(row0(r), "qty")), 5);
+
+    r = call(f,
+             "{\"operation_type\":\"UPSERT\",\"table\":\"items\",\"data\":{\"name\":\"op-a\","
+             "\"qty\":7},\"conflict_columns\":[\"name\"],\"update_columns\":[\"qty\"],"
+             "\"returning\":[\"qty\"]}",
+             true);
+    assert_int_equal(json_integer_value(json_object_get(row0(r), "qty")), 7);
+
+    r = call(f,
+             "{\"operation_type\":\"BATCH_INSERT\",\"table\":\"items\",\"rows\":[{\"name\":"
+             "\"op-b\",\"qty\":1},{\"name\":\"op-c\",\"qty\":2},{\"name\":\"op-a\",\"qty\":0}],"
+             "\"on_conflict\":{\"columns\":[\"name\"],\"action\":\"nothing\"}}",
+             true);
+    assert_int_equal(r->resp->op, DBEV_OP_BATCH_INSERT);
+    assert_int_equal(r->resp->row_count, 2);
+
+    r = call(f,
+             "{\"operation_type\":\"EXECUTE\",\"sql\":\"UPDATE items SET qty = qty + 1 WHERE "
+             "name = $1\",\"params\":[\"op-b\"]}",
+             true);
+    assert_int_equal(r->resp->row_count, 1);
+
+    r = call(f,
+             "{\"operation_type\":\"TRANSACTION\",\"operations\":["
+             "{\"operation_type\":\"INSERT\",\"table\":\"items\",\"data\":{\"name\":\"op-d\","
+             "\"qty\":1}},"
+             "{\"operation_type\":\"UPDATE\",\"table\":\"items\",\"data\":{\"qty\":2},"
+             "\"where\":{\"name\":\"op-d\"}}]}",
+             true);
+    assert_int_equal(r->resp->op, DBEV_OP_TRANSACTION);
+
+    r = call(f,
+             "{\"operation_type\":\"DELETE\",\"table\":\"items\",\"where\":{\"name\":{\"$in\":"
+             "[\"op-b\",\"op-c\"]}}}",
+             true);
+    assert_int_equal(r->resp->row_count, 2);
+
+    r = call(f, "{\"operation_type\":\"HEALTH\"}", true);
+    assert_int_equal(r->resp->op, DBEV_OP_HEALTH);
+
+    /* SQL errors go to the failed topic with their SQLSTATE. */
+    r = call(f, "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT * FROM no_such_table\"}", false);
+    assert_int_equal(r->resp->error_code, DBEV_ERR_DATABASE_OPERATION_FAILED);
+    assert_string_equal(r->resp->sqlstate, "42P01");
+    r = call(f, "{\"operation_type\":\"INSERT\",\"table\":\"items\",\"data\":{\"name\":\"op-a\"}}",
+             false);
+    assert_int_equal(r->resp->error_code, DBEV_ERR_DATABASE_OPERATION_FAILED);
+    assert_string_equal(r->resp->sqlstate, "23505");
+    /* A SELECT cannot write. */
+    r = call(f, "{\"operation_type\":\"SELECT\",\"sql\":\"DELETE FROM items RETURNING id\"}",
+             false);
+
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM items"), 2);
+    assert_int_equal(kit_query_long(f->kit, "SELECT qty FROM items WHERE name = 'op-d'"), 2);
+}
+
+static void test_unparseable_input(void **state)
+{
+    fixture_t *f = *state;
+    dbev_adapter_stats_t before, after;
+    dbev_adapter_stats(f->adapter, &before);
+    static const struct {
+        const char *text; /* NULL: an empty (tombstone) message */
+        const char *key;
+        const char *want_cid; /* the correlation id the answer must carry */
+    } cases[] = {
+        {"this is not json", "k-notjson", "k-notjson"},
+        {"[1,2,3]", "k-array", "k-array"},
+        {NULL, "k-empty", "k-empty"},
+        {"{\"event_id\":\"e1\",\"correlation_id\":\"c-badop\",\"event_type\":"
+         "\"DATABASE_QUERY_REQUESTED\",\"timestamp\":\"2025-10-30T10:00:00.000Z\","
+         "\"service\":\"t\",\"payload\":{\"operation_type\":42}}",
+         NULL, "c-badop"},
+        {"{\"event_id\":\"e2\",\"correlation_id\":\"c-types\",\"event_type\":"
+         "\"DATABASE_QUERY_REQUESTED\",\"timestamp\":\"2025-10-30T10:00:00.000Z\","
+         "\"service\":\"t\",\"payload\":{\"operation_type\":\"INSERT\",\"table\":\"items\","
+         "\"data\":\"name=x\"}}",
+         "other-key", "c-types"},
+        {"{\"event_id\":\"e3\",\"event_type\":\"DATABASE_QUERY_REQUESTED\",\"payload\":{}}",
+         "k-nocid", "k-nocid"},
+        {"{\"event_id\":\"e4\",\"correlation_id\":\"c-hostile\",\"event_type\":"
+         "\"DATABASE_QUERY_REQUESTED\",\"timestamp\":\"2025-10-30T10:00:00.000Z\","
+         "\"service\":\"t\",\"payload\":{\"operation_type\":\"INSERT\",\"table\":"
+         "\"items; DROP TABLE items\",\"data\":{\"name\":\"x\"}}}",
+         NULL, "c-hostile"},
+        {"\xff\xfe\x00garbage", "k-binary", "k-binary"},
+    };
+    size_t n = sizeof(cases) / sizeof(cases[0]);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = !cases[i].text ? 0 : i == n - 1 ? 10 : strlen(cases[i].text);
+        kit_send_raw(f->kit, cases[i].text, len, cases[i].key);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const kit_resp_t *r = kit_wait(f->kit, cases[i].want_cid, WAIT_MS);
+        if (!r)
+            fail_msg("case %zu: no answer with correlation id %s", i, cases[i].want_cid);
+        assert_false(r->completed);
+        assert_int_equal(r->resp->error_code, DBEV_ERR_VALIDATION_ERROR);
+        assert_non_null(r->resp->error_message);
+    }
+    /* the adapter keeps going */
+    const kit_resp_t *r =
+        call(f, "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 1 AS one\"}", true);
+    assert_int_equal(json_integer_value(json_object_get(row0(r), "one")), 1);
+    dbev_adapter_stats(f->adapter, &after);
+    assert_int_equal(after.invalid - before.invalid, n);
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM items WHERE name = 'x'"), 0);
+}
+
+static void test_duplicate_executed_once(void **state)
+{
+    fixture_t *f = *state;
+    char cid[DBEV_ID_SIZE] = "", eid[40];
+    const char *op = "{\"operation_type\":\"INSERT\",\"table\":\"seqlog\",\"data\":{\"n\":-1}}";
+    kit_send_op(f->kit, op, cid, NULL, eid);
+    kit_flush(f->kit);
+    const kit_resp_t *first = kit_wait(f->kit, cid, WAIT_MS);
+    assert_non_null(first);
+    assert_true(first->completed);
+    assert_false(first->resp->cached);
+    /* the same event again, as a redelivery would bring it */
+    kit_send_op(f->kit, op, cid, eid, NULL);
+    kit_flush(f->kit);
+    int64_t deadline = dbev_mono_us() + WAIT_MS * 1000LL;
+    while (kit_count(f->kit, cid) < 2 && dbev_mono_us() < deadline)
+        kit_collect(f->kit, f->kit->n_resps + 1, 100);
+    assert_int_equal(kit_count(f->kit, cid), 2);
+    const kit_resp_t *second = NULL;
+    for (size_t i = 0; i < f->kit->n_resps; i++)
+        if (!strcmp(f->kit->resps[i].correlation_id, cid) && &f->kit->resps[i] != first)
+            second = &f->kit->resps[i];
+    assert_non_null(second);
+    assert_true(second->completed);
+    assert_true(second->resp->cached);
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n = -1"), 1);
+}
+
+/* Requests with one key share a partition: they run in the order sent. */
+static void test_partition_order(void **state)
+{
+    fixture_t *f = *state;
+    enum { N = 200 };
+    char last[DBEV_ID_SIZE] = "";
+    for (int i = 0; i < N; i++) {
+        char cid[40], text[512];
+        dbev_uuid_new(cid);
+        snprintf(text, sizeof(text),
+                 "{\"event_id\":\"ord-%d\",\"event_type\":\"DATABASE_QUERY_REQUESTED\","
+                 "\"correlation_id\":\"%s\",\"timestamp\":\"2030-01-01T00:00:00.000Z\","
+                 "\"service\":\"t\",\"payload\":{\"operation_type\":\"INSERT\",\"table\":"
+                 "\"seqlog\",\"data\":{\"n\":%d}}}",
+                 i, cid, i);
+        rd_kafka_producev(f->kit->producer,
+                          RD_KAFKA_V_TOPIC(mockenv_topic(f->kit->mk, MOCKENV_TOPIC_REQUESTED)),
+                          RD_KAFKA_V_VALUE(text, strlen(text)), RD_KAFKA_V_KEY("same-key", 8),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        strcpy(last, cid);
+    }
+    kit_flush(f->kit);
+    assert_non_null(kit_wait(f->kit, last, WAIT_MS));
+    kit_collect(f->kit, f->kit->n_resps, 0);
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n >= 0"), N);
+    /* ids (insertion order) increase with n (send order) */
+    assert_int_equal(kit_query_long(f->kit,
+                                    "SELECT count(*) FROM (SELECT n, lag(n) OVER (ORDER BY id) "
+                                    "AS prev FROM seqlog WHERE n >= 0) s WHERE n < prev"),
+                     0);
+}
+
+static bool is_announcement(const char *text, void *arg)
+{
+    return strstr(text, "\"SERVICE_REGISTERED\"") && strstr(text, (const char *)arg) &&
+           strstr(text, "\"status\":\"up\"");
+}
+
+static bool is_heartbeat(const char *text, void *arg)
+{
+    return strstr(text, "\"SERVICE_HEARTBEAT\"") && strstr(text, (const char *)arg) &&
+           strstr(text, "\"health\"");
+}
+
+static void test_registry_and_heartbeat(void **state)
+{
+    fixture_t *f = *state;
+    char topic[256];
+    const char *iid = dbev_adapter_instance_id(f->adapter);
+    assert_string_equal(iid, "adapter-under-test");
+    dbev_topic_name("test", DBEV_TOPIC_REGISTRY, topic, sizeof(topic));
+    char *text = kit_read_topic(f->kit, topic, is_announcement, (void *)iid, WAIT_MS);
+    assert_non_null(text);
+    json_t *event = json_loads(text, 0, NULL);
+    json_t *payload = json_object_get(event, "payload");
+    assert_string_equal(json_string_value(json_object_get(payload, "service_name")),
+                        "database-adapter-effect");
+    assert_string_equal(json_string_value(json_object_get(payload, "service_type")), "effect");
+    assert_string_equal(json_string_value(json_object_get(payload, "version")),
+                        dbev_adapter_version());
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(payload, "endpoint"), "requests")),
+        "test.omninode-bridge.database.query-requested.v1");
+    json_decref(event);
+    free(text);
+
+    dbev_topic_name("test", DBEV_TOPIC_HEARTBEAT, topic, sizeof(topic));
+    text = kit_read_topic(f->kit, topic, is_heartbeat, (void *)iid, WAIT_MS);
+    assert_non_null(text);
+    event = json_loads(text, 0, NULL);
+    payload = json_object_get(event, "payload");
+    assert_string_equal(json_string_value(json_object_get(payload, "status")), "healthy");
+    assert_true(json_is_object(json_object_get(payload, "health")));
+    json_decref(event);
+    free(text);
+
+    dbev_adapter_stats_t stats;
+    dbev_adapter_stats(f->adapter, &stats);
+    assert_true(stats.registered);
+    assert_true(stats.heartbeats >= 1);
+    char *health = dbev_adapter_health_json(f->adapter);
+    assert_non_null(health);
+    assert_non_null(strstr(health, "\"counters\""));
+    free(health);
+}
+
+/* A graceful stop answers everything consumed and commits it. */
+static void test_graceful_stop(void **state)
+{
+    fixture_t *f = *state;
+    enum { N = 300 };
+    char cids[N][DBEV_ID_SIZE];
+    for (int i = 0; i < N; i++) {
+        cids[i][0] = '\0';
+        kit_send_op(f->kit,
+                    "{\"operation_type\":\"INSERT\",\"table\":\"seqlog\",\"data\":{\"n\":-2}}",
+                    cids[i], NULL, NULL);
+    }
+    kit_flush(f->kit);
+    /* stop as soon as some are answered */
+    assert_non_null(kit_wait(f->kit, cids[0], WAIT_MS));
+    dbev_adapter_stop(f->adapter);
+    assert_int_equal(dbev_adapter_join(f->adapter), 0);
+    dbev_adapter_stats_t stats;
+    dbev_adapter_stats(f->adapter, &stats);
+    assert_false(stats.running);
+    assert_int_equal(stats.in_flight, 0);
+    assert_int_equal(stats.delivered, stats.completed + stats.failed);
+    dbev_adapter_destroy(f->adapter);
+    f->adapter = NULL;
+
+    /* a second instance of the group takes over the rest: all answered, none twice applied */
+    dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
+    char err[512];
+    f->adapter = dbev_adapter_new(conf, err, sizeof(err));
+    assert_non_null(f->adapter);
+    assert_int_equal(dbev_adapter_start(f->adapter, err, sizeof(err)), 0);
+    for (int i = 0; i < N; i++)
+        if (!kit_wait(f->kit, cids[i], WAIT_MS))
+            fail_msg("request %d unanswered", i);
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n = -2"), N);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_operation),         cmocka_unit_test(test_unparseable_input),
+        cmocka_unit_test(test_duplicate_executed_once), cmocka_unit_test(test_partition_order),
+        cmocka_unit_test(test_registry_and_heartbeat),  cmocka_unit_test(test_graceful_stop),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
