@@ -1,0 +1,5 @@
+-- 003 pre: the metrics table does not exist yet.
+DO $$ BEGIN
+    ASSERT to_regclass('public.router_performance_metrics') IS NULL,
+        'router_performance_metrics already exists';
+END $$;
