@@ -83,6 +83,12 @@ int proto_where_check(const json_t *where, const char *path, char *errstr, size_
     json_object_foreach((json_t *)where, column, value)
     {
         proto_pathf(cpath, sizeof(cpath), "%s.%.64s", path, column);
+        if (column[0] == '$')
+            return dbev_seterr(errstr, size,
+                               "%s: operators go inside a column's filter, e.g. {\"score\": "
+                               "{\"$lt\": 0.5}}; conditions on different columns are ANDed, and "
+                               "$and/$or are not supported (use SELECT or EXECUTE with SQL)",
+                               cpath);
         if (proto_ident_check(column, false, cpath, errstr, size) < 0)
             return -1;
         if (json_is_null(value) || is_scalar(value))

@@ -120,9 +120,12 @@ int proto_ident_check(const char *ident, bool qualified, const char *path, char 
 static int returning_add(json_t *names, const char *name, size_t len, const char *path,
                          char *errstr, size_t size)
 {
-    char buf[PROTO_IDENT_MAX + 2];
+    char buf[PROTO_IDENT_MAX + 1];
     if (len > PROTO_IDENT_MAX)
-        len = PROTO_IDENT_MAX + 1; /* long enough to be refused as too long */
+        return dbev_seterr(errstr, size,
+                           "%s: invalid identifier \"%.*s...\": it is %zu bytes long, PostgreSQL "
+                           "keeps at most %d",
+                           path, 32, name, len, PROTO_IDENT_MAX);
     memcpy(buf, name, len);
     buf[len] = '\0';
     if (strcmp(buf, "*") == 0) {

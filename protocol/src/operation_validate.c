@@ -83,10 +83,9 @@ static int string_field(json_t *payload, const char *key, bool required, const c
     return 0;
 }
 
-/* The first keyword of a statement, skipping blanks and comments. */
-static size_t first_keyword(const char *sql, char *word, size_t size)
+/* Skips blanks and SQL comments. */
+static const char *skip_blanks(const char *p)
 {
-    const char *p = sql;
     for (;;) {
         while (isspace((unsigned char)*p))
             p++;
@@ -100,8 +99,14 @@ static size_t first_keyword(const char *sql, char *word, size_t size)
             p = end ? end + 2 : p + strlen(p);
             continue;
         }
-        break;
+        return p;
     }
+}
+
+/* The first keyword of a statement, upper-cased into word; returns its length. */
+static size_t first_keyword(const char *sql, char *word, size_t size)
+{
+    const char *p = skip_blanks(sql);
     size_t n = 0;
     while (n + 1 < size && isalpha((unsigned char)p[n])) {
         word[n] = (char)toupper((unsigned char)p[n]);
@@ -109,6 +114,15 @@ static size_t first_keyword(const char *sql, char *word, size_t size)
     }
     word[n] = '\0';
     return n;
+}
+
+/* The text after the first keyword. */
+static const char *sql_after_keyword(const char *sql)
+{
+    const char *p = skip_blanks(sql);
+    while (isalpha((unsigned char)*p))
+        p++;
+    return p;
 }
 
 static int sql_check(dbev_op_t type, const char *sql, const char *path, char *errstr, size_t size)
@@ -120,6 +134,28 @@ static int sql_check(dbev_op_t type, const char *sql, const char *path, char *er
         return dbev_seterr(errstr, size, "%s.sql: empty; give the statement to run", path);
     if (first_keyword(sql, word, sizeof(word)) == 0)
         return 0;
+    /* Session state would outlive the request on a pooled connection and
+     * leak into whichever request uses the connection next. */
+    static const char *const session_words[] = {"SET",      "RESET",   "DISCARD",    "LISTEN",
+                                                "UNLISTEN", "PREPARE", "DEALLOCATE", "LOAD"};
+    for (size_t i = 0; i < sizeof(session_words) / sizeof(session_words[0]); i++) {
+        if (strcmp(word, session_words[i]) != 0)
+            continue;
+        if (strcmp(word, "SET") == 0) {
+            char next[16];
+            const char *rest = sql_after_keyword(sql);
+            first_keyword(rest, next, sizeof(next));
+            if (strcmp(next, "LOCAL") == 0 || strcmp(next, "TRANSACTION") == 0 ||
+                strcmp(next, "CONSTRAINTS") == 0)
+                return 0; /* scoped to the request's own transaction */
+        }
+        return dbev_seterr(errstr, size,
+                           "%s.sql: %s changes the session of a pooled connection, and whichever "
+                           "request uses that connection next would inherit it; use "
+                           "options.timeout_ms for timeouts, SET LOCAL for settings of one "
+                           "request",
+                           path, word);
+    }
     for (size_t i = 0; i < sizeof(tx_words) / sizeof(tx_words[0]); i++) {
         if (strcmp(word, tx_words[i]) == 0)
             return dbev_seterr(errstr, size,

@@ -113,6 +113,12 @@ static const bad_case_t cases[] = {
      DBEV_OP_EXECUTE},
     {"EXECUTE COMMIT", REQ("{\"operation_type\":\"EXECUTE\",\"sql\":\"/* x */ COMMIT\"}"),
      "TRANSACTION", "cid-1", DBEV_OP_EXECUTE},
+    {"EXECUTE SET", REQ("{\"operation_type\":\"EXECUTE\",\"sql\":\"set search_path = evil\"}"),
+     "payload.sql: SET changes the session of a pooled connection", "cid-1", DBEV_OP_EXECUTE},
+    {"EXECUTE DISCARD", REQ("{\"operation_type\":\"EXECUTE\",\"sql\":\"DISCARD ALL\"}"),
+     "payload.sql: DISCARD changes the session", "cid-1", DBEV_OP_EXECUTE},
+    {"SELECT ROLLBACK", REQ("{\"operation_type\":\"SELECT\",\"sql\":\"ROLLBACK\"}"),
+     "transaction control (ROLLBACK) is not allowed in SELECT", "cid-1", DBEV_OP_SELECT},
     /* options */
     {"timeout_ms zero",
      REQ("{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 1\",\"options\":{\"timeout_ms\":0}}"),
@@ -252,6 +258,15 @@ static const bad_case_t cases[] = {
          "{\"x\":[1,2]}}"),
      "payload.where.x: an array is not a filter; for membership use {\"$in\"", "cid-1",
      DBEV_OP_DELETE},
+    {"where $or",
+     REQ("{\"operation_type\":\"DELETE\",\"table\":\"t\",\"where\":"
+         "{\"$or\":[{\"a\":1},{\"b\":2}]}}"),
+     "payload.where.$or: operators go inside a column's filter", "cid-1", DBEV_OP_DELETE},
+    {"returning too long",
+     REQ("{\"operation_type\":\"INSERT\",\"table\":\"t\",\"data\":{\"a\":1},"
+         "\"returning\":\"id, x123456789012345678901234567890123456789012345"
+         "67890123456789012345678901234567890\"}"),
+     "it is 81 bytes long, PostgreSQL keeps at most 63", "cid-1", DBEV_OP_INSERT},
     {"hostile where column",
      REQ("{\"operation_type\":\"DELETE\",\"table\":\"t\",\"where\":"
          "{\"1=1 OR x\":1}}"),
@@ -434,6 +449,10 @@ static void test_limits_accepted(void **state)
             "3\",\"data\":{\"_a$1\":1}}"),
         REQ("{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 1\",\"params\":null,\"options\":null,"
             "\"unused\":null}"),
+        REQ("{\"operation_type\":\"EXECUTE\",\"sql\":\"SET LOCAL statement_timeout = 5\"}"),
+        REQ("{\"operation_type\":\"EXECUTE\",\"sql\":\"/* c */ set transaction read only\"}"),
+        REQ("{\"operation_type\":\"EXECUTE\",\"sql\":\"UPDATE settings SET v = 1 WHERE k = 'x'\"}"),
+        REQ("{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 'BEGIN'\"}"),
         "{\"event_id\":\"e\",\"event_type\":\"DATABASE_QUERY_REQUESTED\",\"correlation_id\":\"c\","
         "\"timestamp\":\"2025-10-30T10:00:00Z\",\"service\":\"s\",\"extra\":{\"k\":[1]},"
         "\"payload\":{\"operation_type\":\"HEALTH\"}}",
