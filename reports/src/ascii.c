@@ -36,7 +36,7 @@ char *dbev_hist_format_us(int64_t value_us, char *buf, size_t size)
 
 int dbev_hist_ascii(const dbev_hist_t *hist, FILE *out, int width)
 {
-    char a[24], b[24], c[24], d[24], e[24], f[24];
+    char a[24], b[24], c[24], d[24];
     if (width < 40)
         width = 40;
     int64_t n = dbev_hist_count(hist);
@@ -45,13 +45,14 @@ int dbev_hist_ascii(const dbev_hist_t *hist, FILE *out, int width)
         return ferror(out) ? -1 : 0;
     }
     int64_t lo = dbev_hist_min(hist), hi = dbev_hist_max(hist);
-    fprintf(out, "latency n=%lld min=%s p50=%s p90=%s p99=%s p99.9=%s max=%s\n", (long long)n,
-            dbev_hist_format_us(lo, a, sizeof(a)),
-            dbev_hist_format_us(dbev_hist_percentile(hist, 50), b, sizeof(b)),
-            dbev_hist_format_us(dbev_hist_percentile(hist, 90), c, sizeof(c)),
-            dbev_hist_format_us(dbev_hist_percentile(hist, 99), d, sizeof(d)),
-            dbev_hist_format_us(dbev_hist_percentile(hist, 99.9), e, sizeof(e)),
-            dbev_hist_format_us(hi, f, sizeof(f)));
+    fprintf(out, "latency n=%lld min=%s max=%s mean=%s\n", (long long)n,
+            dbev_hist_format_us(lo, a, sizeof(a)), dbev_hist_format_us(hi, b, sizeof(b)),
+            dbev_hist_format_us((int64_t)dbev_hist_mean(hist), c, sizeof(c)));
+    fprintf(out, "p50=%s p90=%s p99=%s p99.9=%s\n",
+            dbev_hist_format_us(dbev_hist_percentile(hist, 50), a, sizeof(a)),
+            dbev_hist_format_us(dbev_hist_percentile(hist, 90), b, sizeof(b)),
+            dbev_hist_format_us(dbev_hist_percentile(hist, 99), c, sizeof(c)),
+            dbev_hist_format_us(dbev_hist_percentile(hist, 99.9), d, sizeof(d)));
 
     /* Row edges: geometric from max(min, 1) to max + 1. */
     double from = lo < 1 ? 1.0 : (double)lo, to = (double)hi + 1.0;

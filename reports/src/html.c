@@ -47,8 +47,8 @@ static void write_head(FILE *fp, const dbev_report_t *report)
     dbev_report_totals_t t;
     dbev_report_totals(report, &t);
     int failed = t.scenarios[DBEV_REPORT_FAIL] + t.scenarios[DBEV_REPORT_ERROR];
-    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-          "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>",
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
+          "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"/><title>",
           fp);
     h(fp, report->title);
     fprintf(fp, "</title>\n<style>%s</style></head>\n<body>\n<h1>", css);
@@ -57,23 +57,22 @@ static void write_head(FILE *fp, const dbev_report_t *report)
     badge(fp, t.scenario_count == 0 ? "error" : failed ? "fail" : "pass");
     fputs("</h1>\n<p class=\"summary\">", fp);
     fprintf(fp,
-            "%d scenarios: %d passed, %d failed, %d skipped, %d errors &middot; "
-            "%d steps: %d passed, %d failed, %d skipped, %d errors &middot; %.1f s",
+            "%d scenarios: %d passed, %d failed, %d skipped, %d errors &#183; "
+            "%d steps: %d passed, %d failed, %d skipped, %d errors &#183; %.1f s",
             t.scenario_count, t.scenarios[0], t.scenarios[1], t.scenarios[2], t.scenarios[3],
             t.step_count, t.steps[0], t.steps[1], t.steps[2], t.steps[3],
             (double)report->duration_us / 1e6);
     fputs("</p>\n<p class=\"muted\">", fp);
     if (report->started_wall_us > 0) {
         char iso[DBEV_ISO8601_SIZE];
-        fprintf(fp, "started %s &middot; ",
-                dbev_iso8601(report->started_wall_us, iso, sizeof(iso)));
+        fprintf(fp, "started %s &#183; ", dbev_iso8601(report->started_wall_us, iso, sizeof(iso)));
     }
     if (report->has_seed)
-        fprintf(fp, "seed %llu &middot; ", (unsigned long long)report->seed);
+        fprintf(fp, "seed %llu &#183; ", (unsigned long long)report->seed);
     if (report->git_commit) {
         fputs("commit <code>", fp);
         h(fp, report->git_commit);
-        fputs("</code> &middot; ", fp);
+        fputs("</code> &#183; ", fp);
     }
     fputs("dbev " DBEV_VERSION_STRING "</p>\n", fp);
 }
@@ -117,7 +116,7 @@ static void write_verdict(FILE *fp, const dbev_report_t *report)
 static void write_steps(FILE *fp, const dbev_report_scenario_t *s)
 {
     int open = s->status == DBEV_REPORT_FAIL || s->status == DBEV_REPORT_ERROR;
-    fprintf(fp, "<details%s><summary>", open ? " open" : "");
+    fprintf(fp, "<details%s><summary>", open ? " open=\"open\"" : "");
     h(fp, s->name);
     fputs(" ", fp);
     badge(fp, dbev_report_status_name(s->status));

@@ -15,7 +15,7 @@
 #define W     560.0
 #define H     300.0
 #define LEFT  64.0
-#define RIGHT 16.0
+#define RIGHT 34.0
 #define TOP   30.0
 #define BOT   44.0
 
@@ -204,10 +204,13 @@ static void hline(chart_t *c, double y, const char *color, const char *label)
 static void vline(chart_t *c, double x, const char *color, const char *label, int row)
 {
     double xx = px(c, x);
+    int right_half = xx > LEFT + (W - LEFT - RIGHT) / 2; /* label on the inner side */
     fprintf(c->fp,
             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-            "stroke-dasharray=\"4 3\"/><text x=\"%.1f\" y=\"%.1f\" fill=\"%s\">%s</text>\n",
-            xx, TOP, xx, H - BOT, color, xx + 3, TOP + 12 + 12 * row, color, label);
+            "stroke-dasharray=\"4 3\"/><text x=\"%.1f\" y=\"%.1f\" fill=\"%s\" "
+            "text-anchor=\"%s\">%s</text>\n",
+            xx, TOP, xx, H - BOT, color, right_half ? xx - 3 : xx + 3, TOP + 12 + 12 * row, color,
+            right_half ? "end" : "start", label);
 }
 
 static void legend(chart_t *c, int index, const char *color, const char *label)
@@ -286,7 +289,7 @@ void rep_svg_histogram(FILE *fp, const dbev_hist_t *hist, const char *title)
     for (int i = 0; i < 3; i++) {
         char label[48], v[24];
         int64_t value = dbev_hist_percentile(hist, marks[i]);
-        fmt_latency((double)value, v, sizeof(v));
+        dbev_hist_format_us(value, v, sizeof(v));
         snprintf(label, sizeof(label), "%s %s", names[i], v);
         vline(&c, (double)value < c.x.min ? c.x.min : (double)value, colors[i], label, i);
     }
@@ -356,7 +359,7 @@ void rep_svg_latency_time(FILE *fp, const dbev_report_load_t *load, const char *
     chart_begin(&c, fp, "latency-time", title);
     if (overall > 0) {
         char v[24], label[48];
-        fmt_latency(overall, v, sizeof(v));
+        dbev_hist_format_us((int64_t)overall, v, sizeof(v));
         snprintf(label, sizeof(label), "p99 overall %s", v);
         hline(&c, overall, C_GREY, label);
     }
@@ -506,8 +509,9 @@ void rep_svg_breaker(FILE *fp, const dbev_report_t *report, const char *title)
             fprintf(fp,
                     "<rect class=\"state\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
                     "fill=\"%s\"><title>",
-                    BX(t0), top + lane_h * lane + 4, BX(t1) - BX(t0), lane_h - 8,
-                    state_color(state));
+                    BX(t0), top + lane_h * lane + 4,
+                    BX(t1) - BX(t0) < 2 ? 2 : BX(t1) - BX(t0), /* short spans stay visible */
+                    lane_h - 8, state_color(state));
         if (t1 > t0) {
             rep_xml_puts(fp, state);
             fprintf(fp, " %.3f s to %.3f s</title></rect>\n", t0, t1);
