@@ -47,8 +47,11 @@ const char *dbev_err2str(dbev_err_t err);
 int dbev_err_from_name(const char *name, dbev_err_t *err);
 
 /**
- * Whether trying again may succeed: connection failures, timeouts and
- * transport failures are; validation and SQL errors never are.
+ * Whether trying again may succeed: DATABASE_CONNECTION_FAILED,
+ * TIMEOUT_ERROR, _TIMEOUT and _TRANSPORT are; validation and SQL errors never
+ * are. CIRCUIT_BREAKER_OPEN is not retriable either, meaning "not at once":
+ * the breaker refuses until its recovery timeout (60 s by default) has
+ * passed, so an immediate retry only adds load; wait for it or fall back.
  */
 bool dbev_err_is_retriable(dbev_err_t err);
 
