@@ -273,7 +273,9 @@ static int server_start(pgenv_t *env, bool *addr_in_use, char *errstr, size_t si
     char postgres[PGENV_PATH_SIZE];
     pgenv_path(postgres, sizeof(postgres), env->bindir, "postgres");
     char *argv[] = {postgres, "-D", env->data_dir, NULL};
-    truncate(env->log_path, 0);
+    /* Only this start's lines count when explaining a failure. */
+    struct stat st;
+    long log_from = stat(env->log_path, &st) == 0 ? (long)st.st_size : 0;
     pid_t pid = pgenv_spawn(argv, &env->cred, env->data_dir, env->log_path, true, errstr, size);
     if (pid < 0)
         return -1;
@@ -287,16 +289,17 @@ static int server_start(pgenv_t *env, bool *addr_in_use, char *errstr, size_t si
     }
     int64_t deadline = dbev_mono_us() + (int64_t)START_TIMEOUT_MS * 1000;
     for (;;) {
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
+        int status = 0;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        /* r < 0 (ECHILD): someone else reaped it; then only liveness tells. */
+        if (r == pid || (r < 0 && !pgenv_pid_alive(pid))) {
             env->pid = 0;
             pgenv_reg_set_pid(env->slot, 0);
             char last[512];
-            pgenv_last_line(env->log_path, last, sizeof(last));
-            *addr_in_use = strstr(last, "Address already in use") != NULL;
+            pgenv_log_problem(env->log_path, log_from, last, sizeof(last), addr_in_use);
             return dbev_seterr(errstr, size, "postgres exited during start-up (%s %d): %s",
-                               WIFEXITED(status) ? "exit" : "signal",
-                               WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+                               WIFSIGNALED(status) ? "signal" : "exit",
+                               WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
                                last[0] ? last : "no output");
         }
         if (postmaster_ready(env, pid))
@@ -605,6 +608,8 @@ static void keep_message(const pgenv_t *env, char *buf, size_t size)
     append_str(buf, size, env->data_dir);
     append_str(buf, size, " stop && rm -rf ");
     append_str(buf, size, env->dir);
+    append_str(buf, size, "\n  server log: ");
+    append_str(buf, size, env->log_path);
     append_str(buf, size, "\n");
 }
 

@@ -117,7 +117,7 @@ int pgenv_cache_fill(const char *cache_dir, const char *key, char *const initdb_
         return dbev_seterr(errstr, size, "%s", err);
     if (rc != 0) {
         char last[512];
-        pgenv_last_line(log_path, last, sizeof(last));
+        pgenv_log_problem(log_path, 0, last, sizeof(last), NULL);
         return dbev_seterr(errstr, size, "initdb failed (exit %d): %s%s", rc,
                            last[0] ? last : "no output",
                            cred->switch_user ? " (running as root: the postgres account must be "

@@ -63,8 +63,13 @@ int pgenv_run(char *const argv[], const pgenv_cred_t *cred, const char *cwd, con
 /* Runs argv and captures up to out_size-1 bytes of its stdout. Returns the exit status or -1. */
 int pgenv_capture(char *const argv[], char *out, size_t out_size);
 
-/* The last non-empty line of a text file (for error messages); "" if none. */
-void pgenv_last_line(const char *path, char *out, size_t out_size);
+/*
+ * The most telling line of a server or initdb log for an error message: the
+ * last FATAL/PANIC/"error:" line from byte offset from on, else the last
+ * non-empty one ("" if none). addr_in_use (may be NULL): whether those lines
+ * say a port was taken.
+ */
+void pgenv_log_problem(const char *path, long from, char *out, size_t out_size, bool *addr_in_use);
 
 /*
  * Removes a directory tree. Async-signal-safe (raw syscalls only), so the

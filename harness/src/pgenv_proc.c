@@ -212,19 +212,33 @@ int pgenv_capture(char *const argv[], char *out, size_t out_size)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-void pgenv_last_line(const char *path, char *out, size_t out_size)
+void pgenv_log_problem(const char *path, long from, char *out, size_t out_size, bool *addr_in_use)
 {
     out[0] = '\0';
+    if (addr_in_use)
+        *addr_in_use = false;
     FILE *f = fopen(path, "r");
     if (!f)
         return;
-    char line[1024];
+    if (from > 0)
+        fseek(f, from, SEEK_SET);
+    char line[1024], last[1024] = "";
+    bool have_problem = false;
     while (fgets(line, sizeof(line), f)) {
         line[strcspn(line, "\r\n")] = '\0';
-        if (line[0])
+        if (!line[0])
+            continue;
+        if (addr_in_use && strstr(line, "Address already in use"))
+            *addr_in_use = true;
+        if (strstr(line, "FATAL:") || strstr(line, "PANIC:") || strstr(line, "error:")) {
             snprintf(out, out_size, "%s", line);
+            have_problem = true;
+        }
+        snprintf(last, sizeof(last), "%s", line);
     }
     fclose(f);
+    if (!have_problem)
+        snprintf(out, out_size, "%s", last);
 }
 
 /* ---- async-signal-safe removal ---- */

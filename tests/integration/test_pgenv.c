@@ -348,19 +348,23 @@ static pid_t fork_server_child(child_mode_t mode, child_info_t *info)
     return child;
 }
 
-static void test_sigterm_tears_down(void **state)
+static void test_signals_tear_down(void **state)
 {
-    child_info_t info;
-    pid_t child = fork_server_child(CHILD_WAIT, &info);
-    assert_true(path_exists(info.dir));
-    assert_true(pgenv_pid_alive(info.postmaster));
-    kill(child, SIGTERM);
-    int status;
-    assert_int_equal(waitpid(child, &status, 0), child);
-    assert_true(WIFSIGNALED(status));
-    assert_int_equal(WTERMSIG(status), SIGTERM); /* the signal was re-raised */
-    assert_false(path_exists(info.dir));
-    assert_false(pgenv_pid_alive(info.postmaster));
+    const int signals[] = {SIGTERM, SIGINT};
+    for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+        child_info_t info;
+        pid_t child = fork_server_child(CHILD_WAIT, &info);
+        assert_true(path_exists(info.dir));
+        assert_true(pgenv_pid_alive(info.postmaster));
+        kill(child, signals[i]);
+        int status;
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), signals[i]); /* the signal was re-raised */
+        assert_false(path_exists(info.dir));
+        assert_false(pgenv_pid_alive(info.postmaster));
+        assert_int_equal(processes_in(info.dir), 0);
+    }
 }
 
 static void test_exit_tears_down(void **state)
@@ -692,6 +696,45 @@ static void test_stop_start_faults(void **state)
     pgenv_destroy(env);
 }
 
+/* A server that cannot start says why, in one line, and can start once fixed. */
+static void test_start_failure_explained(void **state)
+{
+    pgenv_opts_t opts = base_opts();
+    pgenv_t *env = start(&opts);
+    char err[512] = "", conf[PGENV_PATH_SIZE];
+    pgenv_path(conf, sizeof(conf), pgenv_data_dir(env), "dbev_instance.conf");
+    assert_int_equal(pgenv_stop_server(env, err, sizeof(err)), 0);
+    FILE *f = fopen(conf, "a");
+    assert_non_null(f);
+    fputs("shared_buffers = 'bogus'\n", f);
+    fclose(f);
+    assert_int_equal(pgenv_start_server(env, err, sizeof(err)), -1);
+    assert_null(strchr(err, '\n'));
+    assert_non_null(strstr(err, "postgres exited during start-up"));
+    assert_non_null(strstr(err, "dbev_instance.conf"));
+    assert_int_equal(pgenv_server_pid(env), 0);
+
+    /* Drop the bad line again (the file is the port and socket lines plus it). */
+    char text[4096];
+    f = fopen(conf, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *bad = strstr(text, "shared_buffers");
+    assert_non_null(bad);
+    *bad = '\0';
+    f = fopen(conf, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(pgenv_start_server(env, err, sizeof(err)), 0);
+    PGconn *conn = pgenv_connect(env, NULL, err, sizeof(err));
+    assert_non_null(conn);
+    PQfinish(conn);
+    pgenv_destroy(env);
+}
+
 /* ---- bad input ---- */
 
 static void assert_one_line(const char *err)
@@ -760,7 +803,7 @@ int main(void)
         cmocka_unit_test(test_cache_warm),
         cmocka_unit_test(test_cache_concurrent_fill),
         cmocka_unit_test(test_tcp),
-        cmocka_unit_test(test_sigterm_tears_down),
+        cmocka_unit_test(test_signals_tear_down),
         cmocka_unit_test(test_exit_tears_down),
         cmocka_unit_test(test_sigkill_leftovers_reaped),
         cmocka_unit_test(test_sigkill_leftovers_reap_count),
@@ -769,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_clones),
         cmocka_unit_test(test_external_dsn),
         cmocka_unit_test(test_stop_start_faults),
+        cmocka_unit_test(test_start_failure_explained),
         cmocka_unit_test(test_missing_binaries),
         cmocka_unit_test(test_unwritable_tmp_dir),
         cmocka_unit_test(test_invalid_dsn),
