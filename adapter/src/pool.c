@@ -55,6 +55,16 @@ static void first_line(const char *msg, char *out, size_t size)
         *nl = '\0';
 }
 
+/* Server notices (NOTICE: relation exists, skipping...) go to the logger,
+ * never to stderr: library code does not print. */
+static void notice_to_log(void *arg, const char *message)
+{
+    const pool_t *pool = arg;
+    char line[256];
+    first_line(message, line, sizeof(line));
+    dbev_logf(pool->conf.logger, DBEV_LOG_DEBUG, NULL, "postgres: %s", line);
+}
+
 static pool_conn_t *conn_open(pool_t *pool, char *errstr, size_t size)
 {
     /* Defaults first: the caller's conninfo (expanded at "dbname") overrides them. */
@@ -77,6 +87,7 @@ static pool_conn_t *conn_open(pool_t *pool, char *errstr, size_t size)
         conn_free(pc);
         return NULL;
     }
+    PQsetNoticeProcessor(pc->conn, notice_to_log, pool);
     PGresult *res = PQexec(pc->conn, "SET DateStyle = 'ISO, MDY'; SET TimeZone = 'UTC'; "
                                      "SET extra_float_digits = 1; SET IntervalStyle = 'iso_8601'");
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {

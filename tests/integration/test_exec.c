@@ -1,0 +1,593 @@
+/*
+ * The executor against a throwaway PostgreSQL (pgenv): every operation
+ * through adapter_exec_batch, a row of every mapped type, duplicates executed
+ * once, a failing request amid a batch leaving its neighbours alone, SELECT
+ * unable to write, EXECUTE of BEGIN refused, expired deadlines and statement
+ * timeouts answered TIMEOUT_ERROR, and the breaker opening while the server
+ * is stopped and closing after it is back.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "exec.h"
+#include "pgenv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static pgenv_t *env;
+static PGconn *direct;
+static char tmpdir[256];
+static char dsn[1024];
+static adapter_exec_t *ex;
+
+static void quiet_log(void *opaque, dbev_log_level_t level, const char *component,
+                      const char *correlation_id, const char *message)
+{
+    if (getenv("DBEV_TEST_VERBOSE"))
+        dbev_log_stderr(opaque, level, component, correlation_id, message);
+}
+
+static const dbev_logger_t logger = {.cb = quiet_log, .level = DBEV_LOG_DEBUG, .component = "exec"};
+
+static const char *schema_sql =
+    "CREATE TABLE items (id serial PRIMARY KEY, name text UNIQUE, score float8, qty int4,"
+    " tags text[], doc jsonb, flag bool, created timestamptz DEFAULT now());"
+    "CREATE SCHEMA obs;"
+    "CREATE TABLE obs.events (id text PRIMARY KEY, kind text, n int8);"
+    "CREATE TABLE typed (i2 int2, i4 int4, i8 int8, f4 float4, f8 float8, num numeric,"
+    " b bool, j json, jb jsonb, u uuid, t text, vc varchar(10), ts timestamp, tstz timestamptz,"
+    " d date, ta text[], ia int4[], nul text);"
+    "INSERT INTO typed VALUES (-2, 40000, 9000000000, 0.5, 0.25, 12.5, true, '{\"a\": 1}',"
+    " '{\"b\": [1, 2]}', 'a1b2c3d4-e5f6-7890-abcd-ef1234567890', 'text', 'vc',"
+    " '2025-10-30 10:00:00.5', '2025-10-30 10:00:00+00', '2025-10-30', '{x,\"y z\",NULL}',"
+    " '{1,2,3}', NULL);";
+
+static void exec_sql(const char *sql)
+{
+    PGresult *res = PQexec(direct, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(direct));
+    PQclear(res);
+}
+
+static long count_sql(const char *sql)
+{
+    PGresult *res = PQexec(direct, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(direct));
+    long n = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return n;
+}
+
+static adapter_exec_t *new_exec(int64_t recovery_ms)
+{
+    adapter_exec_conf_t conf = {.conninfo = dsn,
+                                .pool_min = 2,
+                                .pool_max = 4,
+                                .max_conn_age_ms = 0,
+                                .breaker_failure_threshold = 5,
+                                .breaker_recovery_ms = recovery_ms,
+                                .breaker_success_threshold = 3,
+                                .default_timeout_ms = 10000,
+                                .dedupe_retention_ms = 24 * 3600 * 1000LL,
+                                .logger = &logger};
+    char err[512];
+    adapter_exec_t *e = adapter_exec_new(&conf, err, sizeof(err));
+    if (!e)
+        fail_msg("adapter_exec_new: %s", err);
+    return e;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    char err[512];
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/dbev-exec-test-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    chmod(tmpdir, 0755);
+    pgenv_opts_t opts = {0};
+    opts.tmp_dir = tmpdir;
+    opts.quiet = true;
+    env = pgenv_new(&opts, err, sizeof(err));
+    if (!env) {
+        fprintf(stderr, "pgenv_new: %s\n", err);
+        rmdir(tmpdir);
+        return -1;
+    }
+    if (pgenv_create_database(env, "exec_test", NULL, err, sizeof(err))) {
+        fprintf(stderr, "create database: %s\n", err);
+        return -1;
+    }
+    direct = pgenv_connect(env, "exec_test", err, sizeof(err));
+    if (!direct) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    PGresult *res = PQexec(direct, schema_sql);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok) {
+        fprintf(stderr, "schema: %s\n", PQerrorMessage(direct));
+        return -1;
+    }
+    pgenv_dsn(env, "exec_test", dsn, sizeof(dsn));
+    ex = new_exec(60000);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    adapter_exec_destroy(ex);
+    PQfinish(direct);
+    pgenv_destroy(env);
+    rmdir(tmpdir);
+    return 0;
+}
+
+/* A decoded request for payload (JSON text); ts_offset_ms shifts its timestamp. */
+static dbev_request_t *request(const char *event_id, const char *payload, int64_t ts_offset_ms)
+{
+    char ts[DBEV_ISO8601_SIZE], id[64], corr[64];
+    if (!event_id) {
+        dbev_uuid_new(id);
+        event_id = id;
+    }
+    dbev_uuid_new(corr);
+    dbev_iso8601(dbev_wall_us() + ts_offset_ms * 1000, ts, sizeof(ts));
+    size_t size = strlen(payload) + 512;
+    char *text = malloc(size);
+    snprintf(text, size,
+             "{\"event_id\": \"%s\", \"event_type\": \"DATABASE_QUERY_REQUESTED\", "
+             "\"correlation_id\": \"%s\", \"timestamp\": \"%s\", \"service\": \"test\", "
+             "\"payload\": %s}",
+             event_id, corr, ts, payload);
+    dbev_request_t *req = NULL;
+    dbev_decode_error_t derr;
+    if (dbev_request_decode(text, strlen(text), &req, &derr) != 0)
+        fail_msg("decode %s: %s", text, derr.message);
+    free(text);
+    return req;
+}
+
+/* Runs requests as one batch; outcomes in out. */
+static void run(dbev_request_t **reqs, size_t n, adapter_outcome_t *out)
+{
+    adapter_exec_batch(ex, reqs, n, out);
+    for (size_t i = 0; i < n; i++)
+        assert_non_null(out[i].payload);
+}
+
+/* Runs one request (then destroys it) and returns its payload. */
+static json_t *run1(const char *payload, bool want_completed)
+{
+    dbev_request_t *req = request(NULL, payload, 0);
+    adapter_outcome_t out;
+    run(&req, 1, &out);
+    if (out.completed != want_completed) {
+        char *s = json_dumps(out.payload, JSON_COMPACT);
+        fail_msg("%s: expected %s, got %s", payload, want_completed ? "completed" : "failed", s);
+    }
+    dbev_request_destroy(req);
+    return out.payload;
+}
+
+static int64_t row_count(const json_t *p)
+{
+    return json_integer_value(json_object_get(p, "row_count"));
+}
+
+static const char *err_code(const json_t *p)
+{
+    return json_string_value(json_object_get(p, "error_code"));
+}
+
+static json_t *row0(const json_t *p)
+{
+    return json_array_get(json_object_get(p, "rows"), 0);
+}
+
+static void test_every_operation(void **state)
+{
+    (void)state;
+    json_t *p = run1("{\"operation_type\": \"INSERT\", \"table\": \"items\", \"data\": {\"name\": "
+                     "\"alpha\", \"score\": 0.95, \"qty\": 3, \"tags\": [\"a\", \"b\"], \"doc\": "
+                     "{\"k\": [1, {\"z\": null}]}, \"flag\": true}, \"returning\": \"*\"}",
+                     true);
+    assert_int_equal(row_count(p), 1);
+    json_t *r = row0(p);
+    assert_true(json_is_integer(json_object_get(r, "id")));
+    json_t *tags = json_pack("[ss]", "a", "b");
+    assert_true(json_equal(json_object_get(r, "tags"), tags));
+    json_decref(tags);
+    assert_true(json_is_object(json_object_get(r, "doc")));
+    assert_true(json_is_true(json_object_get(json_object_get(p, "metadata"), "cached")) == false);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(p, "metadata"), "circuit_breaker_state")),
+        "CLOSED");
+    json_decref(p);
+
+    p = run1("{\"operation_type\": \"SELECT\", \"sql\": \"SELECT name, score, tags FROM items "
+             "WHERE name = $1\", \"params\": [\"alpha\"]}",
+             true);
+    assert_int_equal(row_count(p), 1);
+    assert_true(json_real_value(json_object_get(row0(p), "score")) == 0.95);
+    json_decref(p);
+
+    p = run1("{\"operation_type\": \"UPDATE\", \"table\": \"items\", \"data\": {\"qty\": 4}, "
+             "\"where\": {\"name\": \"alpha\", \"score\": {\"$gt\": 0.5}}, \"returning\": "
+             "[\"qty\"]}",
+             true);
+    assert_int_equal(row_count(p), 1);
+    assert_int_equal(json_integer_value(json_object_get(row0(p), "qty")), 4);
+    json_decref(p);
+
+    p = run1("{\"operation_type\": \"UPSERT\", \"table\": \"items\", \"data\": {\"name\": "
+             "\"alpha\", \"qty\": 9}, \"conflict_columns\": [\"name\"], \"returning\": [\"qty\"]}",
+             true);
+    assert_int_equal(json_integer_value(json_object_get(row0(p), "qty")), 9);
+    json_decref(p);
+
+    p = run1("{\"operation_type\": \"BATCH_INSERT\", \"table\": \"obs.events\", \"rows\": "
+             "[{\"id\": \"e1\", \"kind\": \"k\", \"n\": 1}, {\"id\": \"e2\", \"kind\": \"k\", "
+             "\"n\": 2}, {\"id\": \"e3\", \"kind\": \"k\", \"n\": 3}]}",
+             true);
+    assert_int_equal(row_count(p), 3);
+    json_decref(p);
+    p = run1("{\"operation_type\": \"BATCH_INSERT\", \"table\": \"obs.events\", \"rows\": "
+             "[{\"id\": \"e3\", \"kind\": \"k\", \"n\": 3}, {\"id\": \"e4\", \"kind\": \"k\", "
+             "\"n\": 4}], \"on_conflict\": {\"columns\": [\"id\"], \"action\": \"nothing\"}}",
+             true);
+    assert_int_equal(row_count(p), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(p, "metadata"), "skipped")),
+                     1);
+    json_decref(p);
+
+    p = run1("{\"operation_type\": \"EXECUTE\", \"sql\": \"UPDATE obs.events SET n = n + 1 "
+             "WHERE kind = $1\", \"params\": [\"k\"]}",
+             true);
+    assert_int_equal(row_count(p), 4);
+    json_decref(p);
+
+    p = run1("{\"operation_type\": \"DELETE\", \"table\": \"obs.events\", \"where\": {\"id\": "
+             "{\"$in\": [\"e1\", \"e2\", \"nope\"]}}}",
+             true);
+    assert_int_equal(row_count(p), 2);
+    json_decref(p);
+    assert_int_equal(count_sql("SELECT count(*) FROM obs.events"), 2);
+
+    p = run1("{\"operation_type\": \"TRANSACTION\", \"operations\": ["
+             "{\"operation_type\": \"INSERT\", \"table\": \"obs.events\", \"data\": {\"id\": "
+             "\"t1\", \"n\": 1}},"
+             "{\"operation_type\": \"UPDATE\", \"table\": \"obs.events\", \"data\": {\"n\": 5}, "
+             "\"where\": {\"id\": \"t1\"}, \"returning\": [\"n\"]},"
+             "{\"operation_type\": \"SELECT\", \"sql\": \"SELECT count(*) AS c FROM obs.events\"}"
+             "]}",
+             true);
+    assert_int_equal(row_count(p), 3);
+    json_t *results = json_object_get(p, "results");
+    assert_int_equal(json_array_size(results), 3);
+    assert_int_equal(json_integer_value(json_object_get(row0(json_array_get(results, 1)), "n")), 5);
+    assert_int_equal(json_integer_value(json_object_get(row0(json_array_get(results, 2)), "c")), 3);
+    json_decref(p);
+
+    /* A failing operation rolls back the whole transaction. */
+    p = run1("{\"operation_type\": \"TRANSACTION\", \"operations\": ["
+             "{\"operation_type\": \"INSERT\", \"table\": \"obs.events\", \"data\": {\"id\": "
+             "\"t2\"}},"
+             "{\"operation_type\": \"INSERT\", \"table\": \"obs.events\", \"data\": {\"id\": "
+             "\"t1\"}}]}",
+             false);
+    assert_string_equal(err_code(p), "DATABASE_OPERATION_FAILED");
+    json_t *meta = json_object_get(p, "metadata");
+    assert_int_equal(json_integer_value(json_object_get(meta, "failed_operation_index")), 1);
+    assert_string_equal(json_string_value(json_object_get(meta, "sqlstate")), "23505");
+    json_decref(p);
+    assert_int_equal(count_sql("SELECT count(*) FROM obs.events WHERE id = 't2'"), 0);
+
+    p = run1("{\"operation_type\": \"HEALTH\"}", true);
+    r = row0(p);
+    assert_true(json_is_true(json_object_get(r, "database_reachable")));
+    assert_string_equal(json_string_value(json_object_get(r, "circuit_state")), "CLOSED");
+    assert_true(json_integer_value(json_object_get(r, "total_queries")) > 5);
+    json_decref(p);
+
+    /* SQL errors are PostgresError with SQLSTATE and the server's message. */
+    p = run1("{\"operation_type\": \"SELECT\", \"sql\": \"SELET 1\"}", false);
+    assert_string_equal(err_code(p), "DATABASE_OPERATION_FAILED");
+    assert_string_equal(json_string_value(json_object_get(p, "error_type")), "PostgresError");
+    assert_non_null(strstr(json_string_value(json_object_get(p, "error_message")), "SELET"));
+    json_decref(p);
+}
+
+static void test_every_type(void **state)
+{
+    (void)state;
+    json_t *p = run1("{\"operation_type\": \"SELECT\", \"sql\": \"SELECT * FROM typed\"}", true);
+    json_t *r = row0(p);
+    json_t *want = json_pack(
+        "{s:i, s:i, s:I, s:f, s:f, s:f, s:b, s:{s:i}, s:{s:[i,i]}, s:s, s:s, s:s, s:s, s:s, s:s,"
+        " s:[s,s,n], s:[i,i,i], s:n}",
+        "i2", -2, "i4", 40000, "i8", (json_int_t)9000000000LL, "f4", 0.5, "f8", 0.25, "num", 12.5,
+        "b", 1, "j", "a", 1, "jb", "b", 1, 2, "u", "a1b2c3d4-e5f6-7890-abcd-ef1234567890", "t",
+        "text", "vc", "vc", "ts", "2025-10-30T10:00:00.5", "tstz", "2025-10-30T10:00:00Z", "d",
+        "2025-10-30", "ta", "x", "y z", "ia", 1, 2, 3, "nul");
+    if (!json_equal(r, want)) {
+        char *a = json_dumps(r, JSON_COMPACT), *b = json_dumps(want, JSON_COMPACT);
+        fail_msg("typed row\n got  %s\n want %s", a, b);
+    }
+    json_decref(want);
+    json_decref(p);
+
+    /* max_rows: truncated. */
+    p = run1(
+        "{\"operation_type\": \"SELECT\", \"sql\": \"SELECT g FROM generate_series(1, 50) g\", "
+        "\"options\": {\"max_rows\": 10}}",
+        true);
+    assert_int_equal(json_array_size(json_object_get(p, "rows")), 10);
+    assert_true(json_is_true(json_object_get(json_object_get(p, "metadata"), "truncated")));
+    json_decref(p);
+}
+
+static void test_duplicate_executed_once(void **state)
+{
+    (void)state;
+    const char *payload = "{\"operation_type\": \"INSERT\", \"table\": \"items\", \"data\": "
+                          "{\"name\": \"dup-once\", \"qty\": 1}, \"returning\": [\"id\"]}";
+    char id[64];
+    dbev_uuid_new(id);
+    dbev_request_t *a = request(id, payload, 0);
+    dbev_request_t *b = request(id, payload, 0);
+    adapter_outcome_t oa, ob;
+    run(&a, 1, &oa);
+    run(&b, 1, &ob);
+    assert_true(oa.completed);
+    assert_true(ob.completed);
+    assert_false(json_is_true(json_object_get(json_object_get(oa.payload, "metadata"), "cached")));
+    assert_true(json_is_true(json_object_get(json_object_get(ob.payload, "metadata"), "cached")));
+    assert_true(
+        json_equal(json_object_get(oa.payload, "rows"), json_object_get(ob.payload, "rows")));
+    assert_int_equal(count_sql("SELECT count(*) FROM items WHERE name = 'dup-once'"), 1);
+    json_decref(oa.payload);
+    json_decref(ob.payload);
+
+    /* Twice in one batch, among other writes, and again later in a batch. */
+    const char *p2 = "{\"operation_type\": \"INSERT\", \"table\": \"items\", \"data\": "
+                     "{\"name\": \"dup-batch\"}}";
+    char id2[64];
+    dbev_uuid_new(id2);
+    dbev_request_t *reqs[4] = {
+        request(NULL,
+                "{\"operation_type\": \"INSERT\", \"table\": \"items\", \"data\": "
+                "{\"name\": \"dup-n1\"}}",
+                0),
+        request(id2, p2, 0), request(id2, p2, 0),
+        request(NULL,
+                "{\"operation_type\": \"INSERT\", \"table\": \"items\", \"data\": "
+                "{\"name\": \"dup-n2\"}}",
+                0)};
+    adapter_outcome_t out[4];
+    run(reqs, 4, out);
+    for (int i = 0; i < 4; i++) {
+        assert_true(out[i].completed);
+        json_decref(out[i].payload);
+    }
+    run(reqs + 1, 1, out);
+    assert_true(
+        json_is_true(json_object_get(json_object_get(out[0].payload, "metadata"), "cached")));
+    json_decref(out[0].payload);
+    assert_int_equal(count_sql("SELECT count(*) FROM items WHERE name LIKE 'dup-%'"), 4);
+    for (int i = 0; i < 4; i++)
+        dbev_request_destroy(reqs[i]);
+    dbev_request_destroy(a);
+    dbev_request_destroy(b);
+}
+
+static void test_failing_request_amid_batch(void **state)
+{
+    (void)state;
+    exec_sql("INSERT INTO items (name) VALUES ('taken')");
+    const char *names[] = {"mid-1", "mid-2", "taken", "mid-4", "mid-5"};
+    dbev_request_t *reqs[6];
+    for (int i = 0; i < 5; i++) {
+        char payload[256];
+        snprintf(payload, sizeof(payload),
+                 "{\"operation_type\": \"INSERT\", \"table\": \"items\", \"data\": {\"name\": "
+                 "\"%s\"}}",
+                 names[i]);
+        reqs[i] = request(NULL, payload, 0);
+    }
+    /* And a bad column type after them. */
+    reqs[5] = request(NULL,
+                      "{\"operation_type\": \"INSERT\", \"table\": \"items\", \"data\": {\"name\": "
+                      "\"mid-6\", \"qty\": \"not a number\"}}",
+                      0);
+    adapter_outcome_t out[6];
+    run(reqs, 6, out);
+    for (int i = 0; i < 6; i++) {
+        bool should_fail = i == 2 || i == 5;
+        if (out[i].completed == should_fail) {
+            char *s = json_dumps(out[i].payload, JSON_COMPACT);
+            fail_msg("request %d: %s", i, s);
+        }
+        if (should_fail)
+            assert_string_equal(err_code(out[i].payload), "DATABASE_OPERATION_FAILED");
+        json_decref(out[i].payload);
+        dbev_request_destroy(reqs[i]);
+    }
+    assert_int_equal(count_sql("SELECT count(*) FROM items WHERE name LIKE 'mid-%'"), 4);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    /* SELECT runs READ ONLY. */
+    json_t *p = run1("{\"operation_type\": \"SELECT\", \"sql\": \"WITH w AS (INSERT INTO items "
+                     "(name) VALUES ('sneaky') RETURNING id) SELECT * FROM w\"}",
+                     false);
+    assert_string_equal(err_code(p), "DATABASE_OPERATION_FAILED");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(p, "metadata"), "sqlstate")), "25006");
+    json_decref(p);
+    assert_int_equal(count_sql("SELECT count(*) FROM items WHERE name = 'sneaky'"), 0);
+
+    /* EXECUTE BEGIN (the decoder refuses it too; the executor does not rely on that). */
+    dbev_request_t *req =
+        request(NULL, "{\"operation_type\": \"EXECUTE\", \"sql\": \"SELECT 1\"}", 0);
+    req->op.sql = "  /* c */ begin";
+    adapter_outcome_t out;
+    run(&req, 1, &out);
+    assert_false(out.completed);
+    assert_string_equal(err_code(out.payload), "VALIDATION_ERROR");
+    assert_non_null(
+        strstr(json_string_value(json_object_get(out.payload, "error_message")), "TRANSACTION"));
+    json_decref(out.payload);
+    dbev_request_destroy(req);
+
+    /* Expired deadline: answered without touching the database. */
+    req = request(NULL,
+                  "{\"operation_type\": \"INSERT\", \"table\": \"items\", \"data\": {\"name\": "
+                  "\"late\"}, \"options\": {\"timeout_ms\": 1000}}",
+                  -5000);
+    run(&req, 1, &out);
+    assert_false(out.completed);
+    assert_string_equal(err_code(out.payload), "TIMEOUT_ERROR");
+    json_decref(out.payload);
+    dbev_request_destroy(req);
+    assert_int_equal(count_sql("SELECT count(*) FROM items WHERE name = 'late'"), 0);
+
+    /* Statement timeout. */
+    p = run1("{\"operation_type\": \"SELECT\", \"sql\": \"SELECT pg_sleep(5)\", \"options\": "
+             "{\"timeout_ms\": 200}}",
+             false);
+    assert_string_equal(err_code(p), "TIMEOUT_ERROR");
+    assert_string_equal(json_string_value(json_object_get(p, "error_type")), "TimeoutError");
+    json_decref(p);
+
+    /* Hostile identifier: refused before the database. */
+    req = request(NULL,
+                  "{\"operation_type\": \"INSERT\", \"table\": \"items\", \"data\": {\"name\": "
+                  "\"x\"}}",
+                  0);
+    req->op.table = "items\"; DROP TABLE items; --";
+    run(&req, 1, &out);
+    assert_false(out.completed);
+    assert_string_equal(err_code(out.payload), "VALIDATION_ERROR");
+    json_decref(out.payload);
+    dbev_request_destroy(req);
+    assert_int_equal(count_sql("SELECT count(*) FROM pg_tables WHERE tablename = 'items'"), 1);
+}
+
+static void test_allowlist(void **state)
+{
+    (void)state;
+    const char *allow[] = {"obs.events", NULL};
+    adapter_exec_conf_t conf = {
+        .conninfo = dsn, .pool_min = 1, .pool_max = 2, .table_allowlist = allow, .logger = &logger};
+    char err[256];
+    adapter_exec_t *e = adapter_exec_new(&conf, err, sizeof(err));
+    assert_non_null(e);
+    dbev_request_t *reqs[2] = {
+        request(NULL,
+                "{\"operation_type\": \"INSERT\", \"table\": \"items\", \"data\": {\"name\": "
+                "\"allow-no\"}}",
+                0),
+        request(NULL,
+                "{\"operation_type\": \"INSERT\", \"table\": \"obs.events\", \"data\": "
+                "{\"id\": \"allow-yes\"}}",
+                0)};
+    adapter_outcome_t out[2];
+    adapter_exec_batch(e, reqs, 2, out);
+    assert_false(out[0].completed);
+    assert_string_equal(err_code(out[0].payload), "VALIDATION_ERROR");
+    assert_true(out[1].completed);
+    for (int i = 0; i < 2; i++) {
+        json_decref(out[i].payload);
+        dbev_request_destroy(reqs[i]);
+    }
+    adapter_exec_destroy(e);
+}
+
+/* Runs a SELECT 1 on e and returns its error code ("" when completed). */
+static const char *probe(adapter_exec_t *e, char *buf, size_t size)
+{
+    dbev_request_t *req =
+        request(NULL, "{\"operation_type\": \"SELECT\", \"sql\": \"SELECT 1\"}", 0);
+    adapter_outcome_t out;
+    adapter_exec_batch(e, &req, 1, &out);
+    snprintf(buf, size, "%s", out.completed ? "" : err_code(out.payload));
+    const char *state = json_string_value(
+        json_object_get(json_object_get(out.payload, "metadata"), "circuit_breaker_state"));
+    assert_non_null(state);
+    json_decref(out.payload);
+    dbev_request_destroy(req);
+    return buf;
+}
+
+static void test_breaker_server_stop_start(void **state)
+{
+    (void)state;
+    char err[512], code[64];
+    adapter_exec_t *e = new_exec(300);
+    assert_string_equal(probe(e, code, sizeof(code)), "");
+    PQfinish(direct);
+    direct = NULL;
+    if (pgenv_stop_server(env, err, sizeof(err)))
+        fail_msg("stop: %s", err);
+    for (int i = 0; i < 5; i++) {
+        probe(e, code, sizeof(code));
+        if (strcmp(code, "DATABASE_CONNECTION_FAILED") != 0)
+            fail_msg("attempt %d: %s", i, code);
+    }
+    assert_int_equal(adapter_exec_breaker_state(e), DBEV_BREAKER_OPEN);
+    assert_string_equal(probe(e, code, sizeof(code)), "CIRCUIT_BREAKER_OPEN");
+    json_t *h = adapter_exec_health(e);
+    assert_string_equal(json_string_value(json_object_get(h, "status")), "UNHEALTHY");
+    json_decref(h);
+
+    if (pgenv_start_server(env, err, sizeof(err)))
+        fail_msg("start: %s", err);
+    /* Wait, with a deadline, until three probes after the recovery time close it. */
+    int64_t deadline = dbev_mono_us() + 20 * 1000000LL;
+    while (adapter_exec_breaker_state(e) != DBEV_BREAKER_CLOSED && dbev_mono_us() < deadline) {
+        probe(e, code, sizeof(code));
+        if (strcmp(code, "CIRCUIT_BREAKER_OPEN") == 0)
+            usleep(50 * 1000); /* pacing the probes, not synchronisation */
+    }
+    assert_int_equal(adapter_exec_breaker_state(e), DBEV_BREAKER_CLOSED);
+    assert_string_equal(probe(e, code, sizeof(code)), "");
+    adapter_exec_destroy(e);
+
+    /* The shared executor's pooled connections died with the server: the
+     * next request still succeeds (stale connection retried on a fresh one). */
+    json_t *p = run1("{\"operation_type\": \"INSERT\", \"table\": \"items\", \"data\": {\"name\": "
+                     "\"after-restart\"}}",
+                     true);
+    json_decref(p);
+    direct = pgenv_connect(env, "exec_test", err, sizeof(err));
+    assert_non_null(direct);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_operation),
+        cmocka_unit_test(test_every_type),
+        cmocka_unit_test(test_duplicate_executed_once),
+        cmocka_unit_test(test_failing_request_amid_batch),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_allowlist),
+        cmocka_unit_test(test_breaker_server_stop_start),
+    };
+    return cmocka_run_group_tests_name("exec", tests, group_setup, group_teardown);
+}
