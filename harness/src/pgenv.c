@@ -540,7 +540,8 @@ pgenv_t *pgenv_new(const pgenv_opts_t *opts, char *errstr, size_t size)
     pgenv_hash_hex(key_text, key);
 
     if (pgenv_cache_fill(default_cache_dir(opts), key, initdb_argv, template_conf, &env->cred,
-                         env->dir, env->data_dir, &env->warm, env->logger, errstr, size) < 0)
+                         env->dir, env->slot, env->data_dir, &env->warm, env->logger, errstr,
+                         size) < 0)
         return fail_throwaway(env);
 
     /* Unix socket only: the port only names the socket file, in a private dir. */

@@ -87,8 +87,8 @@ static void store(const char *cache_dir, const char *entry, const char *data_dir
 
 int pgenv_cache_fill(const char *cache_dir, const char *key, char *const initdb_argv[],
                      const char *conf_text, const pgenv_cred_t *cred, const char *work_dir,
-                     const char *data_dir, bool *warm, const dbev_logger_t *logger, char *errstr,
-                     size_t size)
+                     int slot, const char *data_dir, bool *warm, const dbev_logger_t *logger,
+                     char *errstr, size_t size)
 {
     *warm = false;
     char entry[PGENV_PATH_SIZE] = "", entry_data[PGENV_PATH_SIZE] = "";
@@ -112,7 +112,7 @@ int pgenv_cache_fill(const char *cache_dir, const char *key, char *const initdb_
     pgenv_path(log_path, sizeof(log_path), work_dir, "initdb.log");
     dbev_logf(logger, DBEV_LOG_INFO, NULL, "running initdb (no cached template cluster yet)");
     char err[512] = "";
-    int rc = pgenv_run(initdb_argv, cred, work_dir, log_path, err, sizeof(err));
+    int rc = pgenv_run(initdb_argv, cred, work_dir, log_path, slot, err, sizeof(err));
     if (rc < 0)
         return dbev_seterr(errstr, size, "%s", err);
     if (rc != 0) {

@@ -56,9 +56,13 @@ int pgenv_cred_get(pgenv_cred_t *cred, char *errstr, size_t size);
 pid_t pgenv_spawn(char *const argv[], const pgenv_cred_t *cred, const char *cwd,
                   const char *out_path, bool new_session, char *errstr, size_t size);
 
-/* pgenv_spawn + wait; returns the exit status (0 success), -1 on spawn failure. */
+/*
+ * pgenv_spawn + wait; returns the exit status (0 success), -1 on spawn
+ * failure. While it runs, the process is the registry slot's helper (slot -1:
+ * none), so a teardown by signal kills it too.
+ */
 int pgenv_run(char *const argv[], const pgenv_cred_t *cred, const char *cwd, const char *out_path,
-              char *errstr, size_t size);
+              int slot, char *errstr, size_t size);
 
 /* Runs argv and captures up to out_size-1 bytes of its stdout. Returns the exit status or -1. */
 int pgenv_capture(char *const argv[], char *out, size_t out_size);
@@ -112,6 +116,8 @@ int pgenv_marker_write(const char *dir, bool keep);
  */
 int pgenv_reg_add(const char *dir, char *errstr, size_t size); /* slot or -1 */
 void pgenv_reg_set_pid(int slot, pid_t pid);
+/* A short-lived helper (initdb) working in the entry's directory; 0 when none. */
+void pgenv_reg_set_helper(int slot, pid_t pid);
 /* Marks the entry kept: teardown leaves the server and writes msg to stderr. */
 void pgenv_reg_set_keep(int slot, const char *msg);
 void pgenv_reg_remove(int slot);
@@ -136,7 +142,7 @@ int pgenv_reap_builds(const char *cache_dir);
 struct dbev_logger;
 int pgenv_cache_fill(const char *cache_dir, const char *key, char *const initdb_argv[],
                      const char *conf_text, const pgenv_cred_t *cred, const char *work_dir,
-                     const char *data_dir, bool *warm, const struct dbev_logger *logger,
+                     int slot, const char *data_dir, bool *warm, const struct dbev_logger *logger,
                      char *errstr, size_t size);
 
 /* 64-bit FNV-1a as 16 hex digits. */

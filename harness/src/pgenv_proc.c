@@ -152,16 +152,20 @@ pid_t pgenv_spawn(char *const argv[], const pgenv_cred_t *cred, const char *cwd,
 }
 
 int pgenv_run(char *const argv[], const pgenv_cred_t *cred, const char *cwd, const char *out_path,
-              char *errstr, size_t size)
+              int slot, char *errstr, size_t size)
 {
     pid_t pid = pgenv_spawn(argv, cred, cwd, out_path, false, errstr, size);
     if (pid < 0)
         return -1;
+    pgenv_reg_set_helper(slot, pid);
     int status;
     while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
+        if (errno != EINTR) {
+            pgenv_reg_set_helper(slot, 0);
             return dbev_seterr(errstr, size, "waitpid: %s", strerror(errno));
+        }
     }
+    pgenv_reg_set_helper(slot, 0);
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);

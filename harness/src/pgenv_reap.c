@@ -41,6 +41,7 @@ typedef struct reg_entry {
     volatile sig_atomic_t keep;
     volatile pid_t owner;      /* getpid() of the process that started the server */
     volatile pid_t postmaster; /* 0 while not running */
+    volatile pid_t helper;     /* initdb while it runs, else 0 */
     char dir[PGENV_PATH_SIZE];
     char keep_msg[2048];
 } reg_entry_t;
@@ -60,6 +61,7 @@ int pgenv_reg_add(const char *dir, char *errstr, size_t size)
         reg[i].keep_msg[0] = '\0';
         reg[i].keep = 0;
         reg[i].postmaster = 0;
+        reg[i].helper = 0;
         reg[i].owner = getpid();
         __atomic_store_n(&reg[i].used, 1, __ATOMIC_SEQ_CST);
         pthread_mutex_unlock(&reg_lock);
@@ -74,6 +76,12 @@ void pgenv_reg_set_pid(int slot, pid_t pid)
 {
     if (slot >= 0)
         reg[slot].postmaster = pid;
+}
+
+void pgenv_reg_set_helper(int slot, pid_t pid)
+{
+    if (slot >= 0)
+        reg[slot].helper = pid;
 }
 
 void pgenv_reg_set_keep(int slot, const char *msg)
@@ -105,6 +113,8 @@ static void teardown_all(void)
             ssize_t ignored = write(STDERR_FILENO, e->keep_msg, strlen(e->keep_msg));
             (void)ignored;
         } else {
+            if (e->helper > 0)
+                pgenv_kill_wait(e->helper, SIGKILL, 5000);
             if (e->postmaster > 0)
                 pgenv_kill_wait(e->postmaster, SIGQUIT, 5000);
             pgenv_rm_rf(e->dir);
