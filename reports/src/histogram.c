@@ -6,9 +6,11 @@
  * midpoint is within 1/256 (0.4%) of anything in it. Up to 2^36 µs that is
  * 256 + 28 * 128 = 3840 counters, 30 KB.
  *
- * Mean and standard deviation are kept with Welford's running moments, and
- * merged with Chan's pairwise formula, so they are exact up to double
- * rounding rather than estimated from buckets.
+ * Mean and standard deviation come from the exact sum and sum of squares,
+ * kept as 128-bit integers: no division on the record path (Welford's
+ * update costs two, and they chain from one record to the next), no
+ * cancellation (the variance's numerator n*sumsq - sum^2 is computed
+ * exactly), and merging is addition.
  */
 #include "dbev/histogram.h"
 
@@ -26,8 +28,8 @@ struct dbev_hist {
     int64_t count;
     int64_t min;
     int64_t max;
-    double mean;
-    double m2; /* sum of squared deviations from the mean */
+    unsigned __int128 sum;
+    unsigned __int128 sumsq;
     int64_t counts[NBUCKETS];
 };
 
@@ -84,12 +86,9 @@ int dbev_hist_record_n(dbev_hist_t *hist, int64_t value_us, int64_t n)
         hist->min = value_us;
     if (hist->count == 0 || value_us > hist->max)
         hist->max = value_us;
-    /* Welford, for a batch of n equal values (Chan's merge with m2_b = 0). */
-    double before = (double)hist->count;
-    double total = before + (double)n;
-    double delta = (double)value_us - hist->mean;
-    hist->mean += delta * (double)n / total;
-    hist->m2 += delta * delta * before * (double)n / total;
+    unsigned __int128 v = (unsigned __int128)value_us;
+    hist->sum += v * (unsigned __int128)n;
+    hist->sumsq += v * v * (unsigned __int128)n;
     hist->count += n;
     return 0;
 }
@@ -113,10 +112,8 @@ void dbev_hist_merge(dbev_hist_t *dst, const dbev_hist_t *src)
         dst->min = src->min;
     if (src->max > dst->max)
         dst->max = src->max;
-    double na = (double)dst->count, nb = (double)src->count, total = na + nb;
-    double delta = src->mean - dst->mean;
-    dst->mean += delta * nb / total;
-    dst->m2 += src->m2 + delta * delta * na * nb / total;
+    dst->sum += src->sum;
+    dst->sumsq += src->sumsq;
     dst->count += src->count;
 }
 
@@ -142,14 +139,24 @@ int64_t dbev_hist_max(const dbev_hist_t *hist)
 
 double dbev_hist_mean(const dbev_hist_t *hist)
 {
-    return hist->count ? hist->mean : 0.0;
+    return hist->count ? (double)((long double)hist->sum / (long double)hist->count) : 0.0;
 }
 
 double dbev_hist_stddev(const dbev_hist_t *hist)
 {
-    if (hist->count == 0 || hist->m2 <= 0)
+    if (hist->count < 2)
         return 0.0;
-    return sqrt(hist->m2 / (double)hist->count);
+    unsigned __int128 n = (unsigned __int128)hist->count;
+    long double var;
+    if (hist->sumsq <= ~(unsigned __int128)0 / n) {
+        /* n*sumsq >= sum^2 always (Cauchy-Schwarz), and sum^2 <= n*sumsq fits */
+        unsigned __int128 num = n * hist->sumsq - hist->sum * hist->sum;
+        var = (long double)num / ((long double)n * (long double)n);
+    } else { /* astronomically many or large values: long double is plenty */
+        long double mean = (long double)hist->sum / (long double)n;
+        var = (long double)hist->sumsq / (long double)n - mean * mean;
+    }
+    return var > 0 ? (double)sqrtl(var) : 0.0;
 }
 
 int64_t dbev_hist_percentile(const dbev_hist_t *hist, double p)
