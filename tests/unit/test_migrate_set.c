@@ -1,0 +1,135 @@
+/*
+ * Unit tests of the parts of the migration runner that need no server:
+ * SHA-256 against the FIPS 180-4 / NIST test vectors, and the SQL statement
+ * splitter (quotes, dollar quotes, comments, line numbers) that the file:line
+ * error reports stand on.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "migrate.h"
+#include "sha256.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void test_sha256_vectors(void **state)
+{
+    char hex[HARNESS_SHA256_HEX_SIZE];
+    assert_string_equal(harness_sha256_hex("", 0, hex),
+                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_string_equal(harness_sha256_hex("abc", 3, hex),
+                        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    assert_string_equal(harness_sha256_hex(two, strlen(two), hex),
+                        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    /* One million 'a', fed in uneven pieces to cross block boundaries. */
+    harness_sha256_t ctx;
+    harness_sha256_init(&ctx);
+    char chunk[997];
+    memset(chunk, 'a', sizeof(chunk));
+    size_t left = 1000000;
+    while (left > 0) {
+        size_t n = left < sizeof(chunk) ? left : sizeof(chunk);
+        harness_sha256_update(&ctx, chunk, n);
+        left -= n;
+    }
+    assert_string_equal(harness_sha256_final_hex(&ctx, hex),
+                        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    /* 55, 56 and 64 bytes: the padding edge cases. */
+    char buf[64];
+    memset(buf, 'x', sizeof(buf));
+    char h55[HARNESS_SHA256_HEX_SIZE], h56[HARNESS_SHA256_HEX_SIZE];
+    harness_sha256_hex(buf, 55, h55);
+    harness_sha256_hex(buf, 56, h56);
+    assert_string_not_equal(h55, h56);
+}
+
+static char *stmt_text(const char *sql, const mig_stmt_t *st)
+{
+    return strndup(sql + st->start, st->len);
+}
+
+static void test_split_statements(void **state)
+{
+    const char *sql = "-- header comment; not a statement\n"     /* 1 */
+                      "CREATE TABLE a (x text DEFAULT 'a;b');\n" /* 2 */
+                      "\n"                                       /* 3 */
+                      "/* block; /* nested; */ still */\n"       /* 4 */
+                      "CREATE FUNCTION f() RETURNS int\n"        /* 5 */
+                      "LANGUAGE plpgsql AS $body$\n"             /* 6 */
+                      "BEGIN\n"                                  /* 7 */
+                      "  RETURN 1; -- inside\n"                  /* 8 */
+                      "END $body$;\n"                            /* 9 */
+                      "SELECT E'it\\'s;', \"odd;name\", $1\n"    /* 10 */
+                      "  FROM t;  -- trailing\n"                 /* 11 */
+                      "SELECT 'it''s' -- last, no semicolon\n";  /* 12 */
+    mig_stmt_t *st = NULL;
+    char err[256];
+    int n = mig_sql_split(sql, &st, err, sizeof(err));
+    assert_int_equal(n, 4);
+    assert_int_equal(st[0].line, 2);
+    assert_int_equal(st[0].body_line, 0);
+    char *t0 = stmt_text(sql, &st[0]);
+    assert_string_equal(t0, "CREATE TABLE a (x text DEFAULT 'a;b');");
+    free(t0);
+    assert_int_equal(st[1].line, 5);
+    assert_int_equal(st[1].body_line, 6);
+    char *t1 = stmt_text(sql, &st[1]);
+    assert_non_null(strstr(t1, "END $body$;"));
+    free(t1);
+    assert_int_equal(st[2].line, 10);
+    assert_int_equal(st[3].line, 12);
+    char *t3 = stmt_text(sql, &st[3]);
+    assert_string_equal(t3, "SELECT 'it''s' -- last, no semicolon");
+    free(t3);
+    free(st);
+
+    assert_int_equal(mig_sql_split("-- only a comment\n\n", &st, err, sizeof(err)), 0);
+    assert_null(st);
+    assert_int_equal(mig_sql_split("SELECT 1;\nSELECT 'open\n;\n", &st, err, sizeof(err)), -1);
+    assert_string_equal(err, "line 2: unterminated string");
+    assert_int_equal(mig_sql_split("DO $$ BEGIN\n", &st, err, sizeof(err)), -1);
+    assert_string_equal(err, "line 1: unterminated dollar quote");
+}
+
+static void test_real_migrations_split_cleanly(void **state)
+{
+    char err[512];
+    mig_set_t *set = mig_set_load(DBEV_SOURCE_DIR "/migrations", err, sizeof(err));
+    assert_non_null(set);
+    assert_true(mig_set_latest(set) >= 6);
+    for (size_t i = 0; i < set->count; i++) {
+        mig_migration_t *m = &set->items[i];
+        assert_int_equal(m->version, (int)i + 1);
+        assert_int_equal(strlen(m->checksum), 64);
+        const char *sqls[] = {m->up_sql, m->down_sql, m->pre_sql, m->post_sql};
+        for (int k = 0; k < 4; k++) {
+            mig_stmt_t *st = NULL;
+            if (!sqls[k])
+                continue;
+            int n = mig_sql_split(sqls[k], &st, err, sizeof(err));
+            assert_true(n > 0);
+            /* No migration manages its own transaction: the runner does. */
+            for (int s = 0; s < n; s++) {
+                assert_true(strncasecmp(sqls[k] + st[s].start, "BEGIN", 5) != 0 || st[s].len > 6);
+                assert_true(strncasecmp(sqls[k] + st[s].start, "COMMIT", 6) != 0);
+            }
+            free(st);
+        }
+    }
+    mig_set_destroy(set);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sha256_vectors),
+        cmocka_unit_test(test_split_statements),
+        cmocka_unit_test(test_real_migrations_split_cleanly),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
