@@ -6,6 +6,9 @@
  * must either accept or refuse with a non-empty message; an accepted request
  * must also pass dbev_operation_validate and survive a re-encode unchanged,
  * so the decoder and the encoder agree on every input the fuzzer finds.
+ * A second loop mutates the JSON tree instead of the bytes (a node replaced,
+ * deleted or added, with values chosen to hit the validation rules), which
+ * gets past the parser far more often.
  * DBEV_FUZZ_ITERATIONS overrides the iteration count (default 20000).
  */
 #include <stdarg.h>
@@ -244,10 +247,154 @@ static void test_fuzz(void **state)
     corpus_free(&corpus);
 }
 
+/* --- structure-aware mutations: replace, delete or add one JSON node ------- */
+
+static json_t *random_value(void)
+{
+    static const char *const texts[] = {"null",
+                                        "0",
+                                        "-1",
+                                        "1",
+                                        "1.5",
+                                        "true",
+                                        "\"\"",
+                                        "\"x\"",
+                                        "\"*\"",
+                                        "\"id, name\"",
+                                        "\"users; DROP TABLE x\"",
+                                        "\"SELECT 1\"",
+                                        "\"BEGIN\"",
+                                        "\"$in\"",
+                                        "[]",
+                                        "{}",
+                                        "[1]",
+                                        "[\"a\"]",
+                                        "{\"a\":1}",
+                                        "{\"$in\":[]}",
+                                        "{\"$lt\":0.5}",
+                                        "{\"$is_null\":true}",
+                                        "[{\"a\":1}]",
+                                        "{\"operation_type\":\"HEALTH\"}",
+                                        "{\"columns\":[\"a\"],\"action\":\"nothing\"}",
+                                        "\"2025-10-30T10:00:00Z\"",
+                                        "\"DATABASE_QUERY_REQUESTED\"",
+                                        "\"TRANSACTION\"",
+                                        "\"BATCH_INSERT\"",
+                                        "\"UPSERT\"",
+                                        "2147483648",
+                                        "9223372036854775807"};
+    return json_loads(texts[rnd_below(sizeof(texts) / sizeof(texts[0]))], JSON_DECODE_ANY, NULL);
+}
+
+static const char *const random_keys[] = {"operation_type",
+                                          "sql",
+                                          "params",
+                                          "table",
+                                          "data",
+                                          "where",
+                                          "returning",
+                                          "options",
+                                          "timeout_ms",
+                                          "max_rows",
+                                          "conflict_columns",
+                                          "update_columns",
+                                          "operations",
+                                          "rows",
+                                          "on_conflict",
+                                          "columns",
+                                          "action",
+                                          "event_id",
+                                          "correlation_id",
+                                          "payload",
+                                          "x"};
+
+/* Picks a random container node (object or array) of v, walking down at random. */
+static json_t *random_container(json_t *v)
+{
+    json_t *cur = v;
+    for (int depth = 0; depth < 8; depth++) {
+        json_t *next = NULL;
+        if (json_is_object(cur) && json_object_size(cur) > 0) {
+            size_t k = rnd_below(json_object_size(cur)), i = 0;
+            const char *key;
+            json_t *child;
+            json_object_foreach(cur, key, child)
+            {
+                if (i++ == k)
+                    next = child;
+            }
+        } else if (json_is_array(cur) && json_array_size(cur) > 0) {
+            next = json_array_get(cur, rnd_below(json_array_size(cur)));
+        }
+        if (!next || !(json_is_object(next) || json_is_array(next)) || rnd_below(3) == 0)
+            break;
+        cur = next;
+    }
+    return cur;
+}
+
+static void mutate_tree(json_t *root)
+{
+    json_t *c = random_container(root);
+    if (json_is_object(c)) {
+        const char *key = random_keys[rnd_below(sizeof(random_keys) / sizeof(random_keys[0]))];
+        if (rnd_below(3) == 0)
+            json_object_del(c, key);
+        else
+            json_object_set_new(c, key, random_value());
+    } else if (json_is_array(c)) {
+        size_t n = json_array_size(c);
+        switch (rnd_below(3)) {
+        case 0:
+            if (n)
+                json_array_remove(c, rnd_below(n));
+            break;
+        case 1:
+            json_array_append_new(c, random_value());
+            break;
+        default:
+            if (n)
+                json_array_set_new(c, rnd_below(n), random_value());
+            break;
+        }
+    }
+}
+
+static void test_fuzz_structure(void **state)
+{
+    corpus_t corpus;
+    corpus_load(&corpus);
+    long iterations = 20000;
+    const char *env = getenv("DBEV_FUZZ_ITERATIONS");
+    if (env && atol(env) > 0)
+        iterations = atol(env);
+    size_t accepted = 0;
+    for (long it = 0; it < iterations; it++) {
+        size_t k = rnd_below(corpus.n);
+        json_t *root = json_loadb(corpus.text[k], corpus.len[k], 0, NULL);
+        assert_non_null(root);
+        int rounds = 1 + (int)rnd_below(3);
+        for (int r = 0; r < rounds; r++)
+            mutate_tree(root);
+        char *text = json_dumps(root, JSON_COMPACT);
+        json_decref(root);
+        assert_non_null(text);
+        check_request(text, strlen(text), &accepted);
+        check_response(text, strlen(text));
+        free(text);
+    }
+    print_message("fuzz (structure): %ld mutated events, %zu accepted as requests\n", iterations,
+                  accepted);
+    assert_true(accepted > 0);
+    assert_true(accepted < (size_t)iterations);
+    corpus_free(&corpus);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fuzz),
+        cmocka_unit_test(test_fuzz_structure),
     };
     return cmocka_run_group_tests_name("protocol_fuzz", tests, NULL, NULL);
 }
