@@ -156,6 +156,8 @@ void mig_result_clear(mig_result_t *res);
  *        rolled back whole and the run stops there.
  * @returns 0 when every planned step was done (or planned, on a dry run);
  *          -1 with errstr otherwise (res says what was done before).
+ * @remark conn must be idle (not inside a transaction). res is always
+ *         initialised; free it with mig_result_clear().
  */
 int mig_run(PGconn *conn, const mig_set_t *set, mig_direction_t direction, const mig_opts_t *opts,
             mig_result_t *res, char *errstr, size_t size);
@@ -181,7 +183,7 @@ typedef struct mig_table_size {
     char name[160]; /* schema.table */
     long long bytes;
     char pretty[32]; /* pg_size_pretty */
-    long long rows;  /* estimated (reltuples) unless exact is requested */
+    long long rows;  /* exact count */
 } mig_table_size_t;
 
 /** Every user table of conn's database but schema_migrations; *out malloc'ed. */

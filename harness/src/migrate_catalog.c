@@ -185,8 +185,11 @@ mig_catalog_t *mig_catalog_snapshot(PGconn *conn, char *errstr, size_t size)
         mig_catalog_destroy(cat);
         return NULL;
     }
-    /* One snapshot, one view of the catalog. */
-    PQclear(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    /* One snapshot, one view of the catalog; inside the caller's transaction
+     * when there is one (never commit it for them). */
+    bool own_tx = PQtransactionStatus(conn) == PQTRANS_IDLE;
+    if (own_tx)
+        PQclear(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
     int rc = 0;
     for (size_t q = 0; q < sizeof(queries) / sizeof(queries[0]) && rc == 0; q++) {
         PGresult *res = PQexec(conn, queries[q].sql);
@@ -206,7 +209,8 @@ mig_catalog_t *mig_catalog_snapshot(PGconn *conn, char *errstr, size_t size)
         }
         PQclear(res);
     }
-    PQclear(PQexec(conn, "COMMIT"));
+    if (own_tx)
+        PQclear(PQexec(conn, "COMMIT"));
     if (rc < 0) {
         mig_catalog_destroy(cat);
         return NULL;

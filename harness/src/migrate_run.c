@@ -282,6 +282,10 @@ int mig_run(PGconn *conn, const mig_set_t *set, mig_direction_t direction, const
         opts = &defaults;
     }
     memset(res, 0, sizeof(*res));
+    if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+        return dbev_seterr(errstr, size,
+                           "the connection is inside a transaction or busy: each "
+                           "migration runs in its own transaction");
     bool locked = false;
     applied_t *rows = NULL;
     size_t nrows = 0;
