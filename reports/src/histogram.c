@@ -163,7 +163,7 @@ int64_t dbev_hist_percentile(const dbev_hist_t *hist, double p)
 {
     if (hist->count == 0)
         return 0;
-    if (p <= 0)
+    if (!(p > 0)) /* also NaN */
         return hist->min;
     if (p >= 100)
         return hist->max;

@@ -137,10 +137,10 @@ static void ticks(chart_t *c, int is_x)
         int decades = (int)lround(log10(a->max / a->min));
         for (double d = a->min; d <= a->max * 1.0001; d *= 10) {
             tick(c, is_x, d);
-            if (decades <= 2 && d * 2 < a->max) {
+            if (decades <= 2 && d * 2 < a->max)
                 tick(c, is_x, d * 2);
+            if (decades <= 2 && d * 5 < a->max)
                 tick(c, is_x, d * 5);
-            }
         }
         return;
     }

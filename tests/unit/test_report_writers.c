@@ -440,6 +440,61 @@ static void test_not_utf8(void **state)
     dbev_report_destroy(r);
 }
 
+/* A run where the harness filled little: a scenario that errored before any
+ * step, a load step with no figures at all, one breaker transition at t=0
+ * in a run of no duration, a criterion whose figure is not a number. */
+static void test_sparse_report(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    dbev_report_t *r = dbev_report_new("sparse");
+    dbev_report_scenario_t *s = dbev_report_add_scenario(r, "broken", "scenarios/broken.yaml");
+    dbev_report_scenario_set_status(s, DBEV_REPORT_ERROR, "broken.yaml:3:7: unknown step kind");
+    s = dbev_report_add_scenario(r, "bare load", NULL);
+    dbev_report_step_t *st = dbev_report_scenario_add_step(s, "load", "load");
+    dbev_report_load_t *load = dbev_report_step_load(st);
+    assert_non_null(load);
+    assert_ptr_equal(dbev_report_step_load(st), load);
+    assert_null(dbev_report_load_hist(load));
+    dbev_report_add_breaker(r, 0, NULL, "CLOSED", "OPEN");
+    dbev_report_criterion_t c = {"ratio", "x", 0.0 / 0.0, 1, "<", NULL, DBEV_VERDICT_FAIL};
+    dbev_report_add_criterion(r, &c);
+    const char *dir = path_in("sparse");
+    assert_int_equal(dbev_report_write_all(r, dir, err, sizeof(err)), 0);
+    char p[600];
+    snprintf(p, sizeof(p), "%s/report.xml", dir);
+    char *xml = slurp(p);
+    assert_non_null(strstr(xml, "tests=\"2\" failures=\"0\" errors=\"1\" skipped=\"0\""));
+    assert_non_null(strstr(xml, "<testcase name=\"(scenario)\" classname=\"broken\""));
+    assert_non_null(strstr(xml, "<error message=\"broken.yaml:3:7: unknown step kind\""));
+    free(xml);
+    snprintf(p, sizeof(p), "%s/report.json", dir);
+    json_t *root = json_load_file(p, 0, NULL);
+    assert_non_null(root);
+    json_t *jl = json_object_get(
+        json_array_get(
+            json_object_get(json_array_get(json_object_get(root, "scenarios"), 1), "steps"), 0),
+        "load");
+    assert_true(json_is_null(json_object_get(jl, "latency")));
+    assert_true(json_is_null(json_object_get(jl, "checker")));
+    assert_true(json_is_null(json_object_get(
+        json_array_get(json_object_get(json_object_get(root, "verdict"), "criteria"), 0),
+        "figure")));
+    json_decref(root);
+    snprintf(p, sizeof(p), "%s/report.html", dir);
+    char *html = slurp(p);
+    assert_non_null(strstr(html, "no latencies recorded"));
+    assert_non_null(strstr(html, "no time series recorded"));
+    assert_int_equal(count(html, "class=\"plot breaker\""), 1);
+    free(html);
+    if (have_xmllint()) {
+        char cmd[700];
+        snprintf(cmd, sizeof(cmd), "xmllint --noout '%s/report.xml' '%s/report.html'", dir, dir);
+        assert_int_equal(system(cmd), 0);
+    }
+    dbev_report_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -447,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_junit_xmllint), cmocka_unit_test(test_markdown),
         cmocka_unit_test(test_html),          cmocka_unit_test(test_write_all_and_errors),
         cmocka_unit_test(test_empty_report),  cmocka_unit_test(test_not_utf8),
+        cmocka_unit_test(test_sparse_report),
     };
     return cmocka_run_group_tests_name("report_writers", tests, group_setup, group_teardown);
 }
