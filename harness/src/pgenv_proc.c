@@ -66,6 +66,22 @@ int pgenv_cred_get(pgenv_cred_t *cred, char *errstr, size_t size)
     return 0;
 }
 
+/* Closes every descriptor >= from except keep. Async-signal-safe. */
+static void close_from(int from, int keep)
+{
+#ifdef SYS_close_range
+    if ((keep <= from || syscall(SYS_close_range, (unsigned)from, (unsigned)keep - 1, 0) == 0) &&
+        syscall(SYS_close_range, (unsigned)(keep >= from ? keep + 1 : from), ~0U, 0) == 0)
+        return;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (int fd = from; fd < max; fd++)
+        if (fd != keep)
+            close(fd);
+}
+
 /* In the child, between fork and exec: async-signal-safe calls only. */
 static void child_exec(char *const argv[], const pgenv_cred_t *cred, const char *cwd, int out_fd,
                        bool new_session, int err_pipe)
@@ -87,10 +103,9 @@ static void child_exec(char *const argv[], const pgenv_cred_t *cred, const char 
     if (!err && cwd && chdir(cwd) < 0)
         err = errno;
     if (!err) {
-        /* Keep only 0-2 and the exec-status pipe (close-on-exec). */
-        for (int fd = 3; fd < 1024; fd++)
-            if (fd != err_pipe)
-                close(fd);
+        /* Keep only 0-2 and the exec-status pipe (close-on-exec): a server
+         * holding a copy of, say, ctest's output pipe would keep ctest waiting. */
+        close_from(3, err_pipe);
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = SIG_DFL;
