@@ -108,8 +108,8 @@ typedef struct dbev_hist_bucket {
 int dbev_hist_next_bucket(const dbev_hist_t *hist, int *cursor, dbev_hist_bucket_t *bucket);
 
 /**
- * @brief Draws the histogram in plain ASCII for a terminal or a CI log: a
- *        summary line (count, min, percentiles, max) and rows of '#' bars
+ * @brief Draws the histogram in plain ASCII for a terminal or a CI log: two
+ *        summary lines (count, min, max, mean; p50, p90, p99, p99.9) and rows of '#' bars
  *        over log-spaced latency ranges, e.g.
  *        "  1.02ms -   1.45ms |#########            | 4211  14.0%".
  * @param width total line width in columns (at least 40 is used).
