@@ -622,9 +622,50 @@ static int cli_add_topic(dbev_client_t *client, const char *topic, int64_t deadl
     return 0;
 }
 
+/*
+ * The producer learns the request topic's partitions and connects to their
+ * leaders now, not on the first request (which would otherwise wait for a
+ * metadata round trip plus a connection: about a second on the mock cluster).
+ */
+static int cli_warm_producer(dbev_client_t *client, int64_t deadline_us, char *errstr, size_t size)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(client->producer, client->topic_req, NULL);
+    const char *why = "no metadata";
+    bool ok = false;
+    if (!rkt)
+        return dbev_seterr(errstr, size, "cannot use topic %s", client->topic_req);
+    for (;;) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err =
+            rd_kafka_metadata(client->producer, 0, rkt, &md, (int)cli_remaining_ms(deadline_us));
+        if (err)
+            why = rd_kafka_err2str(err);
+        else if (md->topic_cnt != 1 || md->topics[0].err)
+            why = md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "topic not listed";
+        else
+            ok = md->topics[0].partition_cnt > 0;
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (ok || dbev_mono_us() >= deadline_us)
+            break;
+        cli_nap_ms(50);
+    }
+    rd_kafka_topic_destroy(rkt);
+    if (!ok)
+        return dbev_seterr(errstr, size,
+                           "request topic %s not available within startup.timeout.ms=%lld: %s "
+                           "(bootstrap.servers=%s)",
+                           client->topic_req,
+                           (long long)conf_int(client->conf, CONF_STARTUP_TIMEOUT_MS), why,
+                           conf_str(client->conf, CONF_BOOTSTRAP_SERVERS));
+    return 0;
+}
+
 static int cli_assign(dbev_client_t *client, char *errstr, size_t size)
 {
     int64_t deadline_us = dbev_mono_us() + conf_int(client->conf, CONF_STARTUP_TIMEOUT_MS) * 1000;
+    if (cli_warm_producer(client, deadline_us, errstr, size) < 0)
+        return -1;
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
     int rc = 0;
     for (int i = 0; i < 2 && rc == 0; i++)
