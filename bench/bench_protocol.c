@@ -2,10 +2,9 @@
  * How much CPU the event protocol costs per request, so the adapter's and the
  * client's throughput budgets (20,000 single-row INSERTs per second end to
  * end on 2 cores) can be checked against it: decode+validate of a request,
- * encode of a request (payload, envelope, bytes), build+serialise of a
- * completed response, and decode of that response. Prints one line per
- * figure, then a JSON line with all of them.
- * Usage: bench_protocol [iterations] (default 200000)
+ * validation of an operation in memory, encode of a request (payload, envelope, bytes),
+ * build+serialise of a completed response, and decode of that response. Prints one line per figure,
+ * then a JSON line with all of them. Usage: bench_protocol [iterations] (default 200000)
  */
 #include <dbev/protocol.h>
 #include <dbev_common.h>
@@ -51,10 +50,21 @@ int main(int argc, char **argv)
     }
     int64_t decode_us = dbev_mono_us() - t0;
 
-    /* 2. encode the same request (operation -> payload -> envelope -> bytes) */
+    /* 2. validate the operation in memory (what the client does before sending) */
     dbev_request_t *req;
     dbev_decode_error_t err;
     dbev_request_decode(insert_event, len, &req, &err);
+    t0 = dbev_mono_us();
+    for (long i = 0; i < n; i++) {
+        char errstr[256];
+        if (dbev_operation_validate(&req->op, errstr, sizeof(errstr)) != 0) {
+            fprintf(stderr, "validate failed: %s\n", errstr);
+            return 1;
+        }
+    }
+    int64_t validate_us = dbev_mono_us() - t0;
+
+    /* 3. encode the same request (operation -> payload -> envelope -> bytes) */
     t0 = dbev_mono_us();
     for (long i = 0; i < n; i++) {
         json_t *ev = dbev_envelope_new(DBEV_EVENT_REQUESTED, NULL, NULL, "bench", 0,
@@ -67,7 +77,7 @@ int main(int argc, char **argv)
     int64_t encode_us = dbev_mono_us() - t0;
     dbev_request_destroy(req);
 
-    /* 3. build and serialise a completed response with one returned row */
+    /* 4. build and serialise a completed response with one returned row */
     char *resp_text = NULL;
     t0 = dbev_mono_us();
     for (long i = 0; i < n; i++) {
@@ -86,7 +96,7 @@ int main(int argc, char **argv)
     }
     int64_t respond_us = dbev_mono_us() - t0;
 
-    /* 4. decode that response (the client's side) */
+    /* 5. decode that response (the client's side) */
     size_t resp_len = strlen(resp_text);
     t0 = dbev_mono_us();
     for (long i = 0; i < n; i++) {
@@ -104,6 +114,8 @@ int main(int argc, char **argv)
 
     printf("request decode+validate: %10.0f events/s  %6.2f us/event  (%zu bytes)\n",
            rate(n, decode_us), (double)decode_us / (double)n, len);
+    printf("operation validate:      %10.0f ops/s     %6.2f us/op\n", rate(n, validate_us),
+           (double)validate_us / (double)n);
     printf("request encode:          %10.0f events/s  %6.2f us/event\n", rate(n, encode_us),
            (double)encode_us / (double)n);
     printf("completed build+dumps:   %10.0f events/s  %6.2f us/event\n", rate(n, respond_us),
@@ -111,8 +123,10 @@ int main(int argc, char **argv)
     printf("response decode:         %10.0f events/s  %6.2f us/event  (%zu bytes)\n",
            rate(n, rdecode_us), (double)rdecode_us / (double)n, resp_len);
     printf("{\"bench\":\"protocol\",\"iterations\":%ld,\"request_decode_per_s\":%.0f,"
-           "\"request_encode_per_s\":%.0f,\"completed_build_per_s\":%.0f,"
+           "\"operation_validate_per_s\":%.0f,\"request_encode_per_s\":%.0f,\"completed_build_per_"
+           "s\":%.0f,"
            "\"response_decode_per_s\":%.0f}\n",
-           n, rate(n, decode_us), rate(n, encode_us), rate(n, respond_us), rate(n, rdecode_us));
+           n, rate(n, decode_us), rate(n, validate_us), rate(n, encode_us), rate(n, respond_us),
+           rate(n, rdecode_us));
     return sink == 0 ? 1 : 0;
 }
