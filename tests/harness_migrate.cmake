@@ -5,3 +5,4 @@ dbev_add_test(test_migrate_set SOURCES unit/test_migrate_set.c LIBS dbev_harness
               LABELS unit)
 dbev_add_test(test_migrate SOURCES integration/test_migrate.c LIBS dbev_harness_core
               LABELS integration TIMEOUT 120)
+add_dependencies(test_migrate dbev-harness) # test_command_line runs the binary

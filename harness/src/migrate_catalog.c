@@ -527,6 +527,21 @@ static int emit_scalar(yaml_emitter_t *em, const char *s)
     return emit(em, &ev);
 }
 
+/* The "position" attribute of a column node, 0 when it has none. */
+static long position_of(const tnode_t *n)
+{
+    for (size_t i = 0; i < n->nkids; i++)
+        if (n->kids[i]->value && strcmp(n->kids[i]->name, "position") == 0)
+            return atol(n->kids[i]->value);
+    return 0;
+}
+
+static int cmp_position(const void *a, const void *b)
+{
+    long x = position_of(*(tnode_t *const *)a), y = position_of(*(tnode_t *const *)b);
+    return (x > y) - (x < y);
+}
+
 static int emit_node(yaml_emitter_t *em, const tnode_t *n, int depth)
 {
     bool all_leaves = n->nkids > 0;
@@ -539,18 +554,27 @@ static int emit_node(yaml_emitter_t *em, const tnode_t *n, int depth)
                                                                  : YAML_BLOCK_MAPPING_STYLE);
     if (emit(em, &ev) < 0)
         return -1;
-    /* Attributes first, then nested objects. */
+    /* Attributes first, then nested objects; columns in table order. */
+    tnode_t **kids = malloc((n->nkids ? n->nkids : 1) * sizeof(*kids));
+    if (!kids)
+        return -1;
+    memcpy(kids, n->kids, n->nkids * sizeof(*kids));
+    if (strcmp(n->name, "columns") == 0)
+        qsort(kids, n->nkids, sizeof(*kids), cmp_position);
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < n->nkids; i++) {
-            const tnode_t *k = n->kids[i];
+            const tnode_t *k = kids[i];
             if ((pass == 0) != (k->value != NULL))
                 continue;
             if (emit_scalar(em, k->name) < 0)
                 return -1;
-            if (k->value ? emit_scalar(em, k->value) < 0 : emit_node(em, k, depth + 1) < 0)
+            if (k->value ? emit_scalar(em, k->value) < 0 : emit_node(em, k, depth + 1) < 0) {
+                free(kids);
                 return -1;
+            }
         }
     }
+    free(kids);
     yaml_mapping_end_event_initialize(&ev);
     return emit(em, &ev);
 }

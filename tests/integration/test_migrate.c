@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -748,6 +749,63 @@ static void test_fixtures_and_template(void **state)
     assert_int_equal(fixtures_load(t->conn, NULL, "../etc/passwd", err, sizeof(err)), -1);
 }
 
+/* ---- the command line ----------------------------------------------------------------------- */
+
+/* Runs dbev-harness with args (shell words), output into out; returns the exit code. */
+static int harness(char *out, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int harness(char *out, size_t size, const char *fmt, ...)
+{
+    char args[2048], cmd[2400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof(cmd), "%s/bin/dbev-harness %s 2>&1", DBEV_BUILD_DIR, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t len = fread(out, 1, size - 1, p);
+    out[len] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_command_line(void **state)
+{
+    tdb_t *t = *state;
+    char dsn[512], quoted[600], out[65536];
+    pgenv_dsn(env, t->name, dsn, sizeof(dsn));
+    snprintf(quoted, sizeof(quoted), "'%s'", dsn);
+    assert_int_equal(harness(out, sizeof(out), "migrate up --dry-run --pg-dsn %s", quoted), 0);
+    assert_non_null(strstr(out, "-- dry run: up from 000, 6 step(s)"));
+    assert_non_null(strstr(out, "CREATE TABLE agent_definitions"));
+    assert_int_equal(version(t->conn), 0);
+    assert_int_equal(harness(out, sizeof(out), "migrate up --to 2 --pg-dsn %s", quoted), 0);
+    assert_non_null(strstr(out, "migrations applied: 2"));
+    assert_non_null(strstr(out, "public.agent_definitions"));
+    assert_int_equal(harness(out, sizeof(out), "migrate status --pg-dsn %s", quoted), 0);
+    assert_non_null(strstr(out, "002     agent_transformation_events          applied"));
+    assert_non_null(strstr(out, "003     router_performance_metrics           pending"));
+    assert_int_equal(harness(out, sizeof(out), "migrate up --pg-dsn %s", quoted), 0);
+    assert_non_null(strstr(out, "migrations applied: 4"));
+    assert_non_null(strstr(out, "version: 002 -> 006"));
+    assert_int_equal(harness(out, sizeof(out), "migrate verify --pg-dsn %s", quoted), 0);
+    assert_non_null(strstr(out, "the catalog matches"));
+    assert_int_equal(harness(out, sizeof(out), "fixtures load base --pg-dsn %s", quoted), 0);
+    assert_non_null(strstr(out, "public.agent_definitions"));
+    exec_ok(t->conn,
+            "ALTER TABLE agent_routing_decisions ALTER COLUMN routing_time_ms TYPE bigint");
+    assert_int_equal(harness(out, sizeof(out), "migrate verify --pg-dsn %s", quoted), 1);
+    assert_non_null(
+        strstr(out, "different column public.agent_routing_decisions.routing_time_ms: type"));
+    assert_int_equal(harness(out, sizeof(out), "migrate down --to 9 --pg-dsn %s", quoted), 1);
+    assert_non_null(strstr(out, "no migration 009"));
+    assert_int_equal(harness(out, sizeof(out), "migrate sideways --pg-dsn %s", quoted), 2);
+    assert_int_equal(
+        harness(out, sizeof(out), "migrate up --migrations /nonexistent --pg-dsn %s", quoted), 1);
+    assert_non_null(strstr(out, "/nonexistent"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -766,6 +824,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_data_survives_down_up_of_latest, db_setup,
                                         db_teardown),
         cmocka_unit_test_setup_teardown(test_fixtures_and_template, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_command_line, db_setup, db_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
