@@ -297,10 +297,15 @@ static int server_start(pgenv_t *env, bool *addr_in_use, char *errstr, size_t si
             pgenv_reg_set_pid(env->slot, 0);
             char last[512];
             pgenv_log_problem(env->log_path, log_from, last, sizeof(last), addr_in_use);
-            return dbev_seterr(errstr, size, "postgres exited during start-up (%s %d): %s",
+            bool denied = env->cred.switch_user && strstr(last, "ermission denied");
+            return dbev_seterr(errstr, size, "postgres exited during start-up (%s %d): %s%s",
                                WIFSIGNALED(status) ? "signal" : "exit",
                                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
-                               last[0] ? last : "no output");
+                               last[0] ? last : "no output",
+                               denied ? " (running as root: the " PGENV_OS_ACCOUNT
+                                        " account must be able to reach the temp dir; pass "
+                                        "another --tmp-dir)"
+                                      : "");
         }
         if (postmaster_ready(env, pid))
             return 0;

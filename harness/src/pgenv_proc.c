@@ -82,27 +82,34 @@ static void close_from(int from, int keep)
             close(fd);
 }
 
+/* What failed in the child before exec, reported through the status pipe. */
+enum { STAGE_SETUP = 1, STAGE_USER, STAGE_CWD, STAGE_EXEC };
+
 /* In the child, between fork and exec: async-signal-safe calls only. */
 static void child_exec(char *const argv[], const pgenv_cred_t *cred, const char *cwd, int out_fd,
                        bool new_session, int err_pipe)
 {
-    int err = 0;
+    int report[2] = {STAGE_SETUP, 0};
     if (new_session && setsid() < 0)
-        err = errno;
+        report[1] = errno;
     int null_fd = open("/dev/null", O_RDWR);
-    if (!err && null_fd < 0)
-        err = errno;
-    if (!err && (dup2(null_fd, 0) < 0 || dup2(out_fd >= 0 ? out_fd : null_fd, 1) < 0 ||
-                 dup2(out_fd >= 0 ? out_fd : null_fd, 2) < 0))
-        err = errno;
-    if (!err && cred && cred->switch_user) {
+    if (!report[1] && null_fd < 0)
+        report[1] = errno;
+    if (!report[1] && (dup2(null_fd, 0) < 0 || dup2(out_fd >= 0 ? out_fd : null_fd, 1) < 0 ||
+                       dup2(out_fd >= 0 ? out_fd : null_fd, 2) < 0))
+        report[1] = errno;
+    if (!report[1] && cred && cred->switch_user) {
         gid_t gid = cred->gid;
+        report[0] = STAGE_USER;
         if (setgroups(1, &gid) < 0 || setgid(cred->gid) < 0 || setuid(cred->uid) < 0)
-            err = errno;
+            report[1] = errno;
     }
-    if (!err && cwd && chdir(cwd) < 0)
-        err = errno;
-    if (!err) {
+    if (!report[1] && cwd) {
+        report[0] = STAGE_CWD;
+        if (chdir(cwd) < 0)
+            report[1] = errno;
+    }
+    if (!report[1]) {
         /* Keep only 0-2 and the exec-status pipe (close-on-exec): a server
          * holding a copy of, say, ctest's output pipe would keep ctest waiting. */
         close_from(3, err_pipe);
@@ -114,10 +121,11 @@ static void child_exec(char *const argv[], const pgenv_cred_t *cred, const char 
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        report[0] = STAGE_EXEC;
         execve(argv[0], argv, environ);
-        err = errno;
+        report[1] = errno;
     }
-    ssize_t ignored = write(err_pipe, &err, sizeof(err));
+    ssize_t ignored = write(err_pipe, report, sizeof(report));
     (void)ignored;
     _exit(127);
 }
@@ -150,20 +158,35 @@ pid_t pgenv_spawn(char *const argv[], const pgenv_cred_t *cred, const char *cwd,
         close(pipefd[0]);
         return dbev_seterr(errstr, size, "fork: %s", strerror(fork_errno));
     }
-    int child_err = 0;
+    int report[2] = {0, 0};
     ssize_t n;
     do {
-        n = read(pipefd[0], &child_err, sizeof(child_err));
+        n = read(pipefd[0], report, sizeof(report));
     } while (n < 0 && errno == EINTR);
     close(pipefd[0]);
-    if (n == (ssize_t)sizeof(child_err)) {
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        return dbev_seterr(errstr, size, "cannot run %s%s: %s", argv[0],
-                           cred && cred->switch_user ? " as " PGENV_OS_ACCOUNT : "",
-                           strerror(child_err));
+    if (n != (ssize_t)sizeof(report))
+        return pid; /* the pipe closed on exec: running */
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    const char *as = cred && cred->switch_user ? " as " PGENV_OS_ACCOUNT : "";
+    bool denied = cred && cred->switch_user && report[1] == EACCES;
+    switch (report[0]) {
+    case STAGE_USER:
+        return dbev_seterr(errstr, size, "cannot switch to the %s account: %s", PGENV_OS_ACCOUNT,
+                           strerror(report[1]));
+    case STAGE_CWD:
+        return dbev_seterr(errstr, size, "cannot enter %s%s: %s%s", cwd, as, strerror(report[1]),
+                           denied ? " (running as root: the " PGENV_OS_ACCOUNT
+                                    " account must be able to reach it; pass another --tmp-dir)"
+                                  : "");
+    case STAGE_EXEC:
+        return dbev_seterr(errstr, size, "cannot run %s%s: %s%s", argv[0], as, strerror(report[1]),
+                           denied ? " (running as root: the " PGENV_OS_ACCOUNT
+                                    " account must be able to run it; pass another --pg-bin)"
+                                  : "");
+    default:
+        return dbev_seterr(errstr, size, "cannot start %s: %s", argv[0], strerror(report[1]));
     }
-    return pid;
 }
 
 int pgenv_run(char *const argv[], const pgenv_cred_t *cred, const char *cwd, const char *out_path,

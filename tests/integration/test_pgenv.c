@@ -223,6 +223,25 @@ static void test_root_path(void **state)
     pgenv_destroy(env);
 }
 
+/* As root, a temp dir the postgres account cannot reach fails clearly. */
+static void test_root_unreachable_tmp_dir(void **state)
+{
+    if (geteuid() != 0)
+        skip();
+    char private_dir[PGENV_PATH_SIZE];
+    pgenv_path(private_dir, sizeof(private_dir), root, "root-only");
+    assert_int_equal(mkdir(private_dir, 0700), 0);
+    pgenv_opts_t opts = base_opts();
+    opts.tmp_dir = private_dir;
+    char err[512] = "";
+    assert_null(pgenv_new(&opts, err, sizeof(err)));
+    assert_null(strchr(err, '\n'));
+    assert_non_null(strstr(err, "Permission denied"));
+    assert_non_null(strstr(err, "--tmp-dir"));
+    assert_int_equal(entries_named(private_dir, ""), 2); /* only . and .. */
+    assert_int_equal(rmdir(private_dir), 0);
+}
+
 static void test_cache_warm(void **state)
 {
     char cache[PGENV_PATH_SIZE];
@@ -800,6 +819,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_start_query_stop),
         cmocka_unit_test(test_root_path),
+        cmocka_unit_test(test_root_unreachable_tmp_dir),
         cmocka_unit_test(test_cache_warm),
         cmocka_unit_test(test_cache_concurrent_fill),
         cmocka_unit_test(test_tcp),
