@@ -59,8 +59,13 @@ int dbev_parse_iso8601(const char *text, int64_t *wall_us)
         p++;
     } else if (*p == '+' || *p == '-') {
         int sign = *p == '-' ? -1 : 1;
-        int hh, mm;
-        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+        /* Exactly "+HH:MM": anything shorter must not move p past the end. */
+        const char *o = p + 1;
+        for (int i = 0; i < 5; i++)
+            if (i == 2 ? o[i] != ':' : (o[i] < '0' || o[i] > '9'))
+                return -1;
+        int hh = (o[0] - '0') * 10 + (o[1] - '0'), mm = (o[3] - '0') * 10 + (o[4] - '0');
+        if (hh > 23 || mm > 59)
             return -1;
         offset_s = sign * (hh * 3600 + mm * 60);
         p += 6;

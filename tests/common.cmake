@@ -1,0 +1,2 @@
+dbev_add_test(test_common SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_common.c
+              LIBS dbev_common LABELS unit)
