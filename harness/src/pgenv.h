@@ -17,6 +17,13 @@
  * postgresql), which owns the private directory; root clients connect over
  * the unix socket in that directory with trust authentication.
  *
+ * Teardown: the first pgenv_new() registers an atexit handler, and handlers
+ * for SIGINT, SIGTERM and SIGHUP where their disposition is still the
+ * default; they stop every live server of the process (immediate shutdown),
+ * remove its directory and re-raise the signal. A program that handles those
+ * signals itself (or blocks them for sigwait) must call pgenv_destroy() on
+ * its way out; exit() is still covered by the atexit handler.
+ *
  * Leftovers: each private directory is named dbev-pg-XXXXXX and holds a marker
  * file (dbev-pgenv.marker) with the owner's pid; pgenv_reap_leftovers()
  * removes those whose owner died without tearing down (SIGKILL, crash).
