@@ -20,8 +20,10 @@ static const char *const ensure_sql[] = {
     " operation text,"
     " response jsonb,"
     " created_at timestamptz NOT NULL DEFAULT now())",
-    "CREATE INDEX IF NOT EXISTS processed_events_created_at_idx"
-    " ON dbev_adapter.processed_events (created_at)",
+    /* BRIN: rows arrive in created_at order, and a BRIN index costs next to
+     * nothing per insert, which matters at 20,000 writes per second. */
+    "CREATE INDEX IF NOT EXISTS processed_events_created_at_brin"
+    " ON dbev_adapter.processed_events USING brin (created_at)",
 };
 
 int dedupe_ensure_table(PGconn *conn, int64_t deadline_us, char *errstr, size_t size)

@@ -21,14 +21,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* One event: $1 event_id, $2 correlation_id, $3 operation. */
+/* One event: $1 event_id, $2 correlation_id, $3 operation, $4 response or NULL
+ * (known in advance for a plain INSERT; else stored by DEDUPE_STORE_SQL). */
 #define DEDUPE_CLAIM_SQL                                                                           \
-    "INSERT INTO dbev_adapter.processed_events (event_id, correlation_id, operation) "             \
-    "VALUES ($1, $2, $3)"
-/* Many events: $1 a JSON array of {"e","c","o"} objects. */
+    "INSERT INTO dbev_adapter.processed_events (event_id, correlation_id, operation, response) "   \
+    "VALUES ($1, $2, $3, $4::jsonb)"
+/* Many events: $1 a JSON array of {"e","c","o","r"} objects ("r" may be null). */
 #define DEDUPE_CLAIM_MANY_SQL                                                                      \
-    "INSERT INTO dbev_adapter.processed_events (event_id, correlation_id, operation) "             \
-    "SELECT e, c, o FROM json_to_recordset($1::json) AS x(e text, c text, o text)"
+    "INSERT INTO dbev_adapter.processed_events (event_id, correlation_id, operation, response) "   \
+    "SELECT e, c, o, r FROM json_to_recordset($1::json) AS x(e text, c text, o text, r jsonb)"
 /* One event: $1 event_id, $2 response JSON. */
 #define DEDUPE_STORE_SQL                                                                           \
     "UPDATE dbev_adapter.processed_events SET response = $2::jsonb WHERE event_id = $1"
