@@ -742,6 +742,11 @@ static void test_fixtures_and_template(void **state)
     assert_non_null(strstr(err, "fixtures/base.sql:"));
     assert_non_null(strstr(err, "duplicate key"));
     assert_int_equal(scalar(t->conn, "SELECT count(*) FROM agent_definitions"), 5);
+    /* bulk loads on top of base (distinct ids). */
+    assert_int_equal(fixtures_load(t->conn, NULL, "bulk", err, sizeof(err)), 0);
+    assert_int_equal(scalar(t->conn, "SELECT count(*) FROM agent_execution_logs"), 3010);
+    assert_int_equal(scalar(t->conn, "SELECT count(*) FROM agent_observability.trace_events"),
+                     10020);
     /* A fixture needs its migrations. */
     must_run(t->conn, real_set, MIG_DOWN, 5);
     assert_int_equal(fixtures_load(t->conn, NULL, "base", err, sizeof(err)), -1);

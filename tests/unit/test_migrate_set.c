@@ -13,6 +13,7 @@
 #include "migrate.h"
 #include "sha256.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,12 +125,42 @@ static void test_real_migrations_split_cleanly(void **state)
     mig_set_destroy(set);
 }
 
+/* Fixtures are deterministic: nothing that differs between two loads. */
+static void test_fixtures_deterministic(void **state)
+{
+    static const char *const names[] = {"base", "bulk"};
+    static const char *const banned[] = {
+        "now()",        "random(", "gen_random_uuid", "clock_timestamp", "current_timestamp",
+        "current_date", "txid_"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char path[512], err[256];
+        snprintf(path, sizeof(path), "%s/fixtures/%s.sql", DBEV_SOURCE_DIR, names[i]);
+        char *sql = mig_read_file(path, NULL, err, sizeof(err));
+        assert_non_null(sql);
+        assert_non_null(strstr(sql, "-- requires: "));
+        /* Lower-case, and blank out comments (the header may name what is banned). */
+        for (char *p = sql; *p; p++) {
+            if (p[0] == '-' && p[1] == '-')
+                while (*p && *p != '\n')
+                    *p++ = ' ';
+            if (!*p)
+                break;
+            *p = (char)tolower((unsigned char)*p);
+        }
+        for (size_t b = 0; b < sizeof(banned) / sizeof(banned[0]); b++)
+            if (strstr(sql, banned[b]))
+                fail_msg("%s uses %s", path, banned[b]);
+        free(sql);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_vectors),
         cmocka_unit_test(test_split_statements),
         cmocka_unit_test(test_real_migrations_split_cleanly),
+        cmocka_unit_test(test_fixtures_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
