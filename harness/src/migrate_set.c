@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char *mig_default_dir(void)
 {
@@ -495,6 +496,21 @@ static int error_line(const mig_stmt_t *st, const char *text, const PGresult *re
     return st->line;
 }
 
+/* Transaction control belongs to the runner: a COMMIT inside a migration
+ * would make half of it permanent. Returns the keyword, or NULL. */
+static const char *transaction_control(const char *stmt, size_t len)
+{
+    static const char *const words[] = {"BEGIN", "COMMIT", "ROLLBACK",  "END",
+                                        "ABORT", "START",  "SAVEPOINT", "RELEASE"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        size_t wl = strlen(words[i]);
+        if (len >= wl && strncasecmp(stmt, words[i], wl) == 0 &&
+            (len == wl || !(isalnum((unsigned char)stmt[wl]) || stmt[wl] == '_')))
+            return words[i];
+    }
+    return NULL;
+}
+
 int mig_exec_script(PGconn *conn, const char *path, const char *sql, char *errstr, size_t size)
 {
     mig_stmt_t *stmts = NULL;
@@ -502,6 +518,17 @@ int mig_exec_script(PGconn *conn, const char *path, const char *sql, char *errst
     int n = mig_sql_split(sql, &stmts, err, sizeof(err));
     if (n < 0)
         return dbev_seterr(errstr, size, "%s:%s", path, err + strlen("line "));
+    for (int i = 0; i < n; i++) {
+        const char *word = transaction_control(sql + stmts[i].start, stmts[i].len);
+        if (word) {
+            int line = stmts[i].line;
+            free(stmts);
+            return dbev_seterr(errstr, size,
+                               "%s:%d: %s is not allowed here: the runner wraps each file in "
+                               "one transaction",
+                               path, line, word);
+        }
+    }
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         char *text = strndup(sql + stmts[i].start, stmts[i].len);

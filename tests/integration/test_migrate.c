@@ -532,12 +532,17 @@ static void test_broken_migration_rolled_back_with_file_line(void **state)
     char err[2048];
     mig_set_t *set = mig_set_load(dir, err, sizeof(err));
     assert_non_null(set);
+    must_run(t->conn, set, MIG_UP, 6);
+    mig_catalog_t *before = snap(t->conn);
     mig_result_t res;
     assert_int_equal(run(t->conn, set, MIG_UP, -1, &res, err, sizeof(err)), -1);
-    assert_int_equal(res.applied, 6);
+    assert_int_equal(res.applied, 0);
     assert_int_equal(res.failed, 1);
     assert_int_equal(res.to_version, 6);
     mig_result_clear(&res);
+    mig_catalog_t *after = snap(t->conn);
+    assert_same_catalog(before, after, "after a failed migration");
+    mig_catalog_destroy(after);
     assert_non_null(strstr(err, "007_broken up failed, rolled back"));
     assert_non_null(
         strstr(err, "/007_broken.up.sql:7: ERROR: type \"no_such_type\" does not exist"));
@@ -569,6 +574,20 @@ static void test_broken_migration_rolled_back_with_file_line(void **state)
     set = mig_set_load(dir, err, sizeof(err));
     assert_int_equal(run(t->conn, set, MIG_UP, -1, NULL, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "/007_broken.up.sql:4: ERROR: one is not two"));
+    /* Transaction control inside a migration is refused before anything runs. */
+    write_file(dir, "007_broken.up.sql",
+               "CREATE TABLE broken_first (id integer);\n"
+               "COMMIT;\n"
+               "CREATE TABLE broken_second (id integer);\n",
+               "w");
+    mig_set_destroy(set);
+    set = mig_set_load(dir, err, sizeof(err));
+    assert_int_equal(run(t->conn, set, MIG_UP, -1, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "/007_broken.up.sql:2: COMMIT is not allowed here"));
+    mig_catalog_t *end = snap(t->conn);
+    assert_same_catalog(before, end, "after refused transaction control");
+    mig_catalog_destroy(end);
+    mig_catalog_destroy(before);
     mig_set_destroy(set);
     assert_int_equal(version(t->conn), 6);
 }
