@@ -14,11 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static dbev_adapter_t *g_adapter;
+static dbev_adapter_t *volatile g_adapter;
+static volatile sig_atomic_t g_stop;
 
+/* SIGTERM/SIGINT: a graceful stop, also when it arrives during start-up. */
 static void on_signal(int sig)
 {
     (void)sig;
+    g_stop = 1;
     if (g_adapter)
         dbev_adapter_stop(g_adapter);
 }
@@ -97,13 +100,6 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    dbev_adapter_t *adapter = dbev_adapter_new(conf, errstr, sizeof(errstr));
-    if (!adapter) {
-        fprintf(stderr, "dbev-adapter: %s\n", errstr);
-        dbev_adapter_conf_destroy(conf);
-        return 2;
-    }
-    g_adapter = adapter;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -111,6 +107,15 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    dbev_adapter_t *adapter = dbev_adapter_new(conf, errstr, sizeof(errstr));
+    if (!adapter) {
+        fprintf(stderr, "dbev-adapter: %s\n", errstr);
+        dbev_adapter_conf_destroy(conf);
+        return 2;
+    }
+    g_adapter = adapter;
+    if (g_stop)
+        dbev_adapter_stop(adapter);
 
     int rc = dbev_adapter_run(adapter);
     g_adapter = NULL;

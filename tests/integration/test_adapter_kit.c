@@ -70,7 +70,6 @@ kit_t *kit_new(const char *schema_sql, int partitions)
     chmod(kit->tmpdir, 0755);
 
     pgenv_opts_t popts = {0};
-    popts.tmp_dir = kit->tmpdir;
     popts.quiet = true;
     kit->pg = pgenv_new(&popts, err, sizeof(err));
     if (!kit->pg) {
@@ -96,8 +95,8 @@ kit_t *kit_new(const char *schema_sql, int partitions)
     }
     kit->producer = new_client(kit, RD_KAFKA_PRODUCER);
     kit->collector = new_client(kit, RD_KAFKA_CONSUMER);
-    const char *topics[2] = {mockenv_topic(kit->mk, MOCKENV_TOPIC_COMPLETED),
-                             mockenv_topic(kit->mk, MOCKENV_TOPIC_FAILED)};
+    const char *topics[2] = {mockenv_topic(kit->mk, DBEV_TOPIC_COMPLETED),
+                             mockenv_topic(kit->mk, DBEV_TOPIC_FAILED)};
     assign_all(kit->collector, topics, 2, mockenv_partitions(kit->mk));
     return kit;
 }
@@ -119,6 +118,8 @@ void kit_destroy(kit_t *kit)
         dbev_response_destroy(kit->resps[i].resp);
     }
     free(kit->resps);
+    free(kit->index);
+    free(kit->counts);
     mockenv_destroy(kit->mk);
     pgenv_destroy(kit->pg);
     if (kit->tmpdir[0])
@@ -180,7 +181,7 @@ static void dr_wait(kit_t *kit)
 void kit_send_raw(kit_t *kit, const void *buf, size_t len, const char *key)
 {
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        kit->producer, RD_KAFKA_V_TOPIC(mockenv_topic(kit->mk, MOCKENV_TOPIC_REQUESTED)),
+        kit->producer, RD_KAFKA_V_TOPIC(mockenv_topic(kit->mk, DBEV_TOPIC_REQUESTED)),
         RD_KAFKA_V_VALUE((void *)buf, len), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (err)
@@ -210,7 +211,7 @@ void kit_send_op(kit_t *kit, const char *payload_json, char *correlation_id,
     assert_non_null(text);
     rd_kafka_resp_err_t err;
     while ((err = rd_kafka_producev(
-                kit->producer, RD_KAFKA_V_TOPIC(mockenv_topic(kit->mk, MOCKENV_TOPIC_REQUESTED)),
+                kit->producer, RD_KAFKA_V_TOPIC(mockenv_topic(kit->mk, DBEV_TOPIC_REQUESTED)),
                 RD_KAFKA_V_VALUE(text, strlen(text)), RD_KAFKA_V_KEY(cid, strlen(cid)),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END)) ==
            RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -229,6 +230,49 @@ void kit_flush(kit_t *kit)
     dr_wait(kit);
 }
 
+static size_t hash_id(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The slot of correlation_id in the index: its entry, or the empty slot where it goes. */
+static size_t slot_of(const kit_t *kit, const char *correlation_id)
+{
+    size_t mask = kit->index_cap - 1;
+    for (size_t i = hash_id(correlation_id) & mask;; i = (i + 1) & mask)
+        if (!kit->index[i] || !strcmp(kit->resps[kit->index[i] - 1].correlation_id, correlation_id))
+            return i;
+}
+
+static void index_add(kit_t *kit, size_t resp)
+{
+    if (kit->n_resps * 2 >= kit->index_cap) {
+        size_t old_cap = kit->index_cap;
+        size_t *old_index = kit->index;
+        unsigned *old_counts = kit->counts;
+        kit->index_cap = old_cap ? old_cap * 2 : 1024;
+        kit->index = calloc(kit->index_cap, sizeof(*kit->index));
+        kit->counts = calloc(kit->index_cap, sizeof(*kit->counts));
+        assert_non_null(kit->index);
+        assert_non_null(kit->counts);
+        for (size_t i = 0; i < old_cap; i++)
+            if (old_index[i]) {
+                size_t s = slot_of(kit, kit->resps[old_index[i] - 1].correlation_id);
+                kit->index[s] = old_index[i];
+                kit->counts[s] = old_counts[i];
+            }
+        free(old_index);
+        free(old_counts);
+    }
+    size_t s = slot_of(kit, kit->resps[resp].correlation_id);
+    if (!kit->index[s])
+        kit->index[s] = resp + 1;
+    kit->counts[s]++;
+}
+
 static void store(kit_t *kit, const rd_kafka_message_t *msg)
 {
     if (kit->n_resps == kit->cap_resps) {
@@ -239,7 +283,7 @@ static void store(kit_t *kit, const rd_kafka_message_t *msg)
     kit_resp_t *r = &kit->resps[kit->n_resps++];
     memset(r, 0, sizeof(*r));
     r->completed =
-        !strcmp(rd_kafka_topic_name(msg->rkt), mockenv_topic(kit->mk, MOCKENV_TOPIC_COMPLETED));
+        !strcmp(rd_kafka_topic_name(msg->rkt), mockenv_topic(kit->mk, DBEV_TOPIC_COMPLETED));
     r->text = strndup(msg->payload, msg->len);
     char err[256];
     if (dbev_response_decode(msg->payload, msg->len, &r->resp, err, sizeof(err)) == 0)
@@ -251,6 +295,7 @@ static void store(kit_t *kit, const rd_kafka_message_t *msg)
         memcmp(msg->key, r->correlation_id, msg->key_len) != 0)
         fail_msg("response keyed %.*s, correlation id %s", (int)msg->key_len,
                  (const char *)msg->key, r->correlation_id);
+    index_add(kit, kit->n_resps - 1);
 }
 
 void kit_collect(kit_t *kit, size_t count, int timeout_ms)
@@ -268,21 +313,21 @@ void kit_collect(kit_t *kit, size_t count, int timeout_ms)
 
 size_t kit_count(kit_t *kit, const char *correlation_id)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < kit->n_resps; i++)
-        if (!strcmp(kit->resps[i].correlation_id, correlation_id))
-            n++;
-    return n;
+    if (!kit->index_cap)
+        return 0;
+    size_t s = slot_of(kit, correlation_id);
+    return kit->index[s] ? kit->counts[s] : 0;
 }
 
 const kit_resp_t *kit_wait(kit_t *kit, const char *correlation_id, int timeout_ms)
 {
     int64_t deadline = dbev_mono_us() + (int64_t)timeout_ms * 1000;
-    size_t seen = 0;
     for (;;) {
-        for (; seen < kit->n_resps; seen++)
-            if (!strcmp(kit->resps[seen].correlation_id, correlation_id))
-                return &kit->resps[seen];
+        if (kit->index_cap) {
+            size_t s = slot_of(kit, correlation_id);
+            if (kit->index[s])
+                return &kit->resps[kit->index[s] - 1];
+        }
         if (dbev_mono_us() >= deadline)
             return NULL;
         kit_collect(kit, kit->n_resps + 1, 100);

@@ -34,6 +34,9 @@ typedef struct kit {
     rd_kafka_t *collector; /* completed + failed topics, from the beginning */
     kit_resp_t *resps;
     size_t n_resps, cap_resps;
+    size_t *index; /* open addressing: correlation id -> 1 + first response index */
+    unsigned *counts;
+    size_t index_cap;
     char tmpdir[256];
 } kit_t;
 

@@ -1,0 +1,401 @@
+/*
+ * Integration tests of the dbev-adapter process (build/bin/dbev-adapter):
+ * the command line (--help, bad keys and values refused with one line and
+ * exit status 2, docs in step); SIGKILL in the middle of a stream of writes
+ * and a restart: every request answered at least once and no write applied
+ * twice (rows counted in PostgreSQL); SIGTERM: exit status 0, and every
+ * request whose offset was committed was answered before the exit, the rest
+ * answered by the next instance.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "test_adapter_kit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define WAIT_MS  60000
+#define ADAPTER  DBEV_BUILD_DIR "/bin/dbev-adapter"
+#define CHUNK    100
+#define N_CHUNKS 30
+
+typedef struct fixture {
+    kit_t *kit;
+    pid_t pid;
+    int runs;
+    char log[300];
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    f->kit = kit_new("CREATE TABLE ledger (id bigserial PRIMARY KEY, seq integer NOT NULL);", 3);
+    *state = f;
+    return 0;
+}
+
+static void show_log(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return;
+    char line[2048];
+    fprintf(stderr, "--- %s ---\n", path);
+    while (fgets(line, sizeof(line), fp))
+        fputs(line, stderr);
+    fclose(fp);
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    if (!f)
+        return 0;
+    if (f->pid > 0) {
+        kill(f->pid, SIGKILL);
+        waitpid(f->pid, NULL, 0);
+    }
+    for (int i = 0; i < f->runs; i++) {
+        char path[300];
+        snprintf(path, sizeof(path), "%s/adapter-%d.log", f->kit->tmpdir, i);
+        if (getenv("DBEV_TEST_VERBOSE"))
+            show_log(path);
+        unlink(path);
+    }
+    kit_destroy(f->kit);
+    free(f);
+    return 0;
+}
+
+/* Runs dbev-adapter with extra arguments; stdout+stderr to out (NULL: a log
+ * file in the kit's directory). Returns the pid. */
+static pid_t spawn(fixture_t *f, const char *const *extra, const char *out)
+{
+    char *args[64];
+    int n = 0;
+    args[n++] = strdup(ADAPTER);
+    char *kv[32];
+    int nkv =
+        extra && extra[0] && !strcmp(extra[0], "--bare") ? 0 : kit_adapter_args(f->kit, kv, 32);
+    for (int i = 0; i < nkv; i++) {
+        args[n++] = strdup("-X");
+        args[n++] = kv[i];
+    }
+    for (int i = 0; extra && extra[i]; i++)
+        if (strcmp(extra[i], "--bare"))
+            args[n++] = strdup(extra[i]);
+    args[n] = NULL;
+    if (!out) {
+        snprintf(f->log, sizeof(f->log), "%s/adapter-%d.log", f->kit->tmpdir, f->runs++);
+        out = f->log;
+    }
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv(args[0], args);
+        _exit(127);
+    }
+    for (int i = 0; i < n; i++)
+        free(args[i]);
+    return pid;
+}
+
+/* Waits for pid to exit within timeout_ms; returns its wait status, or -1. */
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+    int64_t deadline = dbev_mono_us() + (int64_t)timeout_ms * 1000;
+    int status;
+    while (dbev_mono_us() < deadline) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        usleep(10 * 1000); /* polling interval while waiting for the exit */
+    }
+    return -1;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return strdup("");
+    char *buf = calloc(1, 1 << 16);
+    size_t n = fread(buf, 1, (1 << 16) - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+static void run_cli(fixture_t *f, const char *const *argv, int want_status, const char *want_text)
+{
+    char out[300];
+    snprintf(out, sizeof(out), "%s/cli.out", f->kit->tmpdir);
+    pid_t pid = spawn(f, argv, out);
+    int status = wait_exit(pid, 10000);
+    char *text = slurp(out);
+    unlink(out);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != want_status)
+        fail_msg("%s: exit status %d, wanted %d: %s", argv[1], WEXITSTATUS(status), want_status,
+                 text);
+    if (want_text && !strstr(text, want_text))
+        fail_msg("%s: output lacks \"%s\": %s", argv[1], want_text, text);
+    if (want_status == 2) {
+        /* one clear line */
+        char *nl = strchr(text, '\n');
+        assert_non_null(nl);
+        assert_int_equal(nl[1], '\0');
+    }
+    free(text);
+}
+
+static void test_command_line(void **state)
+{
+    fixture_t *f = *state;
+    run_cli(f, (const char *[]){"--bare", "--help", NULL}, 0, "breaker.failure.threshold");
+    run_cli(f, (const char *[]){"--bare", "--help", NULL}, 0, "POSTGRES_POOL_MAX_SIZE");
+    run_cli(f, (const char *[]){"--bare", "--version", NULL}, 0, dbev_adapter_version());
+    run_cli(f, (const char *[]){"--bare", "-X", "no.such.key=1", NULL}, 2, "no.such.key");
+    run_cli(f, (const char *[]){"--bare", "-X", "pool.max=lots", NULL}, 2, "pool.max");
+    run_cli(f, (const char *[]){"--bare", "-X", "batch.max=0", NULL}, 2, "1..100000");
+    run_cli(f, (const char *[]){"--bare", "--conf", "/nonexistent/adapter.conf", NULL}, 2,
+            "/nonexistent/adapter.conf");
+    run_cli(f, (const char *[]){"--bare", "--frobnicate", NULL}, 2, "--frobnicate");
+    run_cli(f, (const char *[]){"--bare", "-X", "pool.min=30", "-X", "pool.max=10", NULL}, 2,
+            "pool.min");
+    /* the password never shows in the dump */
+    run_cli(f, (const char *[]){"--bare", "-X", "pg.password=hunter2", "--dump-conf", NULL}, 0,
+            "pg.password=***");
+}
+
+/* Sends chunk c: CHUNK inserts with seq c*CHUNK.. ; correlation ids into cids. */
+static void send_chunk(fixture_t *f, int c, char (*cids)[DBEV_ID_SIZE])
+{
+    for (int i = 0; i < CHUNK; i++) {
+        int seq = c * CHUNK + i;
+        char payload[128];
+        snprintf(payload, sizeof(payload),
+                 "{\"operation_type\":\"INSERT\",\"table\":\"ledger\",\"data\":{\"seq\":%d}}", seq);
+        cids[seq][0] = '\0';
+        kit_send_op(f->kit, payload, cids[seq], NULL, NULL);
+    }
+    kit_flush(f->kit);
+}
+
+static size_t answered(fixture_t *f, char (*cids)[DBEV_ID_SIZE], int n)
+{
+    size_t a = 0;
+    for (int i = 0; i < n; i++)
+        if (kit_count(f->kit, cids[i]))
+            a++;
+    return a;
+}
+
+/* Waits until the first n requests are answered. */
+static void wait_answered(fixture_t *f, char (*cids)[DBEV_ID_SIZE], int n)
+{
+    int64_t deadline = dbev_mono_us() + WAIT_MS * 1000LL;
+    while (answered(f, cids, n) < (size_t)n && dbev_mono_us() < deadline)
+        kit_collect(f->kit, f->kit->n_resps + 1, 200);
+    size_t a = answered(f, cids, n);
+    if (a < (size_t)n) {
+        show_log(f->log);
+        fail_msg("%zu of %d requests answered", a, n);
+    }
+}
+
+static void test_sigkill_restart(void **state)
+{
+    fixture_t *f = *state;
+    char(*cids)[DBEV_ID_SIZE] = calloc(CHUNK * N_CHUNKS, DBEV_ID_SIZE);
+    const char *small_batches[] = {"-X", "batch.max=40", NULL};
+    f->pid = spawn(f, small_batches, NULL);
+    for (int c = 0; c < N_CHUNKS; c++) {
+        if (c == N_CHUNKS / 2) {
+            /* mid-stream: once the adapter has applied some writes of this chunk
+             * (their acknowledgements slowed down by the broker's round-trip
+             * time, so their offsets are not committed yet) */
+            char err[512], sql[128];
+            assert_int_equal(mockenv_broker_rtt(f->kit->mk, 1, 300, err, sizeof(err)), 0);
+            send_chunk(f, c, cids);
+            snprintf(sql, sizeof(sql), "SELECT count(*) FROM ledger WHERE seq >= %d", c * CHUNK);
+            int64_t deadline = dbev_mono_us() + WAIT_MS * 1000LL;
+            while (kit_query_long(f->kit, sql) < 10 && dbev_mono_us() < deadline)
+                usleep(2000); /* polling interval while waiting for the writes */
+            assert_int_equal(kill(f->pid, SIGKILL), 0);
+            int status = wait_exit(f->pid, 10000);
+            assert_true(WIFSIGNALED(status));
+            assert_int_equal(mockenv_broker_rtt(f->kit->mk, 1, 0, err, sizeof(err)), 0);
+            f->pid = spawn(f, small_batches, NULL);
+            continue;
+        }
+        send_chunk(f, c, cids);
+        if (c < N_CHUNKS / 2) /* pace the first half: the kill falls mid-stream */
+            wait_answered(f, cids, c * CHUNK);
+    }
+    int n = CHUNK * N_CHUNKS;
+    wait_answered(f, cids, n);
+    size_t dup = 0;
+    for (int i = 0; i < n; i++) {
+        size_t k = kit_count(f->kit, cids[i]);
+        dup += k > 1 ? k - 1 : 0;
+    }
+    for (size_t i = 0; i < f->kit->n_resps; i++)
+        if (!f->kit->resps[i].completed)
+            fail_msg("a write failed: %s", f->kit->resps[i].text);
+    fprintf(stderr, "# %d requests, %zu answered more than once after the SIGKILL\n", n, dup);
+    /* the kill fell between execution and commit: redelivered, answered from the dedupe record */
+    assert_true(dup > 0);
+    size_t cached = 0;
+    for (size_t i = 0; i < f->kit->n_resps; i++)
+        cached += f->kit->resps[i].resp->cached;
+    assert_true(cached > 0);
+    /* every write applied exactly once */
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM ledger"), n);
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(DISTINCT seq) FROM ledger"), n);
+
+    kill(f->pid, SIGTERM);
+    int status = wait_exit(f->pid, 30000);
+    f->pid = 0;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    free(cids);
+}
+
+/* The committed offset of each partition of the requests topic, for the adapter's group. */
+static rd_kafka_topic_partition_list_t *committed(fixture_t *f)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", mockenv_bootstrap(f->kit->mk), err, sizeof(err));
+    rd_kafka_conf_set(conf, "group.id", "database-adapter-effect", err, sizeof(err));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    assert_non_null(rk);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
+    for (int p = 0; p < mockenv_partitions(f->kit->mk); p++)
+        rd_kafka_topic_partition_list_add(parts, mockenv_topic(f->kit->mk, DBEV_TOPIC_REQUESTED),
+                                          p);
+    assert_int_equal(rd_kafka_committed(rk, parts, 10000), 0);
+    rd_kafka_destroy(rk);
+    return parts;
+}
+
+/* Every request below the committed offsets carries a correlation id that was answered. */
+static size_t check_committed_answered(fixture_t *f, rd_kafka_topic_partition_list_t *offsets)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", mockenv_bootstrap(f->kit->mk), err, sizeof(err));
+    rd_kafka_conf_set(conf, "group.id", "dbev-test-reader", err, sizeof(err));
+    rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    rd_kafka_topic_partition_list_t *from = rd_kafka_topic_partition_list_copy(offsets);
+    int64_t total = 0;
+    for (int i = 0; i < from->cnt; i++) {
+        total += from->elems[i].offset > 0 ? from->elems[i].offset : 0;
+        from->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_assign(rk, from);
+    rd_kafka_topic_partition_list_destroy(from);
+    size_t checked = 0, eofs = 0;
+    int64_t deadline = dbev_mono_us() + 20 * 1000000LL;
+    while (eofs < (size_t)offsets->cnt && dbev_mono_us() < deadline) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 100);
+        if (!msg)
+            continue;
+        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            eofs++;
+        } else if (!msg->err) {
+            rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+                offsets, rd_kafka_topic_name(msg->rkt), msg->partition);
+            if (p && msg->offset < p->offset) {
+                json_t *event = json_loadb(msg->payload, msg->len, 0, NULL);
+                const char *cid = json_string_value(json_object_get(event, "correlation_id"));
+                assert_non_null(cid);
+                if (!kit_count(f->kit, cid))
+                    fail_msg("request at partition %d offset %lld was committed unanswered",
+                             (int)msg->partition, (long long)msg->offset);
+                json_decref(event);
+                checked++;
+            }
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    assert_int_equal(checked, (size_t)total);
+    return checked;
+}
+
+static void test_sigterm(void **state)
+{
+    fixture_t *f = *state;
+    int base = kit_query_long(f->kit, "SELECT count(*) FROM ledger");
+    char(*cids)[DBEV_ID_SIZE] = calloc(CHUNK * N_CHUNKS, DBEV_ID_SIZE);
+    const char *info[] = {"-X", "log.level=info", NULL};
+    f->pid = spawn(f, info, NULL);
+    /* Slow acknowledgements (broker round-trip time), so that the SIGTERM falls
+     * while responses of executed requests are still unacknowledged. */
+    char err[512];
+    assert_int_equal(mockenv_broker_rtt(f->kit->mk, 1, 200, err, sizeof(err)), 0);
+    for (int c = 0; c < 10; c++)
+        send_chunk(f, c, cids);
+    int64_t deadline = dbev_mono_us() + WAIT_MS * 1000LL;
+    while (kit_query_long(f->kit, "SELECT count(*) FROM ledger") < base + 10 &&
+           dbev_mono_us() < deadline)
+        usleep(2000); /* polling interval while waiting for the writes */
+    assert_int_equal(kill(f->pid, SIGTERM), 0);
+    int status = wait_exit(f->pid, 30000);
+    f->pid = 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        show_log(f->log);
+        fail_msg("dbev-adapter did not exit 0 after SIGTERM (status %d)", status);
+    }
+    assert_int_equal(mockenv_broker_rtt(f->kit->mk, 1, 0, err, sizeof(err)), 0);
+    char *log = slurp(f->log);
+    assert_non_null(strstr(log, "stopping"));
+    free(log);
+    /* responses already published arrive; committed requests must all be among them */
+    kit_collect(f->kit, f->kit->n_resps + 10 * CHUNK, 2000);
+    rd_kafka_topic_partition_list_t *offsets = committed(f);
+    size_t checked = check_committed_answered(f, offsets);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    fprintf(stderr, "# SIGTERM: %zu committed requests, all answered\n", checked);
+
+    /* the next instance answers the rest, nothing applied twice */
+    f->pid = spawn(f, NULL, NULL);
+    wait_answered(f, cids, 10 * CHUNK);
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM ledger") - base, 10 * CHUNK);
+    kill(f->pid, SIGTERM);
+    status = wait_exit(f->pid, 30000);
+    f->pid = 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        show_log(f->log);
+        fail_msg("dbev-adapter did not exit 0 after SIGTERM (status %d)", status);
+    }
+    free(cids);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_command_line),
+        cmocka_unit_test(test_sigkill_restart),
+        cmocka_unit_test(test_sigterm),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
