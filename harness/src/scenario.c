@@ -226,6 +226,9 @@ static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *ste
     step->name = strdup(json_is_string(name) ? json_string_value(name) : made);
     step->expect = json_object_get(node, "expect");
     step->save = json_object_get(node, "save");
+    step->parity = json_object_get(node, "parity");
+    if (step->parity && !json_is_object(step->parity))
+        return fail_at(ld, step->parity, "parity must be a mapping, e.g. {ignore_columns: [id]}");
     const json_t *timeout = json_object_get(node, "timeout_ms");
     if (timeout) {
         if (!json_is_integer(timeout) || json_integer_value(timeout) <= 0)

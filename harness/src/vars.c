@@ -9,11 +9,13 @@
 
 #include <dbev/protocol.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct vars {
+    pthread_mutex_t lock; /* parallel steps share one set */
     json_t *saved; /* name -> value, captured with save: */
     json_t *uuids; /* name -> string, for ${uuid:name} */
     int64_t seq;
@@ -28,6 +30,7 @@ vars_t *vars_new(uint64_t seed)
     vars->saved = json_object();
     vars->uuids = json_object();
     vars->rng = seed ? seed : 0x9E3779B97F4A7C15ull;
+    pthread_mutex_init(&vars->lock, NULL);
     return vars;
 }
 
@@ -37,12 +40,16 @@ void vars_destroy(vars_t *vars)
         return;
     json_decref(vars->saved);
     json_decref(vars->uuids);
+    pthread_mutex_destroy(&vars->lock);
     free(vars);
 }
 
 int vars_set(vars_t *vars, const char *name, json_t *value)
 {
-    return json_object_set(vars->saved, name, value);
+    pthread_mutex_lock(&vars->lock);
+    int rc = json_object_set(vars->saved, name, value);
+    pthread_mutex_unlock(&vars->lock);
+    return rc;
 }
 
 json_t *vars_get(const vars_t *vars, const char *name)
@@ -188,7 +195,17 @@ static json_t *substitute_string(vars_t *vars, const char *text, char *errstr, s
     return result;
 }
 
+static json_t *substitute(vars_t *vars, const json_t *template_value, char *errstr, size_t size);
+
 json_t *vars_substitute(vars_t *vars, const json_t *template_value, char *errstr, size_t size)
+{
+    pthread_mutex_lock(&vars->lock);
+    json_t *out = substitute(vars, template_value, errstr, size);
+    pthread_mutex_unlock(&vars->lock);
+    return out;
+}
+
+static json_t *substitute(vars_t *vars, const json_t *template_value, char *errstr, size_t size)
 {
     json_t *value = (json_t *)template_value;
     if (json_is_string(value))
@@ -199,7 +216,7 @@ json_t *vars_substitute(vars_t *vars, const json_t *template_value, char *errstr
         json_t *item;
         json_array_foreach(value, i, item)
         {
-            json_t *sub = vars_substitute(vars, item, errstr, size);
+            json_t *sub = substitute(vars, item, errstr, size);
             if (!sub) {
                 json_decref(copy);
                 return NULL;
@@ -214,7 +231,7 @@ json_t *vars_substitute(vars_t *vars, const json_t *template_value, char *errstr
         json_t *item;
         json_object_foreach(value, key, item)
         {
-            json_t *sub = vars_substitute(vars, item, errstr, size);
+            json_t *sub = substitute(vars, item, errstr, size);
             if (!sub) {
                 json_decref(copy);
                 return NULL;

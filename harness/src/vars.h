@@ -1,5 +1,6 @@
 /*
  * Scenario variables: `${...}` placeholders substituted anywhere in a step.
+ * Thread-safe: parallel steps share one set.
  *   ${uuid}          a new UUID at each use
  *   ${uuid:name}     one UUID per name, stable for the whole scenario
  *   ${seq}           a counter, 1, 2, 3 ... per scenario (load: per request)
