@@ -40,7 +40,7 @@ static const struct {
 
 /* Keys a step may carry besides its kind. */
 static const char *const step_keys[] = {"name",        "expect", "save", "timeout_ms",
-                                        "interval_ms", "path",   NULL};
+                                        "interval_ms", "parity", NULL};
 
 static const char *const load_expect_keys[] = {"min_throughput", "p50_ms",      "p90_ms",
                                                "p95_ms",         "p99_ms",      "max_error_rate",
