@@ -143,7 +143,7 @@ static rd_kafka_t *new_handle(mockenv_t *env, const char *bootstrap, char *errst
  * for WAKER_MS, this thread opens and at once closes a connection to a
  * listening broker. Clients never see these connections.
  */
-#define WAKER_MS 2
+#define WAKER_MS 1
 
 static void poke_port(int port)
 {

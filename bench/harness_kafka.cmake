@@ -1,0 +1,5 @@
+# Warm bring-up of the test environment (Kafka mock cluster + throwaway
+# PostgreSQL), the figure behind "well under one second" in issue 2.
+# Usage: bench_env_bringup [runs]
+add_executable(bench_env_bringup ${CMAKE_CURRENT_SOURCE_DIR}/bench_env_bringup.c)
+target_link_libraries(bench_env_bringup PRIVATE dbev_harness_core)
