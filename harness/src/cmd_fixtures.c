@@ -20,7 +20,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: dbev-harness fixtures list [--fixtures DIR]\n"
-            "       dbev-harness fixtures load NAME [options]\n"
+            "       dbev-harness fixtures load NAME[,NAME...] [options]\n"
             "\n"
             "options:\n"
             "  --pg-dsn DSN        load into this database (default: a throwaway server,\n"
@@ -136,7 +136,7 @@ static int cmd_main(int argc, char **argv)
         }
     }
     int64_t t1 = dbev_mono_us();
-    if (rc == 0 && fixtures_load(conn, fdir, name, err, sizeof(err)) < 0) {
+    if (rc == 0 && fixtures_load_list(conn, fdir, name, err, sizeof(err)) < 0) {
         fprintf(stderr, "fixtures: %s\n", err);
         rc = 1;
     }

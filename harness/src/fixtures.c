@@ -87,6 +87,25 @@ int fixtures_load(PGconn *conn, const char *dir, const char *name, char *errstr,
     return rc;
 }
 
+int fixtures_load_list(PGconn *conn, const char *dir, const char *names, char *errstr, size_t size)
+{
+    const char *p = names;
+    if (!*p)
+        return dbev_seterr(errstr, size, "no fixture named");
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char name[128];
+        if (len == 0 || len >= sizeof(name))
+            return dbev_seterr(errstr, size, "fixture list '%s': empty or overlong name", names);
+        memcpy(name, p, len);
+        name[len] = '\0';
+        if (fixtures_load(conn, dir, name, errstr, size) < 0)
+            return -1;
+        p += len + (p[len] == ',' ? 1 : 0);
+    }
+    return 0;
+}
+
 int fixtures_prepare(PGconn *conn, void *opaque, char *errstr, size_t size)
 {
     const fixtures_spec_t *spec = opaque;
@@ -101,7 +120,7 @@ int fixtures_prepare(PGconn *conn, void *opaque, char *errstr, size_t size)
     mig_result_clear(&res);
     mig_set_destroy(set);
     if (rc == 0 && spec && spec->fixture)
-        rc = fixtures_load(conn, spec->fixtures_dir, spec->fixture, errstr, size);
+        rc = fixtures_load_list(conn, spec->fixtures_dir, spec->fixture, errstr, size);
     return rc;
 }
 
@@ -115,16 +134,24 @@ int fixtures_key(const fixtures_spec_t *spec, char *key, size_t key_size, char *
     harness_sha256_init(&ctx);
     mig_set_hash(set, &ctx);
     mig_set_destroy(set);
-    if (spec && spec->fixture) {
-        char path[1024];
+    const char *p = spec && spec->fixture ? spec->fixture : "";
+    while (*p) {
+        size_t nlen = strcspn(p, ",");
+        char name[128], path[1024];
+        if (nlen == 0 || nlen >= sizeof(name))
+            return dbev_seterr(errstr, size, "fixture list '%s': empty or overlong name",
+                               spec->fixture);
+        memcpy(name, p, nlen);
+        name[nlen] = '\0';
+        p += nlen + (p[nlen] == ',' ? 1 : 0);
         const char *fdir = spec->fixtures_dir ? spec->fixtures_dir : fixtures_default_dir();
-        if (fixture_path(fdir, spec->fixture, path, sizeof(path), errstr, size) < 0)
+        if (fixture_path(fdir, name, path, sizeof(path), errstr, size) < 0)
             return -1;
         size_t len = 0;
         char *sql = mig_read_file(path, &len, errstr, size);
         if (!sql)
             return -1;
-        harness_sha256_update(&ctx, spec->fixture, strlen(spec->fixture) + 1);
+        harness_sha256_update(&ctx, name, nlen + 1);
         harness_sha256_update(&ctx, sql, len);
         free(sql);
     }

@@ -24,11 +24,14 @@ const char *fixtures_default_dir(void);
  */
 int fixtures_load(PGconn *conn, const char *dir, const char *name, char *errstr, size_t size);
 
+/** Loads "base,bulk" (comma-separated names) in order, each in its own transaction. */
+int fixtures_load_list(PGconn *conn, const char *dir, const char *names, char *errstr, size_t size);
+
 /** What fixtures_prepare() applies. NULL members take the defaults. */
 typedef struct fixtures_spec {
     const char *migrations_dir; /* NULL: mig_default_dir() */
     const char *fixtures_dir;   /* NULL: fixtures_default_dir() */
-    const char *fixture;        /* NULL: migrations only */
+    const char *fixture;        /* set name, or names "base,bulk" loaded in order; NULL: none */
 } fixtures_spec_t;
 
 /**

@@ -815,8 +815,11 @@ static void test_command_line(void **state)
     assert_non_null(strstr(out, "version: 002 -> 006"));
     assert_int_equal(harness(out, sizeof(out), "migrate verify --pg-dsn %s", quoted), 0);
     assert_non_null(strstr(out, "the catalog matches"));
-    assert_int_equal(harness(out, sizeof(out), "fixtures load base --pg-dsn %s", quoted), 0);
+    assert_int_equal(harness(out, sizeof(out), "fixtures load base,bulk --pg-dsn %s", quoted), 0);
     assert_non_null(strstr(out, "public.agent_definitions"));
+    assert_int_equal(scalar(t->conn, "SELECT count(*) FROM agent_execution_logs"), 3010);
+    assert_int_equal(harness(out, sizeof(out), "fixtures load nosuchset --pg-dsn %s", quoted), 1);
+    assert_non_null(strstr(out, "nosuchset.sql"));
     exec_ok(t->conn,
             "ALTER TABLE agent_routing_decisions ALTER COLUMN routing_time_ms TYPE bigint");
     assert_int_equal(harness(out, sizeof(out), "migrate verify --pg-dsn %s", quoted), 1);
