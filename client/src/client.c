@@ -250,11 +250,18 @@ static void cli_finish_error(dbev_client_t *client, creq_t *r, dbev_err_t code, 
     cli_finish(client, r, NULL, res_error_new(code, "%s", msg), answered);
 }
 
-/* Only these are worth another attempt (issue 5): never validation or SQL errors. */
+/*
+ * Only these are worth another attempt: timeouts (ours, or the adapter's
+ * TIMEOUT_ERROR, which it also answers for an attempt that waited in Kafka
+ * past its deadline and was not executed), transport failures and lost
+ * database connections. Never validation or SQL errors. Retrying a write is
+ * safe because every attempt carries the same event id and the adapter
+ * executes an event id once.
+ */
 static bool cli_should_retry(dbev_err_t code)
 {
     return code == DBEV_ERR__TIMEOUT || code == DBEV_ERR__TRANSPORT ||
-           code == DBEV_ERR_DATABASE_CONNECTION_FAILED;
+           code == DBEV_ERR_DATABASE_CONNECTION_FAILED || code == DBEV_ERR_TIMEOUT_ERROR;
 }
 
 static void cli_schedule_retry(dbev_client_t *client, creq_t *r, int64_t now_us)
