@@ -1,11 +1,22 @@
 # The adapter's database side: SQL builder, type mapping, breaker (unit) and
 # the executor against a throwaway PostgreSQL (integration).
+#
+# The integration test and bench_exec need only pgenv of the harness, so
+# they link a small library of just those sources (dbev_adb_pgenv) rather
+# than all of dbev_harness_core: the database side's tests then build and run
+# whatever state the rest of the harness is in.
 if(TARGET dbev_adapter_core)
     dbev_add_test(test_sqlbuild SOURCES unit/test_sqlbuild.c LIBS dbev_adapter_core LABELS unit)
     dbev_add_test(test_typemap SOURCES unit/test_typemap.c LIBS dbev_adapter_core LABELS unit)
     dbev_add_test(test_breaker SOURCES unit/test_breaker.c LIBS dbev_adapter_core LABELS unit)
-    if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_exec.c)
+
+    file(GLOB DBEV_ADB_PGENV_SOURCES ${CMAKE_SOURCE_DIR}/harness/src/pgenv*.c)
+    if(DBEV_ADB_PGENV_SOURCES)
+        add_library(dbev_adb_pgenv STATIC ${DBEV_ADB_PGENV_SOURCES}
+                                          ${CMAKE_SOURCE_DIR}/harness/src/sha256.c)
+        target_include_directories(dbev_adb_pgenv PUBLIC ${CMAKE_SOURCE_DIR}/harness/src)
+        target_link_libraries(dbev_adb_pgenv PUBLIC dbev_common PkgConfig::LIBPQ Threads::Threads)
         dbev_add_test(test_exec SOURCES integration/test_exec.c
-                      LIBS dbev_adapter_core dbev_harness_core LABELS integration TIMEOUT 300)
+                      LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
     endif()
 endif()

@@ -15,7 +15,7 @@
 static const char *const ensure_sql[] = {
     "CREATE SCHEMA IF NOT EXISTS dbev_adapter",
     "CREATE TABLE IF NOT EXISTS dbev_adapter.processed_events ("
-    " event_id text PRIMARY KEY,"
+    " event_id text COLLATE \"C\" PRIMARY KEY,"
     " correlation_id text,"
     " operation text,"
     " response jsonb,"
@@ -105,7 +105,12 @@ json_t *dedupe_lookup(PGconn *conn, const char *const *event_ids, size_t n, int6
     }
     json_t *found = json_object();
     for (int r = 0; r < PQntuples(res); r++) {
-        json_t *resp = json_loads(PQgetvalue(res, r, 1), 0, NULL);
+        json_t *resp = NULL;
+        if (!PQgetisnull(res, r, 2))
+            resp = json_loads(PQgetvalue(res, r, 2), 0, NULL);
+        else if (strcmp(PQgetvalue(res, r, 1), "INSERT") == 0)
+            resp = dbev_completed_payload_new(DBEV_OP_INSERT, json_array(), 1, 0.0,
+                                              DBEV_BREAKER_CLOSED, false, false, NULL);
         if (resp)
             json_object_set_new(found, PQgetvalue(res, r, 0), resp);
     }

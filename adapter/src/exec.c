@@ -244,11 +244,15 @@ static pool_conn_t *get_conn(adapter_exec_t *ex)
 /* The current connection failed: drop it and the idle ones (likely dead too). */
 static void conn_lost(adapter_exec_t *ex, const char *why)
 {
+    /* why may live in the connection (PQerrorMessage): copy it first. */
+    char line[sizeof(ex->conn_err)];
+    snprintf(line, sizeof(line), "%s", why && why[0] ? why : "connection to PostgreSQL lost");
+    line[strcspn(line, "\n")] = '\0';
     if (ex->pc)
         pool_release(ex->pool, ex->pc, true);
     ex->pc = NULL;
     pool_drop_idle(ex->pool);
-    snprintf(ex->conn_err, sizeof(ex->conn_err), "%s", why);
+    memcpy(ex->conn_err, line, sizeof(line));
 }
 
 /* Gets a connection for a retry after conn_lost(): a fresh one or nothing. */
@@ -762,23 +766,14 @@ io_failed_noerr:
 /* ---- running requests ---------------------------------------------------- */
 
 /*
- * The response of a job that can be told before it runs: a plain INSERT
- * (no RETURNING) that succeeds always answers row_count 1 and no rows. Its
- * claim carries the response, so no second write of the record is needed;
- * that is the throughput case. NULL for every other job.
+ * Whether a job's answer is known before it runs: a plain INSERT (no
+ * RETURNING) that succeeds always answers row_count 1 and no rows. Its claim
+ * is its record (response NULL, see dedupe.h): no second write of the
+ * record, which is the throughput case.
  */
 static bool predictable(const job_t *job)
 {
     return job->req->op.type == DBEV_OP_INSERT && !job->req->op.returning;
-}
-
-static json_t *predicted_payload(const adapter_exec_t *ex, const job_t *job)
-{
-    const dbev_operation_t *op = &job->req->op;
-    if (!predictable(job))
-        return NULL;
-    return dbev_completed_payload_new(op->type, json_array(), 1, 0.0, breaker_state(ex->breaker),
-                                      false, false, NULL);
 }
 
 static bool has_event_id(const job_t *job)
@@ -818,22 +813,17 @@ static int try_single(adapter_exec_t *ex, pool_conn_t *pc, job_t *job)
         }
         json_decref(found);
     }
-    json_t *predicted = write ? predicted_payload(ex, job) : NULL;
-    char *predicted_text = predicted ? json_dumps(predicted, JSON_COMPACT) : NULL;
-    json_decref(predicted);
-    const char *claim[4] = {job->req->event_id, job->req->correlation_id, dbev_op_name(op->type),
-                            predicted_text};
+    const char *claim[3] = {job->req->event_id, job->req->correlation_id, dbev_op_name(op->type)};
     step_t st = {.begin = true,
                  .read_only = op->type == DBEV_OP_SELECT,
                  .claim_sql = write ? DEDUPE_CLAIM_SQL : NULL,
-                 .claim_nparams = 4,
+                 .claim_nparams = 3,
                  .claim_values = claim,
                  .jobs = job,
                  .njobs = 1,
                  .commit = !write};
     step_result_t sr;
     int rc = run_step(ex, pc, &st, deadline, &sr);
-    free(predicted_text);
     if (rc < 0) {
         step_result_clear(&sr);
         return -1;
@@ -935,7 +925,129 @@ static int run_group_split(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, siz
     return 0;
 }
 
+/*
+ * Merging: consecutive plain INSERTs of a group with the same SQL (table and
+ * columns) and timeout are sent as ONE multi-row INSERT, which costs the
+ * server a fraction of as many single-row statements. Their answers are
+ * known (row_count 1 each). The plan maps the statements sent ("send jobs")
+ * back to the jobs they cover. When a merged statement fails, nobody knows
+ * which row did: the group runs again unmerged, where every statement is one
+ * job's and the split below finds the culprit.
+ */
+typedef struct plan {
+    job_t *send; /* send jobs: originals, or synthetic ones holding a merged statement */
+    size_t nsend;
+    size_t *first;        /* first job covered by send job s */
+    size_t *count;        /* jobs covered (1, or more when merged) */
+    sqlb_query_t *merged; /* merged statements; their values are borrowed */
+    size_t nmerged;
+} plan_t;
+
+static void plan_free(plan_t *pl)
+{
+    for (size_t i = 0; i < pl->nmerged; i++) {
+        free(pl->merged[i].sql);
+        free(pl->merged[i].values); /* the strings belong to the jobs */
+    }
+    free(pl->merged);
+    free(pl->send);
+    free(pl->first);
+    free(pl->count);
+    memset(pl, 0, sizeof(*pl));
+}
+
+static bool mergeable(const job_t *a, const job_t *b)
+{
+    return predictable(a) && predictable(b) && a->nq == 1 && b->nq == 1 &&
+           a->timeout_ms == b->timeout_ms && strcmp(a->qs[0].sql, b->qs[0].sql) == 0;
+}
+
+/* One multi-row INSERT from jobs[0..k) (all mergeable with jobs[0]). */
+static int merge_insert(const job_t *jobs, size_t k, sqlb_query_t *q)
+{
+    const char *sql = jobs[0].qs[0].sql;
+    const char *values_kw = strstr(sql, " VALUES (");
+    int per = jobs[0].qs[0].nparams;
+    memset(q, 0, sizeof(*q));
+    if (!values_kw)
+        return -1;
+    size_t head = (size_t)(values_kw - sql) + strlen(" VALUES ");
+    size_t cap = head + k * ((size_t)per * 9 + 4) + 1;
+    q->sql = malloc(cap);
+    q->values = malloc(k * (size_t)per * sizeof(char *));
+    if (!q->sql || !q->values) {
+        free(q->sql);
+        free(q->values);
+        return -1;
+    }
+    memcpy(q->sql, sql, head);
+    size_t len = head;
+    int n = 0;
+    for (size_t j = 0; j < k; j++) {
+        q->sql[len++] = j ? ',' : '(';
+        if (j)
+            q->sql[len++] = '(';
+        for (int c = 0; c < per; c++) {
+            len += (size_t)snprintf(q->sql + len, cap - len, c ? ", $%d" : "$%d", n + 1);
+            q->values[n++] = jobs[j].qs[0].values[c];
+        }
+        q->sql[len++] = ')';
+    }
+    q->sql[len] = '\0';
+    q->nparams = n;
+    q->cap = n;
+    q->nrows = (int)k;
+    return 0;
+}
+
+static int plan_build(job_t *jobs, size_t n, bool merge, plan_t *pl)
+{
+    memset(pl, 0, sizeof(*pl));
+    pl->send = calloc(n, sizeof(*pl->send));
+    pl->first = calloc(n, sizeof(size_t));
+    pl->count = calloc(n, sizeof(size_t));
+    pl->merged = calloc(n, sizeof(*pl->merged));
+    if (!pl->send || !pl->first || !pl->count || !pl->merged) {
+        plan_free(pl);
+        return -1;
+    }
+    for (size_t i = 0; i < n;) {
+        size_t k = 1;
+        if (merge && predictable(&jobs[i]) && jobs[i].nq == 1) {
+            int per = jobs[i].qs[0].nparams > 0 ? jobs[i].qs[0].nparams : 1;
+            size_t max_rows = (size_t)(SQLB_MAX_PARAMS / per);
+            if (max_rows > SQLB_MAX_BATCH_ROWS)
+                max_rows = SQLB_MAX_BATCH_ROWS;
+            while (i + k < n && k < max_rows && mergeable(&jobs[i], &jobs[i + k]))
+                k++;
+        }
+        size_t s = pl->nsend++;
+        pl->first[s] = i;
+        pl->count[s] = k;
+        pl->send[s] = jobs[i];
+        if (k > 1) {
+            sqlb_query_t *q = &pl->merged[pl->nmerged];
+            if (merge_insert(jobs + i, k, q) == 0) {
+                pl->nmerged++;
+                pl->send[s].qs = q;
+                pl->send[s].nq = 1;
+            } else {
+                pl->count[s] = k = 1; /* out of memory: send it alone */
+            }
+        }
+        i += k;
+    }
+    return 0;
+}
+
+static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t n, bool merge);
+
 static int try_group(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t n)
+{
+    return try_group_ex(ex, pc, jobs, n, true);
+}
+
+static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t n, bool merge)
 {
     char err[512];
     size_t pending = 0;
@@ -954,7 +1066,7 @@ static int try_group(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t n)
         for (size_t i = 0; i < n; i++)
             if (!jobs[i].out->payload)
                 rest[k++] = jobs[i];
-        int rc = try_group(ex, pc, rest, pending);
+        int rc = try_group_ex(ex, pc, rest, pending, merge);
         free(rest);
         return rc;
     }
@@ -989,45 +1101,63 @@ static int try_group(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t n)
         json_decref(found);
         if (kept < n) {
             free(ids);
-            return try_group(ex, pc, jobs, n);
+            return try_group_ex(ex, pc, jobs, n, merge);
         }
     }
     free(ids);
 
-    /* Claims for every event id, in one statement. */
-    json_t *claims = json_array();
+    /* Claims for every event id, in one statement of three text arrays. */
+    json_t *claim_arrays[3] = {json_array(), json_array(), json_array()};
     for (size_t i = 0; i < n; i++) {
         if (!dedupes(ex, &jobs[i]))
             continue;
-        json_t *c = json_object();
-        json_object_set_new(c, "e", json_string(jobs[i].req->event_id));
-        json_object_set_new(c, "c",
-                            jobs[i].req->correlation_id ? json_string(jobs[i].req->correlation_id)
-                                                        : json_null());
-        json_object_set_new(c, "o", json_string(dbev_op_name(jobs[i].req->op.type)));
-        json_t *predicted = predicted_payload(ex, &jobs[i]);
-        json_object_set_new(c, "r", predicted ? predicted : json_null());
-        json_array_append_new(claims, c);
+        json_array_append_new(claim_arrays[0], json_string(jobs[i].req->event_id));
+        json_array_append_new(claim_arrays[1], jobs[i].req->correlation_id
+                                                   ? json_string(jobs[i].req->correlation_id)
+                                                   : json_null());
+        json_array_append_new(claim_arrays[2], json_string(dbev_op_name(jobs[i].req->op.type)));
     }
-    char *claims_text = json_array_size(claims) ? json_dumps(claims, JSON_COMPACT) : NULL;
-    json_decref(claims);
-    const char *claim_values[] = {claims_text};
+    bool any_claim = json_array_size(claim_arrays[0]) > 0;
+    char *claim_texts[3] = {NULL, NULL, NULL};
+    for (int k = 0; k < 3; k++) {
+        bool oom = false;
+        if (any_claim)
+            claim_texts[k] = sqlb_param_text(claim_arrays[k], true, &oom);
+        json_decref(claim_arrays[k]);
+        if (oom)
+            any_claim = false;
+    }
+    const char *claim_values[] = {claim_texts[0], claim_texts[1], claim_texts[2]};
+    plan_t pl;
+    if (plan_build(jobs, n, merge, &pl)) {
+        for (int k = 0; k < 3; k++)
+            free(claim_texts[k]);
+        return -1;
+    }
     step_t st = {.begin = true,
-                 .claim_sql = claims_text ? DEDUPE_CLAIM_MANY_SQL : NULL,
-                 .claim_nparams = 1,
+                 .claim_sql = any_claim ? DEDUPE_CLAIM_MANY_SQL : NULL,
+                 .claim_nparams = 3,
                  .claim_values = claim_values,
-                 .jobs = jobs,
-                 .njobs = n};
+                 .jobs = pl.send,
+                 .njobs = pl.nsend};
     step_result_t sr;
     int rc = run_step(ex, pc, &st, deadline, &sr);
-    free(claims_text);
+    for (int k = 0; k < 3; k++)
+        free(claim_texts[k]);
     if (rc < 0) {
         step_result_clear(&sr);
+        plan_free(&pl);
         return -1;
     }
     if (rc > 0) {
         long f = sr.fail_job;
+        bool merged_failed = f >= 0 && pl.count[f] > 1;
+        if (f >= 0)
+            f = (long)pl.first[f];
         step_result_clear(&sr);
+        plan_free(&pl);
+        if (merged_failed)
+            return try_group_ex(ex, pc, jobs, n, false);
         if (f < 0) {
             /* The claim failed (an event in flight elsewhere or twice in this
              * group) or BEGIN did: each alone sorts it out. */
@@ -1042,13 +1172,24 @@ static int try_group(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t n)
     json_t **payloads = calloc(n, sizeof(*payloads));
     json_t *store = json_object();
     size_t base = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t s = 0; s < pl.nsend; s++) {
+        size_t i = pl.first[s];
+        if (pl.count[s] > 1) {
+            /* Merged plain INSERTs: one row each, as predicted. */
+            for (size_t k = 0; k < pl.count[s]; k++)
+                payloads[i + k] = dbev_completed_payload_new(
+                    DBEV_OP_INSERT, json_array(), 1, elapsed_ms(&jobs[i + k]),
+                    breaker_state(ex->breaker), false, false, NULL);
+            base += 1;
+            continue;
+        }
         payloads[i] = job_payload(ex, &jobs[i], sr.res + base);
         base += jobs[i].nq;
         if (dedupes(ex, &jobs[i]) && !predictable(&jobs[i]))
             json_object_set(store, jobs[i].req->event_id, payloads[i]);
     }
     step_result_clear(&sr);
+    plan_free(&pl);
     char *store_text = json_object_size(store) ? json_dumps(store, JSON_COMPACT) : NULL;
     json_decref(store);
     const char *store_values[] = {store_text};
