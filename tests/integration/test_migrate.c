@@ -343,11 +343,36 @@ static void test_verify_names_dropped_index_and_changed_type(void **state)
                                  "type expected \"integer\", found \"bigint\"\n"));
     assert_non_null(strstr(text, "extra index public.agent_actions.idx_extra_one\n"));
     free(text);
+    /* Triggers, constraints (nullability, checks, FK targets) and function bodies are compared too.
+     */
+    exec_ok(t->conn, "DROP TRIGGER trg_generation_sessions_updated_at ON generation_sessions");
+    exec_ok(t->conn, "ALTER TABLE agent_actions ALTER COLUMN agent_name DROP NOT NULL");
+    exec_ok(t->conn, "ALTER TABLE agent_actions DROP CONSTRAINT agent_actions_duration_check");
+    exec_ok(t->conn,
+            "CREATE OR REPLACE FUNCTION get_template_cache_efficiency()"
+            " RETURNS TABLE (template_type text, templates bigint, total_hits bigint,"
+            " total_misses bigint, hit_rate numeric, avg_load_time_ms numeric)"
+            " LANGUAGE sql STABLE AS $$ SELECT NULL::text, 0::bigint, 0::bigint, 0::bigint,"
+            " NULL::numeric, NULL::numeric $$");
+    mig_catalog_t *live3 = snap(t->conn);
+    n = mig_catalog_diff(manifest, live3, &text);
+    assert_int_equal(n, 7);
+    assert_non_null(strstr(
+        text, "missing trigger public.generation_sessions.trg_generation_sessions_updated_at\n"));
+    assert_non_null(strstr(
+        text, "different column public.agent_actions.agent_name: nullable expected \"false\", "
+              "found \"true\"\n"));
+    assert_non_null(
+        strstr(text, "missing constraint public.agent_actions.agent_actions_duration_check\n"));
+    assert_non_null(strstr(
+        text, "different function public.get_template_cache_efficiency(): body_sha256 expected"));
+    free(text);
+    mig_catalog_destroy(live3);
     /* A dropped table is one line, not one per column. */
     exec_ok(t->conn, "DROP TABLE template_cache_metadata");
     mig_catalog_t *live2 = snap(t->conn);
     n = mig_catalog_diff(manifest, live2, &text);
-    assert_int_equal(n, 4);
+    assert_int_equal(n, 8);
     assert_non_null(strstr(text, "missing table public.template_cache_metadata\n"));
     free(text);
     mig_catalog_destroy(live2);
