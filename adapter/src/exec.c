@@ -394,7 +394,16 @@ static int check_op(const adapter_exec_t *ex, const dbev_operation_t *op, char *
         char kw[32];
         if (!op->sql)
             return dbev_seterr(errstr, size, "%s needs sql", dbev_op_name(op->type));
-        sqlb_first_keyword(op->sql, kw, sizeof(kw));
+        const char *rest = sqlb_first_keyword(op->sql, kw, sizeof(kw));
+        char kw2[32];
+        sqlb_first_keyword(rest, kw2, sizeof(kw2));
+        if ((strcmp(kw, "SET") == 0 && strcmp(kw2, "LOCAL") != 0) || strcmp(kw, "RESET") == 0 ||
+            strcmp(kw, "DISCARD") == 0)
+            return dbev_seterr(errstr, size,
+                               "%s statements are not allowed in %s: they would change the "
+                               "session of a pooled connection that other requests share (SET "
+                               "LOCAL is fine)",
+                               kw, dbev_op_name(op->type));
         for (int i = 0; txn_keywords[i]; i++) {
             if (strcmp(kw, txn_keywords[i]) == 0 &&
                 (strcmp(kw, "PREPARE") != 0 || strstr(op->sql, "TRANSACTION") ||

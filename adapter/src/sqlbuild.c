@@ -770,7 +770,7 @@ int sqlb_build(const dbev_operation_t *op, sqlb_colkind_fn colkind, void *opaque
     return 0;
 }
 
-void sqlb_first_keyword(const char *sql, char *out, size_t size)
+const char *sqlb_first_keyword(const char *sql, char *out, size_t size)
 {
     const char *p = sql;
     size_t n = 0;
@@ -803,4 +803,5 @@ void sqlb_first_keyword(const char *sql, char *out, size_t size)
     while (*p && (isalpha((unsigned char)*p) || *p == '_') && n + 1 < size)
         out[n++] = (char)toupper((unsigned char)*p++);
     out[n] = '\0';
+    return p;
 }

@@ -87,7 +87,8 @@ void sqlb_format_double(double d, char *buf, size_t size);
 /**
  * @brief The first keyword of a statement, upper-cased, after whitespace and
  *        comments (-- and nested slash-star); "" when none. out at least 32 bytes.
+ * @returns the text after that keyword (call again for the second keyword).
  */
-void sqlb_first_keyword(const char *sql, char *out, size_t size);
+const char *sqlb_first_keyword(const char *sql, char *out, size_t size);
 
 #endif

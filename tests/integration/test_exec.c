@@ -15,6 +15,7 @@
 #include "exec.h"
 #include "pgenv.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ static const dbev_logger_t logger = {.cb = quiet_log, .level = DBEV_LOG_DEBUG, .
 static const char *schema_sql =
     "CREATE TABLE items (id serial PRIMARY KEY, name text UNIQUE, score float8, qty int4,"
     " tags text[], doc jsonb, flag bool, created timestamptz DEFAULT now());"
+    "CREATE TABLE plain_log (msg text);"
     "CREATE SCHEMA obs;"
     "CREATE TABLE obs.events (id text PRIMARY KEY, kind text, n int8);"
     "CREATE TABLE typed (i2 int2, i4 int4, i8 int8, f4 float4, f8 float8, num numeric,"
@@ -393,6 +395,110 @@ static void test_duplicate_executed_once(void **state)
     dbev_request_destroy(b);
 }
 
+typedef struct racer {
+    adapter_exec_t *e;
+    dbev_request_t *req;
+    adapter_outcome_t out;
+    pthread_barrier_t *start;
+} racer_t;
+
+static void *race(void *arg)
+{
+    racer_t *r = arg;
+    pthread_barrier_wait(r->start);
+    adapter_exec_batch(r->e, &r->req, 1, &r->out);
+    return NULL;
+}
+
+/* The same event in flight on two executors at once (a redelivery while the
+ * first delivery runs): executed once, whichever wins; the other is cached. */
+static void test_concurrent_duplicate(void **state)
+{
+    (void)state;
+    adapter_exec_t *e2 = new_exec(60000);
+    for (int round = 0; round < 20; round++) {
+        char id[64], payload[256], sql[128];
+        dbev_uuid_new(id);
+        snprintf(payload, sizeof(payload),
+                 "{\"operation_type\": \"INSERT\", \"table\": \"plain_log\", \"data\": "
+                 "{\"msg\": \"race-%d\"}}",
+                 round);
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, 2);
+        racer_t r[2] = {{.e = ex, .req = request(id, payload, 0), .start = &start},
+                        {.e = e2, .req = request(id, payload, 0), .start = &start}};
+        pthread_t t[2];
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(pthread_create(&t[k], NULL, race, &r[k]), 0);
+        for (int k = 0; k < 2; k++)
+            pthread_join(t[k], NULL);
+        pthread_barrier_destroy(&start);
+        int cached = 0;
+        for (int k = 0; k < 2; k++) {
+            if (!r[k].out.completed) {
+                char *text = json_dumps(r[k].out.payload, JSON_COMPACT);
+                fail_msg("round %d racer %d: %s", round, k, text);
+            }
+            cached += json_is_true(
+                json_object_get(json_object_get(r[k].out.payload, "metadata"), "cached"));
+            json_decref(r[k].out.payload);
+            dbev_request_destroy(r[k].req);
+        }
+        assert_int_equal(cached, 1);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM plain_log WHERE msg = 'race-%d'", round);
+        assert_int_equal(count_sql(sql), 1);
+    }
+    adapter_exec_destroy(e2);
+}
+
+/* Records older than the retention are removed; younger ones stay. */
+static void test_retention_and_pool(void **state)
+{
+    (void)state;
+    exec_sql("INSERT INTO dbev_adapter.processed_events (event_id, operation, created_at)"
+             " VALUES ('old-one', 'INSERT', now() - interval '1 hour'),"
+             " ('young-one', 'INSERT', now())");
+    adapter_exec_conf_t conf = {.conninfo = dsn,
+                                .pool_min = 1,
+                                .pool_max = 2,
+                                .max_conn_age_ms = 1,
+                                .dedupe_retention_ms = 60000,
+                                .logger = &logger};
+    char err[256];
+    adapter_exec_t *e = adapter_exec_new(&conf, err, sizeof(err));
+    assert_non_null(e);
+    dbev_request_t *req =
+        request(NULL, "{\"operation_type\": \"SELECT\", \"sql\": \"SELECT 1 AS one\"}", 0);
+    adapter_outcome_t out;
+    adapter_exec_batch(e, &req, 1, &out);
+    assert_true(out.completed);
+    json_decref(out.payload);
+    assert_int_equal(
+        count_sql("SELECT count(*) FROM dbev_adapter.processed_events WHERE event_id = 'old-one'"),
+        0);
+    assert_int_equal(
+        count_sql(
+            "SELECT count(*) FROM dbev_adapter.processed_events WHERE event_id = 'young-one'"),
+        1);
+    /* Connections older than max_conn_age_ms are replaced when next acquired. */
+    json_t *h = adapter_exec_health(e);
+    json_int_t connects = json_integer_value(json_object_get(h, "connects"));
+    json_decref(h);
+    int64_t until = dbev_mono_us() + 2000;
+    while (dbev_mono_us() < until) /* older than 1 ms, for sure */
+        ;
+    adapter_exec_batch(e, &req, 1, &out);
+    assert_true(out.completed);
+    json_decref(out.payload);
+    h = adapter_exec_health(e);
+    assert_true(json_integer_value(json_object_get(h, "connects")) > connects);
+    assert_int_equal(json_integer_value(json_object_get(h, "pool_size")), 1);
+    assert_int_equal(json_integer_value(json_object_get(h, "pool_free")), 1);
+    json_decref(h);
+    dbev_request_destroy(req);
+    adapter_exec_destroy(e);
+}
+
 static void test_failing_request_amid_batch(void **state)
 {
     (void)state;
@@ -451,6 +557,15 @@ static void test_refusals(void **state)
     assert_string_equal(err_code(out.payload), "VALIDATION_ERROR");
     assert_non_null(
         strstr(json_string_value(json_object_get(out.payload, "error_message")), "TRANSACTION"));
+    json_decref(out.payload);
+    dbev_request_destroy(req);
+
+    /* Session state of a pooled connection is not the request's to change. */
+    req = request(NULL, "{\"operation_type\": \"EXECUTE\", \"sql\": \"SELECT 1\"}", 0);
+    req->op.sql = "SET search_path = evil";
+    run(&req, 1, &out);
+    assert_false(out.completed);
+    assert_string_equal(err_code(out.payload), "VALIDATION_ERROR");
     json_decref(out.payload);
     dbev_request_destroy(req);
 
@@ -584,6 +699,8 @@ int main(void)
         cmocka_unit_test(test_every_operation),
         cmocka_unit_test(test_every_type),
         cmocka_unit_test(test_duplicate_executed_once),
+        cmocka_unit_test(test_concurrent_duplicate),
+        cmocka_unit_test(test_retention_and_pool),
         cmocka_unit_test(test_failing_request_amid_batch),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_allowlist),

@@ -280,6 +280,11 @@ static void test_params_and_keywords(void **state)
     assert_string_equal(kw, "SELECT");
     sqlb_first_keyword("   ", kw, sizeof(kw));
     assert_string_equal(kw, "");
+    const char *rest =
+        sqlb_first_keyword("set /* x */ local statement_timeout = 5", kw, sizeof(kw));
+    assert_string_equal(kw, "SET");
+    sqlb_first_keyword(rest, kw, sizeof(kw));
+    assert_string_equal(kw, "LOCAL");
 }
 
 int main(void)
