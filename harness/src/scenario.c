@@ -319,7 +319,7 @@ void scenario_destroy(scenario_t *scenario)
 
 static const char *const header_keys[] = {"name",        "proves",   "tags",      "phase",
                                           "fixtures",    "requires", "setup_sql", "steps",
-                                          "description", NULL};
+                                          "description", "client",   "adapter",   NULL};
 
 static scenario_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, size_t size)
 {
@@ -344,7 +344,7 @@ static scenario_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, si
         if (!in_list(key, header_keys)) {
             fail_at(&ld, value,
                     "unknown scenario key '%s'; known: name, proves, tags, phase, "
-                    "fixtures, requires, setup_sql, steps",
+                    "fixtures, requires, setup_sql, client, adapter, steps",
                     key);
             goto fail;
         }
@@ -395,6 +395,26 @@ static scenario_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, si
         goto fail;
     }
     sc->setup_sql = json_string_value(setup);
+    static const char *const confs[] = {"client", "adapter"};
+    const json_t **conf_targets[] = {&sc->client_conf, &sc->adapter_conf};
+    for (int i = 0; i < 2; i++) {
+        const json_t *conf = json_object_get(root, confs[i]);
+        if (!conf)
+            continue;
+        if (!json_is_object(conf)) {
+            fail_at(&ld, conf, "%s must map setting names to values, e.g. {%s}", confs[i],
+                    i ? "breaker.recovery.timeout.ms: 2000" : "max.retries: 0");
+            goto fail;
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)conf, k, v) if (json_is_object(v) || json_is_array(v))
+        {
+            fail_at(&ld, v, "%s.%s: a setting takes one value, not a list or mapping", confs[i], k);
+            goto fail;
+        }
+        *conf_targets[i] = conf;
+    }
     const json_t *steps = json_object_get(root, "steps");
     if (!steps) {
         fail_at(&ld, root, "steps is required: a scenario that runs nothing proves nothing");
