@@ -38,6 +38,7 @@ typedef struct step {
     const json_t *body;    /* borrowed from the document: the kind's value */
     const json_t *expect;  /* borrowed; NULL: expect success */
     const json_t *save;    /* borrowed; object name -> path, or NULL */
+    const json_t *parity;  /* borrowed; {ignore_columns: [...]} for --mode both, or NULL */
     int64_t timeout_ms;    /* per-step timeout (until: the deadline); 0: default */
     double max_latency_ms; /* expect.latency_ms_max, 0: none */
     struct step *children; /* STEP_PARALLEL, STEP_UNTIL (the polled step): owned */
