@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #define ENV_PREFIX  "fake"
 #define PARTITIONS  3
@@ -754,6 +755,62 @@ static void test_startup_timeout(void **state)
     dbev_conf_destroy(conf); /* still ours after a failure */
 }
 
+/* Runs the dbev CLI against the fake responder; returns its exit code, stdout in out. */
+static int run_cli(char *out, size_t size, const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "%s/bin/dbev -b %s --env %s %s 2>/dev/null", DBEV_BUILD_DIR,
+             R.bootstrap, ENV_PREFIX, args);
+    FILE *fp = popen(cmd, "r");
+    assert_non_null(fp);
+    size_t n = fread(out, 1, size - 1, fp);
+    out[n] = '\0';
+    int status = pclose(fp);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The CLI's output and exit codes tell the outcomes apart. */
+static void test_cli_exit_codes(void **state)
+{
+    char out[8192];
+    assert_int_equal(
+        run_cli(out, sizeof(out), "--json --correlation-id cli-ok query 'SELECT $1' -p 42"), 0);
+    json_t *doc = json_loads(out, 0, NULL);
+    assert_non_null(doc);
+    assert_string_equal(json_str(json_object_get(doc, "correlation_id")), "cli-ok");
+    json_t *row = json_array_get(json_object_get(doc, "rows"), 0);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(row, "params"), 0)), 42);
+    json_decref(doc);
+    /* not a terminal: JSON without --json as well */
+    assert_int_equal(run_cli(out, sizeof(out), "--correlation-id cli-ok2 health"), 0);
+    assert_non_null(strstr(out, "\"correlation_id\": \"cli-ok2\""));
+
+    assert_int_equal(run_cli(out, sizeof(out), "--correlation-id sql-cli query 'SELEC 1'"), 1);
+    assert_non_null(strstr(out, "42601"));
+    assert_int_equal(run_cli(out, sizeof(out), "--correlation-id val-cli query 'SELECT 1'"), 3);
+    assert_int_equal(
+        run_cli(out, sizeof(out), "--timeout 200 --retries 0 --correlation-id hold-cli health"), 4);
+    assert_non_null(strstr(out, "_TIMEOUT"));
+    /* bad input: exit 2 before any network traffic */
+    assert_int_equal(run_cli(out, sizeof(out), "insert items"), 2);
+    assert_int_equal(run_cli(out, sizeof(out), "insert items --data '{bad json'"), 2);
+    assert_int_equal(run_cli(out, sizeof(out), "update items --data '[1]' --where '{}'"), 2);
+    assert_int_equal(run_cli(out, sizeof(out), "frobnicate"), 2);
+    assert_int_equal(run_cli(out, sizeof(out), "query 'SELECT 1' --timeout abc"), 2);
+    assert_int_equal(run_cli(out, sizeof(out), "query --help"), 0);
+    assert_non_null(strstr(out, "usage: dbev query"));
+    assert_int_equal(run_cli(out, sizeof(out), "--help"), 0);
+    assert_non_null(strstr(out, "exit codes"));
+    /* nothing listens: connection error */
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "%s/bin/dbev -b 127.0.0.1:1 -X startup.timeout.ms=300 health >/dev/null 2>&1",
+             DBEV_BUILD_DIR);
+    int status = system(cmd);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -769,6 +826,7 @@ int main(void)
         cmocka_unit_test(test_generated_ids_and_fd),
         cmocka_unit_test(test_blocking_from_threads),
         cmocka_unit_test(test_startup_timeout),
+        cmocka_unit_test(test_cli_exit_codes),
     };
     return cmocka_run_group_tests(tests, setup_cluster, teardown_cluster);
 }
