@@ -696,9 +696,9 @@ static int build_batch_chunk(build_t *bd, const dbev_operation_t *op, const json
         }
         sb_putc(&bd->sql, ')');
     }
-    if (!bd->failed)
-        conflict_clause(bd, op->conflict, op->conflict_columns, op->update_columns,
-                        json_array_get(op->rows, 0));
+    if (!bd->failed && conflict_clause(bd, op->conflict, op->conflict_columns, op->update_columns,
+                                       json_array_get(op->rows, 0)) == 0)
+        returning_clause(bd, op->returning);
     return end_query(bd);
 }
 

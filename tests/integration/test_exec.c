@@ -226,6 +226,17 @@ static void test_every_operation(void **state)
     assert_true(json_real_value(json_object_get(row0(p), "score")) == 0.95);
     json_decref(p);
 
+    /* JSON array parameters: array literals for array-typed parameters, JSON text otherwise. */
+    p = run1("{\"operation_type\": \"SELECT\", \"sql\": \"SELECT name, $2::jsonb AS j FROM items "
+             "WHERE tags && $1 AND id = ANY($3)\", \"params\": [[\"b\", \"zz\"], [1, {\"x\": "
+             "2}], [1, 2, 3]]}",
+             true);
+    assert_int_equal(row_count(p), 1);
+    json_t *j = json_pack("[i,{s:i}]", 1, "x", 2);
+    assert_true(json_equal(json_object_get(row0(p), "j"), j));
+    json_decref(j);
+    json_decref(p);
+
     p = run1("{\"operation_type\": \"UPDATE\", \"table\": \"items\", \"data\": {\"qty\": 4}, "
              "\"where\": {\"name\": \"alpha\", \"score\": {\"$gt\": 0.5}}, \"returning\": "
              "[\"qty\"]}",

@@ -249,6 +249,11 @@ static void test_batch_insert_chunks(void **state)
     assert_int_equal(qs[2].nparams, 1000);
     assert_non_null(strstr(qs[0].sql, "($1999, $2000) ON CONFLICT (\"id\") DO NOTHING"));
     assert_no_value_in_sql(&qs[0], "V_NAME");
+    json_t *ret = J("[\"id\"]");
+    op.returning = ret;
+    assert_int_equal(build(&op), 0);
+    assert_non_null(strstr(qs[2].sql, "DO NOTHING RETURNING \"id\""));
+    json_decref(ret);
     json_decref(rows);
     json_decref(cc);
 }
