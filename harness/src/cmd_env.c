@@ -319,6 +319,9 @@ static int cmd_up(const args_t *a, envs_t *e)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    /* A closed reader of our output (`env up | head`) must not kill us with
+     * the servers up: the write fails instead and we keep waiting. */
+    signal(SIGPIPE, SIG_IGN);
 
     char errstr[1024];
     if (bring_up(a, e, errstr, sizeof(errstr))) {
@@ -515,7 +518,7 @@ static int cmd_check(const args_t *a, envs_t *e)
     bool quiet = a->quiet;
     if (!quiet) {
         printf("dbev-harness env check\n");
-        if (pgenv_host(e->pg))
+        if (!a->pg_dsn)
             printf("  PostgreSQL %-6d up in %8.1f ms  (%s; socket dir %s, port %d)\n",
                    pgenv_server_version(e->pg) / 10000, pgenv_startup_ms(e->pg),
                    pgenv_was_warm(e->pg) ? "warm: template cluster copied from the cache"
@@ -564,7 +567,10 @@ static int cmd_check(const args_t *a, envs_t *e)
                teardown_ms, total_ms, bringup_ms);
     printf("env check: OK  pg_%s_ms=%.1f kafka_ms=%.1f query_ms=%.1f round_trip_ms=%.1f "
            "total_ms=%.1f\n",
-           warm ? "warm" : "cold", pg_ms, kafka_ms, connect_ms + query_ms, rt_ms, total_ms);
+           a->pg_dsn ? "external"
+           : warm    ? "warm"
+                     : "cold",
+           pg_ms, kafka_ms, connect_ms + query_ms, rt_ms, total_ms);
     fflush(stdout);
     return 0;
 }

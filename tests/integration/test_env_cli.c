@@ -399,6 +399,25 @@ static void test_up_then_sigterm(void **state)
         print_message("kcat not installed: skipping its part of this test\n");
     }
 
+    /* `env check` against both as external services (--kafka-bootstrap,
+     * --pg-dsn) works too and starts nothing of its own. */
+    child_t *ext = calloc(1, sizeof(*ext));
+    assert_non_null(ext);
+    child_start(ext, f->tmpdir,
+                (char *[]){"dbev-harness", "env", "check", "--kafka-bootstrap", bootstrap,
+                           "--pg-dsn", dsn, NULL});
+    bool ended = child_read(ext, RUN_TIMEOUT, NULL) && child_wait(ext, RUN_TIMEOUT);
+    print_message("external check -> %d\n%s%s", ext->status, ext->out, ext->err);
+    int ext_status = ext->status;
+    bool ext_ok = strstr(ext->out, "env check: OK") && strstr(ext->out, "external cluster") &&
+                  strstr(ext->out, "external server");
+    if (!ended)
+        kill(ext->pid, SIGKILL), child_wait(ext, 10000);
+    free(ext);
+    assert_true(ended);
+    assert_int_equal(ext_status, 0);
+    assert_true(ext_ok);
+
     /* SIGTERM: orderly teardown, exit 0, nothing left. */
     assert_int_equal(kill(c->pid, SIGTERM), 0);
     assert_true(child_wait(c, 30000));
