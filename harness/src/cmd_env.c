@@ -328,12 +328,16 @@ static int cmd_up(const args_t *a, envs_t *e)
         fprintf(stderr, "dbev-harness env up: %s\n", errstr);
         return 1;
     }
-    if (!a->quiet)
-        printf("# dbev-harness env up: PostgreSQL %d and %s (%d brokers) are running.\n"
+    if (!a->quiet) {
+        int brokers = mockenv_broker_count(e->kafka);
+        printf("# dbev-harness env up: PostgreSQL %d and %s (%d broker%s) are running.\n"
                "# Paste these lines into another shell; Ctrl-C here tears everything down.\n",
                pgenv_server_version(e->pg) / 10000,
-               mockenv_is_mock(e->kafka) ? "a Kafka mock cluster" : "Kafka (external)",
-               mockenv_broker_count(e->kafka));
+               mockenv_is_mock(e->kafka) ? "a Kafka mock cluster" : "Kafka (external)", brokers,
+               brokers == 1 ? "" : "s");
+        if (a->tcp)
+            printf("# PostgreSQL also listens on TCP: host=127.0.0.1 port=%d\n", pgenv_port(e->pg));
+    }
     print_settings(e);
     progress(a, "ready; waiting for Ctrl-C (SIGINT) or SIGTERM\n");
 
