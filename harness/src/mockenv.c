@@ -244,6 +244,34 @@ static void stop_waker(mockenv_t *env)
     env->waker_started = false;
 }
 
+/* Creates the protocol topics named in topics[] on the mock cluster, with
+ * partition p led by broker (p % N) + 1 so a topic spans every broker. */
+static int create_mock_topics(mockenv_t *env, const char *const *topics, char *errstr, size_t size)
+{
+    int replication = env->brokers < 3 ? env->brokers : 3;
+    ops_begin(env);
+    for (int t = 0; t < DBEV_TOPIC__COUNT; t++) {
+        rd_kafka_resp_err_t err =
+            rd_kafka_mock_topic_create(env->mcluster, topics[t], env->partitions, replication);
+        if (err) {
+            ops_end(env);
+            return dbev_seterr(errstr, size, "cannot create topic %s in the mock cluster: %s",
+                               topics[t], rd_kafka_err2str(err));
+        }
+        for (int p = 0; p < env->partitions; p++) {
+            err = rd_kafka_mock_partition_set_leader(env->mcluster, topics[t], p,
+                                                     (p % env->brokers) + 1);
+            if (err) {
+                ops_end(env);
+                return dbev_seterr(errstr, size, "cannot place leader of %s [%d]: %s", topics[t], p,
+                                   rd_kafka_err2str(err));
+            }
+        }
+    }
+    ops_end(env);
+    return 0;
+}
+
 static int start_mock(mockenv_t *env, char *errstr, size_t size)
 {
     env->rk = new_handle(env, NULL, errstr, size);
@@ -261,27 +289,8 @@ static int start_mock(mockenv_t *env, char *errstr, size_t size)
     if (start_waker(env, errstr, size))
         return -1;
 
-    int replication = env->brokers < 3 ? env->brokers : 3;
-    ops_begin(env);
-    for (int t = 0; t < DBEV_TOPIC__COUNT; t++) {
-        rd_kafka_resp_err_t err =
-            rd_kafka_mock_topic_create(env->mcluster, env->topics[t], env->partitions, replication);
-        if (err) {
-            ops_end(env);
-            return dbev_seterr(errstr, size, "cannot create topic %s in the mock cluster: %s",
-                               env->topics[t], rd_kafka_err2str(err));
-        }
-        for (int p = 0; p < env->partitions; p++) {
-            err = rd_kafka_mock_partition_set_leader(env->mcluster, env->topics[t], p,
-                                                     (p % env->brokers) + 1);
-            if (err) {
-                ops_end(env);
-                return dbev_seterr(errstr, size, "cannot place leader of %s [%d]: %s",
-                                   env->topics[t], p, rd_kafka_err2str(err));
-            }
-        }
-    }
-    ops_end(env);
+    if (create_mock_topics(env, (const char *const *)env->topics, errstr, size) != 0)
+        return -1;
     dbev_logf(env->logger, DBEV_LOG_INFO, NULL,
               "mock Kafka cluster up: %d brokers at %s, %d topics with %d partitions", env->brokers,
               env->bootstrap, DBEV_TOPIC__COUNT, env->partitions);
@@ -291,7 +300,8 @@ static int start_mock(mockenv_t *env, char *errstr, size_t size)
 /* Best effort: a shared cluster may forbid CreateTopics or auto-create on
  * first produce; either way the environment is usable, so failures are
  * warnings. */
-static void create_missing_topics(mockenv_t *env, const rd_kafka_metadata_t *md, int timeout_ms)
+static void create_missing_topics(mockenv_t *env, const char *const *topics,
+                                  const rd_kafka_metadata_t *md, int timeout_ms)
 {
     rd_kafka_NewTopic_t *missing[DBEV_TOPIC__COUNT];
     size_t cnt = 0;
@@ -300,11 +310,10 @@ static void create_missing_topics(mockenv_t *env, const rd_kafka_metadata_t *md,
     for (int t = 0; t < DBEV_TOPIC__COUNT; t++) {
         bool found = false;
         for (int i = 0; i < md->topic_cnt && !found; i++)
-            found = strcmp(md->topics[i].topic, env->topics[t]) == 0 && !md->topics[i].err;
+            found = strcmp(md->topics[i].topic, topics[t]) == 0 && !md->topics[i].err;
         if (!found) {
-            missing[cnt] =
-                rd_kafka_NewTopic_new(env->topics[t], env->partitions,
-                                      replication > 0 ? replication : 1, err, sizeof(err));
+            missing[cnt] = rd_kafka_NewTopic_new(
+                topics[t], env->partitions, replication > 0 ? replication : 1, err, sizeof(err));
             if (missing[cnt])
                 cnt++;
         }
@@ -382,7 +391,7 @@ static int probe_external(mockenv_t *env, const char *bootstrap, int timeout_ms,
                                              : rd_kafka_err2str(err));
     }
     env->brokers = md->broker_cnt;
-    create_missing_topics(env, md, timeout_ms);
+    create_missing_topics(env, (const char *const *)env->topics, md, timeout_ms);
     rd_kafka_metadata_destroy(md);
     dbev_logf(env->logger, DBEV_LOG_INFO, NULL, "external Kafka at %s answers: %d brokers",
               env->bootstrap, env->brokers);
@@ -614,4 +623,25 @@ int mockenv_partition_leader(mockenv_t *env, const char *topic, int32_t partitio
         rd_kafka_mock_partition_set_leader(env->mcluster, topic, partition, broker_id);
     ops_end(env);
     return mock_result(env, err, what, errstr, size);
+}
+
+int mockenv_create_topics(mockenv_t *env, const char *env_name, char *errstr, size_t size)
+{
+    if (!env_name_ok(env_name))
+        return dbev_seterr(errstr, size, "topic prefix '%s': use letters, digits, '.', '_' or '-'",
+                           env_name);
+    char names[DBEV_TOPIC__COUNT][256];
+    const char *topics[DBEV_TOPIC__COUNT];
+    for (int t = 0; t < DBEV_TOPIC__COUNT; t++)
+        topics[t] = dbev_topic_name(env_name, (dbev_topic_t)t, names[t], sizeof(names[t]));
+    if (env->mcluster)
+        return create_mock_topics(env, topics, errstr, size);
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(env->rk, 1, NULL, &md, 5000);
+    if (err)
+        return dbev_seterr(errstr, size, "cannot read metadata from %s: %s", env->bootstrap,
+                           rd_kafka_err2str(err));
+    create_missing_topics(env, topics, md, 5000);
+    rd_kafka_metadata_destroy(md);
+    return 0;
 }

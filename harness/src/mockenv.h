@@ -96,6 +96,15 @@ const char *mockenv_topic(const mockenv_t *env, dbev_topic_t topic);
 /** Milliseconds mockenv_new() took. */
 double mockenv_startup_ms(const mockenv_t *env);
 
+/**
+ * @brief Creates the protocol topics for another prefix env_name (e.g. one per
+ *        scenario, so that scenarios never see each other's requests). On an
+ *        external cluster, missing topics are created where it allows it.
+ * @returns 0, or -1 with errstr.
+ * @remark Thread-safe with respect to the fault controls.
+ */
+int mockenv_create_topics(mockenv_t *env, const char *env_name, char *errstr, size_t size);
+
 /*
  * Fault controls (mock cluster only: -1 with "not available with
  * --kafka-bootstrap" otherwise). Broker ids run from 1 to the broker count.

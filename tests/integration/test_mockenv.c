@@ -239,6 +239,12 @@ static void test_custom_prefix_and_counts(void **state)
     rd_kafka_metadata_destroy(md);
     assert_int_equal(leader_of(rk, mockenv_topic(env, DBEV_TOPIC_REQUESTED), 5), 2);
     assert_int_equal(leader_of(rk, mockenv_topic(env, DBEV_TOPIC_REQUESTED), 4), 1);
+
+    /* A second prefix (one per scenario) gets its own topics, laid out alike. */
+    assert_int_equal(mockenv_create_topics(env, "scen-7", errstr, sizeof(errstr)), 0);
+    assert_int_equal(leader_of(rk, "scen-7.omninode-bridge.database.query-completed.v1", 5), 2);
+    assert_int_equal(mockenv_create_topics(env, "bad prefix;", errstr, sizeof(errstr)), -1);
+    assert_non_null(strstr(errstr, "bad prefix;"));
     rd_kafka_destroy(rk);
     mockenv_destroy(env);
 }
