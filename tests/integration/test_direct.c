@@ -779,6 +779,68 @@ static void test_sql_step(void **state)
     hand_clear(&h);
 }
 
+/* --mode both: sql steps set up and check both paths' databases. */
+static void test_sql_step_both_databases(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_int_equal(pgenv_create_database(env, "both_event", "direct_tpl", err, sizeof(err)), 0);
+    assert_int_equal(pgenv_create_database(env, "both_direct", "direct_tpl", err, sizeof(err)), 0);
+    PGconn *a = pgenv_connect(env, "both_event", err, sizeof(err));
+    PGconn *b = pgenv_connect(env, "both_direct", err, sizeof(err));
+    assert_non_null(a);
+    assert_non_null(b);
+    hand_t h;
+    hand_init(&h);
+    h.opts.mode = RUN_MODE_BOTH;
+    h.ctx.direct = a;
+    h.ctx.direct_twin = b;
+    step_result_t res;
+
+    step_t s =
+        mkstep(&h, STEP_SQL, "'CREATE TABLE s (v int); INSERT INTO s VALUES (1), (2)'", NULL);
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(step_run_sql(&h.ctx, &s, &res), 0);
+    assert_int_equal(res.status, DBEV_REPORT_PASS);
+    json_decref(res.outcome);
+    assert_int_equal(count_sql(a, "SELECT count(*) FROM s"), 2);
+    assert_int_equal(count_sql(b, "SELECT count(*) FROM s"), 2);
+
+    s = mkstep(&h, STEP_SQL, "'SELECT count(*) AS n FROM s'", "{'rows':[{'n':2}]}");
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(step_run_sql(&h.ctx, &s, &res), 0);
+    assert_int_equal(res.status, DBEV_REPORT_PASS);
+    json_decref(res.outcome);
+
+    /* The twins diverge: the check fails and says on which database. */
+    exec_sql(b, "INSERT INTO s VALUES (3)");
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(step_run_sql(&h.ctx, &s, &res), 0);
+    assert_int_equal(res.status, DBEV_REPORT_FAIL);
+    assert_non_null(strstr(res.message, "direct path's database: "));
+    assert_non_null(strstr(res.actual, "\"n\":3"));
+    json_decref(res.outcome);
+
+    /* database: event (the adapter's own tables live there only). */
+    s = mkstep(&h, STEP_SQL, "{'sql':'DELETE FROM s WHERE v = 1','database':'event'}",
+               "{'row_count':1}");
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(step_run_sql(&h.ctx, &s, &res), 0);
+    assert_int_equal(res.status, DBEV_REPORT_PASS);
+    json_decref(res.outcome);
+    assert_int_equal(count_sql(a, "SELECT count(*) FROM s"), 1);
+    assert_int_equal(count_sql(b, "SELECT count(*) FROM s"), 3);
+    s = mkstep(&h, STEP_SQL, "{'sql':'SELECT 1','database':'elsewhere'}", NULL);
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(step_run_sql(&h.ctx, &s, &res), 0);
+    assert_int_equal(res.status, DBEV_REPORT_ERROR);
+    assert_non_null(strstr(res.message, "database must be"));
+
+    hand_clear(&h);
+    PQfinish(a);
+    PQfinish(b);
+}
+
 /* An until step polling child (kind, body, expect) with the given timing. */
 static void run_until(hand_t *h, step_kind_t kind, dbev_op_t op, const char *child_body,
                       const char *expect, int64_t timeout_ms, int64_t interval_ms,
@@ -871,6 +933,7 @@ int main(void)
         cmocka_unit_test(test_timeout_and_broken_connection),
         cmocka_unit_test(test_parity_with_adapter_executor),
         cmocka_unit_test(test_sql_step),
+        cmocka_unit_test(test_sql_step_both_databases),
         cmocka_unit_test(test_until_step),
     };
     return cmocka_run_group_tests_name("direct", tests, group_setup, group_teardown);
