@@ -852,7 +852,7 @@ static int try_single(adapter_exec_t *ex, pool_conn_t *pc, job_t *job)
             } else {
                 dberr_t e;
                 err_set(&e, DBEV_ERR_DATABASE_OPERATION_FAILED, "PostgresError", "23505",
-                        "event %s is being processed concurrently; try again", job->req->event_id);
+                        "event being processed concurrently, try again: ", job->req->event_id);
                 answer_fail(ex, job, &e, NULL);
             }
             json_decref(found);
@@ -916,9 +916,11 @@ static void run_single(adapter_exec_t *ex, job_t *job)
 }
 
 /*
- * Runs jobs [0, n) as one transaction. Returns 0 when every job is answered,
- * -1 when the connection failed (none answered; the caller retries or fails
- * them).
+ * Runs jobs [0, n) as one transaction (or, after a failure, as the pieces
+ * the split makes). Returns 0 when every job is answered, -1 when the
+ * connection failed: jobs answered so far keep their answers (a piece that
+ * committed), the others are left for the caller's retry on a fresh
+ * connection, where the dedupe lookup finds any whose commit went through.
  */
 static int try_group(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t n);
 
