@@ -515,7 +515,7 @@ static void test_breaker_opens_and_recovers(void **state)
 {
     fixture_t *f = *state;
     dbev_client_t *c = new_client(f, "circuit.breaker.failure.threshold", "2",
-                                  "circuit.breaker.recovery.ms", "500");
+                                  "circuit.breaker.recovery.ms", "2000");
     stop_adapter(f);
     dbev_call_opts_t opts = {.timeout_ms = 200, .max_retries = -1};
     dbev_result_t *r = NULL;
