@@ -177,81 +177,161 @@ typedef struct dbev_error dbev_error_t;
 
 /**
  * @brief Frees a result. NULL is a no-op.
+ * @param result the result, or NULL.
  * @remark Thread-safe for distinct results.
  */
 DBEV_API void dbev_result_destroy(dbev_result_t *result);
 
 /**
  * @brief The rows returned (SELECT, or any operation with RETURNING).
+ * @param result the result.
  * @returns a JSON array of objects, borrowed: it lives as long as the result
  *          (json_incref it to keep it longer). Never NULL (maybe empty).
+ * @remark Thread-safe: results and errors are immutable once handed out.
  */
 DBEV_API json_t *dbev_result_rows(const dbev_result_t *result);
 
-/** @brief Rows returned or affected, as the adapter reported. */
+/**
+ * @brief Rows returned or affected, as the adapter reported them.
+ * @param result the result.
+ * @returns the row count (affected rows for writes without RETURNING).
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
 DBEV_API int64_t dbev_result_row_count(const dbev_result_t *result);
 
-/** @brief Execution time on the adapter, in milliseconds. */
+/**
+ * @brief Execution time on the adapter.
+ * @param result the result.
+ * @returns milliseconds the adapter spent executing.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
 DBEV_API double dbev_result_execution_time_ms(const dbev_result_t *result);
 
 /**
  * @brief The response's metadata object (cached, circuit_breaker_state, ...).
+ * @param result the result.
  * @returns a borrowed JSON object living as long as the result. Never NULL.
+ * @remark Thread-safe: results and errors are immutable once handed out.
  */
 DBEV_API json_t *dbev_result_metadata(const dbev_result_t *result);
 
 /**
  * @brief Per-operation results of a TRANSACTION.
+ * @param result the result.
  * @returns a borrowed JSON array of completed payloads (one per operation, in
  *          order), or NULL for other operations.
+ * @remark Thread-safe: results and errors are immutable once handed out.
  */
 DBEV_API json_t *dbev_result_op_results(const dbev_result_t *result);
 
-/** @brief The request's correlation id; lives as long as the result. */
+/**
+ * @brief The request's correlation id.
+ * @param result the result.
+ * @returns a string living as long as the result.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
 DBEV_API const char *dbev_result_correlation_id(const dbev_result_t *result);
 
-/** @brief The request's event id (the same on every retry); lives as long as the result. */
+/**
+ * @brief The request's event id (the same on every retry).
+ * @param result the result.
+ * @returns a string living as long as the result.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
 DBEV_API const char *dbev_result_event_id(const dbev_result_t *result);
 
-/** @brief How many times the request was sent (1 without retries). */
+/**
+ * @brief How many times the request was sent.
+ * @param result the result.
+ * @returns 1 without retries, more when it was retried.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
 DBEV_API int dbev_result_attempts(const dbev_result_t *result);
 
-/** @brief Milliseconds from the call to the answer, measured by the client. */
+/**
+ * @brief Time from the call to the answer, measured by the client.
+ * @param result the result.
+ * @returns milliseconds, retries and backoff included.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
 DBEV_API double dbev_result_latency_ms(const dbev_result_t *result);
 
 /**
  * @brief Frees an error. NULL is a no-op.
+ * @param error the error, or NULL.
  * @remark Thread-safe for distinct errors.
  */
 DBEV_API void dbev_error_destroy(dbev_error_t *error);
 
-/** @brief The error code (wire or local, see <dbev/errors.h>). */
+/**
+ * @brief The error code (wire or local, see <dbev/errors.h>).
+ * @param error the error.
+ * @returns the code.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
 DBEV_API dbev_err_t dbev_error_code(const dbev_error_t *error);
 
-/** @brief The code's name, e.g. "VALIDATION_ERROR" or "_TIMEOUT"; static. */
+/**
+ * @brief The code's name, e.g. "VALIDATION_ERROR" or "_TIMEOUT".
+ * @param error the error.
+ * @returns a static string.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
 DBEV_API const char *dbev_error_name(const dbev_error_t *error);
 
-/** @brief A human message (the adapter's, or the client's); lives as long as the error. */
+/**
+ * @brief A human message (the adapter's, or the client's).
+ * @param error the error.
+ * @returns a string living as long as the error; never NULL.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
 DBEV_API const char *dbev_error_message(const dbev_error_t *error);
 
-/** @brief The PostgreSQL SQLSTATE, or NULL when there is none. */
+/**
+ * @brief The PostgreSQL SQLSTATE of a failed statement.
+ * @param error the error.
+ * @returns a five-character code living as long as the error, or NULL when there is none.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
 DBEV_API const char *dbev_error_sqlstate(const dbev_error_t *error);
 
-/** @brief Whether trying again may succeed (dbev_err_is_retriable() of the code). */
+/**
+ * @brief Whether trying again may succeed.
+ * @param error the error.
+ * @returns dbev_err_is_retriable() of the code.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
 DBEV_API bool dbev_error_is_retriable(const dbev_error_t *error);
 
-/** @brief The request's correlation id, or NULL when the call failed before one existed. */
+/**
+ * @brief The request's correlation id.
+ * @param error the error.
+ * @returns a string living as long as the error, or NULL when the call failed before one existed.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
 DBEV_API const char *dbev_error_correlation_id(const dbev_error_t *error);
 
-/** @brief The request's event id, or NULL when the call failed before one existed. */
+/**
+ * @brief The request's event id.
+ * @param error the error.
+ * @returns a string living as long as the error, or NULL when the request was never sent.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
 DBEV_API const char *dbev_error_event_id(const dbev_error_t *error);
 
-/** @brief How many times the request was sent (0 when it never was). */
+/**
+ * @brief How many times the request was sent.
+ * @param error the error.
+ * @returns 0 when it never was (refused at once), else the attempts made.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
 DBEV_API int dbev_error_attempts(const dbev_error_t *error);
 
 /**
  * @brief The failed event's metadata, when the adapter answered.
+ * @param error the error.
  * @returns a borrowed JSON object living as long as the error, or NULL.
+ * @remark Thread-safe: results and errors are immutable once handed out.
  */
 DBEV_API json_t *dbev_error_metadata(const dbev_error_t *error);
 
@@ -282,6 +362,7 @@ DBEV_API dbev_client_t *dbev_client_new(dbev_conf_t *conf, char *errstr, size_t 
  *        callbacks of asynchronous calls (pending or already answered but not
  *        yet served) run inside this function on the calling thread.
  *        NULL is a no-op.
+ * @param client the client, or NULL.
  * @remark Call once, from one thread, after other threads stopped issuing
  *         calls and polling; never from a completion callback.
  */
@@ -322,6 +403,7 @@ DBEV_API int dbev_client_poll(dbev_client_t *client, int timeout_ms);
 /**
  * @brief A file descriptor that is readable while completions wait to be
  *        served, for poll(2)/epoll integration; dbev_client_poll() drains it.
+ * @param client the client.
  * @returns the descriptor (owned by the client; do not close it).
  * @remark Thread-safe.
  */
@@ -330,6 +412,7 @@ DBEV_API int dbev_client_fd(dbev_client_t *client);
 /**
  * @brief Requests pending on the client (sent, waiting for an answer or a
  *        retry) plus completions not yet served.
+ * @param client the client.
  * @remark Thread-safe.
  */
 DBEV_API int dbev_client_outq_len(dbev_client_t *client);
@@ -352,6 +435,8 @@ typedef struct dbev_client_stats {
 
 /**
  * @brief Copies the client's counters.
+ * @param client the client.
+ * @param stats receives a copy of the counters.
  * @remark Thread-safe.
  */
 DBEV_API void dbev_client_stats(dbev_client_t *client, dbev_client_stats_t *stats);
@@ -359,6 +444,7 @@ DBEV_API void dbev_client_stats(dbev_client_t *client, dbev_client_stats_t *stat
 /**
  * @brief The client's circuit breaker state: "CLOSED", "OPEN" or "HALF_OPEN"
  *        ("DISABLED" when circuit.breaker.enable is false).
+ * @param client the client.
  * @returns a static string.
  * @remark Thread-safe.
  */
@@ -366,6 +452,7 @@ DBEV_API const char *dbev_client_breaker_state(dbev_client_t *client);
 
 /**
  * @brief The consumer group id in use (configured or generated).
+ * @param client the client.
  * @returns a string living as long as the client.
  * @remark Thread-safe.
  */
@@ -430,7 +517,15 @@ DBEV_API dbev_err_t dbev_query_async(dbev_client_t *client, const char *sql, jso
 DBEV_API dbev_err_t dbev_execute(dbev_client_t *client, const char *sql, json_t *params,
                                  const dbev_call_opts_t *opts, dbev_result_t **resultp,
                                  dbev_error_t **errorp);
-/** @brief Asynchronous dbev_execute(). @returns see dbev_query_async(). @remark Thread-safe. */
+/**
+ * @brief Asynchronous dbev_execute().
+ * @param client, ... the arguments of dbev_execute() but resultp.
+ * @param cb completion callback (required); runs exactly once, inside dbev_client_poll().
+ * @param opaque passed to cb.
+ * @param errorp receives the error when the call fails at once (may be NULL).
+ * @returns DBEV_ERR_NO_ERROR when accepted, else the code (cb never runs).
+ * @remark Thread-safe; does not block.
+ */
 DBEV_API dbev_err_t dbev_execute_async(dbev_client_t *client, const char *sql, json_t *params,
                                        const dbev_call_opts_t *opts, dbev_done_cb_t *cb,
                                        void *opaque, dbev_error_t **errorp);
@@ -445,7 +540,15 @@ DBEV_API dbev_err_t dbev_execute_async(dbev_client_t *client, const char *sql, j
 DBEV_API dbev_err_t dbev_insert(dbev_client_t *client, const char *table, json_t *data,
                                 const char *returning, const dbev_call_opts_t *opts,
                                 dbev_result_t **resultp, dbev_error_t **errorp);
-/** @brief Asynchronous dbev_insert(). @returns see dbev_query_async(). @remark Thread-safe. */
+/**
+ * @brief Asynchronous dbev_insert().
+ * @param client, ... the arguments of dbev_insert() but resultp.
+ * @param cb completion callback (required); runs exactly once, inside dbev_client_poll().
+ * @param opaque passed to cb.
+ * @param errorp receives the error when the call fails at once (may be NULL).
+ * @returns DBEV_ERR_NO_ERROR when accepted, else the code (cb never runs).
+ * @remark Thread-safe; does not block.
+ */
 DBEV_API dbev_err_t dbev_insert_async(dbev_client_t *client, const char *table, json_t *data,
                                       const char *returning, const dbev_call_opts_t *opts,
                                       dbev_done_cb_t *cb, void *opaque, dbev_error_t **errorp);
@@ -460,7 +563,15 @@ DBEV_API dbev_err_t dbev_insert_async(dbev_client_t *client, const char *table, 
 DBEV_API dbev_err_t dbev_update(dbev_client_t *client, const char *table, json_t *data,
                                 json_t *where, const char *returning, const dbev_call_opts_t *opts,
                                 dbev_result_t **resultp, dbev_error_t **errorp);
-/** @brief Asynchronous dbev_update(). @returns see dbev_query_async(). @remark Thread-safe. */
+/**
+ * @brief Asynchronous dbev_update().
+ * @param client, ... the arguments of dbev_update() but resultp.
+ * @param cb completion callback (required); runs exactly once, inside dbev_client_poll().
+ * @param opaque passed to cb.
+ * @param errorp receives the error when the call fails at once (may be NULL).
+ * @returns DBEV_ERR_NO_ERROR when accepted, else the code (cb never runs).
+ * @remark Thread-safe; does not block.
+ */
 DBEV_API dbev_err_t dbev_update_async(dbev_client_t *client, const char *table, json_t *data,
                                       json_t *where, const char *returning,
                                       const dbev_call_opts_t *opts, dbev_done_cb_t *cb,
@@ -474,7 +585,15 @@ DBEV_API dbev_err_t dbev_update_async(dbev_client_t *client, const char *table, 
 DBEV_API dbev_err_t dbev_delete(dbev_client_t *client, const char *table, json_t *where,
                                 const dbev_call_opts_t *opts, dbev_result_t **resultp,
                                 dbev_error_t **errorp);
-/** @brief Asynchronous dbev_delete(). @returns see dbev_query_async(). @remark Thread-safe. */
+/**
+ * @brief Asynchronous dbev_delete().
+ * @param client, ... the arguments of dbev_delete() but resultp.
+ * @param cb completion callback (required); runs exactly once, inside dbev_client_poll().
+ * @param opaque passed to cb.
+ * @param errorp receives the error when the call fails at once (may be NULL).
+ * @returns DBEV_ERR_NO_ERROR when accepted, else the code (cb never runs).
+ * @remark Thread-safe; does not block.
+ */
 DBEV_API dbev_err_t dbev_delete_async(dbev_client_t *client, const char *table, json_t *where,
                                       const dbev_call_opts_t *opts, dbev_done_cb_t *cb,
                                       void *opaque, dbev_error_t **errorp);
@@ -492,7 +611,15 @@ DBEV_API dbev_err_t dbev_upsert(dbev_client_t *client, const char *table, json_t
                                 const char *conflict, const char *update, const char *returning,
                                 const dbev_call_opts_t *opts, dbev_result_t **resultp,
                                 dbev_error_t **errorp);
-/** @brief Asynchronous dbev_upsert(). @returns see dbev_query_async(). @remark Thread-safe. */
+/**
+ * @brief Asynchronous dbev_upsert().
+ * @param client, ... the arguments of dbev_upsert() but resultp.
+ * @param cb completion callback (required); runs exactly once, inside dbev_client_poll().
+ * @param opaque passed to cb.
+ * @param errorp receives the error when the call fails at once (may be NULL).
+ * @returns DBEV_ERR_NO_ERROR when accepted, else the code (cb never runs).
+ * @remark Thread-safe; does not block.
+ */
 DBEV_API dbev_err_t dbev_upsert_async(dbev_client_t *client, const char *table, json_t *data,
                                       const char *conflict, const char *update,
                                       const char *returning, const dbev_call_opts_t *opts,
@@ -511,7 +638,14 @@ DBEV_API dbev_err_t dbev_batch_insert(dbev_client_t *client, const char *table, 
                                       dbev_on_conflict_t on_conflict, const char *conflict,
                                       const char *update, const dbev_call_opts_t *opts,
                                       dbev_result_t **resultp, dbev_error_t **errorp);
-/** @brief Asynchronous dbev_batch_insert(). @returns see dbev_query_async(). @remark Thread-safe.
+/**
+ * @brief Asynchronous dbev_batch_insert().
+ * @param client, ... the arguments of dbev_batch_insert() but resultp.
+ * @param cb completion callback (required); runs exactly once, inside dbev_client_poll().
+ * @param opaque passed to cb.
+ * @param errorp receives the error when the call fails at once (may be NULL).
+ * @returns DBEV_ERR_NO_ERROR when accepted, else the code (cb never runs).
+ * @remark Thread-safe; does not block.
  */
 DBEV_API dbev_err_t dbev_batch_insert_async(dbev_client_t *client, const char *table, json_t *rows,
                                             dbev_on_conflict_t on_conflict, const char *conflict,
@@ -531,7 +665,15 @@ DBEV_API dbev_err_t dbev_batch_insert_async(dbev_client_t *client, const char *t
 DBEV_API dbev_err_t dbev_transaction(dbev_client_t *client, json_t *operations,
                                      const dbev_call_opts_t *opts, dbev_result_t **resultp,
                                      dbev_error_t **errorp);
-/** @brief Asynchronous dbev_transaction(). @returns see dbev_query_async(). @remark Thread-safe. */
+/**
+ * @brief Asynchronous dbev_transaction().
+ * @param client, ... the arguments of dbev_transaction() but resultp.
+ * @param cb completion callback (required); runs exactly once, inside dbev_client_poll().
+ * @param opaque passed to cb.
+ * @param errorp receives the error when the call fails at once (may be NULL).
+ * @returns DBEV_ERR_NO_ERROR when accepted, else the code (cb never runs).
+ * @remark Thread-safe; does not block.
+ */
 DBEV_API dbev_err_t dbev_transaction_async(dbev_client_t *client, json_t *operations,
                                            const dbev_call_opts_t *opts, dbev_done_cb_t *cb,
                                            void *opaque, dbev_error_t **errorp);
@@ -543,7 +685,14 @@ DBEV_API dbev_err_t dbev_transaction_async(dbev_client_t *client, json_t *operat
  */
 DBEV_API dbev_err_t dbev_health_check(dbev_client_t *client, const dbev_call_opts_t *opts,
                                       dbev_result_t **resultp, dbev_error_t **errorp);
-/** @brief Asynchronous dbev_health_check(). @returns see dbev_query_async(). @remark Thread-safe.
+/**
+ * @brief Asynchronous dbev_health_check().
+ * @param client, ... the arguments of dbev_health_check() but resultp.
+ * @param cb completion callback (required); runs exactly once, inside dbev_client_poll().
+ * @param opaque passed to cb.
+ * @param errorp receives the error when the call fails at once (may be NULL).
+ * @returns DBEV_ERR_NO_ERROR when accepted, else the code (cb never runs).
+ * @remark Thread-safe; does not block.
  */
 DBEV_API dbev_err_t dbev_health_check_async(dbev_client_t *client, const dbev_call_opts_t *opts,
                                             dbev_done_cb_t *cb, void *opaque,
