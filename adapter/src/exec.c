@@ -555,6 +555,7 @@ typedef struct step {
     const char *const *claim_values;
     job_t *jobs; /* statements of these jobs */
     size_t njobs;
+    int row_limit;         /* > 0: keep at most this many rows of each statement */
     const char *store_sql; /* commit step */
     const char *const *store_values;
     int store_nparams;
@@ -703,16 +704,40 @@ static int run_step(adapter_exec_t *ex, pool_conn_t *pc, const step_t *st, int64
         goto send_failed;
 
     for (size_t i = 0; i < nsent; i++) {
-        PGresult *res, *last = NULL;
+        PGresult *res, *last = NULL, *acc = NULL;
+        /* A SELECT's rows come one by one and at most row_limit are kept, so
+         * a huge result never sits in memory (max_rows is enforced here). */
+        bool single =
+            sent[i].kind == SENT_STMT && st->row_limit > 0 && PQsetSingleRowMode(pc->conn);
+        int kept = 0;
         for (;;) {
             if (pool_get_result(pc->conn, deadline, &res, err, sizeof(err))) {
                 PQclear(last);
+                PQclear(acc);
                 goto io_failed;
             }
             if (!res)
                 break;
+            if (single && PQresultStatus(res) == PGRES_SINGLE_TUPLE) {
+                if (!acc)
+                    acc = PQcopyResult(res, PG_COPYRES_ATTRS);
+                if (acc && kept < st->row_limit) {
+                    for (int c = 0; c < PQnfields(res); c++)
+                        PQsetvalue(acc, kept, c, PQgetvalue(res, 0, c),
+                                   PQgetisnull(res, 0, c) ? -1 : PQgetlength(res, 0, c));
+                    kept++;
+                }
+                PQclear(res);
+                continue;
+            }
             PQclear(last);
             last = res;
+        }
+        if (acc && last && PQresultStatus(last) == PGRES_TUPLES_OK) {
+            PQclear(last);
+            last = acc;
+        } else {
+            PQclear(acc);
         }
         ExecStatusType s = last ? PQresultStatus(last) : PGRES_FATAL_ERROR;
         bool ok = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
@@ -796,6 +821,13 @@ static bool dedupes(const adapter_exec_t *ex, const job_t *job)
     return ex->table_ready && has_event_id(job) && dbev_op_is_write(job->req->op.type);
 }
 
+/* Rows a SELECT keeps: max_rows, and one more to tell that it was truncated. */
+static int64_t select_row_limit(const dbev_operation_t *op)
+{
+    int64_t max_rows = op->max_rows > 0 ? op->max_rows : DBEV_DEFAULT_MAX_ROWS;
+    return max_rows < INT32_MAX - 1 ? max_rows + 1 : INT32_MAX;
+}
+
 /*
  * Runs one job in its own transaction. Returns 0 when answered, -1 when the
  * connection failed before an answer could be had (the caller may retry).
@@ -830,6 +862,7 @@ static int try_single(adapter_exec_t *ex, pool_conn_t *pc, job_t *job)
                  .claim_values = claim,
                  .jobs = job,
                  .njobs = 1,
+                 .row_limit = op->type == DBEV_OP_SELECT ? (int)select_row_limit(op) : 0,
                  .commit = !write};
     step_result_t sr;
     int rc = run_step(ex, pc, &st, deadline, &sr);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -350,6 +351,21 @@ static void test_every_type(void **state)
     assert_int_equal(json_array_size(json_object_get(p, "rows")), 10);
     assert_true(json_is_true(json_object_get(json_object_get(p, "metadata"), "truncated")));
     json_decref(p);
+
+    /* A huge result is never held whole: rows stream in and max_rows are kept
+     * (3 million rows as one result would take well over 100 MB). */
+    struct rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    p = run1("{\"operation_type\": \"SELECT\", \"sql\": \"SELECT g, 'padding padding' AS t FROM "
+             "generate_series(1, 3000000) g\", \"options\": {\"max_rows\": 5}}",
+             true);
+    getrusage(RUSAGE_SELF, &after);
+    assert_int_equal(json_array_size(json_object_get(p, "rows")), 5);
+    assert_true(json_is_true(json_object_get(json_object_get(p, "metadata"), "truncated")));
+    json_decref(p);
+    long grown_kb = after.ru_maxrss - before.ru_maxrss;
+    if (grown_kb > 40 * 1024)
+        fail_msg("peak memory grew by %ld kB for a 5-row answer", grown_kb);
 }
 
 static void test_duplicate_executed_once(void **state)
