@@ -20,6 +20,7 @@
 #include "typemap.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -42,7 +43,7 @@ typedef struct derr {
 /* One call's state. */
 typedef struct dcall {
     PGconn *conn;
-    json_t *coltypes; /* {table: {column: true when array-typed}}, this call only */
+    json_t *coltypes; /* {table: {column: true when array-typed}} of this call */
     derr_t err;
     bool oom;
 } dcall_t;
@@ -151,12 +152,58 @@ static int exec_cmd(dcall_t *dc, const char *sql)
 
 /* ---- building ------------------------------------------------------------- */
 
+/*
+ * Column kinds, cached per connection as the adapter caches them per pool
+ * (and asyncpg its type introspection per connection): without the cache an
+ * INSERT with an array value would cost one more round trip than the
+ * statement itself. The key names the server session (host, port, backend
+ * pid, database), so a reset connection starts afresh; only tables found are
+ * cached, so a table created later is looked up again. Shared by every
+ * thread, hence the lock; bounded, since dead sessions leave their entries.
+ */
+#define COLKIND_CACHE_MAX 4096
+static pthread_mutex_t colkind_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *colkind_cache; /* {"host:port:pid:db:table": {column: is_array}} */
+
+static void colkind_key(PGconn *conn, const char *table, char *key, size_t size)
+{
+    snprintf(key, size, "%s:%s:%d:%s:%s", PQhost(conn) ? PQhost(conn) : "",
+             PQport(conn) ? PQport(conn) : "", PQbackendPID(conn), PQdb(conn) ? PQdb(conn) : "",
+             table);
+}
+
+/* The cached kinds of table's columns (a new reference), or NULL. */
+static json_t *colkind_cached(PGconn *conn, const char *table)
+{
+    char key[512];
+    colkind_key(conn, table, key, sizeof(key));
+    pthread_mutex_lock(&colkind_lock);
+    json_t *cols = json_incref(json_object_get(colkind_cache, key));
+    pthread_mutex_unlock(&colkind_lock);
+    return cols;
+}
+
+static void colkind_store(PGconn *conn, const char *table, json_t *cols)
+{
+    char key[512];
+    colkind_key(conn, table, key, sizeof(key));
+    pthread_mutex_lock(&colkind_lock);
+    if (!colkind_cache || json_object_size(colkind_cache) >= COLKIND_CACHE_MAX) {
+        json_decref(colkind_cache);
+        colkind_cache = json_object();
+    }
+    json_object_set(colkind_cache, key, cols);
+    pthread_mutex_unlock(&colkind_lock);
+}
+
 /* Whether a column is array-typed: asked by sqlb_build() for array values. */
 static sqlb_colkind_t colkind_cb(void *opaque, const char *table, const char *column)
 {
     dcall_t *dc = opaque;
     json_t *cols = json_object_get(dc->coltypes, table);
-    if (!cols) {
+    if (!cols && (cols = colkind_cached(dc->conn, table)) != NULL) {
+        json_object_set_new(dc->coltypes, table, cols);
+    } else if (!cols) {
         char quoted[160];
         const char *dot = strchr(table, '.');
         if (dot)
@@ -175,6 +222,8 @@ static sqlb_colkind_t colkind_cb(void *opaque, const char *table, const char *co
             for (int r = 0; r < PQntuples(res); r++)
                 json_object_set_new(cols, PQgetvalue(res, r, 0),
                                     json_boolean(PQgetvalue(res, r, 1)[0] == 't'));
+        if (json_object_size(cols) > 0)
+            colkind_store(dc->conn, table, cols);
         PQclear(res); /* a missing table: the statement itself will say so */
         json_object_set_new(dc->coltypes, table, cols);
     }
