@@ -791,6 +791,23 @@ static void test_cli_exit_codes(void **state)
     assert_int_equal(run_cli(out, sizeof(out), "--correlation-id cli-ok2 health"), 0);
     assert_non_null(strstr(out, "\"correlation_id\": \"cli-ok2\""));
 
+    /* on a terminal (script(1) gives it a pty): an aligned table */
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "script -qec \"%s/bin/dbev -b %s --env %s --correlation-id cli-tty query "
+             "'SELECT 1' -p 7\" /dev/null 2>/dev/null",
+             DBEV_BUILD_DIR, R.bootstrap, ENV_PREFIX);
+    FILE *fp = popen(cmd, "r");
+    assert_non_null(fp);
+    size_t n = fread(out, 1, sizeof(out) - 1, fp);
+    out[n] = '\0';
+    pclose(fp);
+    if (!strstr(out, " corr    | params | attempt ") || !strstr(out, "---------+") ||
+        !strstr(out, " cli-tty | [7]    |       1 ") || !strstr(out, "(1 row)"))
+        fail_msg("no aligned table on a terminal:\n%s", out);
+    if (getenv("DBEV_TEST_VERBOSE"))
+        fprintf(stderr, "%s", out);
+
     assert_int_equal(run_cli(out, sizeof(out), "--correlation-id sql-cli query 'SELEC 1'"), 1);
     assert_non_null(strstr(out, "42601"));
     assert_int_equal(run_cli(out, sizeof(out), "--correlation-id val-cli query 'SELECT 1'"), 3);
@@ -808,7 +825,6 @@ static void test_cli_exit_codes(void **state)
     assert_int_equal(run_cli(out, sizeof(out), "--help"), 0);
     assert_non_null(strstr(out, "exit codes"));
     /* nothing listens: connection error */
-    char cmd[512];
     snprintf(cmd, sizeof(cmd),
              "%s/bin/dbev -b 127.0.0.1:1 -X startup.timeout.ms=300 health >/dev/null 2>&1",
              DBEV_BUILD_DIR);
