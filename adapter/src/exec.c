@@ -57,6 +57,7 @@ struct adapter_exec {
     bool table_ready; /* dedupe table ensured on this server */
     int64_t started_us;
     int64_t last_retention_us;
+    int64_t last_maintain_us;
     /* per batch */
     pool_conn_t *pc;
     bool conn_failed;
@@ -1490,6 +1491,13 @@ void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t 
     if (ex->pc)
         pool_release(ex->pool, ex->pc, false);
     ex->pc = NULL;
+    /* Back to pool_min after failures, at most once a second, and never
+     * while the breaker keeps requests away from the server. */
+    int64_t now = dbev_mono_us();
+    if (breaker_state(ex->breaker) == DBEV_BREAKER_CLOSED && now - ex->last_maintain_us > 1000000) {
+        ex->last_maintain_us = now;
+        pool_maintain(ex->pool);
+    }
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */

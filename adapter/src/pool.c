@@ -234,6 +234,39 @@ void pool_release(pool_t *pool, pool_conn_t *pc, bool broken)
     }
 }
 
+void pool_maintain(pool_t *pool)
+{
+    int size = 0;
+    for (int i = 0; i < pool->conf.max; i++) {
+        slot_t *s = &pool->slots[i];
+        if (s->pc && !s->in_use &&
+            (too_old(pool, s->pc) || PQstatus(s->pc->conn) != CONNECTION_OK)) {
+            pthread_mutex_lock(&pool->lock);
+            conn_free(s->pc);
+            s->pc = NULL;
+            pthread_mutex_unlock(&pool->lock);
+        }
+        if (s->pc)
+            size++;
+    }
+    for (int i = 0; i < pool->conf.max && size < pool->conf.min; i++) {
+        slot_t *s = &pool->slots[i];
+        if (s->pc)
+            continue;
+        char err[512];
+        pool_conn_t *pc = conn_open(pool, err, sizeof(err));
+        if (!pc) {
+            dbev_logf(pool->conf.logger, DBEV_LOG_WARN, NULL, "pool: %s", err);
+            return;
+        }
+        pthread_mutex_lock(&pool->lock);
+        s->pc = pc;
+        s->in_use = false;
+        pthread_mutex_unlock(&pool->lock);
+        size++;
+    }
+}
+
 void pool_drop_idle(pool_t *pool)
 {
     pthread_mutex_lock(&pool->lock);

@@ -72,6 +72,13 @@ pool_conn_t *pool_acquire(pool_t *pool, char *errstr, size_t size);
 /** Gives a connection back; broken (or not idle in a transaction): closed. */
 void pool_release(pool_t *pool, pool_conn_t *pc, bool broken);
 
+/**
+ * @brief Housekeeping between batches: closes idle connections past their
+ *        age and opens new ones until the pool holds min again (stopping at
+ *        the first failure, which is logged).
+ */
+void pool_maintain(pool_t *pool);
+
 /** Closes every idle connection (after a connection failure: they are likely dead too). */
 void pool_drop_idle(pool_t *pool);
 
