@@ -5,7 +5,10 @@
  * librdkafka mock cluster; a responder thread holds every request until all
  * N have arrived (so N really are in flight at once), then answers them all.
  * Prints RSS (VmRSS) after start-up, with N in flight, the peak (VmHWM), and
- * how long answering all N took once released.
+ * how long answering all N took once released. Then a throughput phase: the
+ * responder answers at once and one thread keeps a window of N requests in
+ * flight for 20 N requests (at most 100,000): requests per second and round
+ * trip percentiles (the mock cluster's fetch wait dominates the latency).
  *
  *   bench_client_memory [N]
  */
@@ -64,25 +67,42 @@ static rd_kafka_t *rk_new(rd_kafka_type_t type, const char *group)
     return rk;
 }
 
-/* Holds every request until released, then answers them all. */
+static void produce(rd_kafka_t *producer, char *text)
+{
+    while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topics[1]),
+                             RD_KAFKA_V_VALUE(text, strlen(text)),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(producer, 10);
+}
+
+/*
+ * Holds the first n requests until released, then answers them all, and
+ * answers every later request at once (the throughput phase).
+ */
 static void *responder(void *arg)
 {
     int n = *(int *)arg;
     rd_kafka_t *consumer = rk_new(RD_KAFKA_CONSUMER, "bench-responder");
     rd_kafka_t *producer = rk_new(RD_KAFKA_PRODUCER, NULL);
+    /* connect the producer now, so the release is not measured with a cold start */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(producer, topics[1], NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(producer, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(parts, topics[0], 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(consumer, parts);
     rd_kafka_topic_partition_list_destroy(parts);
     char **held = calloc((size_t)n, sizeof(*held));
-    int count = 0;
+    int count = 0, flushed = 0;
     while (!atomic_load(&stop)) {
-        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(consumer, 10);
-        if (rkm) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(consumer, 1);
+        for (; rkm; rkm = rd_kafka_consumer_poll(consumer, 0)) {
             dbev_request_t *req = NULL;
             dbev_decode_error_t derr;
-            if (!rkm->err && count < n &&
-                dbev_request_decode(rkm->payload, rkm->len, &req, &derr) == 0) {
+            if (!rkm->err && dbev_request_decode(rkm->payload, rkm->len, &req, &derr) == 0) {
                 json_t *rows = json_pack("[{s:i}]", "id", count + 1);
                 json_t *payload = dbev_completed_payload_new(
                     req->op.type, rows, 1, 0.1, DBEV_BREAKER_CLOSED, false, false, NULL);
@@ -90,34 +110,51 @@ static void *responder(void *arg)
                 dbev_uuid_new(id);
                 json_t *event = dbev_envelope_new(DBEV_EVENT_COMPLETED, id, req->correlation_id,
                                                   "bench", 0, payload);
-                held[count++] = dbev_event_dumps(event);
+                char *text = dbev_event_dumps(event);
                 json_decref(event);
                 dbev_request_destroy(req);
-                atomic_store(&held_count, count);
+                if (count < n) {
+                    held[count++] = text;
+                    atomic_store(&held_count, count);
+                } else {
+                    produce(producer, text);
+                }
             }
             rd_kafka_message_destroy(rkm);
         }
-        if (atomic_load(&release)) {
-            for (int i = 0; i < count; i++) {
-                if (!held[i])
-                    continue;
-                while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topics[1]),
-                                         RD_KAFKA_V_VALUE(held[i], strlen(held[i])),
-                                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-                                         RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                    rd_kafka_poll(producer, 10);
-                held[i] = NULL;
-            }
-        }
+        if (atomic_load(&release))
+            for (; flushed < count; flushed++)
+                produce(producer, held[flushed]);
         rd_kafka_poll(producer, 0);
     }
-    for (int i = 0; i < count; i++)
+    for (int i = flushed; i < count; i++)
         free(held[i]);
     free(held);
     rd_kafka_flush(producer, 1000);
     rd_kafka_destroy(producer);
     rd_kafka_destroy_flags(consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     return NULL;
+}
+
+static double latencies[200000];
+static int n_latencies;
+
+static void on_done_timed(dbev_client_t *client, dbev_result_t *result, dbev_error_t *error,
+                          void *opaque)
+{
+    if (result) {
+        atomic_fetch_add(&completed, 1);
+        if (n_latencies < (int)(sizeof(latencies) / sizeof(latencies[0])))
+            latencies[n_latencies++] = dbev_result_latency_ms(result);
+    }
+    dbev_result_destroy(result);
+    dbev_error_destroy(error);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
 }
 
 static void on_done(dbev_client_t *client, dbev_result_t *result, dbev_error_t *error, void *opaque)
@@ -193,10 +230,39 @@ int main(int argc, char **argv)
     printf("  answered               %d of %d in %.1f ms after release\n", atomic_load(&completed),
            n, answer_ms);
 
+    /* Throughput: one thread keeps a window of n requests in flight. */
+    int total = 20 * n < 100000 ? 20 * n : 100000;
+    int answered_in_flight = atomic_load(&completed);
+    atomic_store(&completed, 0);
+    int issued = 0, failed = 0;
+    int64_t t1 = dbev_mono_us();
+    deadline = t1 + 120 * 1000000LL;
+    while (atomic_load(&completed) + failed < total && dbev_mono_us() < deadline) {
+        while (issued - atomic_load(&completed) < n && issued < total) {
+            json_t *data = json_pack("{s:s, s:i}", "agent_name", "agent-researcher", "seq", issued);
+            if (dbev_insert_async(client, "agent_execution_logs", data, "id", NULL, on_done_timed,
+                                  NULL, NULL))
+                failed++;
+            json_decref(data);
+            issued++;
+        }
+        dbev_client_poll(client, 5);
+    }
+    double secs = (double)(dbev_mono_us() - t1) / 1e6;
+    qsort(latencies, (size_t)n_latencies, sizeof(double), cmp_double);
+    printf("  throughput             %d requests, window %d, one thread: %.0f req/s\n",
+           atomic_load(&completed), n, atomic_load(&completed) / secs);
+    if (n_latencies > 0)
+        printf("  round trip (mock)      p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+               latencies[n_latencies / 2], latencies[(int)(n_latencies * 0.99)],
+               latencies[n_latencies - 1]);
+    printf("  peak rss (VmHWM)       %8.1f MB after the throughput phase\n",
+           status_kb("VmHWM") / 1024.0);
+
     atomic_store(&stop, true);
     pthread_join(thr, NULL);
     dbev_client_destroy(client);
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(mock_rk);
-    return atomic_load(&completed) == n && hwm < 50 * 1024 ? 0 : 1;
+    return answered_in_flight == n && atomic_load(&completed) == total && hwm < 50 * 1024 ? 0 : 1;
 }
