@@ -364,8 +364,12 @@ static void test_every_type(void **state)
     assert_true(json_is_true(json_object_get(json_object_get(p, "metadata"), "truncated")));
     json_decref(p);
     long grown_kb = after.ru_maxrss - before.ru_maxrss;
+#if defined(__SANITIZE_ADDRESS__)
+    (void)grown_kb; /* ASan's quarantine keeps freed rows: peak RSS says nothing there */
+#else
     if (grown_kb > 40 * 1024)
         fail_msg("peak memory grew by %ld kB for a 5-row answer", grown_kb);
+#endif
 }
 
 static void test_duplicate_executed_once(void **state)
