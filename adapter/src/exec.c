@@ -811,6 +811,13 @@ static bool predictable(const job_t *job)
     return job->req->op.type == DBEV_OP_INSERT && !job->req->op.returning;
 }
 
+/* A predictable job's record holds no response only when it did answer one
+ * row (a trigger may have skipped it: then the real answer is stored). */
+static bool row_count_is_one(const json_t *payload)
+{
+    return json_integer_value(json_object_get(payload, "row_count")) == 1;
+}
+
 static bool has_event_id(const job_t *job)
 {
     return job->req->event_id && job->req->event_id[0];
@@ -907,7 +914,9 @@ static int try_single(adapter_exec_t *ex, pool_conn_t *pc, job_t *job)
     json_t *payload = job_payload(ex, job, sr.res);
     step_result_clear(&sr);
     if (write) {
-        char *text = predictable(job) ? NULL : json_dumps(payload, JSON_COMPACT);
+        char *text = predictable(job) && row_count_is_one(payload)
+                         ? NULL
+                         : json_dumps(payload, JSON_COMPACT);
         const char *values[] = {job->req->event_id, text};
         step_t commit = {.store_sql = text ? DEDUPE_STORE_SQL : NULL,
                          .store_values = values,
@@ -1213,6 +1222,21 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
         }
         return run_group_split(ex, pc, jobs, n, f);
     }
+    /* A merged INSERT that did not insert one row per job (a trigger that
+     * skips rows, say): nobody knows whose row is missing, so run unmerged. */
+    for (size_t s = 0, base = 0; s < pl.nsend; s++) {
+        if (pl.count[s] > 1 &&
+            strtoll(PQcmdTuples(sr.res[base]), NULL, 10) != (long long)pl.count[s]) {
+            step_result_clear(&sr);
+            plan_free(&pl);
+            PGresult *res = pool_exec(pc->conn, "ROLLBACK", 0, NULL, deadline, err, sizeof(err));
+            if (!res)
+                return -1;
+            PQclear(res);
+            return try_group_ex(ex, pc, jobs, n, false);
+        }
+        base += pl.count[s] > 1 ? 1 : pl.send[s].nq;
+    }
     /* Every statement succeeded: build the answers, store them, commit. */
     json_t **payloads = calloc(n, sizeof(*payloads));
     json_t *store = json_object();
@@ -1230,7 +1254,7 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
         }
         payloads[i] = job_payload(ex, &jobs[i], sr.res + base);
         base += jobs[i].nq;
-        if (dedupes(ex, &jobs[i]) && !predictable(&jobs[i]))
+        if (dedupes(ex, &jobs[i]) && !(predictable(&jobs[i]) && row_count_is_one(payloads[i])))
             json_object_set(store, jobs[i].req->event_id, payloads[i]);
     }
     step_result_clear(&sr);

@@ -42,6 +42,10 @@ static const char *schema_sql =
     "CREATE TABLE items (id serial PRIMARY KEY, name text UNIQUE, score float8, qty int4,"
     " tags text[], doc jsonb, flag bool, created timestamptz DEFAULT now());"
     "CREATE TABLE plain_log (msg text);"
+    "CREATE TABLE trig (name text);"
+    "CREATE FUNCTION trig_skip() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " IF NEW.name LIKE 'skip%' THEN RETURN NULL; END IF; RETURN NEW; END $$;"
+    "CREATE TRIGGER trig_skip BEFORE INSERT ON trig FOR EACH ROW EXECUTE FUNCTION trig_skip();"
     "CREATE SCHEMA obs;"
     "CREATE TABLE obs.events (id text PRIMARY KEY, kind text, n int8);"
     "CREATE TABLE typed (i2 int2, i4 int4, i8 int8, f4 float4, f8 float8, num numeric,"
@@ -530,6 +534,40 @@ static void test_retention_and_pool(void **state)
     adapter_exec_destroy(e);
 }
 
+/* A plain INSERT whose row a trigger skips answers row_count 0, also when
+ * merged with its neighbours, and its duplicate is answered the same. */
+static void test_skipped_row(void **state)
+{
+    (void)state;
+    const char *names[] = {"keep-1", "skip-2", "keep-3"};
+    char ids[3][64];
+    dbev_request_t *reqs[3];
+    for (int i = 0; i < 3; i++) {
+        char payload[256];
+        snprintf(payload, sizeof(payload),
+                 "{\"operation_type\": \"INSERT\", \"table\": \"trig\", \"data\": {\"name\": "
+                 "\"%s\"}}",
+                 names[i]);
+        dbev_uuid_new(ids[i]);
+        reqs[i] = request(ids[i], payload, 0);
+    }
+    adapter_outcome_t out[3];
+    run(reqs, 3, out);
+    for (int i = 0; i < 3; i++) {
+        assert_true(out[i].completed);
+        assert_int_equal(row_count(out[i].payload), i == 1 ? 0 : 1);
+        json_decref(out[i].payload);
+    }
+    run(reqs + 1, 1, out);
+    assert_true(
+        json_is_true(json_object_get(json_object_get(out[0].payload, "metadata"), "cached")));
+    assert_int_equal(row_count(out[0].payload), 0);
+    json_decref(out[0].payload);
+    for (int i = 0; i < 3; i++)
+        dbev_request_destroy(reqs[i]);
+    assert_int_equal(count_sql("SELECT count(*) FROM trig"), 2);
+}
+
 static void test_failing_request_amid_batch(void **state)
 {
     (void)state;
@@ -732,6 +770,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_executed_once),
         cmocka_unit_test(test_concurrent_duplicate),
         cmocka_unit_test(test_retention_and_pool),
+        cmocka_unit_test(test_skipped_row),
         cmocka_unit_test(test_failing_request_amid_batch),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_allowlist),
