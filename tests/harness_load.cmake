@@ -3,3 +3,12 @@
 # real adapter on a throwaway PostgreSQL and the mock cluster.
 dbev_add_test(test_load SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_load.c
               LIBS dbev_harness_core LABELS unit)
+
+# A short load through the real adapter (embedded), a throwaway PostgreSQL and
+# the mock cluster, set up with the adapter tests' kit.
+if(TARGET dbev_adapter_core AND TARGET dbev)
+    dbev_add_test(test_load_adapter
+                  SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_load.c
+                          ${CMAKE_CURRENT_LIST_DIR}/integration/test_adapter_kit.c
+                  LIBS dbev_harness_core dbev dbev_adapter_core LABELS integration TIMEOUT 180)
+endif()

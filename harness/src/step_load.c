@@ -31,17 +31,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LOOKUP_BATCH     1000
-#define DRAIN_MARGIN_MS  2000 /* beyond the request timeout, for the client's timers */
-#define SETTLE_MS        200  /* how long to watch for duplicates after the last answer */
-#define LATE_WAIT_MAX_MS 3000 /* how long to wait for late answers to timed-out requests */
-#define PROGRESS_US      250000
+#define LOOKUP_BATCH    1000
+#define DRAIN_MARGIN_MS 2000 /* beyond the request timeout, for the client's timers */
+#define SETTLE_MS       200  /* how long to watch for duplicates after the last answer */
+#define PROGRESS_US     250000
 
 typedef struct phase {
     load_phase_t fig;
     int64_t start_us; /* intended time of its first request */
     int64_t count;    /* requests it sends */
     int64_t done;     /* requests finished (answered, failed, refused) */
+    int64_t over;     /* stress: finished with a latency above stress.p99_ms */
     dbev_hist_t *hist;
 } phase_t;
 
@@ -91,6 +91,9 @@ static void finish(run_t *run, const req_t *req, int64_t now, bool failed)
     phase_t *phase = &run->phases[req->phase];
     dbev_hist_record(phase->hist, latency);
     phase->done++;
+    const load_stress_t *stress = &run->spec->stress;
+    if (stress->on && (double)latency > stress->p99_ms * 1000.0)
+        phase->over++;
     if (failed) {
         run->errors_n++;
         run->sec_errors++;
@@ -293,14 +296,49 @@ static void flush_tail(run_t *run, int64_t end_us)
                                    dbev_hist_percentile(run->hist_sec, 99), run->sec_errors);
 }
 
-/* Whether a finished stress phase held its bounds. */
+/* Whether a stress phase has broken already, before all its requests are
+ * finished: more than 1% of its requests above the p99 bound, or more errors
+ * than its error budget. Ending the climb there saves the time the overloaded
+ * requests would need to time out. */
+static bool phase_broken_early(const load_stress_t *stress, const phase_t *phase)
+{
+    return (double)phase->over > 0.01 * (double)phase->count ||
+           (double)phase->fig.errors > stress->max_error_rate * (double)phase->count;
+}
+
+/* Judges a phase (finished, or broken early): whether it held its bounds. */
 static bool phase_holds(const load_stress_t *stress, phase_t *phase)
 {
     phase->fig.p99_us = dbev_hist_percentile(phase->hist, 99);
     double err = phase->fig.sent ? (double)phase->fig.errors / (double)phase->fig.sent : 0;
-    phase->fig.held =
-        (double)phase->fig.p99_us <= stress->p99_ms * 1000.0 && err <= stress->max_error_rate;
+    phase->fig.held = !phase_broken_early(stress, phase) &&
+                      (double)phase->fig.p99_us <= stress->p99_ms * 1000.0 &&
+                      err <= stress->max_error_rate;
     return phase->fig.held;
+}
+
+/* Judges stress phases in order, as far as they can be judged: a phase once
+ * all its requests finished, or as soon as it broke. The first that broke is
+ * the knee; the phases after it were cut short and are left out. Any phase
+ * known broken stops the sending. */
+static void judge_phases(run_t *run, size_t *judged, bool *broke, bool *sending)
+{
+    const load_stress_t *stress = &run->spec->stress;
+    for (size_t p = *judged; *sending && p < run->n_phases; p++)
+        if (phase_broken_early(stress, &run->phases[p]))
+            *sending = false;
+    while (!*broke && *judged < run->n_phases) {
+        phase_t *phase = &run->phases[*judged];
+        bool fully_sent = *judged + 1 < run->n_phases || !*sending;
+        bool finished = fully_sent && phase->done >= phase->fig.sent;
+        if (!finished && !phase_broken_early(stress, phase))
+            break;
+        (*judged)++;
+        if (!phase_holds(stress, phase)) {
+            *broke = true;
+            *sending = false;
+        }
+    }
 }
 
 static void progress(const runctx_t *ctx, const run_t *run, const step_t *step, int64_t now,
@@ -439,20 +477,8 @@ static int run_schedule(engine_t *e)
                 return dbev_seterr(e->errstr, sizeof(e->errstr), "out of memory");
             i = 0;
         }
-        /* Stress: judge each phase once all its requests are finished; a
-         * broken one ends the climb (requests of a later phase already sent
-         * stay in the totals, no more go out). */
-        while (stress->on && !broke && judged < run->n_phases) {
-            phase_t *phase = &run->phases[judged];
-            bool fully_sent = judged + 1 < run->n_phases || !sending;
-            if (!fully_sent || phase->done < phase->fig.sent)
-                break;
-            if (!phase_holds(stress, phase)) {
-                broke = true;
-                sending = false;
-            }
-            judged++;
-        }
+        if (stress->on)
+            judge_phases(run, &judged, &broke, &sending);
         if (now >= next_progress) {
             progress(e->ctx, run, e->step, now, run->phases[run->n_phases - 1].fig.rate, end_us,
                      false);
@@ -478,30 +504,37 @@ static int run_schedule(engine_t *e)
         poll(&pfd, 1, timeout_ms);
         dbev_client_poll(e->ctx->client, 0);
     }
-    /* Phases finished after the last pass of the loop; phases after a broken
-     * one were cut short and are left out of the staircase. */
-    while (stress->on && !broke && judged < run->n_phases)
-        broke = !phase_holds(stress, &run->phases[judged++]);
-    if (stress->on)
+    /* Phases finished after the last pass of the loop (or abandoned). */
+    if (stress->on) {
+        judge_phases(run, &judged, &broke, &sending);
+        while (!broke && judged < run->n_phases)
+            broke = !phase_holds(stress, &run->phases[judged++]);
         e->n_judged = judged;
+    }
     progress(e->ctx, run, e->step, 0, 0, 0, true);
     return 0;
 }
 
-/* After the last answer: watch for answers to requests that timed out (late)
- * and second answers (duplicates), with a deadline. */
+/* After the last answer: watch for second answers (duplicates) for a short
+ * while, and when requests timed out, for their answers arriving late, until
+ * each has come or the request timeout plus a margin has passed since the
+ * last send. The client counts both; nothing here needs the callbacks. */
 static void settle(engine_t *e, const dbev_client_stats_t *before)
 {
     int fd = dbev_client_fd(e->ctx->client);
-    int64_t now = dbev_mono_us();
-    int64_t late_wait =
-        e->spec->timeout_ms < LATE_WAIT_MAX_MS ? e->spec->timeout_ms : LATE_WAIT_MAX_MS;
-    int64_t deadline = now + (e->run->timeouts ? late_wait : SETTLE_MS) * 1000;
+    int64_t start = dbev_mono_us(), now;
+    int64_t min_end = start + SETTLE_MS * 1000, deadline = min_end;
+    if (e->run->timeouts) {
+        int attempts = e->spec->max_retries > 0 ? e->spec->max_retries + 1 : 1;
+        int64_t late_end =
+            e->last_send_us + ((int64_t)attempts * e->spec->timeout_ms + DRAIN_MARGIN_MS) * 1000;
+        if (late_end > deadline)
+            deadline = late_end;
+    }
     while ((now = dbev_mono_us()) < deadline) {
         dbev_client_stats_t st;
         dbev_client_stats(e->ctx->client, &st);
-        if (e->run->timeouts && (int64_t)(st.late - before->late) >= e->run->timeouts &&
-            now >= deadline - (late_wait - SETTLE_MS) * 1000)
+        if (now >= min_end && (int64_t)(st.late - before->late) >= e->run->timeouts)
             break;
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         int64_t left = (deadline - now + 999) / 1000;
@@ -833,9 +866,10 @@ int step_run_load(runctx_t *ctx, const step_t *step, step_result_t *res)
                  " (max_in_flight %d was reached %lld times)", spec.max_in_flight,
                  (long long)run->cap_waits);
     dbev_logf(ctx->logger, DBEV_LOG_INFO, NULL,
-              "load %s: %lld requests at %.0f/s, %lld answered, %lld errors, p50 %.1f ms p99 %.1f "
+              "load %s: %lld requests %s %.0f/s, %lld answered, %lld errors, p50 %.1f ms p99 %.1f "
               "ms max %.1f ms, %.1f/s, max_in_flight reached %lld times",
-              step->name ? step->name : "", (long long)f.requests, spec.rate, (long long)f.answered,
+              step->name ? step->name : "", (long long)f.requests,
+              spec.stress.on ? "in a stress climb from" : "at", spec.rate, (long long)f.answered,
               (long long)f.errors, (double)f.p50_us / 1000, (double)f.p99_us / 1000,
               (double)f.max_us / 1000, f.throughput, (long long)f.cap_waits);
     free(phases);
