@@ -4,7 +4,7 @@
 # the adapter processes, and `raw:` steps answered by a real adapter.
 if(TARGET dbev_harness_core AND TARGET dbev-adapter)
     set(FAULTS_KIT ${CMAKE_CURRENT_LIST_DIR}/integration/test_faults_kit.c)
-    foreach(t adapters env)
+    foreach(t adapters process env)
         if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/integration/test_faults_${t}.c)
             dbev_add_test(test_faults_${t}
                           SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_faults_${t}.c ${FAULTS_KIT}

@@ -36,6 +36,7 @@
 #define RAW_DEFAULT_TIMEOUT_MS 10000
 #define RAW_MAX_COUNT          10000
 #define RAW_META_TIMEOUT_MS    5000
+#define RAW_PUBLISH_TIMEOUT_MS 10000
 
 typedef struct raw_answer {
     json_t *outcome;
@@ -278,9 +279,11 @@ static void raw_exchange(runctx_t *ctx, raw_req_t *rq, raw_answer_t *answers, si
                          size_t *n_answers, int64_t *sent_us, step_result_t *res)
 {
     char err[512];
-    rd_kafka_t *consumer = raw_client(ctx, RD_KAFKA_CONSUMER, rq->timeout_ms, err, sizeof(err));
+    int publish_ms =
+        rq->timeout_ms > RAW_PUBLISH_TIMEOUT_MS ? rq->timeout_ms : RAW_PUBLISH_TIMEOUT_MS;
+    rd_kafka_t *consumer = raw_client(ctx, RD_KAFKA_CONSUMER, publish_ms, err, sizeof(err));
     rd_kafka_t *producer =
-        consumer ? raw_client(ctx, RD_KAFKA_PRODUCER, rq->timeout_ms, err, sizeof(err)) : NULL;
+        consumer ? raw_client(ctx, RD_KAFKA_PRODUCER, publish_ms, err, sizeof(err)) : NULL;
     if (!producer) {
         faults_step_status(res, DBEV_REPORT_ERROR, "raw: Kafka client: %s", err);
         goto out;
@@ -289,6 +292,15 @@ static void raw_exchange(runctx_t *ctx, raw_req_t *rq, raw_answer_t *answers, si
         faults_step_status(res, DBEV_REPORT_ERROR, "raw: %s", err);
         goto out;
     }
+    /* Learn the target topic's leaders now: a producer that meets a topic at
+     * its first produce waits for its next topic scan (up to a second), which
+     * would show as latency of the adapter. */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(producer, rq->topic, NULL);
+    const rd_kafka_metadata_t *md = NULL;
+    if (rkt && rd_kafka_metadata(producer, 0, rkt, &md, RAW_META_TIMEOUT_MS) == 0)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
     int delivery_errors = 0;
     *sent_us = dbev_mono_us();
     for (int64_t i = 0; i < rq->count; i++) {
@@ -302,16 +314,19 @@ static void raw_exchange(runctx_t *ctx, raw_req_t *rq, raw_answer_t *answers, si
             goto out;
         }
     }
-    int64_t deadline = *sent_us + (int64_t)rq->timeout_ms * 1000;
-    rd_kafka_resp_err_t ferr = rd_kafka_flush(producer, rq->timeout_ms);
+    /* Publishing has its own budget: a short timeout_ms bounds the wait for
+     * the answer (expect_no_answer), not the broker's acknowledgement. */
+    rd_kafka_resp_err_t ferr = rd_kafka_flush(producer, publish_ms);
     if (ferr || delivery_errors) {
         faults_step_status(res, DBEV_REPORT_ERROR,
                            "raw: %s publishing to %s within %d ms (%d of %lld not delivered)",
-                           ferr ? rd_kafka_err2str(ferr) : "delivery failed", rq->topic,
-                           rq->timeout_ms, ferr ? (int)rq->count : delivery_errors,
-                           (long long)rq->count);
+                           ferr ? rd_kafka_err2str(ferr) : "delivery failed", rq->topic, publish_ms,
+                           ferr ? (int)rq->count : delivery_errors, (long long)rq->count);
         goto out;
     }
+    dbev_logf(ctx->logger, DBEV_LOG_DEBUG, rq->cid, "raw: %lld event(s) published to %s in %.1f ms",
+              (long long)rq->count, rq->topic, (double)(dbev_mono_us() - *sent_us) / 1000.0);
+    int64_t deadline = dbev_mono_us() + (int64_t)rq->timeout_ms * 1000;
     char completed[256];
     dbev_topic_name(faults_topic_env(ctx), DBEV_TOPIC_COMPLETED, completed, sizeof(completed));
     while (dbev_mono_us() < deadline && (rq->no_answer || *n_answers < (size_t)rq->count)) {
