@@ -142,44 +142,68 @@ out:
 
 /* ---- per-request substitution ------------------------------------------------- */
 
-/* A copy of value with every "${seq}" replaced by seq: each request draws one
- * number, shared by every use in its template and write key. */
-static json_t *subst_seq(const json_t *value, json_int_t seq)
+/* What a request draws once and shares between every use in its template
+ * and its write key: ${seq} and ${req_uuid}. */
+typedef struct per_req {
+    json_int_t seq;
+    char seq_text[32];
+    char uuid[40];
+} per_req_t;
+
+/* The earliest per-request token in s, or NULL; *token_len and *value say
+ * which. */
+static const char *next_token(const char *s, const per_req_t *r, size_t *token_len,
+                              const char **value)
+{
+    const char *seq = strstr(s, "${seq}"), *uuid = strstr(s, "${req_uuid}");
+    if (seq && (!uuid || seq < uuid)) {
+        *token_len = 6;
+        *value = r->seq_text;
+        return seq;
+    }
+    if (uuid) {
+        *token_len = 11;
+        *value = r->uuid;
+        return uuid;
+    }
+    return NULL;
+}
+
+/* A copy of value with ${seq} and ${req_uuid} replaced by this request's. */
+static json_t *subst_request(const json_t *value, const per_req_t *r)
 {
     if (json_is_string(value)) {
         const char *s = json_string_value(value);
-        if (!strstr(s, "${seq}"))
+        size_t tlen;
+        const char *tval;
+        if (!next_token(s, r, &tlen, &tval))
             return json_incref((json_t *)value);
         if (!strcmp(s, "${seq}"))
-            return json_integer(seq);
-        char num[32];
-        int nl = snprintf(num, sizeof(num), "%lld", (long long)seq);
-        size_t len = strlen(s), cap = len + 1 + 16 * (size_t)nl;
-        char *out = malloc(cap), *o = out;
-        if (!out)
-            return NULL;
-        while (*s) {
-            const char *hit = strstr(s, "${seq}");
+            return json_integer(r->seq); /* exactly one placeholder keeps its type */
+        size_t cap = strlen(s) + 1, len = 0;
+        char *out = NULL;
+        for (;;) {
+            const char *hit = next_token(s, r, &tlen, &tval);
             size_t chunk = hit ? (size_t)(hit - s) : strlen(s);
-            if ((size_t)(o - out) + chunk + (size_t)nl + 1 > cap) {
-                cap = cap * 2 + chunk + (size_t)nl;
+            size_t add = chunk + (hit ? strlen(tval) : 0);
+            if (!out || len + add + 1 > cap) {
+                cap = 2 * (cap + add);
                 char *grown = realloc(out, cap);
                 if (!grown) {
                     free(out);
                     return NULL;
                 }
-                o = grown + (o - out);
                 out = grown;
             }
-            memcpy(o, s, chunk);
-            o += chunk;
+            memcpy(out + len, s, chunk);
+            len += chunk;
             if (!hit)
                 break;
-            memcpy(o, num, (size_t)nl);
-            o += nl;
-            s = hit + 6;
+            memcpy(out + len, tval, strlen(tval));
+            len += strlen(tval);
+            s = hit + tlen;
         }
-        *o = '\0';
+        out[len] = '\0';
         json_t *copy = json_string(out);
         free(out);
         return copy;
@@ -190,7 +214,7 @@ static json_t *subst_seq(const json_t *value, json_int_t seq)
         json_t *v;
         json_object_foreach((json_t *)value, k, v)
         {
-            if (json_object_set_new(copy, k, subst_seq(v, seq))) {
+            if (json_object_set_new(copy, k, subst_request(v, r))) {
                 json_decref(copy);
                 return NULL;
             }
@@ -203,7 +227,7 @@ static json_t *subst_seq(const json_t *value, json_int_t seq)
         json_t *v;
         json_array_foreach(value, i, v)
         {
-            if (json_array_append_new(copy, subst_seq(v, seq))) {
+            if (json_array_append_new(copy, subst_request(v, r))) {
                 json_decref(copy);
                 return NULL;
             }
@@ -214,20 +238,24 @@ static json_t *subst_seq(const json_t *value, json_int_t seq)
 }
 
 /* The request's body (and write key, when the load declares one): ${seq}
- * first, then every other placeholder through vars. */
+ * (drawn from the scenario's counter) and ${req_uuid} first, then every other
+ * placeholder through vars. */
 static json_t *make_body(vars_t *vars, json_t *seq_tmpl, const load_spec_t *spec, char *key,
                          size_t key_size, char *errstr, size_t size)
 {
     json_t *jseq = vars_substitute(vars, seq_tmpl, errstr, size);
     if (!jseq)
         return NULL;
-    json_int_t seq = json_integer_value(jseq);
+    per_req_t r;
+    r.seq = json_integer_value(jseq);
     json_decref(jseq);
+    snprintf(r.seq_text, sizeof(r.seq_text), "%lld", (long long)r.seq);
+    dbev_uuid_new(r.uuid);
 
     json_t *pair = json_object();
-    json_object_set_new(pair, "body", subst_seq(spec->tmpl, seq));
+    json_object_set_new(pair, "body", subst_request(spec->tmpl, &r));
     if (spec->key_value)
-        json_object_set_new(pair, "key", subst_seq(spec->key_value, seq));
+        json_object_set_new(pair, "key", subst_request(spec->key_value, &r));
     json_t *done = vars_substitute(vars, pair, errstr, size);
     json_decref(pair);
     if (!done)

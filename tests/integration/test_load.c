@@ -41,7 +41,8 @@ static const char *schema =
     "    INSERT INTO sink (n, name) VALUES (NEW.n, NEW.name); END IF;"
     "  RETURN NEW; END $$;"
     "CREATE TRIGGER sink_sabotage BEFORE INSERT ON sink FOR EACH ROW "
-    "EXECUTE FUNCTION sink_sabotage();";
+    "EXECUTE FUNCTION sink_sabotage();"
+    "CREATE TABLE tagged (id uuid PRIMARY KEY, note text NOT NULL);";
 
 typedef struct fixture {
     kit_t *kit;
@@ -245,6 +246,27 @@ static void test_clean_inserts(void **state)
     json_decref(o.load);
 }
 
+/* ${req_uuid} is one UUID per request, the same in the body and the key;
+ * the key column's own type (uuid) is used for the lookup. */
+static void test_request_uuid_key(void **state)
+{
+    fixture_t *f = *state;
+    outcome_t o;
+    run_load(f,
+             "{\"rate\": 500, \"count\": 50, \"insert\": {\"table\": \"tagged\", \"data\": "
+             "{\"id\": \"${req_uuid}\", \"note\": \"n-${req_uuid}-${seq}\"}},"
+             " \"key\": {\"table\": \"public.tagged\", \"column\": \"id\", \"value\": "
+             "\"${req_uuid}\"}}",
+             "{\"no_loss\": true}", &o);
+    if (o.res.status != DBEV_REPORT_PASS)
+        fail_msg("load failed: %s", o.res.message);
+    assert_int_equal(jint(o.load, "checker.writes_present_once"), 50);
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM tagged WHERE note LIKE 'n-' || "
+                                            "id || '-%'"),
+                     50);
+    json_decref(o.load);
+}
+
 static void test_lost_and_doubled_writes(void **state)
 {
     fixture_t *f = *state;
@@ -373,6 +395,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_inserts),
+        cmocka_unit_test(test_request_uuid_key),
         cmocka_unit_test(test_lost_and_doubled_writes),
         cmocka_unit_test(test_stall_counted_from_intended_time),
         cmocka_unit_test(test_late_answers),
