@@ -38,14 +38,14 @@
 /* One event: $1 event_id, $2 response JSON. */
 #define DEDUPE_STORE_SQL                                                                           \
     "UPDATE dbev_adapter.processed_events SET response = $2::jsonb WHERE event_id = $1"
-/* Many events: $1 a JSON object {event_id: response}. */
-#define DEDUPE_STORE_MANY_SQL                                                                      \
-    "UPDATE dbev_adapter.processed_events p SET response = x.value::jsonb "                        \
-    "FROM json_each($1::json) AS x WHERE p.event_id = x.key"
-/* $1 a text[] literal of event ids. */
+/* $1 a text[] literal of event ids. A LATERAL probe per id, so the plan is
+ * one primary-key lookup per id whatever the statistics say: "event_id =
+ * ANY($1)" or a plain join may be planned as a scan of the whole table
+ * (LIMIT 1 keeps the planner from flattening the subquery into a join). */
 #define DEDUPE_LOOKUP_SQL                                                                          \
-    "SELECT event_id, operation, response FROM dbev_adapter.processed_events "                     \
-    "WHERE event_id = ANY($1::text[])"
+    "SELECT p.event_id, p.operation, p.response FROM unnest($1::text[]) AS k(id) "                 \
+    "CROSS JOIN LATERAL (SELECT event_id, operation, response "                                    \
+    "FROM dbev_adapter.processed_events WHERE event_id = k.id LIMIT 1) AS p"
 
 /**
  * @brief Creates the schema, table and index if missing (safe to race with

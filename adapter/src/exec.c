@@ -556,10 +556,12 @@ typedef struct step {
     const char *const *claim_values;
     job_t *jobs; /* statements of these jobs */
     size_t njobs;
-    int row_limit;         /* > 0: keep at most this many rows of each statement */
-    const char *store_sql; /* commit step */
-    const char *const *store_values;
-    int store_nparams;
+    int row_limit; /* > 0: keep at most this many rows of each statement */
+    /* commit step: responses to record, one primary-key UPDATE each (a
+     * single UPDATE ... FROM join may be planned as a scan of the table) */
+    const char *const *store_ids;
+    char *const *store_texts;
+    size_t nstore;
     bool commit;
 } step_t;
 
@@ -612,7 +614,7 @@ static int run_step(adapter_exec_t *ex, pool_conn_t *pc, const step_t *st, int64
     sr->fail_job = -1;
     for (size_t j = 0; j < st->njobs; j++)
         total += st->jobs[j].nq;
-    sent_t *sent = calloc(total * 2 + 8, sizeof(*sent));
+    sent_t *sent = calloc(total * 2 + st->nstore + 8, sizeof(*sent));
     sr->res = calloc(total + 1, sizeof(PGresult *));
     if (!sent || !sr->res) {
         free(sent);
@@ -690,9 +692,9 @@ static int run_step(adapter_exec_t *ex, pool_conn_t *pc, const step_t *st, int64
                 (sent_t){.kind = SENT_STMT, .job = (long)j, .stmt = k, .res_index = ri++};
         }
     }
-    if (st->store_sql) {
-        if (!PQsendQueryParams(pc->conn, st->store_sql, st->store_nparams, NULL, st->store_values,
-                               NULL, NULL, 0))
+    for (size_t k = 0; k < st->nstore; k++) {
+        const char *values[2] = {st->store_ids[k], st->store_texts[k]};
+        if (!PQsendQueryParams(pc->conn, DEDUPE_STORE_SQL, 2, NULL, values, NULL, NULL, 0))
             goto send_failed;
         sent[nsent++] = (sent_t){.kind = SENT_STORE};
     }
@@ -918,10 +920,8 @@ static int try_single(adapter_exec_t *ex, pool_conn_t *pc, job_t *job)
                          ? NULL
                          : json_dumps(payload, JSON_COMPACT);
         const char *values[] = {job->req->event_id, text};
-        step_t commit = {.store_sql = text ? DEDUPE_STORE_SQL : NULL,
-                         .store_values = values,
-                         .store_nparams = 2,
-                         .commit = true};
+        step_t commit = {
+            .store_ids = values, .store_texts = &text, .nstore = text ? 1 : 0, .commit = true};
         rc = run_step(ex, pc, &commit, deadline, &sr);
         free(text);
         step_result_clear(&sr);
@@ -1239,7 +1239,9 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
     }
     /* Every statement succeeded: build the answers, store them, commit. */
     json_t **payloads = calloc(n, sizeof(*payloads));
-    json_t *store = json_object();
+    const char **store_ids = calloc(n, sizeof(*store_ids));
+    char **store_texts = calloc(n, sizeof(*store_texts));
+    size_t nstore = 0;
     size_t base = 0;
     for (size_t s = 0; s < pl.nsend; s++) {
         size_t i = pl.first[s];
@@ -1254,20 +1256,20 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
         }
         payloads[i] = job_payload(ex, &jobs[i], sr.res + base);
         base += jobs[i].nq;
-        if (dedupes(ex, &jobs[i]) && !(predictable(&jobs[i]) && row_count_is_one(payloads[i])))
-            json_object_set(store, jobs[i].req->event_id, payloads[i]);
+        if (dedupes(ex, &jobs[i]) && !(predictable(&jobs[i]) && row_count_is_one(payloads[i]))) {
+            store_ids[nstore] = jobs[i].req->event_id;
+            store_texts[nstore++] = json_dumps(payloads[i], JSON_COMPACT);
+        }
     }
     step_result_clear(&sr);
     plan_free(&pl);
-    char *store_text = json_object_size(store) ? json_dumps(store, JSON_COMPACT) : NULL;
-    json_decref(store);
-    const char *store_values[] = {store_text};
-    step_t commit = {.store_sql = store_text ? DEDUPE_STORE_MANY_SQL : NULL,
-                     .store_values = store_values,
-                     .store_nparams = 1,
-                     .commit = true};
+    step_t commit = {
+        .store_ids = store_ids, .store_texts = store_texts, .nstore = nstore, .commit = true};
     rc = run_step(ex, pc, &commit, deadline, &sr);
-    free(store_text);
+    for (size_t k = 0; k < nstore; k++)
+        free(store_texts[k]);
+    free(store_texts);
+    free(store_ids);
     step_result_clear(&sr);
     if (rc == 0) {
         for (size_t i = 0; i < n; i++)

@@ -424,6 +424,35 @@ static void test_duplicate_executed_once(void **state)
         json_is_true(json_object_get(json_object_get(out[0].payload, "metadata"), "cached")));
     json_decref(out[0].payload);
     assert_int_equal(count_sql("SELECT count(*) FROM items WHERE name LIKE 'dup-%'"), 4);
+
+    /* Writes whose answers are only known after they ran (UPDATE ... RETURNING)
+     * in one group: their responses are recorded and replayed. */
+    dbev_request_t *ups[2] = {
+        request(NULL,
+                "{\"operation_type\": \"UPDATE\", \"table\": \"items\", \"data\": {\"qty\": 7}, "
+                "\"where\": {\"name\": \"dup-n1\"}, \"returning\": [\"name\", \"qty\"]}",
+                0),
+        request(NULL,
+                "{\"operation_type\": \"DELETE\", \"table\": \"items\", \"where\": {\"name\": "
+                "\"dup-n2\"}}",
+                0)};
+    adapter_outcome_t first[2], again[2];
+    run(ups, 2, first);
+    exec_sql("UPDATE items SET qty = 100 WHERE name = 'dup-n1'");
+    run(ups, 2, again);
+    for (int i = 0; i < 2; i++) {
+        assert_true(first[i].completed);
+        assert_true(again[i].completed);
+        assert_true(
+            json_is_true(json_object_get(json_object_get(again[i].payload, "metadata"), "cached")));
+        assert_int_equal(row_count(again[i].payload), 1);
+        assert_true(json_equal(json_object_get(first[i].payload, "rows"),
+                               json_object_get(again[i].payload, "rows")));
+        json_decref(first[i].payload);
+        json_decref(again[i].payload);
+        dbev_request_destroy(ups[i]);
+    }
+    assert_int_equal(count_sql("SELECT qty FROM items WHERE name = 'dup-n1'"), 100);
     for (int i = 0; i < 4; i++)
         dbev_request_destroy(reqs[i]);
     dbev_request_destroy(a);
