@@ -26,8 +26,24 @@ static const char *const ensure_sql[] = {
     " ON dbev_adapter.processed_events USING brin (created_at)",
 };
 
+/* Whether the table is there already (the adapter's role may lack the right
+ * to create schemas, yet have been given the table by a DBA). */
+static bool table_exists(PGconn *conn, int64_t deadline_us)
+{
+    char err[256];
+    PGresult *res =
+        pool_exec(conn, "SELECT to_regclass('dbev_adapter.processed_events') IS NOT NULL", 0, NULL,
+                  deadline_us, err, sizeof(err));
+    bool yes = res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+               PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return yes;
+}
+
 int dedupe_ensure_table(PGconn *conn, int64_t deadline_us, char *errstr, size_t size)
 {
+    if (table_exists(conn, deadline_us))
+        return 0;
     for (size_t i = 0; i < sizeof(ensure_sql) / sizeof(ensure_sql[0]); i++) {
         /* Two adapters starting together can both pass IF NOT EXISTS and one
          * then hits a unique violation in the catalog: try again once. */
