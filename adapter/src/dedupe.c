@@ -68,16 +68,19 @@ int dedupe_ensure_table(PGconn *conn, int64_t deadline_us, char *errstr, size_t 
     return 0;
 }
 
-int64_t dedupe_apply_retention(PGconn *conn, int64_t retention_ms, int64_t deadline_us,
-                               char *errstr, size_t size)
+int64_t dedupe_apply_retention(PGconn *conn, int64_t retention_ms, int64_t limit,
+                               int64_t deadline_us, char *errstr, size_t size)
 {
-    char secs[32];
+    char secs[32], lim[32];
     snprintf(secs, sizeof(secs), "%.3f", (double)retention_ms / 1000.0);
-    const char *values[] = {secs};
+    snprintf(lim, sizeof(lim), "%lld", (long long)limit);
+    const char *values[] = {secs, lim};
     PGresult *res = pool_exec(conn,
-                              "DELETE FROM dbev_adapter.processed_events"
-                              " WHERE created_at < now() - make_interval(secs => $1::float8)",
-                              1, values, deadline_us, errstr, size);
+                              "DELETE FROM dbev_adapter.processed_events WHERE ctid = ANY(ARRAY("
+                              "SELECT ctid FROM dbev_adapter.processed_events"
+                              " WHERE created_at < now() - make_interval(secs => $1::float8)"
+                              " LIMIT $2::bigint))",
+                              2, values, deadline_us, errstr, size);
     if (!res)
         return -1;
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {

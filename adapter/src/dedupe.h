@@ -55,11 +55,13 @@
 int dedupe_ensure_table(PGconn *conn, int64_t deadline_us, char *errstr, size_t size);
 
 /**
- * @brief Deletes records older than retention_ms.
+ * @brief Deletes at most limit records older than retention_ms (bounded, so
+ *        a backlog never stalls a batch for long; call again soon when the
+ *        answer is limit).
  * @returns rows deleted, or -1 with errstr.
  */
-int64_t dedupe_apply_retention(PGconn *conn, int64_t retention_ms, int64_t deadline_us,
-                               char *errstr, size_t size);
+int64_t dedupe_apply_retention(PGconn *conn, int64_t retention_ms, int64_t limit,
+                               int64_t deadline_us, char *errstr, size_t size);
 
 /**
  * @brief Looks up stored responses for event ids.

@@ -58,6 +58,7 @@ struct adapter_exec {
     int64_t started_us;
     int64_t last_retention_us;
     int64_t last_maintain_us;
+    bool retention_backlog; /* the last retention chunk was full */
     /* per batch */
     pool_conn_t *pc;
     bool conn_failed;
@@ -1392,6 +1393,10 @@ static bool groupable(const dbev_operation_t *op)
            op->type == DBEV_OP_UPSERT || op->type == DBEV_OP_BATCH_INSERT;
 }
 
+/* Retention of the dedupe records, a bounded chunk at a time: every quarter
+ * of the retention (at most a minute), or every second while a backlog lasts. */
+#define RETENTION_CHUNK 20000
+
 static void maybe_retention(adapter_exec_t *ex)
 {
     if (ex->conf.dedupe_retention_ms <= 0 || !ex->table_ready)
@@ -1399,6 +1404,8 @@ static void maybe_retention(adapter_exec_t *ex)
     int64_t every_us = ex->conf.dedupe_retention_ms * 1000 / 4;
     if (every_us > 60 * 1000000LL)
         every_us = 60 * 1000000LL;
+    if (ex->retention_backlog)
+        every_us = 1000000;
     int64_t now = dbev_mono_us();
     if (ex->last_retention_us && now - ex->last_retention_us < every_us)
         return;
@@ -1407,8 +1414,9 @@ static void maybe_retention(adapter_exec_t *ex)
     if (!pc)
         return;
     char err[256];
-    int64_t n = dedupe_apply_retention(pc->conn, ex->conf.dedupe_retention_ms, io_deadline(30000),
-                                       err, sizeof(err));
+    int64_t n = dedupe_apply_retention(pc->conn, ex->conf.dedupe_retention_ms, RETENTION_CHUNK,
+                                       io_deadline(30000), err, sizeof(err));
+    ex->retention_backlog = n >= RETENTION_CHUNK;
     if (n < 0)
         dbev_logf(ex->logger, DBEV_LOG_WARN, NULL, "dedupe: %s", err);
     else if (n > 0)
