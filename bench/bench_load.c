@@ -136,13 +136,15 @@ int main(int argc, char **argv)
     char text[1024];
     if (stress)
         snprintf(text, sizeof(text),
-                 "{\"rate\": 200, \"duration_s\": %g, \"timeout_ms\": 2000, \"max_in_flight\": "
+                 "{\"rate\": 200, \"duration_s\": %g, \"warmup_s\": 1, \"timeout_ms\": 2000, "
+                 "\"max_in_flight\": "
                  "20000, \"stress\": {\"step\": \"x1.5\", \"step_duration_s\": 3, \"p99_ms\": "
                  "%g}, %s}",
                  b, a, tmpl);
     else
         snprintf(text, sizeof(text),
-                 "{\"rate\": %g, \"duration_s\": %g, \"timeout_ms\": 5000, \"max_in_flight\": "
+                 "{\"rate\": %g, \"duration_s\": %g, \"warmup_s\": 1, \"timeout_ms\": 5000, "
+                 "\"max_in_flight\": "
                  "5000, %s}",
                  a, b, tmpl);
     body = json_loads(text, 0, NULL);

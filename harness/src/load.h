@@ -41,6 +41,7 @@ typedef struct load_spec {
     double rate;             /* requests per second (stress: the start rate) */
     int64_t count;           /* requests to send; from count, or rate * duration_s */
     double duration_s;       /* 0 when only count was given */
+    double warmup_s;         /* sent first at rate, kept out of the latency figures */
     int max_in_flight;       /* cap on requests waiting for an answer */
     int timeout_ms;          /* per request */
     int max_retries;         /* dbev_call_opts_t.max_retries: -1 (none) by default */

@@ -29,8 +29,9 @@ static const struct {
     {"health", DBEV_OP_HEALTH},
 };
 
-static const char *const plain_keys[] = {
-    "rate", "duration_s", "count", "max_in_flight", "timeout_ms", "retries", "key", "stress", NULL};
+static const char *const plain_keys[] = {"rate",       "duration_s", "count",    "max_in_flight",
+                                         "timeout_ms", "retries",    "warmup_s", "key",
+                                         "stress",     NULL};
 
 #define DEFAULT_MAX_IN_FLIGHT 1000
 #define DEFAULT_TIMEOUT_MS    5000
@@ -143,11 +144,11 @@ static int parse_stress(const json_t *stress, const json_t *body, load_spec_t *s
                            "duration_s) is %g",
                            LOAD_STRESS_MAX_S, s->max_duration_s),
                -1;
-    if (s->step_duration_s > s->max_duration_s)
+    if (s->step_duration_s + spec->warmup_s > s->max_duration_s)
         return dbev_seterr(errstr, size,
-                           "load: stress.step_duration_s (%g) is longer than the whole stress "
-                           "run (%g s)",
-                           s->step_duration_s, s->max_duration_s),
+                           "load: stress.step_duration_s (%g) and warmup_s (%g) are longer than "
+                           "the whole stress run (%g s)",
+                           s->step_duration_s, spec->warmup_s, s->max_duration_s),
                -1;
     const json_t *step = json_object_get(stress, "step");
     if (!step) {
@@ -184,7 +185,7 @@ int load_spec_parse(const json_t *body, load_spec_t *spec, char *errstr, size_t 
         } else if (!is_plain_key(k)) {
             return dbev_seterr(errstr, size,
                                "load: unknown key '%s'; known: rate, duration_s, count, "
-                               "max_in_flight, timeout_ms, retries, key, stress, and one "
+                               "max_in_flight, timeout_ms, retries, warmup_s, key, stress, and one "
                                "operation (insert, query, ...)",
                                k),
                    -1;
@@ -213,6 +214,10 @@ int load_spec_parse(const json_t *body, load_spec_t *spec, char *errstr, size_t 
         return -1;
     if (!(spec->rate > 0))
         return dbev_seterr(errstr, size, "load: rate (requests per second) is required"), -1;
+    const json_t *jw = json_object_get(body, "warmup_s");
+    if (jw && (!json_is_number(jw) || json_number_value(jw) < 0))
+        return dbev_seterr(errstr, size, "load: warmup_s must be a number of seconds >= 0"), -1;
+    spec->warmup_s = jw ? json_number_value(jw) : 0;
     const json_t *jr = json_object_get(body, "retries");
     if (jr && (!json_is_integer(jr) || json_integer_value(jr) < 0))
         return dbev_seterr(errstr, size, "load: retries must be an integer >= 0"), -1;

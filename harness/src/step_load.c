@@ -42,6 +42,7 @@ typedef struct phase {
     int64_t count;    /* requests it sends */
     int64_t done;     /* requests finished (answered, failed, refused) */
     int64_t over;     /* stress: finished with a latency above stress.p99_ms */
+    bool warmup;      /* warm-up requests: checked, but kept out of the latency figures */
     dbev_hist_t *hist;
 } phase_t;
 
@@ -86,13 +87,15 @@ static void finish(run_t *run, const req_t *req, int64_t now, bool failed)
     int64_t latency = now - req->intended_us;
     if (latency < 0)
         latency = 0;
-    dbev_hist_record(run->hist, latency);
-    dbev_hist_record(run->hist_sec, latency);
     phase_t *phase = &run->phases[req->phase];
-    dbev_hist_record(phase->hist, latency);
+    dbev_hist_record(run->hist_sec, latency); /* the time series shows the warm-up too */
+    if (!phase->warmup) {
+        dbev_hist_record(run->hist, latency);
+        dbev_hist_record(phase->hist, latency);
+    }
     phase->done++;
     const load_stress_t *stress = &run->spec->stress;
-    if (stress->on && (double)latency > stress->p99_ms * 1000.0)
+    if (stress->on && !phase->warmup && (double)latency > stress->p99_ms * 1000.0)
         phase->over++;
     if (failed) {
         run->errors_n++;
@@ -353,10 +356,14 @@ static void judge_phases(run_t *run, size_t *judged, bool *broke, bool *sending)
 {
     const load_stress_t *stress = &run->spec->stress;
     for (size_t p = *judged; *sending && p < run->n_phases; p++)
-        if (phase_broken_early(stress, &run->phases[p]))
+        if (!run->phases[p].warmup && phase_broken_early(stress, &run->phases[p]))
             *sending = false;
     while (!*broke && *judged < run->n_phases) {
         phase_t *phase = &run->phases[*judged];
+        if (phase->warmup) {
+            (*judged)++;
+            continue;
+        }
         bool fully_sent = *judged + 1 < run->n_phases || !*sending;
         bool finished = fully_sent && phase->done >= phase->fig.sent;
         if (!finished && !phase_broken_early(stress, phase))
@@ -465,9 +472,19 @@ static int run_schedule(engine_t *e)
     int64_t limit_us = run->start_us + (int64_t)(spec->duration_s * 1e6);
     double rate = spec->rate;
     int64_t count = stress->on ? load_count_for(rate, stress->step_duration_s, 0) : spec->count;
-    if (!add_phase(run, rate, run->start_us, count))
+    int64_t main_start = run->start_us;
+    if (spec->warmup_s > 0) {
+        /* Warm-up at the load's (start) rate, on the same schedule. */
+        int64_t n = load_count_for(rate, spec->warmup_s, 0);
+        phase_t *warm = add_phase(run, rate, run->start_us, n);
+        if (!warm)
+            return dbev_seterr(e->errstr, sizeof(e->errstr), "out of memory");
+        warm->warmup = true;
+        main_start = load_intended_us(run->start_us, n, rate);
+    } else if (!add_phase(run, rate, main_start, count)) {
         return dbev_seterr(e->errstr, sizeof(e->errstr), "out of memory");
-    int64_t end_us = stress->on ? limit_us : load_intended_us(run->start_us, count, rate);
+    }
+    int64_t end_us = stress->on ? limit_us : load_intended_us(main_start, count, rate);
     int64_t i = 0, global = 0, next_progress = run->start_us;
     size_t judged = 0;
     bool sending = true, waiting_cap = false, broke = false;
@@ -491,9 +508,16 @@ static int run_schedule(engine_t *e)
                 return -1;
             if (++i < phase->count)
                 continue;
-            /* The phase is fully sent: a plain load ends, stress climbs on if
-             * the next step still fits in its time bound. */
+            /* The phase is fully sent: after the warm-up the load proper
+             * starts, a plain load ends, stress climbs on if the next step
+             * still fits in its time bound. */
             int64_t next_start = load_intended_us(phase->start_us, phase->count, phase->fig.rate);
+            i = 0;
+            if (phase->warmup) {
+                if (!add_phase(run, rate, next_start, count))
+                    return dbev_seterr(e->errstr, sizeof(e->errstr), "out of memory");
+                continue;
+            }
             double next_rate = load_rate_next(phase->fig.rate, &stress->step);
             if (!stress->on ||
                 next_start + (int64_t)(stress->step_duration_s * 1e6) > limit_us + 1000) {
@@ -503,7 +527,6 @@ static int run_schedule(engine_t *e)
             if (!add_phase(run, next_rate, next_start,
                            load_count_for(next_rate, stress->step_duration_s, 0)))
                 return dbev_seterr(e->errstr, sizeof(e->errstr), "out of memory");
-            i = 0;
         }
         if (stress->on)
             judge_phases(run, &judged, &broke, &sending);
@@ -535,8 +558,8 @@ static int run_schedule(engine_t *e)
     /* Phases finished after the last pass of the loop (or abandoned). */
     if (stress->on) {
         judge_phases(run, &judged, &broke, &sending);
-        while (!broke && judged < run->n_phases)
-            broke = !phase_holds(stress, &run->phases[judged++]);
+        for (; !broke && judged < run->n_phases; judged++)
+            broke = !run->phases[judged].warmup && !phase_holds(stress, &run->phases[judged]);
         e->n_judged = judged;
     }
     progress(e->ctx, run, e->step, 0, 0, 0, true);
@@ -844,10 +867,12 @@ int step_run_load(runctx_t *ctx, const step_t *step, step_result_t *res)
     load_phase_t *phases = NULL;
     if (spec.stress.on) {
         phases = calloc(e.n_judged ? e.n_judged : 1, sizeof(*phases));
+        size_t n = 0;
         for (size_t p = 0; phases && p < e.n_judged; p++)
-            phases[p] = run->phases[p].fig;
+            if (!run->phases[p].warmup)
+                phases[n++] = run->phases[p].fig;
         f.phases = phases;
-        f.n_phases = phases ? e.n_judged : 0;
+        f.n_phases = n;
         const load_phase_t *held = NULL;
         for (size_t p = 0; p < f.n_phases && phases[p].held; p++)
             held = &phases[p];

@@ -56,6 +56,7 @@ static void test_spec_plain(void **state)
     assert_int_equal(spec.max_in_flight, 1000);
     assert_int_equal(spec.timeout_ms, 5000);
     assert_int_equal(spec.max_retries, 2);
+    assert_true(spec.warmup_s == 0);
     assert_int_equal(spec.op, DBEV_OP_SELECT);
     assert_null(spec.key_value);
     json_decref(body);
@@ -88,6 +89,11 @@ static void test_spec_refusals(void **state)
                    "key needs table and column");
     expect_refused("{\"rate\": 10, \"count\": 5, \"query\": \"SELECT 1\", \"retries\": -1}",
                    "retries");
+    expect_refused("{\"rate\": 10, \"count\": 5, \"query\": \"SELECT 1\", \"warmup_s\": -1}",
+                   "warmup_s");
+    expect_refused("{\"rate\": 10, \"duration_s\": 10, \"warmup_s\": 6, \"query\": \"SELECT 1\", "
+                   "\"stress\": {\"p99_ms\": 50, \"step_duration_s\": 5}}",
+                   "longer than the whole stress");
     /* stress */
     expect_refused("{\"rate\": 10, \"duration_s\": 30, \"query\": \"SELECT 1\", \"stress\": "
                    "{\"step\": \"x1.5\"}}",
