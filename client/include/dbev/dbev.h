@@ -348,7 +348,8 @@ typedef struct dbev_client dbev_client_t;
  *        consumer's start positions are known, so that a response produced
  *        after this returns is never missed.
  * @param conf the configuration. On success the client owns it (do not use
- *        or destroy it afterwards); on failure it stays the caller's.
+ *        or destroy it afterwards); on failure it stays the caller's. NULL:
+ *        all defaults (environment fallbacks apply).
  * @param errstr buffer for a one-line reason on failure (may be NULL).
  * @param size size of errstr.
  * @returns a client to free with dbev_client_destroy(), or NULL.
