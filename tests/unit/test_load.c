@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "load.h"
+#include "scenario.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -443,6 +444,59 @@ static void test_stress_knee(void **state)
     json_decref(errors);
 }
 
+/* The suite's load scenarios load, and their load steps read as intended. */
+static void test_suite_scenarios(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        bool stress;
+        int64_t count;
+        double rate;
+    } files[] = {
+        {"load_throughput.yaml", false, 30300, 1010},
+        {"load_stress.yaml", true, 0, 250},
+    };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char path[512], err[512];
+        snprintf(path, sizeof(path), "%s/scenarios/%s", DBEV_SOURCE_DIR, files[i].file);
+        scenario_t *sc = scenario_load(path, err, sizeof(err));
+        if (!sc)
+            fail_msg("%s", err);
+        size_t loads = 0;
+        for (size_t s = 0; s < sc->n_steps; s++) {
+            if (sc->steps[s].kind != STEP_LOAD)
+                continue;
+            loads++;
+            load_spec_t spec;
+            if (load_spec_parse(sc->steps[s].body, &spec, err, sizeof(err)))
+                fail_msg("%s: %s", path, err);
+            assert_true(spec.stress.on == files[i].stress);
+            assert_int_equal(spec.count, files[i].count);
+            assert_true(spec.rate == files[i].rate);
+            assert_non_null(spec.key_value);
+            assert_true(spec.warmup_s > 0);
+            if (spec.stress.on)
+                assert_true(spec.stress.max_duration_s <= LOAD_STRESS_MAX_S);
+            /* the expectations are well-formed: judging clean figures passes */
+            json_t *errors = json_object();
+            load_figures_t f = {0};
+            load_phase_t held = {.rate = 5000, .held = true};
+            f.errors_by_code = errors;
+            f.throughput = 5000;
+            f.phases = &held;
+            f.n_phases = 1;
+            load_verdict_t v;
+            load_judge(sc->steps[s].expect, &f, spec.stress.on, &v);
+            if (v.status != DBEV_REPORT_PASS)
+                fail_msg("%s: %s", path, v.message);
+            json_decref(errors);
+        }
+        assert_int_equal(loads, 1);
+        scenario_destroy(sc);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,7 +505,7 @@ int main(void)
         cmocka_unit_test(test_rate_steps),   cmocka_unit_test(test_writes),
         cmocka_unit_test(test_judge_pass),   cmocka_unit_test(test_judge_percentile),
         cmocka_unit_test(test_judge_errors), cmocka_unit_test(test_judge_no_loss),
-        cmocka_unit_test(test_stress_knee),
+        cmocka_unit_test(test_stress_knee),  cmocka_unit_test(test_suite_scenarios),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
