@@ -744,6 +744,30 @@ static void test_blocking_from_threads(void **state)
     dbev_client_destroy(client);
 }
 
+/* A response produced right after dbev_client_new() returns is consumed (here:
+ * counted as unknown, since this client did not send it), on every partition. */
+static void test_no_response_missed_after_start(void **state)
+{
+    for (int round = 0; round < 3; round++) {
+        dbev_client_t *client = client_with(NULL, NULL);
+        for (int p = 0; p < PARTITIONS; p++) {
+            char corr[64];
+            snprintf(corr, sizeof(corr), "after-start-%d-%d", round, p);
+            dbev_request_t req = {.correlation_id = corr, .op = {.type = DBEV_OP_SELECT}};
+            char *text = completed_event(&req, corr, 1);
+            assert_int_equal(
+                rd_kafka_producev(R.producer, RD_KAFKA_V_TOPIC(R.topic[1]), RD_KAFKA_V_PARTITION(p),
+                                  RD_KAFKA_V_VALUE(text, strlen(text)),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END),
+                0);
+        }
+        dbev_client_stats_t st = WAIT_STAT(client, unknown, PARTITIONS);
+        assert_int_equal(st.unknown, PARTITIONS);
+        assert_int_equal(st.responses, PARTITIONS);
+        dbev_client_destroy(client);
+    }
+}
+
 /* Start-up fails with one clear line when the response topics do not exist. */
 static void test_startup_timeout(void **state)
 {
@@ -847,6 +871,7 @@ int main(void)
         cmocka_unit_test(test_immediate_failures),
         cmocka_unit_test(test_generated_ids_and_fd),
         cmocka_unit_test(test_blocking_from_threads),
+        cmocka_unit_test(test_no_response_missed_after_start),
         cmocka_unit_test(test_startup_timeout),
         cmocka_unit_test(test_cli_exit_codes),
     };
