@@ -15,6 +15,7 @@ if(TARGET dbev_adapter_core AND TARGET dbev_harness_core)
                   SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_client_adapter.c
                           ${CMAKE_CURRENT_LIST_DIR}/integration/test_adapter_kit.c
                   LIBS dbev dbev_adapter_core dbev_harness_core LABELS integration TIMEOUT 300)
+    add_dependencies(test_client_adapter dbev_cli)
 endif()
 # test_client_fake also runs the CLI.
 add_dependencies(test_client_fake dbev_cli)

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #define WAIT_MS 30000
 
@@ -430,6 +431,69 @@ static bool collect_attempts(const char *text, void *arg)
     return seen->n >= seen->want;
 }
 
+/* Runs the dbev CLI against this environment; returns its exit code, stdout in out. */
+static int run_cli(fixture_t *f, char *out, size_t size, const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd),
+             "%s/bin/dbev -b %s --env %s --retries 0 --timeout 15000 %s 2>/dev/null",
+             DBEV_BUILD_DIR, mockenv_bootstrap(f->kit->mk), mockenv_env_name(f->kit->mk), args);
+    FILE *fp = popen(cmd, "r");
+    assert_non_null(fp);
+    size_t n = fread(out, 1, size - 1, fp);
+    out[n] = '\0';
+    int status = pclose(fp);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The CLI against the real adapter: writes, reads, SQL errors and their exit codes. */
+static void test_cli(void **state)
+{
+    fixture_t *f = *state;
+    char out[8192];
+    assert_int_equal(run_cli(f, out, sizeof(out),
+                             "insert items --data '{\"name\":\"cli-row\",\"qty\":3}' "
+                             "--returning id,qty --correlation-id cli-insert"),
+                     0);
+    json_t *doc = json_loads(out, 0, NULL);
+    assert_non_null(doc);
+    assert_string_equal(json_string_value(json_object_get(doc, "correlation_id")), "cli-insert");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_array_get(json_object_get(doc, "rows"), 0), "qty")),
+        3);
+    json_decref(doc);
+    assert_int_equal(kit_query_long(f->kit, "SELECT qty FROM items WHERE name = 'cli-row'"), 3);
+    assert_int_equal(run_cli(f, out, sizeof(out),
+                             "update items --data '{\"qty\":4}' --where '{\"name\":\"cli-row\"}'"),
+                     0);
+    assert_int_equal(run_cli(f, out, sizeof(out),
+                             "upsert items --data '{\"name\":\"cli-row\",\"qty\":5}' "
+                             "--conflict name --update qty"),
+                     0);
+    assert_int_equal(
+        run_cli(f, out, sizeof(out), "query 'SELECT qty FROM items WHERE name = $1' -p cli-row"),
+        0);
+    assert_non_null(strstr(out, "\"qty\": 5"));
+    assert_int_equal(run_cli(f, out, sizeof(out),
+                             "execute 'UPDATE items SET qty = $1 WHERE name = $2' -p 6 -p cli-row"),
+                     0);
+    assert_non_null(strstr(out, "\"row_count\": 1"));
+    assert_int_equal(run_cli(f, out, sizeof(out), "delete items --where '{\"name\":\"cli-row\"}'"),
+                     0);
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM items WHERE name = 'cli-row'"),
+                     0);
+    assert_int_equal(run_cli(f, out, sizeof(out), "health"), 0);
+    /* a SQL error: exit 1, SQLSTATE in the JSON */
+    assert_int_equal(run_cli(f, out, sizeof(out), "query 'SELECT * FROM no_such_table'"), 1);
+    assert_non_null(strstr(out, "42P01"));
+    /* a unique violation */
+    assert_int_equal(run_cli(f, out, sizeof(out), "insert items --data '{\"name\":\"dup-cli\"}'"),
+                     0);
+    assert_int_equal(run_cli(f, out, sizeof(out), "insert items --data '{\"name\":\"dup-cli\"}'"),
+                     1);
+    assert_non_null(strstr(out, "23505"));
+}
+
 static bool late_seen(void *arg)
 {
     dbev_client_stats_t st;
@@ -548,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_every_call_async),
         cmocka_unit_test(test_correlation_ids_round_trip),
         cmocka_unit_test(test_sql_errors),
+        cmocka_unit_test(test_cli),
         cmocka_unit_test(test_adapter_down_timeout_and_retries),
         cmocka_unit_test(test_breaker_opens_and_recovers),
     };
