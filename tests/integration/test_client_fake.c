@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define ENV_PREFIX  "fake"
 #define PARTITIONS  3
@@ -768,6 +769,83 @@ static void test_no_response_missed_after_start(void **state)
     }
 }
 
+typedef struct log_capture {
+    pthread_mutex_t m;
+    int lines;
+    int with_corr; /* lines naming the correlation id "log-timeout" */
+} log_capture_t;
+
+static void capture_log(void *opaque, int level, const char *correlation_id, const char *message)
+{
+    log_capture_t *cap = opaque;
+    pthread_mutex_lock(&cap->m);
+    cap->lines++;
+    if (correlation_id && !strcmp(correlation_id, "log-timeout"))
+        cap->with_corr++;
+    pthread_mutex_unlock(&cap->m);
+}
+
+/* The library never prints: its lines (and librdkafka's) go to the log
+ * callback, with the correlation id; stderr stays empty. */
+static void test_logs_go_to_callback_only(void **state)
+{
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    dup2(fileno(tmp), 2);
+
+    log_capture_t cap = {.m = PTHREAD_MUTEX_INITIALIZER};
+    char errstr[512];
+    dbev_conf_t *conf = dbev_conf_new();
+    dbev_conf_set(conf, "bootstrap.servers", R.bootstrap, errstr, sizeof(errstr));
+    dbev_conf_set(conf, "topic.prefix", ENV_PREFIX, errstr, sizeof(errstr));
+    dbev_conf_set(conf, "max.retries", "0", errstr, sizeof(errstr));
+    dbev_conf_set_log_cb(conf, capture_log, &cap, DBEV_LOG_LEVEL_DEBUG);
+    dbev_client_t *client = dbev_client_new(conf, errstr, sizeof(errstr));
+    outcome_t o = {0};
+    if (client) {
+        send_query(client, "hold-log-timeout", 1, 100, 0, &o);
+        dbev_call_opts_t opts = {.correlation_id = "log-timeout", .timeout_ms = 100};
+        dbev_result_t *r = NULL;
+        /* "log-timeout" is answered by the responder: the debug line names it */
+        dbev_query(client, "SELECT 1", NULL, &opts, &r, NULL);
+        dbev_result_destroy(r);
+        wait_outcomes(client, &o, 1);
+        dbev_client_destroy(client);
+    }
+    /* an unreachable broker makes librdkafka log; that must not reach stderr either */
+    dbev_conf_t *bad = dbev_conf_new();
+    dbev_conf_set(bad, "bootstrap.servers", "127.0.0.1:1", errstr, sizeof(errstr));
+    dbev_conf_set(bad, "startup.timeout.ms", "300", errstr, sizeof(errstr));
+    dbev_conf_set_log_cb(bad, capture_log, &cap, DBEV_LOG_LEVEL_DEBUG);
+    assert_null(dbev_client_new(bad, errstr, sizeof(errstr)));
+    dbev_conf_destroy(bad);
+
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    long printed = ftell(tmp);
+    fclose(tmp);
+    assert_non_null(client);
+    assert_int_equal(printed, 0);
+    assert_true(cap.lines > 0);
+    assert_true(cap.with_corr > 0);
+}
+
+/* A kafka.* property librdkafka does not know fails creation with its name. */
+static void test_kafka_passthrough_checked(void **state)
+{
+    char errstr[512];
+    dbev_conf_t *conf = dbev_conf_new();
+    dbev_conf_set(conf, "bootstrap.servers", R.bootstrap, errstr, sizeof(errstr));
+    assert_int_equal(dbev_conf_set(conf, "kafka.no.such.property", "1", errstr, sizeof(errstr)),
+                     DBEV_CONF_OK);
+    assert_null(dbev_client_new(conf, errstr, sizeof(errstr)));
+    assert_non_null(strstr(errstr, "kafka.no.such.property"));
+    dbev_conf_destroy(conf);
+}
+
 /* Start-up fails with one clear line when the response topics do not exist. */
 static void test_startup_timeout(void **state)
 {
@@ -872,6 +950,8 @@ int main(void)
         cmocka_unit_test(test_generated_ids_and_fd),
         cmocka_unit_test(test_blocking_from_threads),
         cmocka_unit_test(test_no_response_missed_after_start),
+        cmocka_unit_test(test_logs_go_to_callback_only),
+        cmocka_unit_test(test_kafka_passthrough_checked),
         cmocka_unit_test(test_startup_timeout),
         cmocka_unit_test(test_cli_exit_codes),
     };
