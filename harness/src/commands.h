@@ -9,12 +9,13 @@
 
 typedef struct harness_cmd {
     const char *name;
-    const char *summary; /* one line for `dbev-harness --help` */
+    const char *summary;                /* one line for `dbev-harness --help` */
     int (*main)(int argc, char **argv); /* argv[0] is the subcommand name */
 } harness_cmd_t;
 
 extern const harness_cmd_t harness_cmd_env;
 extern const harness_cmd_t harness_cmd_migrate;
 extern const harness_cmd_t harness_cmd_fixtures;
+extern const harness_cmd_t harness_cmd_run;
 
 #endif

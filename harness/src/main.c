@@ -12,6 +12,7 @@ static const harness_cmd_t *const commands[] = {
     &harness_cmd_env,
     &harness_cmd_migrate,
     &harness_cmd_fixtures,
+    &harness_cmd_run,
 };
 
 static void usage(FILE *out)

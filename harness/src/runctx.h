@@ -67,7 +67,7 @@ typedef struct runctx {
     const scenario_t *scenario;
     dbev_report_scenario_t *report_scenario;
     char dbname[64];        /* the scenario's own database */
-    char dbname_direct[64]; /* RUN_MODE_BOTH: the direct path's twin database */
+    char dbname_direct[80]; /* RUN_MODE_BOTH: the direct path's twin database */
     char topic_env[64];     /* the scenario's topic prefix: its own request/response topics */
     char conninfo[512];     /* libpq connection string of dbname */
     PGconn *direct;         /* connection to dbname (sql: steps, checks) */

@@ -1,0 +1,408 @@
+/*
+ * dbev-harness run [PATH...]: selects scenario files (by path, --tag,
+ * --phase), checks every one of them before anything starts, then hands them
+ * to the run (run.c). Exit codes: 0 all passed (or skipped with a reason),
+ * 1 a scenario failed, 2 harness error: bad options, a scenario file that
+ * does not load, no scenario selected, an environment that does not come up.
+ */
+#include "commands.h"
+#include "mockenv.h"
+#include "run.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_TAGS 32
+
+typedef struct args {
+    run_opts_t run;
+    run_env_opts_t env;
+    const char *tags[MAX_TAGS];
+    int n_tags;
+    int phase;
+    bool list;
+    char out_dir[1024];
+} args_t;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: dbev-harness run [options] [PATH...]\n"
+            "\n"
+            "Runs scenario files (YAML or JSON; docs/scenarios.md) against the real adapter\n"
+            "and client, on a throwaway PostgreSQL and a Kafka mock cluster unless told\n"
+            "otherwise. PATH is a scenario file or a folder of them (default: scenarios/).\n"
+            "\n"
+            "selection:\n"
+            "  --tag T              scenarios tagged T (repeatable: any of them)\n"
+            "  --phase N            scenarios of migration phase N (1, 2 or 3)\n"
+            "  --list               print the selected scenarios and exit\n"
+            "\n"
+            "run:\n"
+            "  --seed N             seed of ${rand} and of the run (default: from the clock;\n"
+            "                       printed, and reused by the rerun command of a failure)\n"
+            "  --mode M             event (client, Kafka, adapter; default), direct (libpq,\n"
+            "                       as the services do today) or both (compare the two)\n"
+            "  --adapter A          thread (in-process; default), process (dbev-adapter\n"
+            "                       children: kill faults need this) or external (already\n"
+            "                       listening on --kafka-bootstrap)\n"
+            "  --adapters N         adapter instances per scenario, one consumer group\n"
+            "  --breaker-recovery-ms N  adapter breaker recovery time (default 2000)\n"
+            "  -j N                 scenarios at once, each on its own database (default 1)\n"
+            "  --fail-fast          start no new scenario after a failure\n"
+            "  --keep               leave PostgreSQL and the scenario databases in place\n"
+            "  --out DIR            reports folder (default build/reports/<timestamp>)\n"
+            "\n"
+            "environment:\n"
+            "  --pg-bin DIR         directory with initdb, pg_ctl, postgres\n"
+            "  --pg-dsn DSN         use this PostgreSQL server instead of a throwaway one\n"
+            "  --kafka-bootstrap HOST:PORT  use this Kafka cluster instead of the mock one\n"
+            "  --brokers N          mock cluster brokers (default %d)\n"
+            "  --partitions N       partitions per topic (default %d)\n"
+            "  -h, --help           this text\n"
+            "\n"
+            "exit status: 0 all passed or skipped, 1 a scenario failed, 2 harness error\n",
+            MOCKENV_DEFAULT_BROKERS, MOCKENV_DEFAULT_PARTITIONS);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "dbev-harness run: %s; see `dbev-harness run --help`\n", msg);
+    return 2;
+}
+
+static int parse_number(const char *opt, const char *text, long long lo, long long hi,
+                        long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (!*text || *end || errno || v < lo || v > hi)
+        return usage_error("%s '%s': expected a whole number from %lld to %lld", opt, text, lo, hi);
+    *out = v;
+    return 0;
+}
+
+/* 0 parsed, 1 help printed, 2 usage error (printed). */
+static int parse_args(int argc, char **argv, args_t *a)
+{
+    static const struct option longopts[] = {
+        {"tag", required_argument, NULL, 't'},
+        {"phase", required_argument, NULL, 'P'},
+        {"list", no_argument, NULL, 'L'},
+        {"seed", required_argument, NULL, 's'},
+        {"mode", required_argument, NULL, 'm'},
+        {"adapter", required_argument, NULL, 'a'},
+        {"adapters", required_argument, NULL, 'A'},
+        {"breaker-recovery-ms", required_argument, NULL, 'r'},
+        {"fail-fast", no_argument, NULL, 'f'},
+        {"keep", no_argument, NULL, 'K'},
+        {"out", required_argument, NULL, 'o'},
+        {"pg-bin", required_argument, NULL, 'b'},
+        {"pg-dsn", required_argument, NULL, 'd'},
+        {"kafka-bootstrap", required_argument, NULL, 'k'},
+        {"brokers", required_argument, NULL, 'n'},
+        {"partitions", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    a->run.seed = (uint64_t)time(NULL);
+    a->run.adapters = 1;
+    a->run.breaker_recovery_ms = 2000;
+    a->env.jobs = 1;
+    optind = 1;
+    opterr = 0;
+    int c;
+    long long v;
+    while ((c = getopt_long(argc, argv, ":hj:", longopts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            if (a->n_tags == MAX_TAGS)
+                return usage_error("at most %d --tag options", MAX_TAGS);
+            a->tags[a->n_tags++] = optarg;
+            break;
+        case 'P':
+            if (parse_number("--phase", optarg, 1, 3, &v))
+                return 2;
+            a->phase = (int)v;
+            break;
+        case 'L':
+            a->list = true;
+            break;
+        case 's':
+            if (parse_number("--seed", optarg, 0, INT64_MAX, &v))
+                return 2;
+            a->run.seed = (uint64_t)v;
+            break;
+        case 'm':
+            if (!strcmp(optarg, "event"))
+                a->run.mode = RUN_MODE_EVENT;
+            else if (!strcmp(optarg, "direct"))
+                a->run.mode = RUN_MODE_DIRECT;
+            else if (!strcmp(optarg, "both"))
+                a->run.mode = RUN_MODE_BOTH;
+            else
+                return usage_error("--mode '%s': expected event, direct or both", optarg);
+            break;
+        case 'a':
+            if (!strcmp(optarg, "thread"))
+                a->run.adapter_mode = ADAPTER_THREAD;
+            else if (!strcmp(optarg, "process"))
+                a->run.adapter_mode = ADAPTER_PROCESS;
+            else if (!strcmp(optarg, "external"))
+                a->run.adapter_mode = ADAPTER_EXTERNAL;
+            else
+                return usage_error("--adapter '%s': expected thread, process or external", optarg);
+            break;
+        case 'A':
+            if (parse_number("--adapters", optarg, 1, 16, &v))
+                return 2;
+            a->run.adapters = (int)v;
+            break;
+        case 'r':
+            if (parse_number("--breaker-recovery-ms", optarg, 1, 3600000, &v))
+                return 2;
+            a->run.breaker_recovery_ms = (int)v;
+            break;
+        case 'j':
+            if (parse_number("-j", optarg, 1, 16, &v))
+                return 2;
+            a->env.jobs = (int)v;
+            break;
+        case 'f':
+            a->run.fail_fast = true;
+            break;
+        case 'K':
+            a->run.keep = true;
+            break;
+        case 'o':
+            snprintf(a->out_dir, sizeof(a->out_dir), "%s", optarg);
+            break;
+        case 'b':
+            a->env.pg_bin = optarg;
+            break;
+        case 'd':
+            a->env.pg_dsn = optarg;
+            break;
+        case 'k':
+            a->env.kafka_bootstrap = optarg;
+            break;
+        case 'n':
+            if (parse_number("--brokers", optarg, 1, MOCKENV_MAX_BROKERS, &v))
+                return 2;
+            a->env.brokers = (int)v;
+            break;
+        case 'p':
+            if (parse_number("--partitions", optarg, 1, MOCKENV_MAX_PARTITIONS, &v))
+                return 2;
+            a->env.partitions = (int)v;
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        case ':':
+            return usage_error("%s needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (a->run.adapter_mode == ADAPTER_EXTERNAL && !a->env.kafka_bootstrap)
+        return usage_error("--adapter external needs --kafka-bootstrap: the adapter listens "
+                           "on a Kafka cluster of its own");
+    if (a->run.mode == RUN_MODE_DIRECT && a->run.adapters > 1)
+        return usage_error("--adapters has no meaning with --mode direct");
+    return 0;
+}
+
+static bool is_scenario_file(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] != '.' &&
+           ((n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml")) ||
+            (n > 5 && !strcmp(name + n - 5, ".json")));
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Appends the scenario files of path (a file, or a folder's files sorted by name). */
+static int collect(const char *path, char ***files, size_t *n, size_t *cap)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "dbev-harness run: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char **found = NULL;
+    size_t n_found = 0;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *dir = opendir(path);
+        if (!dir) {
+            fprintf(stderr, "dbev-harness run: %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+        struct dirent *de;
+        while ((de = readdir(dir)) != NULL) {
+            if (!is_scenario_file(de->d_name))
+                continue;
+            char **grown = realloc(found, (n_found + 1) * sizeof(char *));
+            if (!grown)
+                break;
+            found = grown;
+            size_t len = strlen(path) + strlen(de->d_name) + 2;
+            found[n_found] = malloc(len);
+            snprintf(found[n_found++], len, "%s/%s", path, de->d_name);
+        }
+        closedir(dir);
+        qsort(found, n_found, sizeof(char *), compare_names);
+    } else {
+        found = malloc(sizeof(char *));
+        found[0] = strdup(path);
+        n_found = 1;
+    }
+    for (size_t i = 0; i < n_found; i++) {
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            *files = realloc(*files, *cap * sizeof(char *));
+        }
+        (*files)[(*n)++] = found[i];
+    }
+    free(found);
+    return 0;
+}
+
+static bool selected(const args_t *a, const scenario_t *sc)
+{
+    if (a->phase && sc->phase != a->phase)
+        return false;
+    if (a->n_tags == 0)
+        return true;
+    for (int i = 0; i < a->n_tags; i++)
+        if (scenario_has_tag(sc, a->tags[i]))
+            return true;
+    return false;
+}
+
+static void list_scenarios(scenario_t *const *scenarios, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const scenario_t *sc = scenarios[i];
+        printf("%-44s phase %d  %s\n", sc->path, sc->phase, sc->name);
+        char *tags = json_dumps(sc->tags, JSON_COMPACT);
+        printf("    tags %s, %zu steps: %.*s\n", tags ? tags : "[]", scenario_count_steps(sc),
+               (int)strcspn(sc->proves, "\n"), sc->proves);
+        free(tags);
+    }
+}
+
+static int make_dirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int cmd_main(int argc, char **argv)
+{
+    args_t a;
+    memset(&a, 0, sizeof(a));
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc == 1 ? 0 : 2;
+
+    char **files = NULL;
+    size_t n_files = 0, cap = 0;
+    if (optind == argc) {
+        const char *dir = getenv("DBEV_SCENARIOS_DIR");
+        rc = collect(dir && *dir ? dir : DBEV_SOURCE_DIR "/scenarios", &files, &n_files, &cap);
+    }
+    for (int i = optind; i < argc && rc == 0; i++)
+        rc = collect(argv[i], &files, &n_files, &cap);
+
+    /* Every file is loaded and checked before anything runs. */
+    scenario_t **scenarios = calloc(n_files + 1, sizeof(*scenarios));
+    size_t n = 0;
+    for (size_t i = 0; i < n_files && rc == 0; i++) {
+        char errstr[1024];
+        scenario_t *sc = scenario_load(files[i], errstr, sizeof(errstr));
+        if (!sc) {
+            fprintf(stderr, "dbev-harness run: %s\n", errstr);
+            rc = -1;
+        } else if (selected(&a, sc)) {
+            scenarios[n++] = sc;
+        } else {
+            scenario_destroy(sc);
+        }
+    }
+    if (rc == 0 && n == 0) {
+        fprintf(stderr,
+                "dbev-harness run: no scenario selected (%zu files read%s%s); a run that "
+                "runs nothing is an error, not a pass\n",
+                n_files, a.n_tags ? ", --tag given" : "", a.phase ? ", --phase given" : "");
+        rc = -1;
+    }
+    if (rc == 0 && a.list) {
+        list_scenarios(scenarios, n);
+    } else if (rc == 0) {
+        if (!a.out_dir[0]) {
+            char stamp[32];
+            time_t now = time(NULL);
+            struct tm tm;
+            gmtime_r(&now, &tm);
+            strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+            snprintf(a.out_dir, sizeof(a.out_dir), "%s/reports/%s-%d", DBEV_BUILD_DIR, stamp,
+                     (int)getpid());
+        }
+        a.run.out_dir = a.out_dir;
+        a.run.progress = isatty(STDERR_FILENO) && !getenv("CI");
+        if (make_dirs(a.out_dir) != 0) {
+            fprintf(stderr, "dbev-harness run: cannot create --out %s: %s\n", a.out_dir,
+                    strerror(errno));
+            rc = -1;
+        } else {
+            char prefix[1024];
+            snprintf(prefix, sizeof(prefix), "%s run%s%s%s%s%s", DBEV_BUILD_DIR "/bin/dbev-harness",
+                     a.run.mode == RUN_MODE_BOTH     ? " --mode both"
+                     : a.run.mode == RUN_MODE_DIRECT ? " --mode direct"
+                                                     : "",
+                     a.run.adapter_mode == ADAPTER_PROCESS ? " --adapter process" : "",
+                     a.env.pg_dsn ? " --pg-dsn '" : "", a.env.pg_dsn ? a.env.pg_dsn : "",
+                     a.env.pg_dsn ? "'" : "");
+            a.env.rerun_prefix = prefix;
+            rc = run_scenarios(&a.run, &a.env, scenarios, n);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        scenario_destroy(scenarios[i]);
+    free(scenarios);
+    for (size_t i = 0; i < n_files; i++)
+        free(files[i]);
+    free(files);
+    return rc < 0 ? 2 : rc;
+}
+
+const harness_cmd_t harness_cmd_run = {"run", "run scenario files and write reports", cmd_main};

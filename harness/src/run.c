@@ -1,0 +1,486 @@
+/*
+ * The run (see run.h). One environment for the whole run; per scenario a
+ * fresh database cloned from a template that already holds the migrations
+ * and fixtures, its own topics, adapter(s) and client, so scenarios cannot
+ * see each other and can run side by side (-j). Terminal lines go to stdout
+ * (buffered per scenario when several run at once); structured logs to
+ * stderr; reports to files.
+ */
+#include "run.h"
+
+#include "adapters.h"
+#include "fixtures.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct run {
+    const run_opts_t *opts;
+    const run_env_opts_t *env_opts;
+    scenario_t *const *scenarios;
+    size_t n;
+    dbev_logger_t logger;
+    pgenv_t *pg;
+    mockenv_t *kafka;
+    dbev_report_t *report;
+    pthread_mutex_t lock; /* templates, stdout, next scenario */
+    json_t *templates;    /* fixture set name -> template database name */
+    size_t next;          /* next scenario to run (-j workers take from here) */
+    int worst;            /* 0 pass, 1 fail, 2 error */
+} run_t;
+
+static void client_log(void *opaque, int level, const char *correlation_id, const char *message)
+{
+    const dbev_logger_t *logger = opaque;
+    dbev_logf(logger, (dbev_log_level_t)level, correlation_id, "client: %s", message);
+}
+
+/* The template database for a fixture set, prepared once per run. */
+static int template_for(run_t *run, const char *fixture, char *name, size_t name_size, char *errstr,
+                        size_t size)
+{
+    const char *label = fixture ? fixture : "";
+    pthread_mutex_lock(&run->lock);
+    const char *known = json_string_value(json_object_get(run->templates, label));
+    int rc = 0;
+    if (known) {
+        snprintf(name, name_size, "%s", known);
+    } else {
+        fixtures_spec_t spec = {NULL, NULL, fixture};
+        char key[32];
+        rc = fixtures_key(&spec, key, sizeof(key), errstr, size);
+        if (rc == 0)
+            rc = pgenv_template(run->pg, key, fixtures_prepare, &spec, name, name_size, errstr,
+                                size);
+        if (rc == 0)
+            json_object_set_new(run->templates, label, json_string(name));
+    }
+    pthread_mutex_unlock(&run->lock);
+    return rc;
+}
+
+static int exec_sql(PGconn *conn, const char *sql, const char *what, char *errstr, size_t size)
+{
+    PGresult *r = PQexec(conn, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        dbev_seterr(errstr, size, "%s: %s", what, PQresultErrorMessage(r));
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+/* Clones the scenario's database(s) from the template of its fixture sets
+ * ("base,bulk": one template per combination) and runs setup_sql. */
+static int setup_database(run_t *run, runctx_t *ctx, const char *dbname, PGconn **conn,
+                          char *errstr, size_t size)
+{
+    const scenario_t *sc = ctx->scenario;
+    char fixtures[512] = "";
+    size_t i;
+    json_t *name;
+    json_array_foreach((json_t *)sc->fixtures, i, name)
+    {
+        size_t len = strlen(fixtures);
+        snprintf(fixtures + len, sizeof(fixtures) - len, "%s%s", i ? "," : "",
+                 json_string_value(name));
+    }
+    char tpl[128];
+    if (template_for(run, fixtures[0] ? fixtures : NULL, tpl, sizeof(tpl), errstr, size) != 0)
+        return -1;
+    if (pgenv_create_database(run->pg, dbname, tpl, errstr, size) != 0)
+        return -1;
+    *conn = pgenv_connect(run->pg, dbname, errstr, size);
+    if (!*conn)
+        return -1;
+    if (sc->setup_sql && exec_sql(*conn, sc->setup_sql, "setup_sql", errstr, size) != 0)
+        return -1;
+    return 0;
+}
+
+/* "key=value" strings from a scenario's adapter: mapping; NULL-terminated. */
+static char **conf_pairs(const json_t *conf)
+{
+    size_t n = json_object_size(conf), i = 0;
+    char **pairs = calloc(n + 1, sizeof(char *));
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)conf, key, value)
+    {
+        char *text = json_is_string(value) ? strdup(json_string_value(value))
+                                           : json_dumps(value, JSON_ENCODE_ANY);
+        size_t len = strlen(key) + strlen(text ? text : "") + 2;
+        if (pairs && (pairs[i] = malloc(len)) != NULL)
+            snprintf(pairs[i++], len, "%s=%s", key, text ? text : "");
+        free(text);
+    }
+    return pairs;
+}
+
+static void free_pairs(char **pairs)
+{
+    for (size_t i = 0; pairs && pairs[i]; i++)
+        free(pairs[i]);
+    free(pairs);
+}
+
+static dbev_client_t *start_client(run_t *run, runctx_t *ctx, char *errstr, size_t size)
+{
+    dbev_conf_t *conf = dbev_conf_new();
+    char value[96];
+    dbev_conf_set(conf, "bootstrap.servers", mockenv_bootstrap(run->kafka), NULL, 0);
+    dbev_conf_set(conf, "topic.prefix", ctx->topic_env, NULL, 0);
+    snprintf(value, sizeof(value), "harness-%s", ctx->topic_env);
+    dbev_conf_set(conf, "service.name", value, NULL, 0);
+    dbev_conf_set_log_cb(conf, client_log, (void *)&run->logger, DBEV_LOG_LEVEL_WARN);
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)ctx->scenario->client_conf, key, v)
+    {
+        char *text =
+            json_is_string(v) ? strdup(json_string_value(v)) : json_dumps(v, JSON_ENCODE_ANY);
+        dbev_conf_res_t res = dbev_conf_set(conf, key, text, errstr, size);
+        free(text);
+        if (res != DBEV_CONF_OK) {
+            dbev_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    dbev_client_t *client = dbev_client_new(conf, errstr, size);
+    if (!client)
+        dbev_conf_destroy(conf);
+    return client;
+}
+
+static int scenario_setup(run_t *run, runctx_t *ctx, size_t index, char *errstr, size_t size)
+{
+    const scenario_t *sc = ctx->scenario;
+    snprintf(ctx->dbname, sizeof(ctx->dbname), "dbev_run%d_s%zu", (int)getpid(), index + 1);
+    snprintf(ctx->topic_env, sizeof(ctx->topic_env), "dbev%ds%zu", (int)getpid(), index + 1);
+    if (setup_database(run, ctx, ctx->dbname, &ctx->direct, errstr, size) != 0)
+        return -1;
+    pgenv_dsn(run->pg, ctx->dbname, ctx->conninfo, sizeof(ctx->conninfo));
+    if (run->opts->mode == RUN_MODE_BOTH) {
+        snprintf(ctx->dbname_direct, sizeof(ctx->dbname_direct), "%s_direct", ctx->dbname);
+        if (setup_database(run, ctx, ctx->dbname_direct, &ctx->direct_twin, errstr, size) != 0)
+            return -1;
+    }
+    ctx->vars = vars_new(run->opts->seed);
+    if (run->opts->mode == RUN_MODE_DIRECT)
+        return 0;
+    if (mockenv_create_topics(run->kafka, ctx->topic_env, errstr, size) != 0)
+        return -1;
+    char log_path[1024];
+    snprintf(log_path, sizeof(log_path), "%s/adapter-s%zu.log", run->opts->out_dir, index + 1);
+    char **extra = conf_pairs(sc->adapter_conf);
+    adapters_opts_t aopts = {
+        .mode = run->opts->adapter_mode,
+        .count = run->opts->adapters > 0 ? run->opts->adapters : 1,
+        .bootstrap = mockenv_bootstrap(run->kafka),
+        .topic_env = ctx->topic_env,
+        .conninfo = ctx->conninfo,
+        .breaker_recovery_ms = run->opts->breaker_recovery_ms,
+        .log_path = log_path,
+        .extra = (const char *const *)extra,
+        .logger = &run->logger,
+    };
+    ctx->adapters = adapters_new(&aopts, errstr, size);
+    free_pairs(extra);
+    if (!ctx->adapters)
+        return -1;
+    ctx->client = start_client(run, ctx, errstr, size);
+    return ctx->client ? 0 : -1;
+}
+
+static void scenario_teardown(run_t *run, runctx_t *ctx)
+{
+    char errstr[512];
+    dbev_client_destroy(ctx->client);
+    adapters_destroy(ctx->adapters);
+    PQfinish(ctx->direct);
+    PQfinish(ctx->direct_twin);
+    vars_destroy(ctx->vars);
+    if (!run->opts->keep) {
+        if (ctx->dbname[0] && pgenv_drop_database(run->pg, ctx->dbname, errstr, sizeof(errstr)))
+            dbev_logf(&run->logger, DBEV_LOG_WARN, NULL, "%s", errstr);
+        if (ctx->dbname_direct[0] &&
+            pgenv_drop_database(run->pg, ctx->dbname_direct, errstr, sizeof(errstr)))
+            dbev_logf(&run->logger, DBEV_LOG_WARN, NULL, "%s", errstr);
+    }
+}
+
+static const char *status_word(dbev_report_status_t status)
+{
+    static const char *const words[] = {"PASS", "FAIL", "SKIP", "ERROR"};
+    return status <= DBEV_REPORT_ERROR ? words[status] : "?";
+}
+
+static int worst_of(dbev_report_status_t status)
+{
+    return status == DBEV_REPORT_ERROR ? 2 : status == DBEV_REPORT_FAIL ? 1 : 0;
+}
+
+/* Runs the steps in order; the first one that does not pass ends the scenario,
+ * since later steps build on it. Returns the scenario's status. */
+static dbev_report_status_t run_steps(run_t *run, runctx_t *ctx, FILE *out, char *reason,
+                                      size_t reason_size, size_t *executed)
+{
+    const scenario_t *sc = ctx->scenario;
+    dbev_report_status_t status = DBEV_REPORT_PASS;
+    for (size_t i = 0; i < sc->n_steps; i++) {
+        const step_t *step = &sc->steps[i];
+        dbev_report_step_t *rstep = dbev_report_scenario_add_step(ctx->report_scenario, step->name,
+                                                                  step_kind_name(step->kind));
+        if (status != DBEV_REPORT_PASS) {
+            dbev_report_step_set_status(rstep, DBEV_REPORT_SKIP,
+                                        "not run: an earlier step did "
+                                        "not pass");
+            continue;
+        }
+        step_result_t res;
+        memset(&res, 0, sizeof(res));
+        res.report_step = rstep;
+        int64_t t0 = dbev_mono_us();
+        int rc = step_run(ctx, step, &res);
+        int64_t took = dbev_mono_us() - t0;
+        (*executed)++;
+        if (rc != 0 && res.status == DBEV_REPORT_PASS)
+            step_fail(&res, DBEV_REPORT_ERROR, "the harness could not run this step");
+        dbev_report_step_set_status(rstep, res.status, res.message[0] ? res.message : NULL);
+        dbev_report_step_set_duration(rstep, took);
+        if (res.status == DBEV_REPORT_FAIL)
+            dbev_report_step_set_mismatch(rstep, res.expected[0] ? res.expected : NULL,
+                                          res.actual[0] ? res.actual : NULL);
+        fprintf(out, "  %-5s %-40s %9.1f ms%s%s\n", status_word(res.status), step->name,
+                (double)took / 1000.0, res.message[0] ? "  " : "", res.message);
+        if (res.status != DBEV_REPORT_PASS)
+            fprintf(out, "        at %s\n", step->where);
+        if (step->kind == STEP_LOAD) {
+            const dbev_hist_t *hist = dbev_report_load_hist(dbev_report_step_load(rstep));
+            if (hist && dbev_hist_count(hist) > 0)
+                dbev_hist_ascii(hist, out, 60);
+        }
+        json_decref(res.outcome);
+        if (res.status != DBEV_REPORT_PASS) {
+            status = res.status;
+            snprintf(reason, reason_size, "%.200s: %.1800s", step->name, res.message);
+        }
+        if (rc != 0)
+            status = DBEV_REPORT_ERROR;
+    }
+    return status;
+}
+
+static void run_one(run_t *run, size_t index)
+{
+    const scenario_t *sc = run->scenarios[index];
+    runctx_t ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.opts = run->opts;
+    ctx.pg = run->pg;
+    ctx.kafka = run->kafka;
+    ctx.logger = &run->logger;
+    ctx.report = run->report;
+    ctx.scenario = sc;
+    pthread_mutex_lock(&run->lock);
+    ctx.report_scenario = dbev_report_add_scenario(run->report, sc->name, sc->path);
+    pthread_mutex_unlock(&run->lock);
+    size_t i;
+    json_t *tag;
+    json_array_foreach((json_t *)sc->tags, i, tag)
+        dbev_report_scenario_add_tag(ctx.report_scenario, json_string_value(tag));
+    if (sc->phase)
+        dbev_report_scenario_set_phase(ctx.report_scenario, sc->phase);
+    char rerun[2048];
+    snprintf(rerun, sizeof(rerun), "%s %s --seed %llu --keep", run->env_opts->rerun_prefix,
+             sc->path, (unsigned long long)run->opts->seed);
+    dbev_report_scenario_set_rerun(ctx.report_scenario, rerun);
+
+    /* Several scenarios at once: each one's lines are printed together. */
+    char *buffered = NULL;
+    size_t buffered_len = 0;
+    FILE *out = run->env_opts->jobs > 1 ? open_memstream(&buffered, &buffered_len) : stdout;
+    if (!out)
+        out = stdout;
+    fprintf(out, "%s (%s)\n", sc->name, sc->path);
+
+    char reason[2048] = "";
+    dbev_report_status_t status = DBEV_REPORT_PASS;
+    size_t executed = 0;
+    int64_t t0 = dbev_mono_us();
+    ctx.started_us = t0;
+    for (i = 0; i < json_array_size(sc->requires) && status == DBEV_REPORT_PASS; i++) {
+        const char *feature = json_string_value(json_array_get(sc->requires, i));
+        char why[512];
+        if (!runctx_has_feature(&ctx, feature, why, sizeof(why))) {
+            status = DBEV_REPORT_SKIP;
+            snprintf(reason, sizeof(reason), "requires %s: %s", feature, why);
+        }
+    }
+    if (status == DBEV_REPORT_PASS) {
+        char errstr[1024];
+        if (scenario_setup(run, &ctx, index, errstr, sizeof(errstr)) != 0) {
+            status = DBEV_REPORT_ERROR;
+            snprintf(reason, sizeof(reason), "setup: %s", errstr);
+        } else {
+            status = run_steps(run, &ctx, out, reason, sizeof(reason), &executed);
+            if (executed == 0 && status == DBEV_REPORT_PASS) {
+                status = DBEV_REPORT_ERROR;
+                snprintf(reason, sizeof(reason), "no step was executed");
+            }
+        }
+        if (run->opts->keep && ctx.dbname[0])
+            fprintf(out, "  kept database %s: psql \"%s\"\n", ctx.dbname, ctx.conninfo);
+        scenario_teardown(run, &ctx);
+    }
+    int64_t took = dbev_mono_us() - t0;
+    dbev_report_scenario_set_status(ctx.report_scenario, status, reason[0] ? reason : NULL);
+    dbev_report_scenario_set_duration(ctx.report_scenario, took);
+    fprintf(out, "%s %s (%.2f s)%s%s\n", status_word(status), sc->name, (double)took / 1e6,
+            reason[0] && status != DBEV_REPORT_PASS ? ": " : "",
+            status != DBEV_REPORT_PASS ? reason : "");
+    if (status == DBEV_REPORT_FAIL || status == DBEV_REPORT_ERROR)
+        fprintf(out, "  rerun: %s\n", rerun);
+    fputc('\n', out);
+
+    pthread_mutex_lock(&run->lock);
+    if (out != stdout) {
+        fclose(out);
+        fwrite(buffered, 1, buffered_len, stdout);
+        free(buffered);
+    }
+    fflush(stdout);
+    if (worst_of(status) > run->worst)
+        run->worst = worst_of(status);
+    pthread_mutex_unlock(&run->lock);
+}
+
+static void *worker(void *arg)
+{
+    run_t *run = arg;
+    for (;;) {
+        pthread_mutex_lock(&run->lock);
+        size_t index = run->next++;
+        bool stop = run->opts->fail_fast && run->worst > 0;
+        pthread_mutex_unlock(&run->lock);
+        if (index >= run->n || stop)
+            return NULL;
+        run_one(run, index);
+    }
+}
+
+static int env_up(run_t *run, char *errstr, size_t size)
+{
+    pgenv_opts_t pg_opts = {0};
+    pg_opts.pg_bin = run->env_opts->pg_bin;
+    pg_opts.pg_dsn = run->env_opts->pg_dsn;
+    pg_opts.keep = run->opts->keep;
+    pg_opts.quiet = true;
+    pg_opts.logger = &run->logger;
+    run->pg = pgenv_new(&pg_opts, errstr, size);
+    if (!run->pg)
+        return -1;
+    if (run->opts->mode == RUN_MODE_DIRECT)
+        return 0;
+    mockenv_opts_t k_opts = {0};
+    k_opts.bootstrap = run->env_opts->kafka_bootstrap;
+    k_opts.brokers = run->env_opts->brokers;
+    k_opts.partitions = run->env_opts->partitions;
+    k_opts.logger = &run->logger;
+    run->kafka = mockenv_new(&k_opts, errstr, size);
+    return run->kafka ? 0 : -1;
+}
+
+static void fill_environment(run_t *run)
+{
+    dbev_report_set_seed(run->report, run->opts->seed);
+    dbev_report_fill_host(run->report);
+    dbev_report_set_version(run->report, "dbev", DBEV_VERSION_STRING);
+    dbev_report_set_version(run->report, "libdbev", dbev_version_str());
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%d", pgenv_server_version(run->pg));
+    dbev_report_set_version(run->report, "postgresql", buf);
+    dbev_report_set_version(run->report, "librdkafka", rd_kafka_version_str());
+    static const char *const modes[] = {"event", "direct", "both"};
+    static const char *const adapters[] = {"thread", "process", "external"};
+    dbev_report_set_env(run->report, "mode", modes[run->opts->mode]);
+    dbev_report_set_env(run->report, "adapter", adapters[run->opts->adapter_mode]);
+    if (run->kafka)
+        dbev_report_set_env(run->report, "kafka",
+                            mockenv_is_mock(run->kafka) ? "librdkafka mock cluster"
+                                                        : mockenv_bootstrap(run->kafka));
+    dbev_report_set_env(run->report, "postgresql",
+                        run->env_opts->pg_dsn ? "external (--pg-dsn)" : "throwaway (initdb)");
+    FILE *git = popen("git -C '" DBEV_SOURCE_DIR "' rev-parse HEAD 2>/dev/null", "r");
+    if (git) {
+        if (fgets(buf, sizeof(buf), git)) {
+            buf[strcspn(buf, "\n")] = '\0';
+            dbev_report_set_git_commit(run->report, buf);
+        }
+        pclose(git);
+    }
+}
+
+int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
+                  scenario_t *const *scenarios, size_t n)
+{
+    run_t run;
+    memset(&run, 0, sizeof(run));
+    run.opts = opts;
+    run.env_opts = env_opts;
+    run.scenarios = scenarios;
+    run.n = n;
+    run.logger = (dbev_logger_t){dbev_log_stderr, NULL, DBEV_LOG_WARN, "harness"};
+    run.templates = json_object();
+    run.report = dbev_report_new("dbev-harness run");
+    pthread_mutex_init(&run.lock, NULL);
+    int64_t started_wall = dbev_wall_us(), t0 = dbev_mono_us();
+
+    char errstr[1024];
+    int rc = 2;
+    if (env_up(&run, errstr, sizeof(errstr)) != 0) {
+        fprintf(stderr, "dbev-harness run: %s\n", errstr);
+        goto done;
+    }
+    fill_environment(&run);
+    printf("environment: PostgreSQL %s in %.0f ms%s, Kafka %s; seed %llu\n\n",
+           env_opts->pg_dsn ? "(--pg-dsn)" : "throwaway", pgenv_startup_ms(run.pg),
+           pgenv_was_warm(run.pg) ? " (warm)" : "",
+           run.kafka ? mockenv_bootstrap(run.kafka) : "(not used: --mode direct)",
+           (unsigned long long)opts->seed);
+    fflush(stdout);
+
+    int jobs = env_opts->jobs > 1 ? env_opts->jobs : 1;
+    pthread_t threads[64];
+    int started = 0;
+    for (; started < jobs && started < 64; started++)
+        if (pthread_create(&threads[started], NULL, worker, &run) != 0)
+            break;
+    if (started == 0)
+        worker(&run);
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+
+    dbev_report_set_times(run.report, started_wall, dbev_mono_us() - t0);
+    dbev_report_totals_t totals;
+    dbev_report_totals(run.report, &totals);
+    printf("%d scenarios: %d passed, %d failed, %d skipped, %d errors (%.1f s)\n",
+           totals.scenario_count, totals.scenarios[DBEV_REPORT_PASS],
+           totals.scenarios[DBEV_REPORT_FAIL], totals.scenarios[DBEV_REPORT_SKIP],
+           totals.scenarios[DBEV_REPORT_ERROR], (double)(dbev_mono_us() - t0) / 1e6);
+    if (dbev_report_write_all(run.report, opts->out_dir, errstr, sizeof(errstr)) != 0) {
+        fprintf(stderr, "dbev-harness run: cannot write reports: %s\n", errstr);
+        goto done;
+    }
+    printf("reports: %s/report.html (also report.xml, report.json, summary.md)\n", opts->out_dir);
+    rc = run.worst;
+done:
+    mockenv_destroy(run.kafka);
+    pgenv_destroy(run.pg);
+    dbev_report_destroy(run.report);
+    json_decref(run.templates);
+    pthread_mutex_destroy(&run.lock);
+    return rc;
+}

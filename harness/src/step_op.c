@@ -1,0 +1,98 @@
+/*
+ * Operation steps: one protocol operation on the path the run's mode names.
+ * Event mode sends it through the client (and so Kafka and the adapter);
+ * direct mode runs it with libpq as the services did; both mode runs it on
+ * each path, against twin databases cloned from one template, and fails the
+ * step on any difference (parity.c says what counts as one).
+ */
+#include "runctx.h"
+
+#include "direct.h"
+#include "expect.h"
+#include "opcall.h"
+#include "parity.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Copies a JSON value into a report text field, cut to fit. */
+static void show(char *buf, size_t size, const json_t *value)
+{
+    char *text = value ? json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    snprintf(buf, size, "%s", text ? text : "");
+    free(text);
+}
+
+/* Judges outcome against the step's expectations (none: success). */
+static void judge(const step_t *step, const json_t *outcome, step_result_t *res)
+{
+    json_t *none = json_object();
+    char diff[1024];
+    if (expectation_check(step->expect ? step->expect : none, outcome, diff, sizeof(diff)) != 0) {
+        step_fail(res, DBEV_REPORT_FAIL, "%s", diff);
+        show(res->expected, sizeof(res->expected), step->expect ? step->expect : none);
+        show(res->actual, sizeof(res->actual), outcome);
+    } else if (step->max_latency_ms > 0 && res->latency_ms > step->max_latency_ms) {
+        step_fail(res, DBEV_REPORT_FAIL, "latency %.1f ms above latency_ms_max %.1f ms",
+                  res->latency_ms, step->max_latency_ms);
+    }
+    json_decref(none);
+}
+
+static json_t *run_event(runctx_t *ctx, const step_t *step, const json_t *body, double *ms)
+{
+    dbev_call_opts_t opts = {0};
+    opts.timeout_ms = (int)step->timeout_ms;
+    int64_t t0 = dbev_mono_us();
+    json_t *outcome = opcall_run(ctx->client, step->op, body, &opts);
+    *ms = (double)(dbev_mono_us() - t0) / 1000.0;
+    return outcome;
+}
+
+static json_t *run_direct(PGconn *conn, const step_t *step, const json_t *body, double *ms,
+                          step_result_t *res)
+{
+    char errstr[512];
+    int64_t t0 = dbev_mono_us();
+    json_t *outcome = direct_run(conn, step->op, body, errstr, sizeof(errstr));
+    *ms = (double)(dbev_mono_us() - t0) / 1000.0;
+    if (!outcome)
+        step_fail(res, DBEV_REPORT_ERROR, "direct path: %s", errstr);
+    return outcome;
+}
+
+int step_run_operation(runctx_t *ctx, const step_t *step, step_result_t *res)
+{
+    char errstr[512];
+    json_t *body = vars_substitute(ctx->vars, step->body, errstr, sizeof(errstr));
+    if (!body)
+        return step_fail(res, DBEV_REPORT_ERROR, "%s: %s", step->where, errstr);
+
+    json_t *outcome = NULL;
+    if (ctx->opts->mode == RUN_MODE_DIRECT) {
+        outcome = run_direct(ctx->direct, step, body, &res->latency_ms, res);
+    } else {
+        outcome = run_event(ctx, step, body, &res->latency_ms);
+        if (ctx->opts->mode == RUN_MODE_BOTH && outcome) {
+            double direct_ms;
+            json_t *twin = run_direct(ctx->direct_twin, step, body, &direct_ms, res);
+            const json_t *sql = json_is_string(body) ? body : json_object_get(body, "sql");
+            bool ordered = json_is_string(sql) && parity_sql_is_ordered(json_string_value(sql));
+            char diff[1024];
+            if (twin && parity_compare_step(outcome, twin, ordered,
+                                            json_object_get(step->parity, "ignore_columns"), diff,
+                                            sizeof(diff)) != 0) {
+                step_fail(res, DBEV_REPORT_FAIL, "parity: %s", diff);
+                show(res->expected, sizeof(res->expected), twin);
+                show(res->actual, sizeof(res->actual), outcome);
+            }
+            json_decref(twin);
+        }
+    }
+    json_decref(body);
+    if (outcome && res->status == DBEV_REPORT_PASS)
+        judge(step, outcome, res);
+    res->outcome = outcome;
+    return 0;
+}
