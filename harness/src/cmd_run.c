@@ -27,6 +27,8 @@ typedef struct args {
     run_env_opts_t env;
     const char *tags[MAX_TAGS];
     int n_tags;
+    const char *skip_tags[MAX_TAGS];
+    int n_skip_tags;
     int phase;
     bool list;
     char out_dir[1024];
@@ -43,6 +45,7 @@ static void usage(FILE *out)
             "\n"
             "selection:\n"
             "  --tag T              scenarios tagged T (repeatable: any of them)\n"
+            "  --skip-tag T         leave out scenarios tagged T (repeatable), e.g. long\n"
             "  --phase N            scenarios of migration phase N (1, 2 or 3)\n"
             "  --list               print the selected scenarios and exit\n"
             "\n"
@@ -102,6 +105,7 @@ static int parse_args(int argc, char **argv, args_t *a)
 {
     static const struct option longopts[] = {
         {"tag", required_argument, NULL, 't'},
+        {"skip-tag", required_argument, NULL, 'T'},
         {"phase", required_argument, NULL, 'P'},
         {"list", no_argument, NULL, 'L'},
         {"seed", required_argument, NULL, 's'},
@@ -134,6 +138,11 @@ static int parse_args(int argc, char **argv, args_t *a)
             if (a->n_tags == MAX_TAGS)
                 return usage_error("at most %d --tag options", MAX_TAGS);
             a->tags[a->n_tags++] = optarg;
+            break;
+        case 'T':
+            if (a->n_skip_tags == MAX_TAGS)
+                return usage_error("at most %d --skip-tag options", MAX_TAGS);
+            a->skip_tags[a->n_skip_tags++] = optarg;
             break;
         case 'P':
             if (parse_number("--phase", optarg, 1, 3, &v))
@@ -291,6 +300,9 @@ static bool selected(const args_t *a, const scenario_t *sc)
 {
     if (a->phase && sc->phase != a->phase)
         return false;
+    for (int i = 0; i < a->n_skip_tags; i++)
+        if (scenario_has_tag(sc, a->skip_tags[i]))
+            return false;
     if (a->n_tags == 0)
         return true;
     for (int i = 0; i < a->n_tags; i++)
