@@ -46,7 +46,37 @@ static void capture(runctx_t *ctx, const step_t *step, step_result_t *res)
     }
 }
 
+static int dispatch(runctx_t *ctx, const step_t *step, step_result_t *res);
+
+/* Expectations may name variables too (`rows: [{id: "${note.id}"}]`): each
+ * step runs as a copy whose expect is substituted, and so does the step an
+ * until: polls. */
 int step_run(runctx_t *ctx, const step_t *step, step_result_t *res)
+{
+    char errstr[512];
+    step_t resolved = *step, child;
+    json_t *expect = NULL, *child_expect = NULL;
+    if (step->expect &&
+        !(expect = vars_substitute(ctx->vars, step->expect, errstr, sizeof(errstr))))
+        return step_fail(res, DBEV_REPORT_ERROR, "%s: expect: %s", step->where, errstr);
+    resolved.expect = expect;
+    if (step->kind == STEP_UNTIL && step->n_children == 1 && step->children[0].expect) {
+        child = step->children[0];
+        child_expect = vars_substitute(ctx->vars, child.expect, errstr, sizeof(errstr));
+        if (!child_expect) {
+            json_decref(expect);
+            return step_fail(res, DBEV_REPORT_ERROR, "%s: expect: %s", step->where, errstr);
+        }
+        child.expect = child_expect;
+        resolved.children = &child;
+    }
+    int rc = dispatch(ctx, &resolved, res);
+    json_decref(expect);
+    json_decref(child_expect);
+    return rc;
+}
+
+static int dispatch(runctx_t *ctx, const step_t *step, step_result_t *res)
 {
     int rc;
     switch (step->kind) {

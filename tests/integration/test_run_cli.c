@@ -1,0 +1,184 @@
+/*
+ * dbev-harness run, driven as a user would: the real binary on small
+ * scenario files (tests/fixtures/run/). Direct mode keeps these fast and
+ * independent of Kafka; the event path is covered by the suite itself
+ * (scenarios/, run by the suite test in tests/harness_run.cmake).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HARNESS    DBEV_BUILD_DIR "/bin/dbev-harness"
+#define FIXTURES   DBEV_SOURCE_DIR "/tests/fixtures/run"
+#define DEADLINE_S 120
+
+typedef struct run_result {
+    int status;
+    char out[65536];
+} run_result_t;
+
+/* Runs argv with stdout+stderr captured; kills it at the deadline. */
+static void run(run_result_t *r, char *const argv[])
+{
+    char path[] = "/tmp/dbev-test-run-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status = 0;
+    time_t deadline = time(NULL) + DEADLINE_S;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (time(NULL) > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            break;
+        }
+        struct timespec ts = {0, 20 * 1000 * 1000}; /* polling a child's exit with a deadline */
+        nanosleep(&ts, NULL);
+    }
+    ssize_t n = pread(fd, r->out, sizeof(r->out) - 1, 0);
+    r->out[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+    r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int file_size(const char *dir, const char *name)
+{
+    char path[1024];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return stat(path, &st) == 0 ? (int)st.st_size : -1;
+}
+
+static void remove_tree(const char *dir)
+{
+    char cmd[1100];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_passing_scenario_writes_reports(void **state)
+{
+    char out[] = "/tmp/dbev-test-out-XXXXXX";
+    assert_non_null(mkdtemp(out));
+    run_result_t *r = malloc(sizeof(*r));
+    char *argv[] = {HARNESS,  "run",    "--mode",
+                    "direct", "--seed", "7",
+                    "--out",  out,      FIXTURES "/pass_direct.yaml",
+                    NULL};
+    run(r, argv);
+    if (r->status != 0)
+        fail_msg("exit %d:\n%s", r->status, r->out);
+    assert_non_null(strstr(r->out, "PASS sql and direct operations pass"));
+    assert_non_null(strstr(r->out, "1 scenarios: 1 passed, 0 failed"));
+    assert_true(file_size(out, "report.xml") > 0);
+    assert_true(file_size(out, "report.json") > 0);
+    assert_true(file_size(out, "summary.md") > 0);
+    assert_true(file_size(out, "report.html") > 0);
+    remove_tree(out);
+    free(r);
+}
+
+static void test_failing_scenario_exits_1_with_rerun(void **state)
+{
+    char out[] = "/tmp/dbev-test-out-XXXXXX";
+    assert_non_null(mkdtemp(out));
+    run_result_t *r = malloc(sizeof(*r));
+    char *argv[] = {HARNESS,  "run",    "--mode",
+                    "direct", "--seed", "9",
+                    "--out",  out,      FIXTURES "/fail_direct.yaml",
+                    NULL};
+    run(r, argv);
+    assert_int_equal(r->status, 1);
+    assert_non_null(strstr(r->out, "rows: no row matches {\"answer\":42}"));
+    assert_non_null(strstr(r->out, "fail_direct.yaml:4:5")); /* where the step is */
+    assert_non_null(strstr(r->out, "rerun: "));
+    assert_non_null(strstr(r->out, "fail_direct.yaml --seed 9 --keep"));
+    /* The second step never ran: recorded as skipped in JUnit. */
+    char path[1100], *xml = calloc(1, 65536);
+    snprintf(path, sizeof(path), "%s/report.xml", out);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(xml, 1, 65535, f);
+    fclose(f);
+    assert_true(n > 0);
+    assert_non_null(strstr(xml, "<failure"));
+    assert_non_null(strstr(xml, "<skipped"));
+    free(xml);
+    remove_tree(out);
+    free(r);
+}
+
+static void test_broken_file_and_empty_selection_are_harness_errors(void **state)
+{
+    run_result_t *r = malloc(sizeof(*r));
+    char *broken[] = {HARNESS, "run", "--mode", "direct", FIXTURES "/broken.yaml", NULL};
+    run(r, broken);
+    assert_int_equal(r->status, 2);
+    assert_non_null(strstr(r->out, "broken.yaml:5:"));
+    assert_non_null(strstr(r->out, "unknown expectation 'rowz'"));
+    char *none[] = {HARNESS, "run", "--tag", "no-such-tag", FIXTURES "/pass_direct.yaml", NULL};
+    run(r, none);
+    assert_int_equal(r->status, 2);
+    assert_non_null(strstr(r->out, "no scenario selected"));
+    char *bad[] = {HARNESS, "run", "--mode", "sideways", NULL};
+    run(r, bad);
+    assert_int_equal(r->status, 2);
+    assert_non_null(strstr(r->out, "--mode 'sideways'"));
+    free(r);
+}
+
+static void test_missing_feature_is_skipped_with_reason(void **state)
+{
+    char out[] = "/tmp/dbev-test-out-XXXXXX";
+    assert_non_null(mkdtemp(out));
+    run_result_t *r = malloc(sizeof(*r));
+    char *argv[] = {
+        HARNESS, "run", "--mode", "direct", "--out", out, FIXTURES "/needs_process.yaml", NULL};
+    run(r, argv);
+    assert_int_equal(r->status, 0);
+    assert_non_null(strstr(r->out, "SKIP needs a process adapter"));
+    assert_non_null(strstr(r->out, "requires process_adapter"));
+    remove_tree(out);
+    free(r);
+}
+
+static void test_list_shows_what_each_proves(void **state)
+{
+    run_result_t *r = malloc(sizeof(*r));
+    char *argv[] = {HARNESS, "run", "--list", FIXTURES "/pass_direct.yaml", NULL};
+    run(r, argv);
+    assert_int_equal(r->status, 0);
+    assert_non_null(strstr(r->out, "the runner executes sql steps"));
+    free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_passing_scenario_writes_reports),
+        cmocka_unit_test(test_failing_scenario_exits_1_with_rerun),
+        cmocka_unit_test(test_broken_file_and_empty_selection_are_harness_errors),
+        cmocka_unit_test(test_missing_feature_is_skipped_with_reason),
+        cmocka_unit_test(test_list_shows_what_each_proves),
+    };
+    return cmocka_run_group_tests_name("run_cli", tests, NULL, NULL);
+}
