@@ -37,6 +37,7 @@
 #define RAW_MAX_COUNT          10000
 #define RAW_META_TIMEOUT_MS    5000
 #define RAW_PUBLISH_TIMEOUT_MS 10000
+#define RAW_OFFSETS_TIMEOUT_MS 2000
 
 typedef struct raw_answer {
     json_t *outcome;
@@ -110,11 +111,15 @@ fail:
 
 /* Assigns every partition of the completed and failed topics at their
  * current end. A topic that does not exist yet starts at its beginning (the
- * first answer will create it); a partition whose end cannot be queried (a
- * broker down) at the logical end, which librdkafka resolves later. */
+ * first answer will create it). The ends come from one ListOffsets round
+ * (offsets_for_times with "latest") bounded by a timeout, since the
+ * per-partition watermark query waits without bound for a leader that is
+ * down; a partition whose end is not known in time (its broker down) starts
+ * at the logical end, which librdkafka resolves once the broker is back. */
 static int raw_assign(runctx_t *ctx, rd_kafka_t *consumer, char *errstr, size_t size)
 {
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
+    rd_kafka_topic_partition_list_t *ends = rd_kafka_topic_partition_list_new(16);
     const dbev_topic_t topics[2] = {DBEV_TOPIC_COMPLETED, DBEV_TOPIC_FAILED};
     for (int t = 0; t < 2; t++) {
         char name[256];
@@ -136,14 +141,24 @@ static int raw_assign(runctx_t *ctx, rd_kafka_t *consumer, char *errstr, size_t 
                     RD_KAFKA_OFFSET_BEGINNING;
             continue;
         }
-        for (int p = 0; p < partitions; p++) {
-            int64_t lo, hi;
-            rd_kafka_resp_err_t err =
-                rd_kafka_query_watermark_offsets(consumer, name, p, &lo, &hi, RAW_META_TIMEOUT_MS);
-            rd_kafka_topic_partition_list_add(parts, name, p)->offset =
-                err ? RD_KAFKA_OFFSET_END : hi;
+        for (int p = 0; p < partitions; p++)
+            rd_kafka_topic_partition_list_add(ends, name, p)->offset = RD_KAFKA_OFFSET_END;
+    }
+    if (ends->cnt) {
+        rd_kafka_resp_err_t err =
+            rd_kafka_offsets_for_times(consumer, ends, RAW_OFFSETS_TIMEOUT_MS);
+        for (int i = 0; i < ends->cnt; i++) {
+            rd_kafka_topic_partition_t *e = &ends->elems[i];
+            bool known = !e->err && e->offset >= 0; /* err: some, maybe not all, unknown */
+            if (!known)
+                dbev_logf(ctx->logger, DBEV_LOG_WARN, NULL,
+                          "raw: end of %s [%d] unknown (%s): reading from its logical end",
+                          e->topic, (int)e->partition, rd_kafka_err2str(err ? err : e->err));
+            rd_kafka_topic_partition_list_add(parts, e->topic, e->partition)->offset =
+                known ? e->offset : RD_KAFKA_OFFSET_END;
         }
     }
+    rd_kafka_topic_partition_list_destroy(ends);
     rd_kafka_resp_err_t err = rd_kafka_assign(consumer, parts);
     rd_kafka_topic_partition_list_destroy(parts);
     if (err)
