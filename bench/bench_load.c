@@ -199,6 +199,14 @@ int main(int argc, char **argv)
     dump = json_dumps(json_object_get(load, "checker"), JSON_COMPACT);
     printf("  checker: %s\n", dump);
     free(dump);
+    printf("  per second (answers/s, p99 ms):");
+    size_t pi;
+    json_t *point;
+    json_array_foreach(json_object_get(load, "series"), pi, point)
+        printf("%s %.0f/%.0f", pi % 10 ? "" : "\n   ",
+               json_number_value(json_object_get(point, "throughput")),
+               (double)json_integer_value(json_object_get(point, "p99_us")) / 1000.0);
+    printf("\n");
     printf("  verdict: %s%s%s\n", dbev_report_status_name(res.status), res.message[0] ? ": " : "",
            res.message);
     dbev_hist_ascii(dbev_report_load_hist(dbev_report_step_load(res.report_step)), stdout, 100);
