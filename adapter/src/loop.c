@@ -1,25 +1,29 @@
 /*
  * The adapter's Kafka side: the consume -> execute -> produce -> commit loop.
  *
- * One thread runs everything (dbev_adapter_run): it polls the consumer for up
- * to batch.max request messages, decodes them (undecodable ones are answered
- * VALIDATION_ERROR at once), hands the decoded ones to the executor
- * (adapter_exec_batch, exec.h) and produces one response per message, in
- * consumption order, keyed by correlation id, with an idempotent producer.
- * Each batch is queued with the offsets it covers; its offsets are committed
- * only when the broker has acknowledged every response of the batch and of
- * every batch before it (delivery reports, served on this same thread by
- * rd_kafka_poll on the producer). A crash therefore redelivers requests, it
- * never loses them; the executor's dedupe keeps redelivered writes from being
- * applied twice. The next batch is executed while the responses of the
- * previous ones are still travelling, up to inflight.max unacknowledged
- * responses.
+ * Two threads. The loop thread (dbev_adapter_run) owns both Kafka clients: it
+ * polls the consumer for up to batch.max request messages, decodes them
+ * (undecodable ones get their VALIDATION_ERROR answer ready at once) and
+ * queues the batch as a job for the executor thread, which runs the decoded
+ * requests on PostgreSQL (adapter_exec_batch, exec.h), one job at a time in
+ * consumption order, so each partition's order is kept. Meanwhile the loop
+ * thread decodes the next batch and publishes the previous one: one response
+ * per message, in consumption order, keyed by correlation id, through an
+ * idempotent producer (acks=all).
+ *
+ * A batch's offsets are committed only when the broker has acknowledged every
+ * response of that batch and of every batch before it (delivery reports,
+ * served on the loop thread by rd_kafka_poll on the producer). A crash
+ * therefore redelivers requests, it never loses them; the executor's dedupe
+ * keeps redelivered writes from being applied twice. Up to inflight.max
+ * responses may be unacknowledged at once.
  *
  * A failed delivery is retried (re-produced) rather than skipped, because a
  * commit is cumulative: skipping one response would acknowledge it. A stop
- * (dbev_adapter_stop, SIGTERM in the daemon) finishes the batch in hand,
- * waits up to shutdown.timeout.ms for the last acknowledgements, commits and
- * leaves the group; dbev_adapter_abort stops as a crash would.
+ * (dbev_adapter_stop, SIGTERM in the daemon) finishes the jobs in hand, waits
+ * up to shutdown.timeout.ms for the last acknowledgements, commits and leaves
+ * the group; a revocation does the same for the partitions it takes away;
+ * dbev_adapter_abort stops as a crash would.
  */
 #include "adapter_loop.h"
 #include "exec.h"
@@ -35,6 +39,9 @@
 #include <string.h>
 
 enum { STOP_NONE = 0, STOP_GRACEFUL = 1, STOP_ABORT = 2 };
+/* Jobs between consumption and publication: one executing, one decoded and waiting. */
+#define LOOP_MAX_JOBS 2
+
 enum { T_REQUESTED, T_COMPLETED, T_FAILED, T_REGISTRY, T_HEARTBEAT, T_COUNT };
 
 /* A batch whose responses are on their way to the broker. */
@@ -72,6 +79,14 @@ struct dbev_adapter {
     rd_kafka_topic_partition_list_t *done; /* highest acknowledged offsets, not yet committed */
     bool cooperative;
     bool in_run;
+    int jobs_outstanding; /* submitted, not yet published */
+
+    /* The executor thread and its queues (under jobs_lock). */
+    pthread_t worker;
+    pthread_mutex_t jobs_lock;
+    pthread_cond_t todo_cond, done_cond;
+    struct loop_job *todo_head, *todo_tail, *done_head, *done_tail;
+    bool worker_quit;
 
     atomic_int stop;
     atomic_bool fatal;
@@ -274,6 +289,8 @@ static void drain(dbev_adapter_t *adapter, int64_t timeout_ms)
                   (int64_t)atomic_load(&adapter->in_flight));
 }
 
+static void jobs_finish(dbev_adapter_t *adapter);
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *partitions, void *opaque)
 {
@@ -297,6 +314,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     dbev_logf(&adapter->logger, DBEV_LOG_INFO, NULL, "revoking %d partition(s)", partitions->cnt);
     if (atomic_load(&adapter->stop) != STOP_ABORT && err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS &&
         !rd_kafka_assignment_lost(rk)) {
+        jobs_finish(adapter);
         drain(adapter, adapter->shutdown_timeout_ms);
         commit_ready(adapter, true);
     }
@@ -372,22 +390,67 @@ static void respond(dbev_adapter_t *adapter, loop_batch_t *batch, bool completed
     atomic_fetch_add(completed ? &adapter->completed : &adapter->failed, 1);
 }
 
-static void process_batch(dbev_adapter_t *adapter, rd_kafka_message_t **msgs, size_t n)
+/*
+ * A job: one consumed batch on its way through the pipeline. The loop thread
+ * decodes it (job_new), the executor thread runs it on PostgreSQL
+ * (exec_worker), the loop thread publishes its responses (job_publish). With
+ * one executor thread jobs run one after another in consumption order, so
+ * the order of each partition is kept, while the loop thread decodes the
+ * next batch and encodes the previous one's responses in parallel.
+ */
+typedef struct loop_job {
+    struct loop_job *next;
+    size_t n;                  /* messages */
+    dbev_request_t **slot;     /* per message: decoded request, or NULL */
+    json_t **invalid;          /* per message: the answer to an undecodable one */
+    char (*ids)[DBEV_ID_SIZE]; /* per message: correlation id, or "" */
+    dbev_request_t **reqs;     /* the decoded requests, in order */
+    size_t nreq;
+    adapter_outcome_t *outs;                  /* per decoded request, filled by the executor */
+    rd_kafka_topic_partition_list_t *offsets; /* next offset to consume, per partition */
+} loop_job_t;
+
+static void job_free(loop_job_t *job)
 {
-    dbev_request_t **slot = calloc(n, sizeof(*slot));
-    dbev_request_t **reqs = calloc(n, sizeof(*reqs));
-    adapter_outcome_t *outs = calloc(n, sizeof(*outs));
-    json_t **invalid = calloc(n, sizeof(*invalid));
-    char(*ids)[DBEV_ID_SIZE] = calloc(n, DBEV_ID_SIZE);
-    loop_batch_t *batch = calloc(1, sizeof(*batch));
-    if (!slot || !reqs || !outs || !invalid || !ids || !batch) {
-        /* Without memory nothing can be answered: stop uncommitted, to be redelivered. */
-        dbev_logf(&adapter->logger, DBEV_LOG_ERROR, NULL, "out of memory for a batch of %zu", n);
-        atomic_store(&adapter->fatal, true);
-        goto out;
+    if (!job)
+        return;
+    for (size_t i = 0; i < job->n; i++) {
+        if (job->slot)
+            dbev_request_destroy(job->slot[i]);
+        if (job->invalid)
+            json_decref(job->invalid[i]);
+        if (job->outs)
+            json_decref(job->outs[i].payload);
     }
-    batch->offsets = rd_kafka_topic_partition_list_new(4);
-    size_t nreq = 0;
+    if (job->offsets)
+        rd_kafka_topic_partition_list_destroy(job->offsets);
+    free(job->slot);
+    free(job->reqs);
+    free(job->outs);
+    free(job->invalid);
+    free(job->ids);
+    free(job);
+}
+
+/* Decodes n messages into a job (the messages are destroyed). NULL when out of memory. */
+static loop_job_t *job_new(dbev_adapter_t *adapter, rd_kafka_message_t **msgs, size_t n)
+{
+    loop_job_t *job = calloc(1, sizeof(*job));
+    if (job) {
+        job->n = n;
+        job->slot = calloc(n, sizeof(*job->slot));
+        job->reqs = calloc(n, sizeof(*job->reqs));
+        job->outs = calloc(n, sizeof(*job->outs));
+        job->invalid = calloc(n, sizeof(*job->invalid));
+        job->ids = calloc(n, DBEV_ID_SIZE);
+        job->offsets = rd_kafka_topic_partition_list_new(4);
+    }
+    if (!job || !job->slot || !job->reqs || !job->outs || !job->invalid || !job->ids) {
+        job_free(job);
+        for (size_t i = 0; i < n; i++)
+            rd_kafka_message_destroy(msgs[i]);
+        return NULL;
+    }
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *msg = msgs[i];
         dbev_decode_error_t derr;
@@ -395,45 +458,67 @@ static void process_batch(dbev_adapter_t *adapter, rd_kafka_message_t **msgs, si
         derr.op = -1;
         atomic_fetch_add(&adapter->consumed, 1);
         if (dbev_request_decode(msg->payload ? msg->payload : "", msg->payload ? msg->len : 0,
-                                &slot[i], &derr) == 0 &&
-            slot[i]) {
-            reqs[nreq++] = slot[i];
-            snprintf(ids[i], DBEV_ID_SIZE, "%s", slot[i]->correlation_id);
+                                &job->slot[i], &derr) == 0 &&
+            job->slot[i]) {
+            job->reqs[job->nreq++] = job->slot[i];
+            snprintf(job->ids[i], DBEV_ID_SIZE, "%s", job->slot[i]->correlation_id);
         } else {
-            slot[i] = NULL;
+            job->slot[i] = NULL;
             atomic_fetch_add(&adapter->invalid, 1);
             if (derr.correlation_id[0])
-                snprintf(ids[i], DBEV_ID_SIZE, "%s", derr.correlation_id);
-            else if (!key_as_id(msg, ids[i], DBEV_ID_SIZE))
-                ids[i][0] = '\0';
-            dbev_logf(&adapter->logger, DBEV_LOG_WARN, ids[i][0] ? ids[i] : NULL,
+                snprintf(job->ids[i], DBEV_ID_SIZE, "%s", derr.correlation_id);
+            else if (!key_as_id(msg, job->ids[i], DBEV_ID_SIZE))
+                job->ids[i][0] = '\0';
+            dbev_logf(&adapter->logger, DBEV_LOG_WARN, job->ids[i][0] ? job->ids[i] : NULL,
                       "refused request at %s [%" PRId32 "] offset %" PRId64 ": %s",
                       rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, derr.message);
-            invalid[i] = invalid_payload(adapter, msg, &derr);
+            job->invalid[i] = invalid_payload(adapter, msg, &derr);
         }
         rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
-            batch->offsets, rd_kafka_topic_name(msg->rkt), msg->partition);
+            job->offsets, rd_kafka_topic_name(msg->rkt), msg->partition);
         if (!p)
-            p = rd_kafka_topic_partition_list_add(batch->offsets, rd_kafka_topic_name(msg->rkt),
+            p = rd_kafka_topic_partition_list_add(job->offsets, rd_kafka_topic_name(msg->rkt),
                                                   msg->partition);
         if (msg->offset + 1 > p->offset)
             p->offset = msg->offset + 1;
+        rd_kafka_message_destroy(msg);
     }
+    return job;
+}
 
-    if (nreq)
-        adapter_exec_batch(adapter->exec, reqs, nreq, outs);
-
-    for (size_t i = 0, r = 0; i < n; i++) {
-        const char *cid = ids[i][0] ? ids[i] : NULL;
-        if (slot[i]) {
-            adapter_outcome_t *o = &outs[r++];
+/* Produces the responses of an executed job, in consumption order, and queues
+ * its offsets to be committed once they are all acknowledged. Frees the job. */
+static void job_publish(dbev_adapter_t *adapter, loop_job_t *job)
+{
+    loop_batch_t *batch = calloc(1, sizeof(*batch));
+    if (!batch) {
+        /* Nothing can be answered: stop uncommitted, to be redelivered. */
+        dbev_logf(&adapter->logger, DBEV_LOG_ERROR, NULL, "out of memory answering %zu requests",
+                  job->n);
+        atomic_store(&adapter->fatal, true);
+        job_free(job);
+        return;
+    }
+    batch->offsets = job->offsets;
+    job->offsets = NULL;
+    for (size_t i = 0, r = 0; i < job->n; i++) {
+        const char *cid = job->ids[i][0] ? job->ids[i] : NULL;
+        if (job->slot[i]) {
+            adapter_outcome_t *o = &job->outs[r++];
             dbev_logf(&adapter->logger, DBEV_LOG_DEBUG, cid, "%s %s",
-                      dbev_op_name(slot[i]->op.type), o->completed ? "completed" : "failed");
+                      dbev_op_name(job->slot[i]->op.type), o->completed ? "completed" : "failed");
+            if (!o->payload) { /* the executor broke its contract: answer anyway */
+                o->payload = dbev_failed_payload_new(
+                    job->slot[i]->op.type, DBEV_ERR_DATABASE_OPERATION_FAILED,
+                    "the adapter produced no outcome for this request", "InternalError", NULL,
+                    adapter_exec_breaker_state(adapter->exec), NULL);
+                o->completed = false;
+            }
             respond(adapter, batch, o->completed, cid, o->payload);
             o->payload = NULL;
         } else {
-            respond(adapter, batch, false, cid, invalid[i]);
-            invalid[i] = NULL;
+            respond(adapter, batch, false, cid, job->invalid[i]);
+            job->invalid[i] = NULL;
         }
     }
     atomic_fetch_add(&adapter->batches, 1);
@@ -442,24 +527,86 @@ static void process_batch(dbev_adapter_t *adapter, rd_kafka_message_t **msgs, si
     else
         adapter->head = batch;
     adapter->tail = batch;
-    batch = NULL;
+    job_free(job);
+}
 
-out:
-    for (size_t i = 0; i < n; i++) {
-        if (slot)
-            dbev_request_destroy(slot[i]);
-        if (invalid)
-            json_decref(invalid[i]);
-        if (outs)
-            json_decref(outs[i].payload);
-        rd_kafka_message_destroy(msgs[i]);
+/* The executor thread: runs queued jobs one at a time, in order. */
+static void *exec_worker(void *arg)
+{
+    dbev_adapter_t *adapter = arg;
+    pthread_mutex_lock(&adapter->jobs_lock);
+    for (;;) {
+        while (!adapter->todo_head && !adapter->worker_quit)
+            pthread_cond_wait(&adapter->todo_cond, &adapter->jobs_lock);
+        loop_job_t *job = adapter->todo_head;
+        if (!job)
+            break;
+        adapter->todo_head = job->next;
+        if (!adapter->todo_head)
+            adapter->todo_tail = NULL;
+        pthread_mutex_unlock(&adapter->jobs_lock);
+        job->next = NULL;
+        if (job->nreq && atomic_load(&adapter->stop) != STOP_ABORT)
+            adapter_exec_batch(adapter->exec, job->reqs, job->nreq, job->outs);
+        pthread_mutex_lock(&adapter->jobs_lock);
+        if (adapter->done_tail)
+            adapter->done_tail->next = job;
+        else
+            adapter->done_head = job;
+        adapter->done_tail = job;
+        pthread_cond_signal(&adapter->done_cond);
     }
-    batch_free(batch);
-    free(slot);
-    free(reqs);
-    free(outs);
-    free(invalid);
-    free(ids);
+    pthread_mutex_unlock(&adapter->jobs_lock);
+    return NULL;
+}
+
+static void job_submit(dbev_adapter_t *adapter, loop_job_t *job)
+{
+    pthread_mutex_lock(&adapter->jobs_lock);
+    if (adapter->todo_tail)
+        adapter->todo_tail->next = job;
+    else
+        adapter->todo_head = job;
+    adapter->todo_tail = job;
+    pthread_cond_signal(&adapter->todo_cond);
+    pthread_mutex_unlock(&adapter->jobs_lock);
+    adapter->jobs_outstanding++;
+}
+
+/* Publishes the executed jobs, waiting up to timeout_ms for one if none is
+ * ready. After an abort, executed jobs are dropped unanswered. */
+static void jobs_collect(dbev_adapter_t *adapter, int timeout_ms)
+{
+    pthread_mutex_lock(&adapter->jobs_lock);
+    if (!adapter->done_head && timeout_ms > 0 && adapter->jobs_outstanding > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)timeout_ms * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&adapter->done_cond, &adapter->jobs_lock, &ts);
+    }
+    loop_job_t *job = adapter->done_head;
+    adapter->done_head = adapter->done_tail = NULL;
+    pthread_mutex_unlock(&adapter->jobs_lock);
+    while (job) {
+        loop_job_t *next = job->next;
+        adapter->jobs_outstanding--;
+        if (atomic_load(&adapter->stop) == STOP_ABORT || atomic_load(&adapter->fatal))
+            job_free(job);
+        else
+            job_publish(adapter, job);
+        job = next;
+    }
+}
+
+/* Waits for every submitted job to be executed and published. */
+static void jobs_finish(dbev_adapter_t *adapter)
+{
+    while (adapter->jobs_outstanding > 0) {
+        jobs_collect(adapter, 50);
+        rd_kafka_poll(adapter->producer, 0);
+    }
 }
 
 /* Polls the consumer: waits up to timeout_ms for the first message, then
@@ -503,6 +650,38 @@ static void heartbeat(dbev_adapter_t *adapter)
     atomic_fetch_add(&adapter->heartbeats, 1);
 }
 
+static int workers_start(dbev_adapter_t *adapter)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&adapter->worker, NULL, exec_worker, adapter);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc)
+        dbev_logf(&adapter->logger, DBEV_LOG_ERROR, NULL, "cannot start the executor thread: %s",
+                  strerror(rc));
+    return rc ? -1 : 0;
+}
+
+/* Stops the executor thread (after the job in hand) and drops what it did not publish. */
+static void workers_stop(dbev_adapter_t *adapter)
+{
+    pthread_mutex_lock(&adapter->jobs_lock);
+    adapter->worker_quit = true;
+    pthread_cond_signal(&adapter->todo_cond);
+    pthread_mutex_unlock(&adapter->jobs_lock);
+    pthread_join(adapter->worker, NULL);
+    for (loop_job_t *lists[2] = {adapter->todo_head, adapter->done_head}, **l = lists;
+         l < lists + 2; l++)
+        while (*l) {
+            loop_job_t *next = (*l)->next;
+            job_free(*l);
+            *l = next;
+        }
+    adapter->todo_head = adapter->todo_tail = adapter->done_head = adapter->done_tail = NULL;
+    adapter->jobs_outstanding = 0;
+}
+
 int dbev_adapter_run(dbev_adapter_t *adapter)
 {
     if (adapter->in_run)
@@ -525,6 +704,12 @@ int dbev_adapter_run(dbev_adapter_t *adapter)
     dbev_logf(&adapter->logger, DBEV_LOG_INFO, adapter->instance_id,
               "dbev-adapter %s started: consuming %s as group %s", dbev_adapter_version(),
               adapter->topics[T_REQUESTED], adapter->group_id);
+    if (workers_start(adapter)) {
+        free(msgs);
+        rd_kafka_consumer_close(adapter->consumer);
+        atomic_store(&adapter->running, false);
+        return -1;
+    }
     publish_event(adapter, T_REGISTRY, registry_announcement(&adapter->reg, "up"),
                   &adapter->reg_sentinel);
     int64_t next_heartbeat = dbev_mono_us();
@@ -536,22 +721,40 @@ int dbev_adapter_run(dbev_adapter_t *adapter)
             next_heartbeat = now + adapter->heartbeat_ms * 1000;
         }
         rd_kafka_poll(adapter->producer, 0);
+        jobs_collect(adapter, 0);
         commit_ready(adapter, false);
         if (atomic_load(&adapter->in_flight) >= adapter->inflight_max) {
             rd_kafka_poll(adapter->producer, 10);
             continue;
         }
-        int timeout = atomic_load(&adapter->in_flight) > 0 ? 1 : 100;
+        if (adapter->jobs_outstanding >= LOOP_MAX_JOBS) {
+            /* one batch executing, the next decoded and waiting: wait for the first */
+            jobs_collect(adapter, 5);
+            continue;
+        }
+        int timeout = atomic_load(&adapter->in_flight) > 0 || adapter->jobs_outstanding ? 1 : 100;
         int64_t to_hb = (next_heartbeat - now) / 1000;
         if (to_hb < timeout)
             timeout = to_hb < 0 ? 0 : (int)to_hb;
         size_t n = gather(adapter, msgs, adapter->batch_max, timeout);
-        if (n)
-            process_batch(adapter, msgs, n);
+        if (n) {
+            loop_job_t *job = job_new(adapter, msgs, n);
+            if (!job) {
+                dbev_logf(&adapter->logger, DBEV_LOG_ERROR, NULL,
+                          "out of memory for a batch of %zu: stopping uncommitted", n);
+                atomic_store(&adapter->fatal, true);
+                break;
+            }
+            job_submit(adapter, job);
+        }
     }
 
     int stop = atomic_load(&adapter->stop);
     bool fatal = atomic_load(&adapter->fatal);
+    /* What the executor was given is answered on a graceful stop, dropped otherwise. */
+    if (stop != STOP_ABORT && !fatal)
+        jobs_finish(adapter);
+    workers_stop(adapter);
     if (stop == STOP_ABORT) {
         dbev_logf(&adapter->logger, DBEV_LOG_WARN, adapter->instance_id,
                   "aborting: %" PRId64 " unacknowledged responses purged, nothing committed",
@@ -667,6 +870,9 @@ static void adapter_free(dbev_adapter_t *adapter)
     if (adapter->done)
         rd_kafka_topic_partition_list_destroy(adapter->done);
     adapter_exec_destroy(adapter->exec);
+    pthread_mutex_destroy(&adapter->jobs_lock);
+    pthread_cond_destroy(&adapter->todo_cond);
+    pthread_cond_destroy(&adapter->done_cond);
     aconf_strv_free(adapter->allowlist);
     free(adapter->conninfo);
     free(adapter);
@@ -698,6 +904,9 @@ dbev_adapter_t *dbev_adapter_new(dbev_adapter_conf_t *conf, char *errstr, size_t
     adapter->heartbeat_ms = aconf_int(conf, "heartbeat.interval.ms");
     adapter->shutdown_timeout_ms = aconf_int(conf, "shutdown.timeout.ms");
     adapter->done = rd_kafka_topic_partition_list_new(8);
+    pthread_mutex_init(&adapter->jobs_lock, NULL);
+    pthread_cond_init(&adapter->todo_cond, NULL);
+    pthread_cond_init(&adapter->done_cond, NULL);
 
     const char *iid = aconf_value(conf, "instance.id");
     if (*iid)

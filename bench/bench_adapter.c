@@ -1,0 +1,364 @@
+/*
+ * End-to-end throughput of the adapter: N single-row INSERT requests
+ * produced as fast as possible to the requests topic of the in-process mock
+ * Kafka cluster, the adapter embedded (a thread, the same code as the
+ * dbev-adapter daemon) executing them on a throwaway PostgreSQL, and a
+ * collector consuming every response. The figure is requests per second from
+ * the first request produced to the last response consumed, everything
+ * (producer, mock broker, adapter, PostgreSQL, collector) sharing this
+ * machine's cores. Beside it, the direct-libpq figures for the same rows: one
+ * round trip per INSERT (what services do today) and pipelined.
+ *
+ * The producer keeps at most `window` requests unanswered: the mock cluster
+ * keeps only about 5 MB per partition and silently drops older segments, so
+ * an unbounded backlog would lose requests instead of queueing them.
+ *
+ * Usage: bench_adapter [requests] [batch.max] [partitions] [window]
+ *        (defaults 50000, 500, 3, 10000). Prints one line per figure, then a
+ *        JSON line.
+ */
+#include "dbev_adapter.h"
+#include "mockenv.h"
+#include "pgenv.h"
+
+#include <dbev/protocol.h>
+
+#include <librdkafka/rdkafka.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static const char *schema = "CREATE TABLE agent_execution_logs (execution_id uuid PRIMARY KEY,"
+                            " correlation_id uuid NOT NULL, agent_name text NOT NULL,"
+                            " status text NOT NULL, started_at timestamptz NOT NULL);";
+
+typedef struct collector {
+    rd_kafka_t *rk;
+    long want;
+    atomic_long completed, failed;
+    atomic_llong last_us;
+    atomic_bool quit;
+} collector_t;
+
+static void *collect(void *arg)
+{
+    collector_t *c = arg;
+    while (!atomic_load(&c->quit) &&
+           atomic_load(&c->completed) + atomic_load(&c->failed) < c->want) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, 100);
+        if (!msg)
+            continue;
+        if (!msg->err) {
+            /* the topic tells completed from failed; the body is not decoded here */
+            if (strstr(rd_kafka_topic_name(msg->rkt), "completed"))
+                atomic_fetch_add(&c->completed, 1);
+            else
+                atomic_fetch_add(&c->failed, 1);
+            atomic_store(&c->last_us, dbev_mono_us());
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    return NULL;
+}
+
+static rd_kafka_t *client(mockenv_t *mk, rd_kafka_type_t type)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", mockenv_bootstrap(mk), err, sizeof(err));
+    if (type == RD_KAFKA_PRODUCER) {
+        rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err));
+        rd_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", err, sizeof(err));
+    } else {
+        rd_kafka_conf_set(conf, "group.id", "bench-collector", err, sizeof(err));
+        rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err, sizeof(err));
+    }
+    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof(err));
+    if (!rk) {
+        fprintf(stderr, "bench_adapter: %s\n", err);
+        exit(1);
+    }
+    return rk;
+}
+
+static void quiet_log(void *opaque, dbev_log_level_t level, const char *component,
+                      const char *correlation_id, const char *message)
+{
+    if (level >= DBEV_LOG_WARN)
+        dbev_log_stderr(opaque, level, component, correlation_id, message);
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+}
+
+static char *request_text(long i)
+{
+    char eid[40], cid[40], xid[40], ts[DBEV_ISO8601_SIZE];
+    dbev_uuid_new(eid);
+    dbev_uuid_new(cid);
+    dbev_uuid_new(xid);
+    dbev_iso8601(dbev_wall_us(), ts, sizeof(ts));
+    char *text = NULL;
+    if (asprintf(&text,
+                 "{\"event_id\":\"%s\",\"event_type\":\"DATABASE_QUERY_REQUESTED\","
+                 "\"correlation_id\":\"%s\",\"timestamp\":\"%s\",\"service\":\"bench\","
+                 "\"payload\":{\"operation_type\":\"INSERT\",\"table\":\"agent_execution_logs\","
+                 "\"data\":{\"execution_id\":\"%s\",\"correlation_id\":\"%s\",\"agent_name\":"
+                 "\"agent-%ld\",\"status\":\"in_progress\",\"started_at\":\"%s\"},"
+                 "\"returning\":\"execution_id\",\"options\":{\"timeout_ms\":60000}}}",
+                 eid, cid, ts, xid, cid, i % 100, ts) < 0)
+        return NULL;
+    return text;
+}
+
+/* Direct libpq: n single-row INSERTs, one round trip each (autocommit). */
+static double direct_round_trips(PGconn *conn, long n)
+{
+    const char *sql = "INSERT INTO agent_execution_logs VALUES ($1::uuid, $2::uuid, $3, $4, "
+                      "$5::timestamptz) RETURNING execution_id";
+    int64_t t0 = dbev_mono_us();
+    for (long i = 0; i < n; i++) {
+        char xid[40], cid[40], name[32], ts[DBEV_ISO8601_SIZE];
+        dbev_uuid_new(xid);
+        dbev_uuid_new(cid);
+        snprintf(name, sizeof(name), "agent-%ld", i % 100);
+        dbev_iso8601(dbev_wall_us(), ts, sizeof(ts));
+        const char *vals[5] = {xid, cid, name, "in_progress", ts};
+        PGresult *res = PQexecParams(conn, sql, 5, NULL, vals, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            fprintf(stderr, "bench_adapter: direct insert: %s", PQresultErrorMessage(res));
+            PQclear(res);
+            return 0;
+        }
+        PQclear(res);
+    }
+    return (double)n * 1e6 / (double)(dbev_mono_us() - t0);
+}
+
+/* Direct libpq, pipeline mode: n single-row INSERTs, a sync every 500. */
+static double direct_pipelined(PGconn *conn, long n)
+{
+    const char *sql = "INSERT INTO agent_execution_logs VALUES ($1::uuid, $2::uuid, $3, $4, "
+                      "$5::timestamptz) RETURNING execution_id";
+    int64_t t0 = dbev_mono_us();
+    if (!PQenterPipelineMode(conn))
+        return 0;
+    long sent = 0;
+    while (sent < n) {
+        long chunk = n - sent < 500 ? n - sent : 500;
+        for (long i = 0; i < chunk; i++) {
+            char xid[40], cid[40], ts[DBEV_ISO8601_SIZE];
+            dbev_uuid_new(xid);
+            dbev_uuid_new(cid);
+            dbev_iso8601(dbev_wall_us(), ts, sizeof(ts));
+            const char *vals[5] = {xid, cid, "agent-p", "in_progress", ts};
+            PQsendQueryParams(conn, sql, 5, NULL, vals, NULL, NULL, 0);
+        }
+        PQpipelineSync(conn);
+        sent += chunk;
+        for (;;) {
+            PGresult *res = PQgetResult(conn);
+            if (!res)
+                continue; /* end of one query's results */
+            ExecStatusType st = PQresultStatus(res);
+            PQclear(res);
+            if (st == PGRES_PIPELINE_SYNC)
+                break;
+            if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+                fprintf(stderr, "bench_adapter: pipelined insert failed\n");
+                return 0;
+            }
+        }
+    }
+    PQexitPipelineMode(conn);
+    return (double)n * 1e6 / (double)(dbev_mono_us() - t0);
+}
+
+int main(int argc, char **argv)
+{
+    long n = argc > 1 ? atol(argv[1]) : 50000;
+    const char *batch = argc > 2 ? argv[2] : "500";
+    int partitions = argc > 3 ? atoi(argv[3]) : 3;
+    long window = argc > 4 ? atol(argv[4]) : 10000;
+    if (n <= 0 || partitions <= 0 || window <= 0) {
+        fprintf(stderr, "usage: bench_adapter [requests] [batch.max] [partitions] [window]\n");
+        return 2;
+    }
+    char err[512];
+    pgenv_opts_t popts = {0};
+    popts.quiet = true;
+    pgenv_t *pg = pgenv_new(&popts, err, sizeof(err));
+    if (!pg) {
+        fprintf(stderr, "bench_adapter: %s\n", err);
+        return 1;
+    }
+    mockenv_opts_t mopts = {0};
+    mopts.brokers = 1;
+    mopts.partitions = partitions;
+    mopts.env = "bench";
+    mockenv_t *mk = mockenv_new(&mopts, err, sizeof(err));
+    PGconn *conn = NULL;
+    dbev_adapter_t *adapter = NULL;
+    int rc = 1;
+    if (!mk || pgenv_create_database(pg, "bench", NULL, err, sizeof(err)) ||
+        !(conn = pgenv_connect(pg, "bench", err, sizeof(err)))) {
+        fprintf(stderr, "bench_adapter: %s\n", err);
+        goto out;
+    }
+    PQclear(PQexec(conn, schema));
+
+    /* the adapter, embedded */
+    dbev_adapter_conf_t *conf = dbev_adapter_conf_new();
+    char port[16];
+    snprintf(port, sizeof(port), "%d", pgenv_port(pg));
+    const char *kv[][2] = {
+        {"env.fallback", "false"},
+        {"bootstrap.servers", mockenv_bootstrap(mk)},
+        {"topic.env", "bench"},
+        {"pg.host", pgenv_host(pg)},
+        {"pg.port", port},
+        {"pg.user", pgenv_user(pg)},
+        {"pg.dbname", "bench"},
+        {"batch.max", batch},
+        {"log.level", "warn"},
+        {"kafka.consumer.fetch.wait.max.ms", "10"},
+        {"heartbeat.interval.ms", "1000"},
+    };
+    for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+        if (dbev_adapter_conf_set(conf, kv[i][0], kv[i][1], err, sizeof(err))) {
+            fprintf(stderr, "bench_adapter: %s\n", err);
+            dbev_adapter_conf_destroy(conf);
+            goto out;
+        }
+    dbev_adapter_conf_set_log_cb(conf, quiet_log, NULL);
+    if (!(adapter = dbev_adapter_new(conf, err, sizeof(err))) ||
+        dbev_adapter_start(adapter, err, sizeof(err))) {
+        fprintf(stderr, "bench_adapter: %s\n", err);
+        if (!adapter)
+            dbev_adapter_conf_destroy(conf);
+        goto out;
+    }
+    /* wait until it has joined the group (a condition with a deadline) */
+    dbev_adapter_stats_t stats;
+    int64_t deadline = dbev_mono_us() + 30 * 1000000LL;
+    do {
+        dbev_adapter_stats(adapter, &stats);
+        if (stats.assigned > 0)
+            break;
+        usleep(10 * 1000);
+    } while (dbev_mono_us() < deadline);
+    if (stats.assigned == 0) {
+        fprintf(stderr, "bench_adapter: the adapter got no partitions\n");
+        goto out;
+    }
+
+    /* requests prepared before the clock starts */
+    char **texts = calloc((size_t)n, sizeof(char *));
+    for (long i = 0; i < n; i++)
+        texts[i] = request_text(i);
+
+    collector_t col = {.want = n};
+    col.rk = client(mk, RD_KAFKA_CONSUMER);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
+    for (int p = 0; p < partitions; p++) {
+        rd_kafka_topic_partition_list_add(parts, mockenv_topic(mk, DBEV_TOPIC_COMPLETED), p)
+            ->offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_topic_partition_list_add(parts, mockenv_topic(mk, DBEV_TOPIC_FAILED), p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_assign(col.rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    pthread_t th;
+    pthread_create(&th, NULL, collect, &col);
+    rd_kafka_t *producer = client(mk, RD_KAFKA_PRODUCER);
+
+    double cpu0 = cpu_s();
+    int64_t t0 = dbev_mono_us();
+    for (long i = 0; i < n; i++) {
+        const char *cid = texts[i] + strlen("{\"event_id\":\"") + 36 +
+                          strlen("\",\"event_type\":\"DATABASE_QUERY_REQUESTED\","
+                                 "\"correlation_id\":\"");
+        /* The mock cluster keeps about 5 MB per partition (librdkafka's mock
+         * default) and drops older segments: a backlog beyond that would be
+         * lost, not queued. Keep at most `window` requests unanswered. */
+        while (i - (atomic_load(&col.completed) + atomic_load(&col.failed)) >= window)
+            rd_kafka_poll(producer, 1);
+        rd_kafka_resp_err_t perr;
+        while ((perr = rd_kafka_producev(
+                    producer, RD_KAFKA_V_TOPIC(mockenv_topic(mk, DBEV_TOPIC_REQUESTED)),
+                    RD_KAFKA_V_VALUE(texts[i], strlen(texts[i])), RD_KAFKA_V_KEY(cid, 36),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END)) ==
+               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(producer, 5);
+        if (perr) {
+            fprintf(stderr, "bench_adapter: produce: %s\n", rd_kafka_err2str(perr));
+            free(texts[i]);
+        }
+        texts[i] = NULL;
+    }
+    rd_kafka_flush(producer, 60000);
+    int64_t t_produced = dbev_mono_us();
+    /* wait for every response, with a deadline (polling the collector's counters) */
+    deadline = dbev_mono_us() + (120 + n / 1000) * 1000000LL;
+    while (atomic_load(&col.completed) + atomic_load(&col.failed) < n && dbev_mono_us() < deadline)
+        usleep(10 * 1000);
+    atomic_store(&col.quit, true);
+    pthread_join(th, NULL);
+    int64_t t1 = atomic_load(&col.last_us);
+    double cpu1 = cpu_s();
+    long got = atomic_load(&col.completed) + atomic_load(&col.failed);
+    dbev_adapter_stats(adapter, &stats);
+    double e2e = got == n ? (double)n * 1e6 / (double)(t1 - t0) : 0;
+    long rows = 0;
+    PGresult *res = PQexec(conn, "SELECT count(*) FROM agent_execution_logs");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        rows = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+
+    printf("end to end (Kafka mock + adapter + PostgreSQL): %8.0f requests/s  (%ld requests, "
+           "%ld completed, %ld failed, %ld rows, batch.max %s, %d partitions)\n",
+           e2e, n, (long)atomic_load(&col.completed), (long)atomic_load(&col.failed), rows, batch,
+           partitions);
+    printf("   produced in %.0f ms, last response after %.0f ms; %.1f requests per batch; "
+           "this process's CPU %.1f us/request (PostgreSQL not counted)\n",
+           (double)(t_produced - t0) / 1000, (double)(t1 - t0) / 1000,
+           stats.batches ? (double)stats.consumed / (double)stats.batches : 0,
+           (cpu1 - cpu0) * 1e6 / (double)n);
+    long nd = n < 20000 ? n : 20000;
+    PQclear(PQexec(conn, "TRUNCATE agent_execution_logs"));
+    double direct = direct_round_trips(conn, nd);
+    PQclear(PQexec(conn, "TRUNCATE agent_execution_logs"));
+    double piped = direct_pipelined(conn, n);
+    printf("direct libpq, 1 round trip per INSERT:         %8.0f rows/s      (%ld rows)\n", direct,
+           nd);
+    printf("direct libpq, pipelined (sync every 500):      %8.0f rows/s      (%ld rows)\n", piped,
+           n);
+    printf("{\"bench\":\"adapter\",\"requests\":%ld,\"batch_max\":%s,\"partitions\":%d,"
+           "\"e2e_req_per_s\":%.0f,\"completed\":%ld,\"failed\":%ld,\"direct_rows_per_s\":%.0f,"
+           "\"pipelined_rows_per_s\":%.0f,\"target_req_per_s\":20000}\n",
+           n, batch, partitions, e2e, (long)atomic_load(&col.completed),
+           (long)atomic_load(&col.failed), direct, piped);
+    rc = got == n ? 0 : 1;
+    if (got != n)
+        fprintf(stderr, "bench_adapter: only %ld of %ld responses arrived\n", got, n);
+    rd_kafka_destroy(producer);
+    rd_kafka_consumer_close(col.rk);
+    rd_kafka_destroy(col.rk);
+    free(texts);
+out:
+    dbev_adapter_destroy(adapter);
+    PQfinish(conn);
+    mockenv_destroy(mk);
+    pgenv_destroy(pg);
+    return rc;
+}
