@@ -357,9 +357,34 @@ static void run_one(run_t *run, size_t index)
     pthread_mutex_unlock(&run->lock);
 }
 
+/* Whether a step (or one inside it) faults something every scenario shares:
+ * the PostgreSQL server or the Kafka cluster. Adapter faults touch only the
+ * scenario's own adapters. */
+static bool faults_shared(const step_t *steps, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const step_t *step = &steps[i];
+        if (step->kind == STEP_FAULT &&
+            (json_object_get(step->body, "postgres") || json_object_get(step->body, "kafka")))
+            return true;
+        if (faults_shared(step->children, step->n_children))
+            return true;
+    }
+    return false;
+}
+
+/* -j workers take the scenarios that share nothing; a scenario that stops
+ * PostgreSQL or a broker would break its neighbours, so those run alone
+ * afterwards (exclusive pass). */
+typedef struct pass {
+    run_t *run;
+    bool exclusive;
+} pass_t;
+
 static void *worker(void *arg)
 {
-    run_t *run = arg;
+    pass_t *pass = arg;
+    run_t *run = pass->run;
     for (;;) {
         pthread_mutex_lock(&run->lock);
         size_t index = run->next++;
@@ -367,8 +392,25 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&run->lock);
         if (index >= run->n || stop)
             return NULL;
-        run_one(run, index);
+        const scenario_t *sc = run->scenarios[index];
+        if (faults_shared(sc->steps, sc->n_steps) == pass->exclusive)
+            run_one(run, index);
     }
+}
+
+static void run_pass(run_t *run, int jobs, bool exclusive)
+{
+    pass_t pass = {run, exclusive};
+    pthread_t threads[16];
+    int started = 0;
+    run->next = 0;
+    for (; jobs > 1 && started < jobs && started < 16; started++)
+        if (pthread_create(&threads[started], NULL, worker, &pass) != 0)
+            break;
+    if (started == 0)
+        worker(&pass);
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
 }
 
 static int env_up(run_t *run, char *errstr, size_t size)
@@ -452,16 +494,8 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
            (unsigned long long)opts->seed);
     fflush(stdout);
 
-    int jobs = env_opts->jobs > 1 ? env_opts->jobs : 1;
-    pthread_t threads[64];
-    int started = 0;
-    for (; started < jobs && started < 64; started++)
-        if (pthread_create(&threads[started], NULL, worker, &run) != 0)
-            break;
-    if (started == 0)
-        worker(&run);
-    for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
+    run_pass(&run, env_opts->jobs, false);
+    run_pass(&run, 1, true);
 
     dbev_report_set_times(run.report, started_wall, dbev_mono_us() - t0);
     dbev_report_totals_t totals;
