@@ -26,6 +26,7 @@
 
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,10 +47,15 @@ typedef struct phase {
     dbev_hist_t *hist;
 } phase_t;
 
-/* Everything a completion callback touches. When the load has to give up on
- * requests still pending (a client that never called back before the
- * deadline), the run is marked abandoned and the last callback frees it. */
+/* Everything a completion callback touches, under lock: callbacks run in
+ * dbev_client_poll() on whichever thread polls the client, which is another
+ * load's when two loads share a client (a parallel: group). The run is
+ * freed by the last of its owner and its pending requests (refs); once the
+ * load gives up on requests still pending, it is marked abandoned and their
+ * callbacks only drop their reference. */
 typedef struct run {
+    pthread_mutex_t lock;
+    int64_t refs; /* the owner + every request in flight */
     bool abandoned;
     int64_t in_flight;
 
@@ -111,12 +117,18 @@ static void on_done(dbev_client_t *client, dbev_result_t *result, dbev_error_t *
     (void)client;
     req_t *req = opaque;
     run_t *run = req->run;
+    pthread_mutex_lock(&run->lock);
     run->in_flight--;
     if (run->abandoned) {
-        if (run->in_flight == 0)
+        bool last = --run->refs == 0;
+        pthread_mutex_unlock(&run->lock);
+        if (last) {
+            pthread_mutex_destroy(&run->lock);
             free(run);
+        }
         goto out;
     }
+    run->refs--; /* the owner's reference is still held: the run stays */
     int64_t now = dbev_mono_us();
     if (result) {
         checker_answered(run->checker, req->cid, now, true);
@@ -137,6 +149,7 @@ static void on_done(dbev_client_t *client, dbev_result_t *result, dbev_error_t *
         }
         finish(run, req, now, true);
     }
+    pthread_mutex_unlock(&run->lock);
 out:
     dbev_result_destroy(result);
     dbev_error_destroy(error);
@@ -447,6 +460,7 @@ static int send_one(engine_t *e, size_t phase_index, int64_t intended_us, int64_
     run->requests++;
     run->phases[phase_index].fig.sent++;
     run->in_flight++;
+    run->refs++;
     e->last_send_us = now;
     dbev_err_t err = opcall_start(e->ctx->client, e->spec->op, body, &opts, on_done, req, &error);
     json_decref(body);
@@ -454,6 +468,7 @@ static int send_one(engine_t *e, size_t phase_index, int64_t intended_us, int64_
         /* Refused at once (the client's breaker is open, ...): the caller saw
          * a failure, never a request on the wire. */
         run->in_flight--;
+        run->refs--;
         count_error(run, error ? dbev_error_name(error) : dbev_err2name(err));
         finish(run, req, dbev_mono_us(), true);
         dbev_error_destroy(error);
@@ -489,6 +504,8 @@ static int run_schedule(engine_t *e)
     size_t judged = 0;
     bool sending = true, waiting_cap = false, broke = false;
 
+    /* The run's state is locked except while waiting and serving callbacks. */
+    pthread_mutex_lock(&run->lock);
     while (sending || run->in_flight > 0) {
         int64_t now = dbev_mono_us();
         flush_seconds(run, now);
@@ -505,7 +522,7 @@ static int run_schedule(engine_t *e)
             }
             waiting_cap = false;
             if (send_one(e, run->n_phases - 1, due, global++))
-                return -1;
+                goto fail;
             if (++i < phase->count)
                 continue;
             /* The phase is fully sent: after the warm-up the load proper
@@ -515,7 +532,7 @@ static int run_schedule(engine_t *e)
             i = 0;
             if (phase->warmup) {
                 if (!add_phase(run, rate, next_start, count))
-                    return dbev_seterr(e->errstr, sizeof(e->errstr), "out of memory");
+                    goto oom;
                 continue;
             }
             double next_rate = load_rate_next(phase->fig.rate, &stress->step);
@@ -526,7 +543,7 @@ static int run_schedule(engine_t *e)
             }
             if (!add_phase(run, next_rate, next_start,
                            load_count_for(next_rate, stress->step_duration_s, 0)))
-                return dbev_seterr(e->errstr, sizeof(e->errstr), "out of memory");
+                goto oom;
         }
         if (stress->on)
             judge_phases(run, &judged, &broke, &sending);
@@ -551,9 +568,11 @@ static int run_schedule(engine_t *e)
             int64_t wait = (due - dbev_mono_us() + 999) / 1000;
             timeout_ms = wait < 0 ? 0 : wait > 100 ? 100 : (int)wait;
         }
+        pthread_mutex_unlock(&run->lock);
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         poll(&pfd, 1, timeout_ms);
         dbev_client_poll(e->ctx->client, 0);
+        pthread_mutex_lock(&run->lock);
     }
     /* Phases finished after the last pass of the loop (or abandoned). */
     if (stress->on) {
@@ -562,8 +581,19 @@ static int run_schedule(engine_t *e)
             broke = !run->phases[judged].warmup && !phase_holds(stress, &run->phases[judged]);
         e->n_judged = judged;
     }
+    /* Requests still pending now are given up on: their callbacks, whenever
+     * they come, touch nothing but the reference count. */
+    run->abandoned = run->in_flight > 0;
+    pthread_mutex_unlock(&run->lock);
     progress(e->ctx, run, e->step, 0, 0, 0, true);
     return 0;
+oom:
+    dbev_seterr(e->errstr, sizeof(e->errstr), "out of memory");
+fail:
+    run->abandoned = run->in_flight > 0;
+    pthread_mutex_unlock(&run->lock);
+    progress(e->ctx, run, e->step, 0, 0, 0, true);
+    return -1;
 }
 
 /* After the last answer: watch for second answers (duplicates) for a short
@@ -779,10 +809,34 @@ static int set_status(step_result_t *res, dbev_report_status_t status, const cha
     return 0;
 }
 
+/* A run with its lock and the owner's reference; NULL when out of memory. */
+static run_t *run_new(void)
+{
+    run_t *run = calloc(1, sizeof(*run));
+    if (!run)
+        return NULL;
+    pthread_mutex_init(&run->lock, NULL);
+    run->refs = 1;
+    if (!(run->checker = checker_new()) || !(run->hist = dbev_hist_new()) ||
+        !(run->hist_sec = dbev_hist_new()) || !(run->errors = json_object())) {
+        checker_destroy(run->checker);
+        dbev_hist_destroy(run->hist);
+        dbev_hist_destroy(run->hist_sec);
+        pthread_mutex_destroy(&run->lock);
+        free(run);
+        return NULL;
+    }
+    return run;
+}
+
+/* Drops the owner's reference: frees the figures, and the run itself unless
+ * requests are still pending (their last callback frees it). */
 static void run_free(run_t *run)
 {
     if (!run)
         return;
+    pthread_mutex_lock(&run->lock);
+    run->abandoned = true;
     checker_destroy(run->checker);
     dbev_hist_destroy(run->hist);
     dbev_hist_destroy(run->hist_sec);
@@ -795,10 +849,12 @@ static void run_free(run_t *run)
     run->errors = NULL;
     run->phases = NULL;
     run->n_phases = 0;
-    if (run->in_flight > 0)
-        run->abandoned = true; /* the last callback frees what is left */
-    else
+    bool last = --run->refs == 0;
+    pthread_mutex_unlock(&run->lock);
+    if (last) {
+        pthread_mutex_destroy(&run->lock);
         free(run);
+    }
 }
 
 static void fill_report(run_t *run, const load_figures_t *f)
@@ -839,10 +895,8 @@ int step_run_load(runctx_t *ctx, const step_t *step, step_result_t *res)
     if (!vars && !(vars = own_vars = vars_new(ctx->opts ? ctx->opts->seed : 0)))
         return set_status(res, DBEV_REPORT_ERROR, "out of memory");
 
-    run_t *run = calloc(1, sizeof(*run));
-    if (!run || !(run->checker = checker_new()) || !(run->hist = dbev_hist_new()) ||
-        !(run->hist_sec = dbev_hist_new()) || !(run->errors = json_object())) {
-        run_free(run);
+    run_t *run = run_new();
+    if (!run) {
         vars_destroy(own_vars);
         return set_status(res, DBEV_REPORT_ERROR, "out of memory");
     }

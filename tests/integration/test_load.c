@@ -23,6 +23,7 @@
 #include "runctx.h"
 #include "test_adapter_kit.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,6 +366,64 @@ static void test_late_answers(void **state)
     json_decref(o.load);
 }
 
+/* Two loads at once on one client, as in a parallel: group: each one's
+ * callbacks may be served by the other's thread, and each still accounts for
+ * exactly its own requests. */
+typedef struct par_load {
+    fixture_t *f;
+    const char *body;
+    step_result_t res;
+    dbev_report_t *report;
+    const dbev_report_load_t *load;
+} par_load_t;
+
+static void *par_load_main(void *arg)
+{
+    par_load_t *p = arg;
+    json_t *body = json_loads(p->body, 0, NULL);
+    json_t *expect = json_pack("{sb}", "no_loss", 1);
+    p->report = dbev_report_new("parallel");
+    dbev_report_scenario_t *rs = dbev_report_add_scenario(p->report, "parallel", NULL);
+    step_t step = {.kind = STEP_LOAD, .name = "load", .body = body, .expect = expect};
+    runctx_t ctx = {.opts = &p->f->opts,
+                    .logger = &p->f->logger,
+                    .direct = NULL,
+                    .client = p->f->client,
+                    .vars = p->f->vars};
+    p->res.report_step = dbev_report_scenario_add_step(rs, "load", "load");
+    step_run_load(&ctx, &step, &p->res);
+    json_decref(body);
+    json_decref(expect);
+    return NULL;
+}
+
+static void test_two_loads_share_a_client(void **state)
+{
+    fixture_t *f = *state;
+    par_load_t p[2] = {
+        {.f = f,
+         .body = "{\"rate\": 400, \"count\": 200, \"insert\": {\"table\": \"items\", "
+                 "\"data\": {\"name\": \"p-${seq}\"}}}"},
+        {.f = f, .body = "{\"rate\": 300, \"count\": 150, \"query\": \"SELECT 1 AS one\"}"},
+    };
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, par_load_main, &p[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(threads[i], NULL);
+    const int64_t want[2] = {200, 150};
+    for (int i = 0; i < 2; i++) {
+        if (p[i].res.status != DBEV_REPORT_PASS)
+            fail_msg("load %d: %s", i, p[i].res.message);
+        const dbev_hist_t *hist =
+            dbev_report_load_hist(dbev_report_step_load(p[i].res.report_step));
+        assert_int_equal(dbev_hist_count(hist), want[i]);
+        dbev_report_destroy(p[i].report);
+    }
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM items WHERE name LIKE 'p-%'"),
+                     200);
+}
+
 static void test_stress_knee(void **state)
 {
     fixture_t *f = *state;
@@ -403,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_lost_and_doubled_writes),
         cmocka_unit_test(test_stall_counted_from_intended_time),
         cmocka_unit_test(test_late_answers),
+        cmocka_unit_test(test_two_loads_share_a_client),
         cmocka_unit_test(test_stress_knee),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
