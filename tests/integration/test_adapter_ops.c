@@ -6,7 +6,8 @@
  * input answered VALIDATION_ERROR while the adapter keeps going; a duplicate
  * event executed once (the second answer cached); requests of one partition
  * executed in order; the registry announcement and heartbeats published; a
- * graceful stop answering everything consumed.
+ * graceful stop answering everything consumed; an abort (crash) after which
+ * the next instance answers everything without applying a write twice.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -386,12 +387,47 @@ static void test_graceful_stop(void **state)
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n = -2"), N);
 }
 
+/* An abort (a crash, for the harness's faults): nothing more is answered or
+ * committed; the next instance answers everything, no write applied twice. */
+static void test_abort(void **state)
+{
+    fixture_t *f = *state;
+    enum { N = 300 };
+    char cids[N][DBEV_ID_SIZE];
+    for (int i = 0; i < N; i++) {
+        cids[i][0] = '\0';
+        kit_send_op(f->kit,
+                    "{\"operation_type\":\"INSERT\",\"table\":\"seqlog\",\"data\":{\"n\":-3}}",
+                    cids[i], NULL, NULL);
+    }
+    kit_flush(f->kit);
+    assert_non_null(kit_wait(f->kit, cids[0], WAIT_MS));
+    dbev_adapter_abort(f->adapter);
+    assert_int_equal(dbev_adapter_join(f->adapter), 0);
+    dbev_adapter_destroy(f->adapter);
+    f->adapter = NULL;
+
+    dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
+    char err[512];
+    f->adapter = dbev_adapter_new(conf, err, sizeof(err));
+    assert_non_null(f->adapter);
+    assert_int_equal(dbev_adapter_start(f->adapter, err, sizeof(err)), 0);
+    for (int i = 0; i < N; i++)
+        if (!kit_wait(f->kit, cids[i], WAIT_MS))
+            fail_msg("request %d unanswered", i);
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n = -3"), N);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_operation),         cmocka_unit_test(test_unparseable_input),
-        cmocka_unit_test(test_duplicate_executed_once), cmocka_unit_test(test_partition_order),
-        cmocka_unit_test(test_registry_and_heartbeat),  cmocka_unit_test(test_graceful_stop),
+        cmocka_unit_test(test_every_operation),
+        cmocka_unit_test(test_unparseable_input),
+        cmocka_unit_test(test_duplicate_executed_once),
+        cmocka_unit_test(test_partition_order),
+        cmocka_unit_test(test_registry_and_heartbeat),
+        cmocka_unit_test(test_graceful_stop),
+        cmocka_unit_test(test_abort),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
