@@ -452,10 +452,11 @@ static int send_one(engine_t *e, size_t phase_index, int64_t intended_us, int64_
     int64_t deadline =
         now + (int64_t)attempts * e->spec->timeout_ms * 1000 + DRAIN_MARGIN_MS * 1000;
     if (checker_sent(run->checker, req->cid, deadline, e->spec->key_value ? key : NULL)) {
+        dbev_seterr(e->errstr, sizeof(e->errstr), "correlation id %s used twice (harness bug)",
+                    req->cid);
         json_decref(body);
         free(req);
-        return dbev_seterr(e->errstr, sizeof(e->errstr),
-                           "correlation id %s used twice (harness bug)", req->cid);
+        return -1;
     }
     run->requests++;
     run->phases[phase_index].fig.sent++;
