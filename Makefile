@@ -24,7 +24,8 @@ build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
 run: build
-	@$(BUILD_DIR)/bin/dbev-harness env check
+	@$(BUILD_DIR)/bin/dbev-harness env check --quiet
+	@$(BUILD_DIR)/bin/dbev-harness run -j 2
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
