@@ -401,11 +401,12 @@ static void progress(const runctx_t *ctx, const run_t *run, const step_t *step, 
     }
     double elapsed = (double)(now - run->start_us) / 1e6;
     double left = end_us > now ? (double)(end_us - now) / 1e6 : 0;
+    bool warmup = run->n_phases && run->phases[run->n_phases - 1].warmup;
     fprintf(stderr,
-            "\r\033[K  load %.40s: %.0f/s  in flight %lld  answered %lld  errors %lld  %.1f s, "
+            "\r\033[K  load %.40s: %s%.0f/s  in flight %lld  answered %lld  errors %lld  %.1f s, "
             "%.1f s left",
-            step->name ? step->name : "", rate, (long long)run->in_flight, (long long)run->answered,
-            (long long)run->errors_n, elapsed, left);
+            step->name ? step->name : "", warmup ? "warm-up " : "", rate, (long long)run->in_flight,
+            (long long)run->answered, (long long)run->errors_n, elapsed, left);
     fflush(stderr);
 }
 
