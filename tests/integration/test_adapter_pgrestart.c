@@ -2,10 +2,10 @@
  * Integration test of the adapter (embedded) through a PostgreSQL outage:
  * the server is stopped (pgenv_stop_server) while requests keep coming, the
  * circuit breaker opens (answers CIRCUIT_BREAKER_OPEN without trying), the
- * heartbeat says unhealthy, the server comes back (pgenv_start_server), the
- * breaker goes HALF_OPEN then CLOSED, and every request of the whole run is
- * answered exactly as it was executed: the rows in the table are exactly the
- * inserts answered as completed.
+ * health the heartbeats carry is no longer "healthy", the server comes back
+ * (pgenv_start_server), the breaker closes again, and every request of the
+ * whole run is answered exactly as it was executed: the rows in the table are
+ * exactly the inserts answered as completed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
