@@ -18,6 +18,7 @@
 #include "adapters.h"
 
 #include "dbev_adapter.h"
+#include "faults_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -505,6 +506,7 @@ void adapters_destroy(adapters_t *a)
 {
     if (!a)
         return;
+    faults_revert_adapters(a);
     pthread_mutex_lock(&a->lock);
     if (a->mode == ADAPTER_PROCESS) {
         /* Ask them all at once, then wait: teardown takes one stop, not N. */

@@ -60,7 +60,10 @@ typedef struct adapters_opts {
 adapters_t *adapters_new(const adapters_opts_t *opts, char *errstr, size_t size);
 
 /** Graceful stop (SIGTERM / dbev_adapter_stop), then reap; an instance that has
- *  not exited 15 s later is killed. Never leaves a child. NULL is a no-op. */
+ *  not exited 15 s later is killed. Never leaves a child. NULL is a no-op.
+ *  Also, as a safety net, reverts the faults of the runctx whose adapters
+ *  these are when the runner has not called faults_revert() (that runctx
+ *  must still be alive). */
 void adapters_destroy(adapters_t *a);
 
 /** Instances (running or not); 0 in external mode. */
@@ -110,9 +113,11 @@ bool runctx_has_feature(const runctx_t *ctx, const char *feature, char *why, siz
 /**
  * @brief Reverts what fault steps of ctx's scenario left applied: brokers
  *        up, round-trip times back to 0, pending request errors cleared,
- *        PostgreSQL started again, table locks of `slow` released. The runner
- *        calls it at the end of every scenario (the mock cluster and the
- *        server are shared by the run), before adapters_destroy().
+ *        PostgreSQL started again (ctx->direct re-opened), table locks of
+ *        `slow` released. The runner calls it at the end of every scenario
+ *        (the mock cluster and the server are shared by the run), before
+ *        adapters_destroy() and while ctx->direct is still open. A no-op when
+ *        the scenario injected nothing.
  */
 void faults_revert(runctx_t *ctx);
 

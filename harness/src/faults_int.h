@@ -33,4 +33,8 @@ const char *faults_topic_env(const runctx_t *ctx);
 int faults_param_int(const json_t *body, const char *key, int64_t def, int64_t lo, int64_t hi,
                      int64_t *out, char *errstr, size_t size);
 
+/** adapters_destroy()'s safety net: faults_revert() for the runctx whose
+ *  adapters a are, if its runner has not reverted its faults yet. */
+void faults_revert_adapters(const adapters_t *a);
+
 #endif

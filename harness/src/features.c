@@ -76,7 +76,7 @@ bool runctx_has_feature(const runctx_t *ctx, const char *feature, char *why, siz
             continue;
         if (features[i].has(ctx))
             return true;
-        dbev_seterr(why, size, "requires %s: %s", feature, features[i].lacking);
+        dbev_seterr(why, size, "%s", features[i].lacking);
         return false;
     }
     char known[256] = "";

@@ -97,6 +97,7 @@ int faults_param_int(const json_t *body, const char *key, int64_t def, int64_t l
 
 typedef struct applied {
     const runctx_t *ctx;
+    const adapters_t *adapters; /* ctx->adapters when a fault was applied (never dereferenced) */
     bool broker_down[MOCKENV_MAX_BROKERS + 1];
     bool broker_rtt[MOCKENV_MAX_BROKERS + 1];
     bool api_errors[128]; /* api keys with errors pushed */
@@ -118,9 +119,24 @@ static applied_t *applied_get(const runctx_t *ctx)
     if (!a)
         return NULL;
     a->ctx = ctx;
+    a->adapters = ctx->adapters;
     a->next = applied_list;
     applied_list = a;
     return a;
+}
+
+void faults_revert_adapters(const adapters_t *a)
+{
+    if (!a)
+        return;
+    runctx_t *ctx = NULL;
+    pthread_mutex_lock(&applied_lock);
+    for (applied_t *ap = applied_list; ap; ap = ap->next)
+        if (ap->adapters == a)
+            ctx = (runctx_t *)ap->ctx;
+    pthread_mutex_unlock(&applied_lock);
+    if (ctx)
+        faults_revert(ctx);
 }
 
 /* Ends a `slow` lock: cancels the sleeping statement (its transaction rolls

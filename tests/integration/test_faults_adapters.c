@@ -4,7 +4,8 @@
  * embedded as threads answer raw requests (valid, invalid JSON answered
  * VALIDATION_ERROR, a duplicate answered from the dedupe record, nothing
  * answering an event nobody consumes); thread mode refuses process faults
- * (SKIP) and the features say why; bad settings and external mode. The
+ * (SKIP) and the features say why; bad settings and external mode; a
+ * request published before the adapter joined is answered. The
  * process mode is test_faults_process.c.
  */
 #include <setjmp.h>
@@ -115,6 +116,26 @@ static void test_thread_mode(void **state)
     fk_expect(fk, INSERT_STEP("thread-2"), DBEV_REPORT_PASS);
 }
 
+/* Requests produced before any adapter joined are answered once one does:
+ * a new group reads from the earliest offset. */
+static void test_reads_before_join(void **state)
+{
+    fk_t *fk = *state;
+    fk_expect(fk,
+              "raw:\n      json: {event_id: \"${uuid}\", event_type: DATABASE_QUERY_REQUESTED, "
+              "correlation_id: \"${uuid}\", timestamp: \"${now}\", service: test, payload: "
+              "{operation_type: INSERT, table: items, data: {note: early}}}\n      "
+              "expect_no_answer: true\n    timeout_ms: 200",
+              DBEV_REPORT_PASS);
+    fk_adapters(fk, ADAPTER_THREAD, 1);
+    int64_t deadline = dbev_mono_us() + 15 * 1000000;
+    long n = 0;
+    while ((n = fk_query_long(fk, "SELECT count(*) FROM items WHERE note = 'early'")) == 0 &&
+           dbev_mono_us() < deadline)
+        usleep(50 * 1000); /* polling interval for the row */
+    assert_int_equal(n, 1);
+}
+
 static void test_bad_settings(void **state)
 {
     fk_t *fk = *state;
@@ -147,6 +168,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bad_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_thread_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reads_before_join, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

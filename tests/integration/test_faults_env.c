@@ -7,7 +7,8 @@
  * adapter answer DATABASE_CONNECTION_FAILED and start/restart bring it back
  * (the runner's direct connection re-opened), terminate_backends counts the
  * backends it ended, `slow` holds a table lock for its duration; faults the
- * environment cannot do are SKIPPED, bad parameters are step errors.
+ * environment cannot do are SKIPPED, bad parameters are step errors; faults
+ * left applied are reverted (faults_revert(), or adapters_destroy()).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -202,6 +203,13 @@ static void test_postgres_faults(void **state)
 
     fk_expect(fk, INSERT_STEP("p-4", "{row_count: 1}"), DBEV_REPORT_PASS);
     assert_int_equal(fk_query_long(fk, "SELECT count(*) FROM items WHERE note LIKE 'p-%'"), 3);
+
+    /* The safety net: a runner that forgets faults_revert() still gets the
+     * server back when it destroys the scenario's adapters. */
+    fk_expect(fk, "fault: {postgres: stop}", DBEV_REPORT_PASS);
+    adapters_destroy(fk->ctx.adapters);
+    fk->ctx.adapters = NULL;
+    assert_int_equal(PQping(fk->ctx.conninfo), PQPING_OK);
 }
 
 int main(void)

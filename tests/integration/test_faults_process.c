@@ -4,7 +4,9 @@
  * group answers after the rebalance), restart (a new child in the same
  * group), SIGSTOP/SIGCONT, SIGTERM (graceful) and restart, with requests
  * answered after each; a child left stopped is still stopped and reaped by
- * adapters_destroy(); no child is left behind.
+ * adapters_destroy(); no child is left behind. And when the harness itself
+ * is killed (SIGKILL, no teardown at all), its adapter children die with it
+ * (PR_SET_PDEATHSIG).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -106,10 +109,64 @@ static void test_process_mode(void **state)
     assert_int_equal(waitpid(p1b, NULL, WNOHANG), -1);
 }
 
+/* A "harness" (a forked child of the test) starts an adapter process and is
+ * SIGKILLed: the adapter must die too. The test is a subreaper meanwhile, so
+ * the orphaned adapter becomes its child and its end can be waited for. */
+static void test_harness_death(void **state)
+{
+    fk_t *fk = *state;
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t harness = fork();
+    assert_true(harness >= 0);
+    if (harness == 0) {
+        close(fds[0]);
+        char err[512];
+        adapters_opts_t aopts = {.mode = ADAPTER_PROCESS,
+                                 .count = 1,
+                                 .bootstrap = mockenv_bootstrap(fk->mk),
+                                 .topic_env = "faultsdeath",
+                                 .conninfo = fk->ctx.conninfo,
+                                 .log_path = fk->log_path};
+        adapters_t *a = adapters_new(&aopts, err, sizeof(err));
+        pid_t pid = a ? adapters_pid(a, 0) : -1;
+        ssize_t w = write(fds[1], &pid, sizeof(pid));
+        (void)w;
+        for (;;)
+            pause(); /* until the SIGKILL */
+    }
+    close(fds[1]);
+    pid_t adapter = -1;
+    ssize_t r = read(fds[0], &adapter, sizeof(adapter));
+    close(fds[0]);
+    kill(harness, SIGKILL);
+    waitpid(harness, NULL, 0);
+    int status = 0;
+    pid_t got = 0;
+    int64_t deadline = dbev_mono_us() + 10 * 1000000;
+    while (adapter > 0 && got == 0 && dbev_mono_us() < deadline) {
+        got = waitpid(adapter, &status, WNOHANG);
+        if (got == 0)
+            usleep(10 * 1000); /* polling interval for the orphan's exit */
+    }
+    if (got == 0 && adapter > 0) {
+        kill(adapter, SIGKILL); /* do not leave it behind, then fail */
+        waitpid(adapter, NULL, 0);
+    }
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    assert_int_equal(r, (ssize_t)sizeof(adapter));
+    assert_true(adapter > 0);
+    assert_int_equal(got, adapter);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_process_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_harness_death, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
