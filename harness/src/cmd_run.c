@@ -405,7 +405,9 @@ static int cmd_main(int argc, char **argv)
                      a.env.pg_dsn ? " --pg-dsn '" : "", a.env.pg_dsn ? a.env.pg_dsn : "",
                      a.env.pg_dsn ? "'" : "");
             a.env.rerun_prefix = prefix;
-            rc = run_scenarios(&a.run, &a.env, scenarios, n);
+            rc = run_scenarios(&a.run, &a.env, scenarios, n, NULL, NULL);
+            if (rc < 0)
+                rc = 2;
         }
     }
     for (size_t i = 0; i < n; i++)

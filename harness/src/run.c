@@ -10,6 +10,7 @@
 
 #include "adapters.h"
 #include "fixtures.h"
+#include "metrics.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@ typedef struct run {
     pgenv_t *pg;
     mockenv_t *kafka;
     dbev_report_t *report;
+    run_metrics_t *metrics;
     pthread_mutex_t lock; /* templates, stdout, next scenario */
     json_t *templates;    /* fixture set name -> template database name */
     size_t next;          /* next scenario to run (-j workers take from here) */
@@ -154,6 +156,34 @@ static dbev_client_t *start_client(run_t *run, runctx_t *ctx, char *errstr, size
     return client;
 }
 
+/* One HEALTH round trip before the first step, so that no step measures the
+ * adapters' consumer-group start-up (seconds on a fresh group) as its own
+ * latency. Kept out of every figure. */
+#define READY_TIMEOUT_MS 20000
+static int wait_ready(runctx_t *ctx, char *errstr, size_t size)
+{
+    dbev_call_opts_t opts = {0};
+    opts.timeout_ms = READY_TIMEOUT_MS;
+    opts.max_retries = -1;
+    dbev_result_t *result = NULL;
+    dbev_error_t *error = NULL;
+    int64_t t0 = dbev_mono_us();
+    if (dbev_health_check(ctx->client, &opts, &result, &error) == DBEV_ERR_NO_ERROR ||
+        (error && dbev_error_code(error) != DBEV_ERR__TIMEOUT &&
+         dbev_error_code(error) != DBEV_ERR__TRANSPORT)) {
+        /* Any answer from the adapter (even UNHEALTHY) means the path is up. */
+        dbev_logf(ctx->logger, DBEV_LOG_INFO, NULL, "%s: adapters ready in %.0f ms", ctx->topic_env,
+                  (double)(dbev_mono_us() - t0) / 1000.0);
+        dbev_result_destroy(result);
+        dbev_error_destroy(error);
+        return 0;
+    }
+    dbev_seterr(errstr, size, "the adapter did not answer a HEALTH request within %d ms (%s)",
+                READY_TIMEOUT_MS, error ? dbev_error_message(error) : "no answer");
+    dbev_error_destroy(error);
+    return -1;
+}
+
 static int scenario_setup(run_t *run, runctx_t *ctx, size_t index, char *errstr, size_t size)
 {
     const scenario_t *sc = ctx->scenario;
@@ -191,7 +221,9 @@ static int scenario_setup(run_t *run, runctx_t *ctx, size_t index, char *errstr,
     if (!ctx->adapters)
         return -1;
     ctx->client = start_client(run, ctx, errstr, size);
-    return ctx->client ? 0 : -1;
+    if (!ctx->client)
+        return -1;
+    return wait_ready(ctx, errstr, size);
 }
 
 static void scenario_teardown(run_t *run, runctx_t *ctx)
@@ -263,6 +295,14 @@ static dbev_report_status_t run_steps(run_t *run, runctx_t *ctx, FILE *out, char
                 dbev_hist_ascii(hist, out, 60);
         }
         json_decref(res.outcome);
+        if (res.metrics) {
+            char stem[128];
+            const char *base = strrchr(sc->path, '/');
+            snprintf(stem, sizeof(stem), "%s", base ? base + 1 : sc->path);
+            stem[strcspn(stem, ".")] = '\0';
+            run_metrics_add_load(run->metrics, stem, step->name, res.metrics);
+            json_decref(res.metrics);
+        }
         if (res.status != DBEV_REPORT_PASS) {
             status = res.status;
             snprintf(reason, reason_size, "%.200s: %.1800s", step->name, res.message);
@@ -283,6 +323,7 @@ static void run_one(run_t *run, size_t index)
     ctx.kafka = run->kafka;
     ctx.logger = &run->logger;
     ctx.report = run->report;
+    ctx.metrics = run->metrics;
     ctx.scenario = sc;
     pthread_mutex_lock(&run->lock);
     ctx.report_scenario = dbev_report_add_scenario(run->report, sc->name, sc->path);
@@ -465,8 +506,32 @@ static void fill_environment(run_t *run)
     }
 }
 
+/* Peak resident memory of this process (client, harness and, with
+ * --adapter thread, the adapters), from /proc/self/status. */
+static double peak_rss_mb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmHWM: %lf kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb / 1024.0;
+}
+
+static int write_metrics(const json_t *metrics, const char *dir, char *errstr, size_t size)
+{
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/metrics.json", dir);
+    if (json_dump_file(metrics, path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0)
+        return dbev_seterr(errstr, size, "cannot write %s", path);
+    return 0;
+}
+
 int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
-                  scenario_t *const *scenarios, size_t n)
+                  scenario_t *const *scenarios, size_t n, run_judge_fn judge, void *opaque)
 {
     run_t run;
     memset(&run, 0, sizeof(run));
@@ -477,11 +542,13 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
     run.logger = (dbev_logger_t){dbev_log_stderr, NULL, DBEV_LOG_WARN, "harness"};
     run.templates = json_object();
     run.report = dbev_report_new("dbev-harness run");
+    run.metrics = run_metrics_new();
+    json_t *metrics = NULL;
     pthread_mutex_init(&run.lock, NULL);
     int64_t started_wall = dbev_wall_us(), t0 = dbev_mono_us();
 
     char errstr[1024];
-    int rc = 2;
+    int rc = -1; /* the environment did not come up */
     if (env_up(&run, errstr, sizeof(errstr)) != 0) {
         fprintf(stderr, "dbev-harness run: %s\n", errstr);
         goto done;
@@ -504,13 +571,26 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
            totals.scenario_count, totals.scenarios[DBEV_REPORT_PASS],
            totals.scenarios[DBEV_REPORT_FAIL], totals.scenarios[DBEV_REPORT_SKIP],
            totals.scenarios[DBEV_REPORT_ERROR], (double)(dbev_mono_us() - t0) / 1e6);
-    if (dbev_report_write_all(run.report, opts->out_dir, errstr, sizeof(errstr)) != 0) {
+    run_metrics_set(run.metrics, "scenarios.passed", totals.scenarios[DBEV_REPORT_PASS]);
+    run_metrics_set(run.metrics, "scenarios.failed", totals.scenarios[DBEV_REPORT_FAIL]);
+    run_metrics_set(run.metrics, "scenarios.skipped", totals.scenarios[DBEV_REPORT_SKIP]);
+    run_metrics_set(run.metrics, "scenarios.errors", totals.scenarios[DBEV_REPORT_ERROR]);
+    run_metrics_set(run.metrics, "client.rss_mb", peak_rss_mb());
+    metrics = run_metrics_json(run.metrics);
+    rc = run.worst;
+    if (judge)
+        rc = judge(run.report, metrics, rc, opaque);
+    if (write_metrics(metrics, opts->out_dir, errstr, sizeof(errstr)) != 0 ||
+        dbev_report_write_all(run.report, opts->out_dir, errstr, sizeof(errstr)) != 0) {
         fprintf(stderr, "dbev-harness run: cannot write reports: %s\n", errstr);
+        rc = judge ? rc : 2;
         goto done;
     }
-    printf("reports: %s/report.html (also report.xml, report.json, summary.md)\n", opts->out_dir);
-    rc = run.worst;
+    printf("reports: %s/report.html (also report.xml, report.json, summary.md, metrics.json)\n",
+           opts->out_dir);
 done:
+    json_decref(metrics);
+    run_metrics_destroy(run.metrics);
     mockenv_destroy(run.kafka);
     pgenv_destroy(run.pg);
     dbev_report_destroy(run.report);

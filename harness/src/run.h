@@ -24,11 +24,39 @@ typedef struct run_env_opts {
 } run_env_opts_t;
 
 /**
- * @brief Runs scenarios and writes the reports into opts->out_dir.
+ * Called after the scenarios ran and before the reports are written, with
+ * the run's metrics (below); it may add criteria and a verdict to the
+ * report. status is what run_scenarios() would return; the callback's
+ * return value is returned instead.
+ */
+typedef int (*run_judge_fn)(dbev_report_t *report, const json_t *metrics, int status, void *opaque);
+
+/**
+ * @brief Runs scenarios and writes the reports (and metrics.json) into
+ *        opts->out_dir.
+ * @param judge may be NULL.
  * @returns 0 when every scenario passed or was skipped, 1 when any failed,
- *          2 when the harness could not run them (environment, reports).
+ *          2 when the harness could not run them (environment, reports);
+ *          with judge, what judge returned. When the environment does not
+ *          come up the judge is not called and -1 is returned.
+ *
+ * Metrics (one flat JSON object, numbers only; latencies in ms):
+ *   latency.<op>.{count,errors,p50_ms,p95_ms,p99_ms}   single event-path operations
+ *   direct.latency.<op>.{...}                         the same on the direct path
+ *   roundtrip.{count,p50_ms,p95_ms,p99_ms}            every event-path operation
+ *   ratio.<op>.p95                                    event p95 / direct p95 (--mode both)
+ *   load.<scenario>.<step>.<figure>                   each load step's figures
+ *   load.throughput_max, load.<op>.throughput_max     best sustained rate (per op)
+ *   load.p95_ms_max, load.p99_ms_max                  worst load percentile
+ *   load.error_rate_max                               worst load error rate
+ *   errors.rate                                       failed / all requests of loads
+ *   loss.{unanswered,answered_twice,answered_late,unknown_ids,writes_lost,writes_doubled}
+ *   parity.mismatches                                 --mode both differences
+ *   client.rss_mb                                     peak resident memory of the harness
+ *   scenarios.{passed,failed,skipped,errors}
+ * op is the operation's lower-case name: query, insert, update, ...
  */
 int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
-                  scenario_t *const *scenarios, size_t n);
+                  scenario_t *const *scenarios, size_t n, run_judge_fn judge, void *opaque);
 
 #endif

@@ -26,7 +26,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct adapters adapters_t; /* adapter supervisor (adapters.h) */
+typedef struct adapters adapters_t;       /* adapter supervisor (adapters.h) */
+typedef struct run_metrics run_metrics_t; /* the run's figures (metrics.h) */
 
 /** How requests reach the database: seed 000's feature flag, plus both. */
 typedef enum run_mode {
@@ -75,7 +76,8 @@ typedef struct runctx {
     dbev_client_t *client;  /* NULL in RUN_MODE_DIRECT */
     adapters_t *adapters;   /* NULL in RUN_MODE_DIRECT */
     vars_t *vars;
-    int64_t started_us; /* monotonic, for timelines */
+    int64_t started_us;     /* monotonic, for timelines */
+    run_metrics_t *metrics; /* the run's figures (metrics.h); steps add through run_metrics_* */
 } runctx_t;
 
 /** What a step produced. */
@@ -84,8 +86,14 @@ typedef struct step_result {
     char message[2048];          /* why it failed / was skipped; empty on pass */
     char expected[1024];         /* on FAIL: expected vs actual, for the reports */
     char actual[1024];
-    double latency_ms;               /* single operations */
-    json_t *outcome;                 /* owned; the last outcome (for save:), or NULL */
+    double latency_ms; /* single operations */
+    json_t *outcome;   /* owned; the last outcome (for save:), or NULL */
+    /* owned; figures the step measured, merged into the run's metrics
+     * (run.h lists the names), or NULL. A load step sets at least
+     * throughput, p50_ms, p95_ms, p99_ms, sent, errors, error_rate,
+     * unanswered, answered_twice, answered_late, unknown_ids, writes_lost,
+     * writes_doubled, and op (the operation's name). */
+    json_t *metrics;
     dbev_report_step_t *report_step; /* borrowed: load steps attach their section here */
 } step_result_t;
 
@@ -96,6 +104,12 @@ int step_run_fault(runctx_t *ctx, const step_t *step, step_result_t *res);
 int step_run_raw(runctx_t *ctx, const step_t *step, step_result_t *res);
 int step_run_load(runctx_t *ctx, const step_t *step, step_result_t *res);
 int step_run_parallel(runctx_t *ctx, const step_t *step, step_result_t *res);
+
+/** Records one single operation's latency on a path ("event" or "direct"). Thread-safe. */
+void run_metrics_latency(run_metrics_t *metrics, const char *path, dbev_op_t op, double latency_ms,
+                         bool ok);
+/** Counts one parity mismatch (--mode both). Thread-safe. */
+void run_metrics_parity_mismatch(run_metrics_t *metrics);
 
 /** Runs one step of any kind (dispatch on step->kind). */
 int step_run(runctx_t *ctx, const step_t *step, step_result_t *res);

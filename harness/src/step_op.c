@@ -80,10 +80,14 @@ int step_run_operation(runctx_t *ctx, const step_t *step, step_result_t *res)
             const json_t *sql = json_is_string(body) ? body : json_object_get(body, "sql");
             bool ordered = json_is_string(sql) && parity_sql_is_ordered(json_string_value(sql));
             char diff[1024];
+            if (twin)
+                run_metrics_latency(ctx->metrics, "direct", step->op, direct_ms,
+                                    json_is_true(json_object_get(twin, "ok")));
             if (twin && parity_compare_step(outcome, twin, ordered,
                                             json_object_get(step->parity, "ignore_columns"), diff,
                                             sizeof(diff)) != 0) {
                 step_fail(res, DBEV_REPORT_FAIL, "parity: %s", diff);
+                run_metrics_parity_mismatch(ctx->metrics);
                 show(res->expected, sizeof(res->expected), twin);
                 show(res->actual, sizeof(res->actual), outcome);
             }
@@ -91,6 +95,11 @@ int step_run_operation(runctx_t *ctx, const step_t *step, step_result_t *res)
         }
     }
     json_decref(body);
+    if (outcome) {
+        bool ok = json_is_true(json_object_get(outcome, "ok"));
+        run_metrics_latency(ctx->metrics, ctx->opts->mode == RUN_MODE_DIRECT ? "direct" : "event",
+                            step->op, res->latency_ms, ok);
+    }
     if (outcome && res->status == DBEV_REPORT_PASS)
         judge(step, outcome, res);
     res->outcome = outcome;

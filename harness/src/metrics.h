@@ -1,0 +1,32 @@
+/*
+ * The run's metrics: the figures gates judge and baselines compare (run.h
+ * lists the names). Steps record into it as they go, from any thread; at the
+ * end it is flattened into one JSON object of numbers.
+ */
+#ifndef HARNESS_METRICS_H
+#define HARNESS_METRICS_H
+
+#include "runctx.h"
+
+#include <dbev/protocol.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+run_metrics_t *run_metrics_new(void);
+void run_metrics_destroy(run_metrics_t *metrics);
+
+/**
+ * @brief Adds a load step's figures (res->metrics) under
+ *        load.<scenario>.<step>.* and folds them into the load aggregates.
+ * @param figures borrowed.
+ */
+void run_metrics_add_load(run_metrics_t *metrics, const char *scenario, const char *step,
+                          const json_t *figures);
+
+/** Sets a plain figure (scenario counts, memory). */
+void run_metrics_set(run_metrics_t *metrics, const char *name, double value);
+
+/** The flat object of every figure; a new reference. */
+json_t *run_metrics_json(run_metrics_t *metrics);
+
+#endif
