@@ -211,7 +211,10 @@ static pid_t fork_child(adapters_t *a, int index, char *errstr, size_t size)
     char *argv[2 + 2 * (MAX_SETTINGS + 1) + 1];
     char instance[200];
     int n = 0;
-    argv[n++] = (char *)ADAPTERS_BINARY;
+    const char *binary = getenv("DBEV_ADAPTER_BIN");
+    if (!binary || !*binary)
+        binary = ADAPTERS_BINARY;
+    argv[n++] = (char *)binary;
     for (int i = 0; i < a->n_settings; i++) {
         argv[n++] = (char *)"-X";
         argv[n++] = a->settings[i];
@@ -221,9 +224,11 @@ static pid_t fork_child(adapters_t *a, int index, char *errstr, size_t size)
     argv[n++] = instance;
     argv[n] = NULL;
 
-    if (access(ADAPTERS_BINARY, X_OK) != 0)
-        return dbev_seterr(errstr, size, "cannot run %s: %s (build the dbev-adapter target)",
-                           ADAPTERS_BINARY, strerror(errno));
+    if (access(binary, X_OK) != 0)
+        return dbev_seterr(errstr, size,
+                           "cannot run %s: %s (build the dbev-adapter target, or set "
+                           "DBEV_ADAPTER_BIN)",
+                           binary, strerror(errno));
     int log_fd = -1;
     if (a->log_path) {
         log_fd = open(a->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -295,8 +300,7 @@ static pid_t fork_child(adapters_t *a, int index, char *errstr, size_t size)
     if (r == (ssize_t)sizeof(child_errno)) {
         int status;
         reap_within(pid, KILL_WAIT_MS, &status);
-        return dbev_seterr(errstr, size, "cannot execute %s: %s", ADAPTERS_BINARY,
-                           strerror(child_errno));
+        return dbev_seterr(errstr, size, "cannot execute %s: %s", binary, strerror(child_errno));
     }
     return pid;
 }
@@ -346,10 +350,11 @@ static pid_t spawn(adapters_t *a, int index, char *errstr, size_t size)
 static void refresh(slot_t *s)
 {
     int status;
-    if (s->pid > 0 && waitpid(s->pid, &status, WNOHANG) == s->pid) {
+    pid_t r = s->pid > 0 ? waitpid(s->pid, &status, WNOHANG) : 0;
+    if (r == s->pid || (r < 0 && errno == ECHILD)) { /* ECHILD: reaped by someone else */
         s->pid = 0;
         s->stopped = false;
-        s->exit_status = status;
+        s->exit_status = r < 0 ? -1 : status;
     }
 }
 

@@ -3,9 +3,10 @@
  * adapter faults scenarios inject into them. One adapters_t per scenario
  * holds `count` instances of one consumer group on the scenario's topics:
  *   thread   - embedded dbev_adapter_t instances (dbev_adapter_start());
- *   process  - children running DBEV_BUILD_DIR/bin/dbev-adapter with -X
- *              settings, killed with the harness (PR_SET_PDEATHSIG) and at
- *              teardown; the kill/stop/restart faults need this mode;
+ *   process  - children running DBEV_BUILD_DIR/bin/dbev-adapter (or
+ *              $DBEV_ADAPTER_BIN) with -X settings, killed with the harness
+ *              (PR_SET_PDEATHSIG) and at teardown; the kill/stop/restart
+ *              faults need this mode;
  *   external - nothing started: an adapter already listens on the Kafka
  *              cluster (e.g. the original service); faults are refused.
  * A restarted instance joins the same group, so the group rebalances as it
