@@ -349,8 +349,10 @@ static pid_t spawn(adapters_t *a, int index, char *errstr, size_t size)
 /* Notices a child that exited on its own (crash, bad configuration). */
 static void refresh(slot_t *s)
 {
-    int status;
-    pid_t r = s->pid > 0 ? waitpid(s->pid, &status, WNOHANG) : 0;
+    int status = -1;
+    if (s->pid <= 0)
+        return;
+    pid_t r = waitpid(s->pid, &status, WNOHANG);
     if (r == s->pid || (r < 0 && errno == ECHILD)) { /* ECHILD: reaped by someone else */
         s->pid = 0;
         s->stopped = false;

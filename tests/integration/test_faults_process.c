@@ -61,12 +61,15 @@ static void test_process_mode(void **state)
     assert_false(fk_pid_alive(p0));
     assert_int_equal(adapters_pid(a, 0), 0);
     assert_false(adapters_running(a, 0));
-    fk_expect(fk, "fault: {adapter: kill, index: 0}", DBEV_REPORT_ERROR); /* not running */
+    step_result_t res;
+    fk_run(fk, "fault: {adapter: kill, index: 0}", &res);
+    assert_int_equal(res.status, DBEV_REPORT_ERROR);
+    assert_non_null(strstr(res.message, "not running (killed by signal 9"));
+    fk_result_free(&res);
     fk_expect(fk, "fault: {adapter: kill, index: 5}", DBEV_REPORT_ERROR);
     fk_expect(fk, INSERT_STEP("proc-2"), DBEV_REPORT_PASS);
 
     /* Restart: a new child in the same group. */
-    step_result_t res;
     fk_run(fk, "fault: {adapter: restart, index: 0}", &res);
     assert_int_equal(res.status, DBEV_REPORT_PASS);
     pid_t p0b = (pid_t)json_integer_value(json_object_get(res.outcome, "new_pid"));
