@@ -123,6 +123,57 @@ static void judge_percentile(judge_t *j, const json_t *expect, const char *key, 
     }
 }
 
+static bool is_fraction(const json_t *v)
+{
+    return json_is_number(v) && json_number_value(v) >= 0 && json_number_value(v) <= 1;
+}
+
+/* One error-rate bound: code NULL for all errors together. */
+static void judge_one_rate(judge_t *j, const load_figures_t *f, const char *code, double bound)
+{
+    load_verdict_t *verdict = j->v;
+    const json_t *n = code ? json_object_get(f->errors_by_code, code) : NULL;
+    int64_t errors = code ? (n ? json_integer_value(n) : 0) : f->errors;
+    double rate = f->requests ? (double)errors / (double)f->requests : 0;
+    const char *label = code ? code : "error";
+    note(verdict->expected, sizeof(verdict->expected), "%s rate <= %g%%", label, bound * 100);
+    note(verdict->actual, sizeof(verdict->actual), "%s rate %.2f%%", label, rate * 100);
+    if (rate <= bound)
+        return;
+    if (code) {
+        note(verdict->message, sizeof(verdict->message), "%s rate %.2f%% (%lld of %lld) > max %g%%",
+             code, rate * 100, (long long)errors, (long long)f->requests, bound * 100);
+    } else {
+        char codes[512];
+        codes_text(f->errors_by_code, NULL, codes, sizeof(codes));
+        note(verdict->message, sizeof(verdict->message),
+             "error rate %.2f%% (%lld of %lld: %s) > max %g%%", rate * 100, (long long)errors,
+             (long long)f->requests, codes, bound * 100);
+    }
+    j->failed = true;
+}
+
+/* max_error_rate: a fraction for all errors together, or a mapping of error
+ * code to fraction (the key "all" bounds them together). */
+static void judge_error_rate(judge_t *j, const json_t *v, const load_figures_t *f)
+{
+    if (is_fraction(v)) {
+        judge_one_rate(j, f, NULL, json_number_value(v));
+        return;
+    }
+    bool ok = json_is_object(v) && json_object_size(v) > 0;
+    const char *code;
+    json_t *bound;
+    json_object_foreach((json_t *)v, code, bound) ok = ok && is_fraction(bound);
+    if (!ok) {
+        misuse(j, "expect.max_error_rate must be a fraction between 0 and 1 (0.01 is 1%%), or a "
+                  "mapping of error code to fraction such as {TIMEOUT_ERROR: 0.01, all: 0.02}");
+        return;
+    }
+    json_object_foreach((json_t *)v, code, bound)
+        judge_one_rate(j, f, strcmp(code, "all") ? code : NULL, json_number_value(bound));
+}
+
 void load_judge(const json_t *expect, const load_figures_t *f, bool stress, load_verdict_t *verdict)
 {
     memset(verdict, 0, sizeof(*verdict));
@@ -162,26 +213,11 @@ void load_judge(const json_t *expect, const load_figures_t *f, bool stress, load
         judge_percentile(&j, expect, "p99_ms", "p99", f->p99_us, stress);
 
         v = json_object_get(expect, "max_error_rate");
-        if (v && stress) {
+        if (v && stress)
             misuse(&j, "expect.max_error_rate does not apply to a stress run; use "
                        "stress.max_error_rate");
-        } else if (v &&
-                   (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1)) {
-            misuse(&j, "expect.max_error_rate must be a fraction between 0 and 1 (0.01 is 1%%)");
-        } else if (v) {
-            double bound = json_number_value(v);
-            double rate = f->requests ? (double)f->errors / (double)f->requests : 0;
-            note(verdict->expected, sizeof(verdict->expected), "error rate <= %g%%", bound * 100);
-            note(verdict->actual, sizeof(verdict->actual), "error rate %.2f%%", rate * 100);
-            if (rate > bound) {
-                char codes[512];
-                codes_text(f->errors_by_code, NULL, codes, sizeof(codes));
-                note(verdict->message, sizeof(verdict->message),
-                     "error rate %.2f%% (%lld of %lld: %s) > max %g%%", rate * 100,
-                     (long long)f->errors, (long long)f->requests, codes, bound * 100);
-                j.failed = true;
-            }
-        }
+        else if (v)
+            judge_error_rate(&j, v, f);
 
         v = json_object_get(expect, "error_codes");
         bool codes_ok = json_is_array(v);

@@ -330,6 +330,26 @@ static void test_judge_errors(void **state)
     judge("{\"error_codes\": [\"TIMEOUT_ERROR\", \"_TIMEOUT\"]}", &f, false, &v);
     assert_int_equal(v.status, DBEV_REPORT_PASS);
 
+    /* by code: {code: fraction}, "all" for the total */
+    judge("{\"max_error_rate\": {\"TIMEOUT_ERROR\": 0.01}}", &f, false, &v);
+    assert_int_equal(v.status, DBEV_REPORT_FAIL);
+    assert_string_equal(v.message, "TIMEOUT_ERROR rate 2.00% (200 of 10000) > max 1%");
+    assert_string_equal(v.expected, "TIMEOUT_ERROR rate <= 1%");
+    judge("{\"max_error_rate\": {\"TIMEOUT_ERROR\": 0.03, \"_TIMEOUT\": 0.001, "
+          "\"DATABASE_OPERATION_FAILED\": 0}}",
+          &f, false, &v);
+    assert_int_equal(v.status, DBEV_REPORT_FAIL);
+    assert_string_equal(v.message, "_TIMEOUT rate 0.31% (31 of 10000) > max 0.1%");
+    judge("{\"max_error_rate\": {\"TIMEOUT_ERROR\": 0.03, \"all\": 0.02}}", &f, false, &v);
+    assert_int_equal(v.status, DBEV_REPORT_FAIL);
+    assert_non_null(strstr(v.message, "error rate 2.31% (231 of 10000: "));
+    judge("{\"max_error_rate\": {\"TIMEOUT_ERROR\": 0.03, \"all\": 0.03}}", &f, false, &v);
+    assert_int_equal(v.status, DBEV_REPORT_PASS);
+    judge("{\"max_error_rate\": {\"TIMEOUT_ERROR\": 2}}", &f, false, &v);
+    assert_int_equal(v.status, DBEV_REPORT_ERROR);
+    judge("{\"max_error_rate\": {}}", &f, false, &v);
+    assert_int_equal(v.status, DBEV_REPORT_ERROR);
+
     /* mistakes in the expectation are the scenario's: ERROR, not FAIL */
     judge("{\"max_error_rate\": 5}", &f, false, &v);
     assert_int_equal(v.status, DBEV_REPORT_ERROR);
