@@ -52,6 +52,16 @@ typedef struct loop_batch {
     rd_kafka_topic_partition_list_t *offsets; /* next offset to consume, per partition */
 } loop_batch_t;
 
+/* A response whose delivery failed, to be produced again. */
+typedef struct loop_retry {
+    struct loop_retry *next;
+    rd_kafka_topic_t *rkt;
+    char *key;
+    char *payload;
+    size_t len;
+    struct loop_batch *batch;
+} loop_retry_t;
+
 struct dbev_adapter {
     dbev_adapter_conf_t *conf;
     dbev_logger_t logger;
@@ -79,7 +89,8 @@ struct dbev_adapter {
     rd_kafka_topic_partition_list_t *done; /* highest acknowledged offsets, not yet committed */
     bool cooperative;
     bool in_run;
-    int jobs_outstanding; /* submitted, not yet published */
+    int jobs_outstanding;  /* submitted, not yet published */
+    loop_retry_t *retries; /* failed deliveries to produce again */
 
     /* The executor thread and its queues (under jobs_lock). */
     pthread_t worker;
@@ -195,17 +206,57 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
     bool purged =
         msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
     if (!purged && atomic_load(&adapter->stop) != STOP_ABORT && !atomic_load(&adapter->fatal)) {
-        /* Send it again: skipping it would let a later commit acknowledge it. */
+        /* Send it again (after this poll returns: no producing from inside
+         * a callback): skipping it would let a later commit acknowledge it. */
         dbev_logf(&adapter->logger, DBEV_LOG_WARN, key,
                   "response to %s not delivered (%s), resending", rd_kafka_topic_name(msg->rkt),
                   rd_kafka_err2str(msg->err));
-        if (produce(adapter, msg->rkt, key, msg->payload, msg->len, RD_KAFKA_MSG_F_COPY, batch) ==
-            0)
+        loop_retry_t *retry = calloc(1, sizeof(*retry));
+        if (retry && (retry->key = strdup(key)) && (retry->payload = malloc(msg->len + 1))) {
+            memcpy(retry->payload, msg->payload, msg->len);
+            retry->len = msg->len;
+            retry->rkt = msg->rkt;
+            retry->batch = batch;
+            retry->next = adapter->retries;
+            adapter->retries = retry;
             return;
+        }
+        if (retry)
+            free(retry->key);
+        free(retry);
     }
     batch->pending--;
     batch->lost = true;
     atomic_fetch_sub(&adapter->in_flight, 1);
+}
+
+/* Serves delivery reports (waiting up to timeout_ms), then produces again
+ * the responses whose delivery failed. */
+static void serve_deliveries(dbev_adapter_t *adapter, int timeout_ms)
+{
+    rd_kafka_poll(adapter->producer, timeout_ms);
+    while (adapter->retries) {
+        loop_retry_t *retries = adapter->retries;
+        adapter->retries = NULL;
+        while (retries) {
+            loop_retry_t *r = retries;
+            retries = r->next;
+            bool dropped =
+                atomic_load(&adapter->stop) == STOP_ABORT || atomic_load(&adapter->fatal);
+            if (dropped)
+                free(r->payload);
+            else /* on failure produce() frees the payload */
+                dropped = produce(adapter, r->rkt, r->key, r->payload, r->len, RD_KAFKA_MSG_F_FREE,
+                                  r->batch) != 0;
+            if (dropped) {
+                r->batch->pending--;
+                r->batch->lost = true;
+                atomic_fetch_sub(&adapter->in_flight, 1);
+            }
+            free(r->key);
+            free(r);
+        }
+    }
 }
 
 static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -281,8 +332,8 @@ static void drain(dbev_adapter_t *adapter, int64_t timeout_ms)
     int64_t deadline = dbev_mono_us() + timeout_ms * 1000;
     while (atomic_load(&adapter->in_flight) > 0 && dbev_mono_us() < deadline &&
            atomic_load(&adapter->stop) != STOP_ABORT && !atomic_load(&adapter->fatal))
-        rd_kafka_poll(adapter->producer, 20);
-    rd_kafka_poll(adapter->producer, 0);
+        serve_deliveries(adapter, 20);
+    serve_deliveries(adapter, 0);
     if (atomic_load(&adapter->in_flight) > 0)
         dbev_logf(&adapter->logger, DBEV_LOG_WARN, NULL,
                   "%" PRId64 " responses still unacknowledged: their requests stay uncommitted",
@@ -605,7 +656,7 @@ static void jobs_finish(dbev_adapter_t *adapter)
 {
     while (adapter->jobs_outstanding > 0) {
         jobs_collect(adapter, 50);
-        rd_kafka_poll(adapter->producer, 0);
+        serve_deliveries(adapter, 0);
     }
 }
 
@@ -720,11 +771,11 @@ int dbev_adapter_run(dbev_adapter_t *adapter)
             heartbeat(adapter);
             next_heartbeat = now + adapter->heartbeat_ms * 1000;
         }
-        rd_kafka_poll(adapter->producer, 0);
+        serve_deliveries(adapter, 0);
         jobs_collect(adapter, 0);
         commit_ready(adapter, false);
         if (atomic_load(&adapter->in_flight) >= adapter->inflight_max) {
-            rd_kafka_poll(adapter->producer, 10);
+            serve_deliveries(adapter, 10);
             continue;
         }
         if (adapter->jobs_outstanding >= LOOP_MAX_JOBS) {
@@ -760,7 +811,7 @@ int dbev_adapter_run(dbev_adapter_t *adapter)
                   "aborting: %" PRId64 " unacknowledged responses purged, nothing committed",
                   (int64_t)atomic_load(&adapter->in_flight));
         rd_kafka_purge(adapter->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_poll(adapter->producer, 0);
+        serve_deliveries(adapter, 0);
     } else if (!fatal) {
         dbev_logf(&adapter->logger, DBEV_LOG_INFO, adapter->instance_id,
                   "stopping: waiting for %" PRId64 " responses to be acknowledged",
@@ -861,6 +912,13 @@ static void adapter_free(dbev_adapter_t *adapter)
         if (!adapter->in_run)
             rd_kafka_consumer_close(adapter->consumer);
         rd_kafka_destroy(adapter->consumer);
+    }
+    while (adapter->retries) {
+        loop_retry_t *next = adapter->retries->next;
+        free(adapter->retries->key);
+        free(adapter->retries->payload);
+        free(adapter->retries);
+        adapter->retries = next;
     }
     while (adapter->head) {
         loop_batch_t *next = adapter->head->next;

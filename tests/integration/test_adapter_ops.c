@@ -7,7 +7,8 @@
  * event executed once (the second answer cached); requests of one partition
  * executed in order; the registry announcement and heartbeats published; a
  * graceful stop answering everything consumed; an abort (crash) after which
- * the next instance answers everything without applying a write twice.
+ * the next instance answers everything without applying a write twice; a
+ * response refused by the broker produced again, not skipped.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -418,6 +419,55 @@ static void test_abort(void **state)
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n = -3"), N);
 }
 
+static bool consumed_more(void *arg)
+{
+    void **a = arg;
+    dbev_adapter_stats_t stats;
+    dbev_adapter_stats(a[0], &stats);
+    return stats.consumed > *(uint64_t *)a[1];
+}
+
+/* A response the broker refuses is produced again, never skipped: the
+ * request is answered and its offset committed only after that. */
+static void test_delivery_failure_resent(void **state)
+{
+    fixture_t *f = *state;
+    dbev_adapter_destroy(f->adapter);
+    dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
+    char err[512];
+    /* no heartbeat after the first: the injected error must hit the response */
+    assert_int_equal(
+        dbev_adapter_conf_set(conf, "heartbeat.interval.ms", "3600000", err, sizeof(err)),
+        DBEV_ADAPTER_CONF_OK);
+    f->adapter = dbev_adapter_new(conf, err, sizeof(err));
+    assert_non_null(f->adapter);
+    assert_int_equal(dbev_adapter_start(f->adapter, err, sizeof(err)), 0);
+    call(f, "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 1 AS one\"}", true);
+
+    dbev_adapter_stats_t before;
+    dbev_adapter_stats(f->adapter, &before);
+    /* a request that keeps the executor busy while the fault is armed */
+    char cid[DBEV_ID_SIZE] = "";
+    kit_send_op(f->kit,
+                "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT pg_sleep(0.5) IS NULL AS slept\"}",
+                cid, NULL, NULL);
+    kit_flush(f->kit);
+    void *args[2] = {f->adapter, &before.consumed};
+    assert_true(kit_wait_for(consumed_more, args, WAIT_MS));
+    const rd_kafka_resp_err_t errors[] = {RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE};
+    assert_int_equal(
+        mockenv_push_request_errors(f->kit->mk, 0 /* Produce */, 1, errors, err, sizeof(err)), 0);
+    const kit_resp_t *r = kit_wait(f->kit, cid, WAIT_MS);
+    assert_non_null(r);
+    assert_true(r->completed);
+    assert_int_equal(kit_count(f->kit, cid), 1);
+    dbev_adapter_stats_t after;
+    dbev_adapter_stats(f->adapter, &after);
+    assert_int_equal(after.delivery_errors - before.delivery_errors, 1);
+    /* and the adapter goes on */
+    call(f, "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 2 AS two\"}", true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_registry_and_heartbeat),
         cmocka_unit_test(test_graceful_stop),
         cmocka_unit_test(test_abort),
+        cmocka_unit_test(test_delivery_failure_resent),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
