@@ -78,6 +78,8 @@ static rd_kafka_t *raw_client(runctx_t *ctx, rd_kafka_type_t type, int timeout_m
           {
               {"acks", "all"},
               {"linger.ms", "0"},
+              /* Oversized events are a scenario's point: let the broker judge them. */
+              {"message.max.bytes", "67108864"},
               {"message.timeout.ms", timeout},
           },
       consumer[] = {
