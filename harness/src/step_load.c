@@ -881,6 +881,33 @@ static void fill_report(run_t *run, const load_figures_t *f)
         dbev_report_load_add_errors(run->rload, code, json_integer_value(n));
 }
 
+/* The figures the run's metrics take from a load (runctx.h, run.h). The
+ * checker's caller-side classification and the write lookups are the loss
+ * figures; the client's wire-level duplicates (redeliveries answered again
+ * from the adapter's record) are reported apart, as they reach no caller. */
+static json_t *load_metrics(const load_figures_t *f, const load_spec_t *spec)
+{
+    char op[32];
+    const char *name = spec->op == DBEV_OP_SELECT ? "query" : dbev_op_name(spec->op);
+    size_t i = 0;
+    for (; name && name[i] && i + 1 < sizeof(op); i++)
+        op[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+    op[i] = '\0';
+    double sent = (double)f->requests;
+    return json_pack(
+        "{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I,"
+        " s:I, s:I, s:I}",
+        "op", op, "rate", spec->rate, "throughput", f->throughput, "p50_ms",
+        (double)f->p50_us / 1000.0, "p95_ms", (double)f->p95_us / 1000.0, "p99_ms",
+        (double)f->p99_us / 1000.0, "max_ms", (double)f->max_us / 1000.0, "sent", sent, "errors",
+        (double)f->errors, "error_rate", sent > 0 ? (double)f->errors / sent : 0.0, "unanswered",
+        (json_int_t)f->checker.unanswered, "answered_twice", (json_int_t)f->checker.answered_twice,
+        "answered_late", (json_int_t)f->checker.answered_late, "unknown_ids",
+        (json_int_t)f->checker.unknown_ids, "writes_lost", (json_int_t)f->writes.lost,
+        "writes_doubled", (json_int_t)f->writes.doubled, "wire_duplicates",
+        (json_int_t)f->duplicate, "late_responses", (json_int_t)f->late);
+}
+
 int step_run_load(runctx_t *ctx, const step_t *step, step_result_t *res)
 {
     load_spec_t spec;
@@ -976,6 +1003,8 @@ int step_run_load(runctx_t *ctx, const step_t *step, step_result_t *res)
         f.writes_checked = true;
     }
     fill_report(run, &f);
+
+    res->metrics = load_metrics(&f, &spec);
 
     load_verdict_t verdict;
     load_judge(step->expect, &f, spec.stress.on, &verdict);

@@ -379,13 +379,27 @@ static void test_judge_no_loss(void **state)
     assert_int_equal(c.answered_once, 29998);
     assert_int_equal(c.unanswered, 1);
     assert_int_equal(c.answered_late, 1);
-    assert_int_equal(c.answered_twice, 1);
+    /* a redelivered answer the client dropped reached no caller */
+    assert_int_equal(c.answered_twice, 0);
     assert_int_equal(c.writes_checked, 1);
     judge("{\"no_loss\": true}", &f, false, &v);
     assert_int_equal(v.status, DBEV_REPORT_FAIL);
-    assert_string_equal(v.message, "requests not answered exactly once: 1 unanswered, 1 answered "
+    assert_string_equal(v.message, "requests not answered exactly once: 1 unanswered, 0 answered "
                                    "twice, 1 answered late, 0 answers for unknown ids (of 30000 "
                                    "sent)");
+    assert_non_null(strstr(v.actual, "1 redelivered answers dropped by the client"));
+
+    /* only redeliveries: every caller still got exactly one answer */
+    f = clean_figures(errors);
+    f.duplicate = 44;
+    judge("{\"no_loss\": true}", &f, false, &v);
+    assert_int_equal(v.status, DBEV_REPORT_PASS);
+
+    /* a caller that got two answers is a failure */
+    f.checker.answered_once -= 1;
+    f.checker.answered_twice = 1;
+    judge("{\"no_loss\": true}", &f, false, &v);
+    assert_int_equal(v.status, DBEV_REPORT_FAIL);
     judge("{\"no_loss\": false}", &f, false, &v);
     assert_int_equal(v.status, DBEV_REPORT_PASS);
 
