@@ -8,7 +8,8 @@
  * executed in order; the registry announcement and heartbeats published; a
  * graceful stop answering everything consumed; an abort (crash) after which
  * the next instance answers everything without applying a write twice; a
- * response refused by the broker produced again, not skipped.
+ * second instance joining mid-stream (rebalance); a response refused by the
+ * broker produced again, not skipped.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -419,6 +420,59 @@ static void test_abort(void **state)
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n = -3"), N);
 }
 
+static bool has_partitions(void *arg)
+{
+    dbev_adapter_stats_t stats;
+    dbev_adapter_stats(arg, &stats);
+    return stats.assigned > 0;
+}
+
+/* A second instance joins the group mid-stream: the first hands over
+ * partitions (finishing, acknowledging and committing what it consumed from
+ * them), both answer, every request answered, no write applied twice. */
+static void test_second_instance_joins(void **state)
+{
+    fixture_t *f = *state;
+    enum { N = 1000 };
+    char(*cids)[DBEV_ID_SIZE] = calloc(N, DBEV_ID_SIZE);
+    dbev_adapter_t *second = NULL;
+    for (int i = 0; i < N; i++) {
+        kit_send_op(f->kit,
+                    "{\"operation_type\":\"INSERT\",\"table\":\"seqlog\",\"data\":{\"n\":-4}}",
+                    cids[i], NULL, NULL);
+        if (i == N / 4) {
+            kit_flush(f->kit);
+            char err[512];
+            dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
+            second = dbev_adapter_new(conf, err, sizeof(err));
+            assert_non_null(second);
+            assert_int_equal(dbev_adapter_start(second, err, sizeof(err)), 0);
+        }
+    }
+    kit_flush(f->kit);
+    assert_true(kit_wait_for(has_partitions, second, WAIT_MS));
+    for (int i = 0; i < N; i++)
+        if (!kit_wait(f->kit, cids[i], WAIT_MS))
+            fail_msg("request %d unanswered", i);
+    /* requests sent after the join are shared */
+    char cid[DBEV_ID_SIZE];
+    for (int i = 0; i < 60; i++) {
+        cid[0] = '\0';
+        kit_send_op(f->kit, "{\"operation_type\":\"HEALTH\"}", cid, NULL, NULL);
+    }
+    kit_flush(f->kit);
+    assert_non_null(kit_wait(f->kit, cid, WAIT_MS));
+    dbev_adapter_stats_t a, b;
+    dbev_adapter_stats(f->adapter, &a);
+    dbev_adapter_stats(second, &b);
+    assert_true(a.assigned > 0);
+    assert_true(b.assigned > 0);
+    assert_true(b.consumed > 0);
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n = -4"), N);
+    dbev_adapter_destroy(second);
+    free(cids);
+}
+
 static bool consumed_more(void *arg)
 {
     void **a = arg;
@@ -478,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_registry_and_heartbeat),
         cmocka_unit_test(test_graceful_stop),
         cmocka_unit_test(test_abort),
+        cmocka_unit_test(test_second_instance_joins),
         cmocka_unit_test(test_delivery_failure_resent),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
