@@ -8,8 +8,8 @@
 #include "commands.h"
 #include "mockenv.h"
 #include "run.h"
+#include "scenario_files.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -237,65 +237,6 @@ static int parse_args(int argc, char **argv, args_t *a)
     return 0;
 }
 
-static bool is_scenario_file(const char *name)
-{
-    size_t n = strlen(name);
-    return name[0] != '.' &&
-           ((n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml")) ||
-            (n > 5 && !strcmp(name + n - 5, ".json")));
-}
-
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Appends the scenario files of path (a file, or a folder's files sorted by name). */
-static int collect(const char *path, char ***files, size_t *n, size_t *cap)
-{
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        fprintf(stderr, "dbev-harness run: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    char **found = NULL;
-    size_t n_found = 0;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *dir = opendir(path);
-        if (!dir) {
-            fprintf(stderr, "dbev-harness run: %s: %s\n", path, strerror(errno));
-            return -1;
-        }
-        struct dirent *de;
-        while ((de = readdir(dir)) != NULL) {
-            if (!is_scenario_file(de->d_name))
-                continue;
-            char **grown = realloc(found, (n_found + 1) * sizeof(char *));
-            if (!grown)
-                break;
-            found = grown;
-            size_t len = strlen(path) + strlen(de->d_name) + 2;
-            found[n_found] = malloc(len);
-            snprintf(found[n_found++], len, "%s/%s", path, de->d_name);
-        }
-        closedir(dir);
-        qsort(found, n_found, sizeof(char *), compare_names);
-    } else {
-        found = malloc(sizeof(char *));
-        found[0] = strdup(path);
-        n_found = 1;
-    }
-    for (size_t i = 0; i < n_found; i++) {
-        if (*n == *cap) {
-            *cap = *cap ? *cap * 2 : 16;
-            *files = realloc(*files, *cap * sizeof(char *));
-        }
-        (*files)[(*n)++] = found[i];
-    }
-    free(found);
-    return 0;
-}
-
 static bool selected(const args_t *a, const scenario_t *sc)
 {
     if (a->phase && sc->phase != a->phase)
@@ -348,18 +289,19 @@ static int cmd_main(int argc, char **argv)
 
     char **files = NULL;
     size_t n_files = 0, cap = 0;
-    if (optind == argc) {
-        const char *dir = getenv("DBEV_SCENARIOS_DIR");
-        rc = collect(dir && *dir ? dir : DBEV_SOURCE_DIR "/scenarios", &files, &n_files, &cap);
-    }
+    char errstr[1024];
+    if (optind == argc)
+        rc = scenario_files_collect(scenario_files_default_dir(), &files, &n_files, &cap, errstr,
+                                    sizeof(errstr));
     for (int i = optind; i < argc && rc == 0; i++)
-        rc = collect(argv[i], &files, &n_files, &cap);
+        rc = scenario_files_collect(argv[i], &files, &n_files, &cap, errstr, sizeof(errstr));
+    if (rc != 0)
+        fprintf(stderr, "dbev-harness run: %s\n", errstr);
 
     /* Every file is loaded and checked before anything runs. */
     scenario_t **scenarios = calloc(n_files + 1, sizeof(*scenarios));
     size_t n = 0;
     for (size_t i = 0; i < n_files && rc == 0; i++) {
-        char errstr[1024];
         scenario_t *sc = scenario_load(files[i], errstr, sizeof(errstr));
         if (!sc) {
             fprintf(stderr, "dbev-harness run: %s\n", errstr);
@@ -413,9 +355,7 @@ static int cmd_main(int argc, char **argv)
     for (size_t i = 0; i < n; i++)
         scenario_destroy(scenarios[i]);
     free(scenarios);
-    for (size_t i = 0; i < n_files; i++)
-        free(files[i]);
-    free(files);
+    scenario_files_free(files, n_files);
     return rc < 0 ? 2 : rc;
 }
 
