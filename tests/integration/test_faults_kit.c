@@ -143,8 +143,8 @@ void fk_run(fk_t *fk, const char *step_yaml, step_result_t *res)
     assert_int_equal(rc, 0);
     if (getenv("DBEV_TEST_VERBOSE")) {
         char *o = res->outcome ? json_dumps(res->outcome, JSON_COMPACT) : NULL;
-        fprintf(stderr, "step %s: %s %s %s\n", step->name, dbev_report_status_name(res->status),
-                res->message, o ? o : "");
+        fprintf(stderr, "step %s: %s in %.1f ms %s %s\n", step->name,
+                dbev_report_status_name(res->status), res->latency_ms, res->message, o ? o : "");
         free(o);
     }
 }
