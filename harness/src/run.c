@@ -229,6 +229,9 @@ static int scenario_setup(run_t *run, runctx_t *ctx, size_t index, char *errstr,
 static void scenario_teardown(run_t *run, runctx_t *ctx)
 {
     char errstr[512];
+    /* A scenario that failed with PostgreSQL stopped or a broker down must not
+     * leave them so for the next one: the server and cluster are the run's. */
+    faults_revert(ctx);
     dbev_client_destroy(ctx->client);
     adapters_destroy(ctx->adapters);
     PQfinish(ctx->direct);
