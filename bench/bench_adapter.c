@@ -13,9 +13,9 @@
  * keeps only about 5 MB per partition and silently drops older segments, so
  * an unbounded backlog would lose requests instead of queueing them.
  *
- * Usage: bench_adapter [requests] [batch.max] [partitions] [window]
- *        (defaults 50000, 500, 3, 10000). Prints one line per figure, then a
- *        JSON line.
+ * Usage: bench_adapter [requests] [batch.max] [partitions] [window] [key=value...]
+ *        (defaults 50000, 500, 3, 10000; key=value: more adapter settings).
+ *        Prints one line per figure, then a JSON line.
  */
 #include "dbev_adapter.h"
 #include "mockenv.h"
@@ -191,7 +191,8 @@ int main(int argc, char **argv)
     int partitions = argc > 3 ? atoi(argv[3]) : 3;
     long window = argc > 4 ? atol(argv[4]) : 10000;
     if (n <= 0 || partitions <= 0 || window <= 0) {
-        fprintf(stderr, "usage: bench_adapter [requests] [batch.max] [partitions] [window]\n");
+        fprintf(stderr, "usage: bench_adapter [requests] [batch.max] [partitions] [window] "
+                        "[key=value...]\n");
         return 2;
     }
     char err[512];
@@ -236,6 +237,12 @@ int main(int argc, char **argv)
     };
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
         if (dbev_adapter_conf_set(conf, kv[i][0], kv[i][1], err, sizeof(err))) {
+            fprintf(stderr, "bench_adapter: %s\n", err);
+            dbev_adapter_conf_destroy(conf);
+            goto out;
+        }
+    for (int i = 5; i < argc; i++) /* extra adapter settings, key=value */
+        if (dbev_adapter_conf_set_kv(conf, argv[i], err, sizeof(err))) {
             fprintf(stderr, "bench_adapter: %s\n", err);
             dbev_adapter_conf_destroy(conf);
             goto out;

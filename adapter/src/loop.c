@@ -585,6 +585,7 @@ static void job_publish(dbev_adapter_t *adapter, loop_job_t *job)
 static void *exec_worker(void *arg)
 {
     dbev_adapter_t *adapter = arg;
+    pthread_setname_np(pthread_self(), "dbev-exec");
     pthread_mutex_lock(&adapter->jobs_lock);
     for (;;) {
         while (!adapter->todo_head && !adapter->worker_quit)
@@ -1052,6 +1053,7 @@ fail:
 static void *run_thread(void *arg)
 {
     dbev_adapter_t *adapter = arg;
+    pthread_setname_np(pthread_self(), "dbev-loop");
     adapter->run_rc = dbev_adapter_run(adapter);
     return NULL;
 }
