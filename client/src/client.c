@@ -83,6 +83,7 @@ struct dbev_client {
     char group_id[256];
     const char *service; /* borrowed from conf */
     int timeout_ms;
+    int timeout_grace_ms; /* waited beyond an attempt's timeout for the adapter's own answer */
     int max_retries;
     int64_t backoff_base_ms, backoff_max_ms;
 
@@ -290,6 +291,13 @@ static void cli_attempt_failed(dbev_client_t *client, creq_t *r, int64_t now_us,
                          r->max_retries + 1);
 }
 
+/* How long one attempt waits: its timeout, which the adapter enforces too,
+ * plus the grace that lets the adapter's TIMEOUT_ERROR arrive first. */
+static int64_t cli_wait_us(const dbev_client_t *client, const creq_t *r)
+{
+    return ((int64_t)r->timeout_ms + client->timeout_grace_ms) * 1000;
+}
+
 /* Sends (or re-sends) r: same event id and correlation id, fresh timestamp. */
 static void cli_send(dbev_client_t *client, creq_t *r, int64_t now_us)
 {
@@ -316,7 +324,7 @@ static void cli_send(dbev_client_t *client, creq_t *r, int64_t now_us)
     }
     client->stats.sent++;
     r->state = CREQ_INFLIGHT;
-    cli_timer_insert(client, r, now_us + (int64_t)r->timeout_ms * 1000);
+    cli_timer_insert(client, r, now_us + cli_wait_us(client, r));
 }
 
 /* Expired attempts and due retries at the head of the timer list. */
@@ -327,7 +335,8 @@ static void cli_run_timers(dbev_client_t *client, int64_t now_us)
         if (r->state == CREQ_INFLIGHT) {
             client->stats.timeouts++;
             char why[128];
-            snprintf(why, sizeof(why), "no response within %d ms", r->timeout_ms);
+            snprintf(why, sizeof(why), "no response within %d ms (+%d ms grace)", r->timeout_ms,
+                     client->timeout_grace_ms);
             cli_attempt_failed(client, r, now_us, DBEV_ERR__TIMEOUT, why);
         } else if (client->breaker_enabled && !cbrk_allow(&client->breaker, now_us)) {
             client->stats.breaker_refused++;
@@ -759,6 +768,7 @@ dbev_client_t *dbev_client_new(dbev_conf_t *conf, char *errstr, size_t size)
     }
     client->service = conf_str(conf, CONF_SERVICE_NAME);
     client->timeout_ms = (int)conf_int(conf, CONF_REQUEST_TIMEOUT_MS);
+    client->timeout_grace_ms = (int)conf_int(conf, CONF_REQUEST_TIMEOUT_GRACE_MS);
     client->max_retries = (int)conf_int(conf, CONF_MAX_RETRIES);
     client->backoff_base_ms = conf_int(conf, CONF_RETRY_BACKOFF_MS);
     client->backoff_max_ms = conf_int(conf, CONF_RETRY_BACKOFF_MAX_MS);
@@ -943,6 +953,17 @@ dbev_err_t cli_submit(dbev_client_t *client, dbev_op_t op, json_t *payload,
     if (corr && (!*corr || strlen(corr) >= DBEV_ID_SIZE))
         return cli_fail_now(errorp, payload, DBEV_ERR__INVALID_ARG, NULL,
                             "correlation id must be 1 to %d characters", DBEV_ID_SIZE - 1);
+    /* An event over the protocol's limit would be refused by the broker or
+     * the adapter after a round trip (and retried as a transport failure):
+     * refuse it here, where the caller can still split it. The envelope adds
+     * well under 1 KiB to the payload. */
+    size_t payload_bytes = json_dumpb(payload, NULL, 0, JSON_COMPACT);
+    if (payload_bytes + 1024 > DBEV_MAX_EVENT_BYTES)
+        return cli_fail_now(errorp, payload, DBEV_ERR__INVALID_ARG, corr,
+                            "the request is %zu bytes, over the protocol's limit of %d bytes per "
+                            "event; split it (smaller batch_insert batches) or store large values "
+                            "elsewhere and send a reference",
+                            payload_bytes, DBEV_MAX_EVENT_BYTES);
     creq_t *r = calloc(1, sizeof(*r));
     if (!r)
         return cli_fail_now(errorp, payload, DBEV_ERR__INVALID_ARG, NULL, "out of memory");
@@ -994,7 +1015,7 @@ dbev_err_t cli_submit(dbev_client_t *client, dbev_op_t op, json_t *payload,
         return cli_fail_now(errorp, payload, DBEV_ERR__INVALID_ARG, corr, "out of memory");
     }
     recent_forget(client->recent, r->corr);
-    int64_t due_us = now_us + (int64_t)r->timeout_ms * 1000;
+    int64_t due_us = now_us + cli_wait_us(client, r);
     bool wake = due_us < client->bg_wake_us;
     dbev_logf(&client->logger, DBEV_LOG_DEBUG, r->corr, "%s request %s sent", dbev_op_name(op),
               r->event_id);

@@ -51,6 +51,14 @@ static const conf_prop_t conf_props[CONF__COUNT] = {
                                  "Default time to wait for the answer to one attempt of a "
                                  "request; also sent as options.timeout_ms. A call may "
                                  "override it."},
+    [CONF_REQUEST_TIMEOUT_GRACE_MS] = {"request.timeout.grace.ms", CONF_T_INT, "1000", 0, 600000,
+                                       NULL,
+                                       "Extra time the client waits beyond an attempt's timeout "
+                                       "before giving up locally (_TIMEOUT). The adapter "
+                                       "enforces the same timeout and answers TIMEOUT_ERROR when "
+                                       "a statement or a request's deadline runs out; the grace "
+                                       "lets that answer, which says what timed out, arrive "
+                                       "across Kafka instead of racing it."},
     [CONF_STARTUP_TIMEOUT_MS] = {"startup.timeout.ms", CONF_T_INT, "10000", 100, 600000, NULL,
                                  "How long dbev_client_new() waits for the response topics' "
                                  "metadata, their assignment and start offsets before it "

@@ -295,6 +295,9 @@ static dbev_client_t *client_with(const char *k1, const char *v1, ...)
     assert_int_equal(dbev_conf_set(conf, "bootstrap.servers", R.bootstrap, errstr, 512), 0);
     assert_int_equal(dbev_conf_set(conf, "topic.prefix", ENV_PREFIX, errstr, 512), 0);
     assert_int_equal(dbev_conf_set(conf, "kafka.log_level", "0", errstr, 512), 0);
+    /* The fake responder enforces no timeout of its own, so these tests time
+     * the client's own timer: no grace for an adapter's TIMEOUT_ERROR. */
+    assert_int_equal(dbev_conf_set(conf, "request.timeout.grace.ms", "0", errstr, 512), 0);
     va_list ap;
     va_start(ap, v1);
     for (const char *k = k1, *v = v1; k;
@@ -442,6 +445,31 @@ static void test_late_response(void **state)
     dbev_client_stats(client, &st);
     assert_int_equal(st.timeouts, 1);
     assert_int_equal(st.duplicate + st.unknown, 0);
+    dbev_client_destroy(client);
+}
+
+/* A request over the protocol's 1 MiB event limit fails at once, before
+ * anything is produced, and names the limit. */
+static void test_oversized_request_refused_at_once(void **state)
+{
+    dbev_client_t *client = client_with("max.retries", "0", NULL);
+    size_t n = DBEV_MAX_EVENT_BYTES;
+    char *big = malloc(n + 1);
+    memset(big, 'x', n);
+    big[n] = '\0';
+    json_t *data = json_pack("{s:s}", "body", big);
+    free(big);
+    dbev_result_t *result = NULL;
+    dbev_error_t *error = NULL;
+    dbev_err_t err = dbev_insert(client, "t", data, NULL, NULL, &result, &error);
+    assert_int_equal(err, DBEV_ERR__INVALID_ARG);
+    assert_null(result);
+    assert_non_null(strstr(dbev_error_message(error), "limit of 1048576 bytes"));
+    dbev_error_destroy(error);
+    json_decref(data);
+    dbev_client_stats_t st;
+    dbev_client_stats(client, &st);
+    assert_int_equal(st.sent, 0);
     dbev_client_destroy(client);
 }
 
@@ -940,6 +968,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_in_flight_one_thread),
         cmocka_unit_test(test_late_response),
+        cmocka_unit_test(test_oversized_request_refused_at_once),
         cmocka_unit_test(test_duplicate_response),
         cmocka_unit_test(test_unknown_response),
         cmocka_unit_test(test_retry_reuses_event_id),
