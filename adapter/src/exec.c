@@ -201,9 +201,21 @@ static void answer_simple(adapter_exec_t *ex, job_t *job, dbev_err_t code, const
     answer_fail_ex(ex, job, &e, NULL, false);
 }
 
+/* The breaker state a response reports is the one after this request's
+ * outcome was counted: the success that closes a HALF_OPEN breaker answers
+ * CLOSED. */
+static void set_breaker_state(adapter_exec_t *ex, json_t *payload)
+{
+    json_t *metadata = json_object_get(payload, "metadata");
+    if (json_is_object(metadata))
+        json_object_set_new(metadata, "circuit_breaker_state",
+                            json_string(dbev_breaker_state_name(breaker_state(ex->breaker))));
+}
+
 static void answer_ok(adapter_exec_t *ex, job_t *job, json_t *payload)
 {
     breaker_success(ex->breaker);
+    set_breaker_state(ex, payload);
     stats_record(ex, job, false, NULL);
     job->out->completed = true;
     job->out->payload = payload;
@@ -211,8 +223,8 @@ static void answer_ok(adapter_exec_t *ex, job_t *job, json_t *payload)
 
 static void answer_cached(adapter_exec_t *ex, job_t *job, const json_t *stored)
 {
-    json_t *copy = dedupe_cached_copy(stored, breaker_state(ex->breaker));
     breaker_success(ex->breaker);
+    json_t *copy = dedupe_cached_copy(stored, breaker_state(ex->breaker));
     job->out->completed = true;
     job->out->payload = copy;
     dbev_logf(ex->logger, DBEV_LOG_INFO, corr(job), "duplicate event %s answered from its record",
