@@ -1,0 +1,265 @@
+/*
+ * What a gate leaves behind besides the report (gate.h): the baseline file
+ * (one entry of metrics per phase, committed under reports/baselines/), the
+ * benchmark JSON that CI trend tools read (github-action-benchmark's custom
+ * smaller/bigger-is-better arrays and Bencher's Metric Format), and one JSON
+ * line per run appended to a history file.
+ */
+#include "gate.h"
+
+#include "dbev_common.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int make_dirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int make_parent(const char *path)
+{
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    return make_dirs(dir);
+}
+
+/* Writes path.tmp and renames it, so a reader never sees half a file. */
+static int dump_atomic(const json_t *value, const char *path, size_t flags, char *errstr,
+                       size_t size)
+{
+    char tmp[1100];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if (make_parent(path) != 0)
+        return dbev_seterr(errstr, size, "%s: cannot create its folder: %s", path, strerror(errno));
+    if (json_dump_file(value, tmp, flags) != 0 || rename(tmp, path) != 0) {
+        int saved = errno;
+        unlink(tmp);
+        return dbev_seterr(errstr, size, "cannot write %s: %s", path, strerror(saved));
+    }
+    return 0;
+}
+
+json_t *gate_baseline_load(const char *path, const char *key, char *errstr, size_t size)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    if (!root) {
+        dbev_seterr(errstr, size, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    json_t *metrics =
+        json_object_get(json_object_get(json_object_get(root, "phases"), key), "metrics");
+    if (!json_is_object(metrics)) {
+        dbev_seterr(errstr, size,
+                    "%s has no metrics for phase %s: add them with `dbev-harness gate --phase %s "
+                    "--update-baseline %s` (reports/baselines/README.md)",
+                    path, key, key, path);
+        json_decref(root);
+        return NULL;
+    }
+    json_incref(metrics);
+    json_decref(root);
+    return metrics;
+}
+
+int gate_baseline_store(const char *path, const char *key, const json_t *metrics,
+                        const json_t *facts, char *errstr, size_t size)
+{
+    json_t *root = NULL;
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        json_error_t jerr;
+        root = json_load_file(path, 0, &jerr);
+        if (!root || !json_is_object(root)) {
+            dbev_seterr(errstr, size, "%s:%d:%d: %s; not overwriting it: fix or remove the file",
+                        path, jerr.line, jerr.column, root ? "not a JSON object" : jerr.text);
+            json_decref(root);
+            return -1;
+        }
+    } else {
+        root = json_object();
+    }
+    json_object_set_new(root, "schema_version", json_integer(1));
+    json_object_set_new(root, "about",
+                        json_string("dbev-harness gate baseline: the metrics of one run per "
+                                    "phase; refresh with ci/gate --refresh-baseline "
+                                    "(reports/baselines/README.md)"));
+    json_t *phases = json_object_get(root, "phases");
+    if (!json_is_object(phases)) {
+        phases = json_object();
+        json_object_set_new(root, "phases", phases);
+    }
+    json_t *entry = facts ? json_deep_copy(facts) : json_object();
+    json_object_set_new(entry, "metrics", json_deep_copy(metrics));
+    json_object_set_new(phases, key, entry);
+    int rc = dump_atomic(root, path, JSON_INDENT(2) | JSON_SORT_KEYS, errstr, size);
+    json_decref(root);
+    return rc;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static json_t *bench_entry(const char *name, const char *unit, double value, const char *extra)
+{
+    json_t *e = json_pack("{s:s, s:s, s:f}", "name", name, "unit", unit, "value", value);
+    if (e && extra)
+        json_object_set_new(e, "extra", json_string(extra));
+    return e;
+}
+
+static int compare_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The metric names in sorted order (stable output); free the array only. */
+static const char **sorted_keys(const json_t *metrics, size_t *n)
+{
+    const char **keys = calloc(json_object_size(metrics) + 1, sizeof(char *));
+    *n = 0;
+    if (!keys)
+        return NULL;
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)metrics, key, value)
+    {
+        if (json_is_number(value))
+            keys[(*n)++] = key;
+    }
+    qsort(keys, *n, sizeof(char *), compare_keys);
+    return keys;
+}
+
+json_t *gate_bench_smaller(const json_t *metrics)
+{
+    json_t *out = json_array();
+    size_t n;
+    const char **keys = sorted_keys(metrics, &n);
+    for (size_t i = 0; keys && i < n; i++) {
+        double v = json_number_value(json_object_get(metrics, keys[i]));
+        if (ends_with(keys[i], "_ms") || strstr(keys[i], "_ms_"))
+            json_array_append_new(out, bench_entry(keys[i], "ms", v, NULL));
+        else if (strncmp(keys[i], "ratio.", 6) == 0)
+            json_array_append_new(
+                out, bench_entry(keys[i], "x", v, "event-path p95 / direct-path p95, same run"));
+        else if (strcmp(keys[i], "client.rss_mb") == 0)
+            json_array_append_new(out, bench_entry(keys[i], "MB", v, "peak RSS of the harness"));
+    }
+    free(keys);
+    return out;
+}
+
+json_t *gate_bench_bigger(const json_t *metrics)
+{
+    json_t *out = json_array();
+    size_t n;
+    const char **keys = sorted_keys(metrics, &n);
+    for (size_t i = 0; keys && i < n; i++)
+        if (strstr(keys[i], "throughput"))
+            json_array_append_new(
+                out, bench_entry(keys[i], "events/s",
+                                 json_number_value(json_object_get(metrics, keys[i])), NULL));
+    free(keys);
+    return out;
+}
+
+json_t *gate_bench_bencher(const json_t *metrics)
+{
+    json_t *out = json_object();
+    size_t n;
+    const char **keys = sorted_keys(metrics, &n);
+    char name[300];
+    for (size_t i = 0; keys && i < n; i++) {
+        const char *key = keys[i];
+        double v = json_number_value(json_object_get(metrics, key));
+        if (ends_with(key, ".p95_ms")) {
+            /* Bencher's built-in latency measure is in nanoseconds; p50 and
+             * p99 become the bounds of the p95. */
+            size_t stem = strlen(key) - strlen(".p95_ms");
+            json_t *m = json_pack("{s:f}", "value", v * 1e6);
+            snprintf(name, sizeof(name), "%.*s.p50_ms", (int)stem, key);
+            const json_t *lo = json_object_get(metrics, name);
+            snprintf(name, sizeof(name), "%.*s.p99_ms", (int)stem, key);
+            const json_t *hi = json_object_get(metrics, name);
+            if (json_is_number(lo) && json_is_number(hi)) {
+                json_object_set_new(m, "lower_value", json_real(json_number_value(lo) * 1e6));
+                json_object_set_new(m, "upper_value", json_real(json_number_value(hi) * 1e6));
+            }
+            snprintf(name, sizeof(name), "%.*s", (int)stem, key);
+            json_object_set_new(out, name, json_pack("{s:o}", "latency", m));
+        } else if (strstr(key, "throughput")) {
+            json_object_set_new(out, key, json_pack("{s:{s:f}}", "throughput", "value", v));
+        } else if (strncmp(key, "ratio.", 6) == 0) {
+            json_object_set_new(out, key, json_pack("{s:{s:f}}", "ratio", "value", v));
+        } else if (strcmp(key, "client.rss_mb") == 0) {
+            json_object_set_new(out, "client.rss", json_pack("{s:{s:f}}", "megabytes", "value", v));
+        }
+    }
+    free(keys);
+    return out;
+}
+
+int gate_bench_write(const json_t *metrics, const char *dir, char *errstr, size_t size)
+{
+    struct {
+        const char *file;
+        json_t *(*make)(const json_t *);
+    } outputs[] = {{"benchmark-smaller.json", gate_bench_smaller},
+                   {"benchmark-bigger.json", gate_bench_bigger},
+                   {"bencher.json", gate_bench_bencher}};
+    for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++) {
+        char path[1100];
+        snprintf(path, sizeof(path), "%s/%s", dir, outputs[i].file);
+        json_t *value = outputs[i].make(metrics);
+        int rc = value ? dump_atomic(value, path, JSON_INDENT(2), errstr, size)
+                       : dbev_seterr(errstr, size, "out of memory");
+        json_decref(value);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int gate_history_append(const char *path, const json_t *line, char *errstr, size_t size)
+{
+    if (make_parent(path) != 0)
+        return dbev_seterr(errstr, size, "%s: cannot create its folder: %s", path, strerror(errno));
+    char *text = json_dumps(line, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!text)
+        return dbev_seterr(errstr, size, "out of memory");
+    FILE *f = fopen(path, "a");
+    if (!f) {
+        int saved = errno;
+        free(text);
+        return dbev_seterr(errstr, size, "cannot open %s: %s", path, strerror(saved));
+    }
+    /* One write of the whole line: concurrent appenders do not interleave. */
+    size_t len = strlen(text);
+    text[len] = '\n';
+    bool ok = fwrite(text, 1, len + 1, f) == len + 1;
+    ok = fclose(f) == 0 && ok;
+    free(text);
+    return ok ? 0 : dbev_seterr(errstr, size, "cannot append to %s", path);
+}

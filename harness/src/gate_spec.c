@@ -1,0 +1,381 @@
+/*
+ * Reading ci/gates.yaml (gate.h, docs/gates.md). The file is a team's to
+ * tune, so every mistake is reported where it is (file:line:column, through
+ * yamlj) with what was expected, and nothing is guessed: an unknown key, a
+ * bound that is not a number or a phase outside 1..3 stops the gate before
+ * any scenario runs.
+ */
+#include "gate.h"
+
+#include "dbev_common.h"
+#include "yamlj.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct loader {
+    yamlj_doc_t *doc;
+    gate_spec_t *spec;
+    char *errstr;
+    size_t size;
+} loader_t;
+
+static int fail_at(loader_t *ld, const json_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_at(loader_t *ld, const json_t *at, const char *fmt, ...)
+{
+    char where[256], msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    yamlj_where(ld->doc, at, where, sizeof(where));
+    return dbev_seterr(ld->errstr, ld->size, "%s: %s", where, msg);
+}
+
+const char *gate_cmp_str(gate_cmp_t cmp)
+{
+    static const char *const names[] = {"<", "<=", ">", ">=", "==", "!="};
+    return (int)cmp >= 0 && cmp <= GATE_NE ? names[cmp] : "?";
+}
+
+bool gate_cmp_holds(gate_cmp_t cmp, double figure, double bound)
+{
+    if (isnan(figure) || isnan(bound))
+        return false;
+    switch (cmp) {
+    case GATE_LT:
+        return figure < bound;
+    case GATE_LE:
+        return figure <= bound;
+    case GATE_GT:
+        return figure > bound;
+    case GATE_GE:
+        return figure >= bound;
+    case GATE_EQ:
+        return figure == bound;
+    case GATE_NE:
+        return figure != bound;
+    }
+    return false;
+}
+
+/* "< 100", "<=0.01", "== 0": an operator and a number. */
+static int parse_condition(loader_t *ld, const json_t *value, const char *key, gate_cmp_t *cmp,
+                           double *bound)
+{
+    const char *text = json_string_value(value);
+    if (!text)
+        return fail_at(ld, value,
+                       "%s: expected a quoted \"OPERATOR NUMBER\" such as \"< 100\" "
+                       "(operators < <= > >= == !=)",
+                       key);
+    static const struct {
+        const char *op;
+        gate_cmp_t cmp;
+    } ops[] = {{"<=", GATE_LE}, {">=", GATE_GE}, {"==", GATE_EQ},
+               {"!=", GATE_NE}, {"<", GATE_LT},  {">", GATE_GT}};
+    const char *p = text + strspn(text, " ");
+    size_t i = 0;
+    for (; i < sizeof(ops) / sizeof(ops[0]); i++)
+        if (strncmp(p, ops[i].op, strlen(ops[i].op)) == 0)
+            break;
+    if (i == sizeof(ops) / sizeof(ops[0]))
+        return fail_at(ld, value,
+                       "%s '%s': expected \"OPERATOR NUMBER\" such as \"< 100\" (operators "
+                       "< <= > >= == !=; quote it: a bare > starts a YAML folded block)",
+                       key, text);
+    p += strlen(ops[i].op);
+    char *end;
+    double v = strtod(p, &end);
+    if (end == p || !isfinite(v) || end[strspn(end, " ")] != '\0')
+        return fail_at(ld, value, "%s '%s': expected a number after '%s'", key, text, ops[i].op);
+    *cmp = ops[i].cmp;
+    *bound = v;
+    return 0;
+}
+
+static int check_keys(loader_t *ld, const json_t *obj, const char *what, const char *const *allowed)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value)
+    {
+        bool ok = false;
+        for (size_t i = 0; allowed[i] && !ok; i++)
+            ok = strcmp(key, allowed[i]) == 0;
+        if (!ok) {
+            char list[512] = "";
+            for (size_t i = 0; allowed[i]; i++) {
+                strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
+                strncat(list, allowed[i], sizeof(list) - strlen(list) - 1);
+            }
+            return fail_at(ld, value, "unknown key '%s' in %s; known: %s", key, what, list);
+        }
+    }
+    return 0;
+}
+
+static int get_string(loader_t *ld, const json_t *obj, const char *key, bool required, char **out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v) {
+        if (required)
+            return fail_at(ld, obj, "missing '%s'", key);
+        return 0;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return fail_at(ld, v, "%s: expected a non-empty string", key);
+    *out = strdup(json_string_value(v));
+    return *out ? 0 : fail_at(ld, v, "out of memory");
+}
+
+static int get_fraction(loader_t *ld, const json_t *obj, const char *key, double *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    if (!json_is_number(v) || json_number_value(v) < 0 || !isfinite(json_number_value(v)))
+        return fail_at(ld, v, "%s: expected a fraction such as 0.10 (10 %%), 0 or more", key);
+    *out = json_number_value(v);
+    return 0;
+}
+
+static int get_phases(loader_t *ld, const json_t *obj, unsigned *out)
+{
+    const json_t *v = json_object_get(obj, "phases");
+    *out = GATE_PHASES_ALL;
+    if (!v)
+        return 0;
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return fail_at(ld, v, "phases: expected a list of phases such as [1, 2, 3]");
+    *out = 0;
+    size_t i;
+    const json_t *p;
+    json_array_foreach(v, i, p)
+    {
+        json_int_t n = json_is_integer(p) ? json_integer_value(p) : 0;
+        if (n < 1 || n > 3)
+            return fail_at(ld, p, "phases: %s is not a phase; phases are 1, 2 and 3",
+                           json_is_string(p) ? json_string_value(p) : "this");
+        *out |= 1u << n;
+    }
+    return 0;
+}
+
+static int get_bool(loader_t *ld, const json_t *obj, const char *key, bool *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    if (!json_is_boolean(v))
+        return fail_at(ld, v, "%s: expected true or false", key);
+    *out = json_is_true(v);
+    return 0;
+}
+
+static gate_rule_t *new_rule(loader_t *ld, const json_t *node, gate_kind_t kind)
+{
+    gate_spec_t *spec = ld->spec;
+    gate_rule_t *grown = realloc(spec->rules, (spec->n_rules + 1) * sizeof(*grown));
+    if (!grown) {
+        fail_at(ld, node, "out of memory");
+        return NULL;
+    }
+    spec->rules = grown;
+    gate_rule_t *r = &spec->rules[spec->n_rules++];
+    memset(r, 0, sizeof(*r));
+    r->kind = kind;
+    r->bound = NAN;
+    r->tolerance = -1;
+    yamlj_where(ld->doc, node, r->where, sizeof(r->where));
+    return r;
+}
+
+static int load_criterion(loader_t *ld, const json_t *node, gate_kind_t kind)
+{
+    static const char *const crit_keys[] = {"name",   "metric",    "pass",   "unit",
+                                            "phases", "with_long", "source", NULL};
+    static const char *const rb_keys[] = {"name",      "metric",      "trigger", "unit", "phases",
+                                          "with_long", "degradation", "source",  NULL};
+    const char *what = kind == GATE_RULE_CRITERION ? "a criterion" : "a rollback trigger";
+    if (!json_is_object(node))
+        return fail_at(ld, node, "%s: expected a mapping with name, metric and %s", what,
+                       kind == GATE_RULE_CRITERION ? "pass" : "trigger");
+    if (check_keys(ld, node, what, kind == GATE_RULE_CRITERION ? crit_keys : rb_keys))
+        return -1;
+    gate_rule_t *r = new_rule(ld, node, kind);
+    if (!r)
+        return -1;
+    if (get_string(ld, node, "name", true, &r->name) ||
+        get_string(ld, node, "unit", false, &r->unit) || get_phases(ld, node, &r->phases) ||
+        get_bool(ld, node, "with_long", &r->with_long))
+        return -1;
+    const json_t *degradation = json_object_get(node, "degradation");
+    if (kind == GATE_RULE_ROLLBACK && degradation) {
+        /* Degradation against the baseline: no metric of its own. */
+        if (json_object_get(node, "metric") || json_object_get(node, "trigger"))
+            return fail_at(ld, node,
+                           "a degradation trigger takes no metric or trigger: it watches every "
+                           "metric of baseline.metrics");
+        r->degradation = -1;
+        if (get_fraction(ld, node, "degradation", &r->degradation))
+            return -1;
+        r->cmp = GATE_GT;
+        r->bound = r->degradation;
+        return 0;
+    }
+    if (get_string(ld, node, "metric", true, &r->metric))
+        return -1;
+    const char *key = kind == GATE_RULE_CRITERION ? "pass" : "trigger";
+    const json_t *cond = json_object_get(node, key);
+    if (!cond)
+        return fail_at(ld, node, "missing '%s' (such as %s)", key,
+                       kind == GATE_RULE_CRITERION ? "pass: \"< 100\"" : "trigger: \"> 200\"");
+    return parse_condition(ld, cond, key, &r->cmp, &r->bound);
+}
+
+static int load_regression(loader_t *ld, const json_t *node)
+{
+    static const char *const keys[] = {"name",   "metric",    "better", "tolerance", "unit",
+                                       "phases", "with_long", "source", NULL};
+    if (!json_is_object(node))
+        return fail_at(ld, node, "a baseline metric: expected a mapping with metric and better");
+    if (check_keys(ld, node, "a baseline metric", keys))
+        return -1;
+    gate_rule_t *r = new_rule(ld, node, GATE_RULE_REGRESSION);
+    if (!r)
+        return -1;
+    if (get_string(ld, node, "metric", true, &r->metric) ||
+        get_string(ld, node, "name", false, &r->name) ||
+        get_string(ld, node, "unit", false, &r->unit) || get_phases(ld, node, &r->phases) ||
+        get_bool(ld, node, "with_long", &r->with_long) ||
+        get_fraction(ld, node, "tolerance", &r->tolerance))
+        return -1;
+    if (strchr(r->metric, '*'))
+        return fail_at(ld, json_object_get(node, "metric"),
+                       "metric: a baseline metric names one metric (no '*')");
+    const json_t *better = json_object_get(node, "better");
+    const char *b = json_string_value(better);
+    if (!b || (strcmp(b, "smaller") && strcmp(b, "bigger")))
+        return fail_at(ld, better ? better : node,
+                       "better: expected smaller (latencies, ratios) or bigger (throughputs)");
+    r->bigger_better = strcmp(b, "bigger") == 0;
+    if (!r->name) {
+        char name[300];
+        snprintf(name, sizeof(name), "%s against the baseline", r->metric);
+        r->name = strdup(name);
+    }
+    return 0;
+}
+
+static int load_list(loader_t *ld, const json_t *root, const char *key, gate_kind_t kind)
+{
+    const json_t *list = json_object_get(root, key);
+    if (!list)
+        return 0;
+    if (!json_is_array(list))
+        return fail_at(ld, list, "%s: expected a list", key);
+    size_t i;
+    const json_t *node;
+    json_array_foreach(list, i, node)
+    {
+        if (load_criterion(ld, node, kind))
+            return -1;
+    }
+    return 0;
+}
+
+static int load_baseline(loader_t *ld, const json_t *root)
+{
+    const json_t *b = json_object_get(root, "baseline");
+    if (!b)
+        return 0;
+    static const char *const keys[] = {"tolerance", "metrics", NULL};
+    if (!json_is_object(b))
+        return fail_at(ld, b, "baseline: expected a mapping with tolerance and metrics");
+    if (check_keys(ld, b, "baseline", keys) ||
+        get_fraction(ld, b, "tolerance", &ld->spec->tolerance))
+        return -1;
+    const json_t *metrics = json_object_get(b, "metrics");
+    if (!metrics)
+        return 0;
+    if (!json_is_array(metrics))
+        return fail_at(ld, metrics, "baseline.metrics: expected a list");
+    size_t i;
+    const json_t *node;
+    json_array_foreach(metrics, i, node)
+    {
+        if (load_regression(ld, node))
+            return -1;
+    }
+    return 0;
+}
+
+static gate_spec_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, size_t size)
+{
+    gate_spec_t *spec = calloc(1, sizeof(*spec));
+    if (!spec) {
+        dbev_seterr(errstr, size, "out of memory");
+        yamlj_doc_destroy(doc);
+        return NULL;
+    }
+    spec->path = strdup(path);
+    spec->tolerance = 0.10; /* seed 001: no performance regressions, ±10 % acceptable */
+    loader_t ld = {doc, spec, errstr, size};
+    const json_t *root = yamlj_root(doc);
+    static const char *const keys[] = {"version", "criteria", "rollback", "baseline", NULL};
+    int rc = 0;
+    if (!json_is_object(root))
+        rc = fail_at(&ld, root, "expected a mapping with criteria, rollback and baseline");
+    if (rc == 0)
+        rc = check_keys(&ld, root, "the gates file", keys);
+    const json_t *version = json_object_get(root, "version");
+    if (rc == 0 && version && !(json_is_integer(version) && json_integer_value(version) == 1))
+        rc = fail_at(&ld, version, "version: this harness reads version 1");
+    if (rc == 0)
+        rc = load_list(&ld, root, "criteria", GATE_RULE_CRITERION);
+    if (rc == 0)
+        rc = load_list(&ld, root, "rollback", GATE_RULE_ROLLBACK);
+    if (rc == 0)
+        rc = load_baseline(&ld, root);
+    for (size_t i = 0; rc == 0 && i < spec->n_rules; i++)
+        if (spec->rules[i].kind == GATE_RULE_REGRESSION && spec->rules[i].tolerance < 0)
+            spec->rules[i].tolerance = spec->tolerance;
+    if (rc == 0 && spec->n_rules == 0)
+        rc = fail_at(&ld, root, "no criteria: a gate that judges nothing would always pass");
+    yamlj_doc_destroy(doc);
+    if (rc != 0) {
+        gate_spec_destroy(spec);
+        return NULL;
+    }
+    return spec;
+}
+
+gate_spec_t *gate_spec_load(const char *path, char *errstr, size_t size)
+{
+    yamlj_doc_t *doc = yamlj_load_file(path, errstr, size);
+    return doc ? load_doc(path, doc, errstr, size) : NULL;
+}
+
+gate_spec_t *gate_spec_load_buffer(const char *name, const char *text, char *errstr, size_t size)
+{
+    yamlj_doc_t *doc = yamlj_load_buffer(name, text, strlen(text), errstr, size);
+    return doc ? load_doc(name, doc, errstr, size) : NULL;
+}
+
+void gate_spec_destroy(gate_spec_t *spec)
+{
+    if (!spec)
+        return;
+    for (size_t i = 0; i < spec->n_rules; i++) {
+        free(spec->rules[i].name);
+        free(spec->rules[i].metric);
+        free(spec->rules[i].unit);
+    }
+    free(spec->rules);
+    free(spec->path);
+    free(spec);
+}
