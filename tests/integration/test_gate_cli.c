@@ -1,0 +1,329 @@
+/*
+ * dbev-harness gate, driven as CI drives it: the real binary on tiny
+ * phase-tagged scenario files (tests/fixtures/gate/scenarios/) with gates
+ * files written for the test. Direct mode keeps it fast and independent of
+ * Kafka. Checks the exit codes (0 pass, 1 fail, 2 rollback, 3 a criterion on
+ * a metric no scenario produced), the phase selection (earlier phases
+ * included, long and phase-less scenarios left out), the verdict in
+ * report.json, report.xml and summary.md, the benchmark JSON, the history
+ * file, and a baseline stored by one run and judged by the next.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HARNESS    DBEV_BUILD_DIR "/bin/dbev-harness"
+#define FIXTURES   DBEV_SOURCE_DIR "/tests/fixtures/gate"
+#define DEADLINE_S 120
+
+typedef struct run_result {
+    int status;
+    char out[65536];
+} run_result_t;
+
+/* Runs argv with stdout+stderr captured; kills it at the deadline. */
+static void run(run_result_t *r, char *const argv[])
+{
+    char path[] = "/tmp/dbev-test-gate-out-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status = 0;
+    time_t deadline = time(NULL) + DEADLINE_S;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (time(NULL) > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            break;
+        }
+        struct timespec ts = {0, 20 * 1000 * 1000}; /* polling a child's exit with a deadline */
+        nanosleep(&ts, NULL);
+    }
+    ssize_t n = pread(fd, r->out, sizeof(r->out) - 1, 0);
+    r->out[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+    r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+typedef struct fixture {
+    char dir[64];
+    char out[128];
+    char history[128];
+    char baseline[128];
+    run_result_t r;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/dbev-test-gate-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->out, sizeof(f->out), "%s/out", f->dir);
+    snprintf(f->history, sizeof(f->history), "%s/history.jsonl", f->dir);
+    snprintf(f->baseline, sizeof(f->baseline), "%s/baseline.json", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    int rc = system(cmd);
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+/* gate --phase PHASE --mode direct with the test's gates file, history and out dir. */
+static void gate(fixture_t *f, const char *phase, const char *gates, const char *extra1,
+                 const char *extra2, const char *scenarios)
+{
+    char gates_path[512];
+    snprintf(gates_path, sizeof(gates_path), FIXTURES "/%s", gates);
+    char *argv[20];
+    int n = 0;
+    argv[n++] = HARNESS;
+    argv[n++] = "gate";
+    argv[n++] = "--phase";
+    argv[n++] = (char *)phase;
+    argv[n++] = "--mode";
+    argv[n++] = "direct";
+    argv[n++] = "--seed";
+    argv[n++] = "5";
+    argv[n++] = "--gates";
+    argv[n++] = gates_path;
+    argv[n++] = "--out";
+    argv[n++] = f->out;
+    argv[n++] = "--history";
+    argv[n++] = f->history;
+    if (extra1)
+        argv[n++] = (char *)extra1;
+    if (extra2)
+        argv[n++] = (char *)extra2;
+    argv[n++] = (char *)(scenarios ? scenarios : FIXTURES "/scenarios");
+    argv[n] = NULL;
+    run(&f->r, argv);
+}
+
+static char *slurp(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        fail_msg("%s missing", path);
+    char *buf = calloc(1, 1 << 18);
+    size_t n = fread(buf, 1, (1 << 18) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    return buf;
+}
+
+static json_t *load_json(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    json_error_t err;
+    json_t *j = json_load_file(path, 0, &err);
+    if (!j)
+        fail_msg("%s: %s", path, err.text);
+    return j;
+}
+
+static void expect_status(fixture_t *f, int status)
+{
+    if (f->r.status != status)
+        fail_msg("exit %d, expected %d:\n%s", f->r.status, status, f->r.out);
+}
+
+static void test_pass_writes_verdict_everywhere(void **state)
+{
+    fixture_t *f = *state;
+    gate(f, "2", "gates_pass.yaml", "--update-baseline", f->baseline, NULL);
+    expect_status(f, 0);
+    /* Phase 2 runs phases 1 and 2; not 3, not long, not phase-less. */
+    assert_non_null(strstr(f->r.out, "gate fixture, phase 1, a direct query"));
+    assert_non_null(strstr(f->r.out, "gate fixture, phase 2, a direct update"));
+    assert_null(strstr(f->r.out, "phase 3, another query"));
+    assert_null(strstr(f->r.out, "but long"));
+    assert_null(strstr(f->r.out, "without a phase"));
+    assert_non_null(strstr(f->r.out, "verdict: PASS"));
+    assert_non_null(strstr(f->r.out, "direct.latency.query.p95_ms"));
+
+    json_t *report = load_json(f->out, "report.json");
+    json_t *verdict = json_object_get(report, "verdict");
+    assert_string_equal(json_string_value(json_object_get(verdict, "outcome")), "pass");
+    json_t *criteria = json_object_get(verdict, "criteria");
+    assert_true(json_array_size(criteria) >= 4);
+    bool seen = false;
+    size_t i;
+    json_t *c;
+    json_array_foreach(criteria, i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "metric")),
+                   "direct.latency.query.p95_ms") == 0 &&
+            strcmp(json_string_value(json_object_get(c, "name")), "direct query p95 under 10 s") ==
+                0) {
+            seen = true;
+            assert_true(json_number_value(json_object_get(c, "figure")) > 0);
+            assert_true(json_number_value(json_object_get(c, "bound")) == 10000);
+            assert_string_equal(json_string_value(json_object_get(c, "comparison")), "<");
+            assert_string_equal(json_string_value(json_object_get(c, "outcome")), "pass");
+        }
+    }
+    assert_true(seen);
+    json_decref(report);
+
+    char *xml = slurp(f->out, "report.xml");
+    assert_non_null(strstr(xml, "gate phase 2"));
+    assert_non_null(strstr(xml, "direct query p95 under 10 s"));
+    free(xml);
+    char *md = slurp(f->out, "summary.md");
+    assert_non_null(strstr(md, "Verdict: pass"));
+    assert_non_null(strstr(md, "direct query p95 under 10 s"));
+    free(md);
+
+    json_t *smaller = load_json(f->out, "benchmark-smaller.json");
+    assert_true(json_array_size(smaller) > 0);
+    json_decref(smaller);
+    json_decref(load_json(f->out, "benchmark-bigger.json"));
+    json_t *bmf = load_json(f->out, "bencher.json");
+    assert_non_null(json_object_get(json_object_get(bmf, "direct.latency.query"), "latency"));
+    json_decref(bmf);
+    json_t *metrics = load_json(f->out, "metrics.json");
+    assert_true(json_number_value(json_object_get(metrics, "direct.latency.query.count")) >= 1);
+    json_decref(metrics);
+
+    char *history = slurp(f->dir, "history.jsonl");
+    json_t *line = json_loads(history, JSON_DISABLE_EOF_CHECK, NULL);
+    assert_non_null(line);
+    assert_string_equal(json_string_value(json_object_get(line, "phase")), "2");
+    assert_string_equal(json_string_value(json_object_get(line, "verdict")), "PASS");
+    assert_non_null(json_object_get(json_object_get(line, "metrics"), "parity.mismatches"));
+    json_decref(line);
+    free(history);
+
+    /* The stored baseline is judged by the next run: same counts, a pass. */
+    gate(f, "2", "gates_pass.yaml", "--baseline", f->baseline, NULL);
+    expect_status(f, 0);
+    assert_non_null(strstr(f->r.out, "direct.latency.query.count against the baseline"));
+    assert_non_null(strstr(f->r.out, "baseline 1, better by 0.0 %"));
+    /* A baseline with half the queries: the run is 100 % worse, past the
+     * 50 % degradation trigger: ROLLBACK. */
+    json_t *b = json_load_file(f->baseline, 0, NULL);
+    assert_non_null(b);
+    json_t *m = json_object_get(json_object_get(json_object_get(b, "phases"), "2"), "metrics");
+    double count = json_number_value(json_object_get(m, "direct.latency.query.count"));
+    json_object_set_new(m, "direct.latency.query.count", json_real(count / 2));
+    assert_int_equal(json_dump_file(b, f->baseline, 0), 0);
+    json_decref(b);
+    gate(f, "2", "gates_pass.yaml", "--baseline", f->baseline, NULL);
+    expect_status(f, 2);
+    assert_non_null(strstr(f->r.out, "ROLLBACK  degradation over 50 %"));
+    /* No entry for phase 1 in the baseline: a harness error, not a quiet skip. */
+    gate(f, "1", "gates_pass.yaml", "--baseline", f->baseline, NULL);
+    expect_status(f, 3);
+    assert_non_null(strstr(f->r.out, "no metrics for phase 1"));
+}
+
+static void test_failing_criterion_exits_1(void **state)
+{
+    fixture_t *f = *state;
+    gate(f, "1", "gates_fail.yaml", NULL, NULL, NULL);
+    expect_status(f, 1);
+    assert_non_null(strstr(f->r.out, "FAIL      direct query p95 under a nanosecond"));
+    assert_non_null(strstr(f->r.out, "verdict: FAIL"));
+    json_t *report = load_json(f->out, "report.json");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(report, "verdict"), "outcome")), "fail");
+    json_decref(report);
+    char *xml = slurp(f->out, "report.xml");
+    assert_non_null(strstr(xml, "<failure"));
+    free(xml);
+}
+
+static void test_rollback_trigger_exits_2(void **state)
+{
+    fixture_t *f = *state;
+    gate(f, "all", "gates_rollback.yaml", NULL, NULL, NULL);
+    expect_status(f, 2);
+    assert_non_null(strstr(f->r.out, "ROLLBACK  any query at all"));
+    assert_non_null(strstr(f->r.out, "phase 3, another query")); /* all: every phase */
+    json_t *report = load_json(f->out, "report.json");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(report, "verdict"), "outcome")),
+        "rollback");
+    json_decref(report);
+    char *md = slurp(f->out, "summary.md");
+    assert_non_null(strstr(md, "Verdict: rollback"));
+    free(md);
+}
+
+static void test_missing_metric_exits_3(void **state)
+{
+    fixture_t *f = *state;
+    gate(f, "1", "gates_missing.yaml", NULL, NULL, NULL);
+    expect_status(f, 3);
+    assert_non_null(strstr(f->r.out, "ERROR     event query p95 under 100 ms"));
+    assert_non_null(strstr(f->r.out, "no scenario produced latency.query.p95_ms"));
+    assert_non_null(strstr(f->r.out, "gates_missing.yaml:6:5")); /* where the rule is */
+}
+
+static void test_failed_scenario_fails_the_gate(void **state)
+{
+    fixture_t *f = *state;
+    gate(f, "1", "gates_pass.yaml", NULL, NULL, FIXTURES "/failing");
+    expect_status(f, 1);
+    assert_non_null(strstr(f->r.out, "FAIL      every scenario passed"));
+}
+
+static void test_bad_gates_file_and_options_exit_3(void **state)
+{
+    fixture_t *f = *state;
+    /* A scenario file stands in for a broken gates file: unknown keys at line 1. */
+    gate(f, "1", "scenarios/p1_query.yaml", NULL, NULL, NULL);
+    expect_status(f, 3);
+    assert_non_null(strstr(f->r.out, "p1_query.yaml:1:7: unknown key 'name'"));
+    char *argv[] = {HARNESS, "gate", "--phase", "4", NULL};
+    run(&f->r, argv);
+    expect_status(f, 3);
+    char *no_phase[] = {HARNESS, "gate", NULL};
+    run(&f->r, no_phase);
+    expect_status(f, 3);
+    assert_non_null(strstr(f->r.out, "--phase is required"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_pass_writes_verdict_everywhere, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failing_criterion_exits_1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_trigger_exits_2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_metric_exits_3, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_scenario_fails_the_gate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_gates_file_and_options_exit_3, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
