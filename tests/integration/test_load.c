@@ -85,8 +85,10 @@ static int setup(void **state)
                            {"topic.prefix", mockenv_env_name(f->kit->mk)},
                            {"kafka.log_level", "0"},
                            {"service.name", "load-test"},
-                           /* the late-answer test times requests out on purpose */
-                           {"circuit.breaker.enable", "false"}};
+                           /* the late-answer test times requests out on purpose, */
+                           {"circuit.breaker.enable", "false"},
+                           /* at the client's own deadline, before the adapter's */
+                           {"request.timeout.grace.ms", "0"}};
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
         if (dbev_conf_set(conf, kv[i][0], kv[i][1], err, sizeof(err)))
             fail_msg("conf %s: %s", kv[i][0], err);
