@@ -53,7 +53,9 @@ typedef struct gate_rule {
     bool bigger_better; /* regression: a throughput; else a latency or a ratio */
     double tolerance;   /* regression: allowed change, fraction of the baseline */
     double degradation; /* rollback on degradation: trigger above this fraction */
-    char where[256];    /* file:line:column of the rule */
+    char **watch;       /* degradation: the baseline metrics it watches (all when n_watch 0) */
+    size_t n_watch;
+    char where[256]; /* file:line:column of the rule */
 } gate_rule_t;
 
 typedef struct gate_spec {

@@ -211,6 +211,14 @@ static void judge_regression(gate_result_t *res, const gate_rule_t *rule, const 
          d > 0 ? "worse by" : "better by", fabs(d) * 100, rule->tolerance * 100);
 }
 
+static bool watched(const gate_rule_t *trigger, const char *metric)
+{
+    for (size_t i = 0; i < trigger->n_watch; i++)
+        if (strcmp(trigger->watch[i], metric) == 0)
+            return true;
+    return trigger->n_watch == 0;
+}
+
 static void judge_degradation(gate_result_t *res, const gate_spec_t *spec, const gate_rule_t *rule,
                               const gate_input_t *in)
 {
@@ -230,7 +238,7 @@ static void judge_degradation(gate_result_t *res, const gate_spec_t *spec, const
     for (size_t i = 0; i < spec->n_rules; i++) {
         const gate_rule_t *r = &spec->rules[i];
         if (r->kind != GATE_RULE_REGRESSION || !applies(r, in->phase) ||
-            (r->with_long && !in->with_long))
+            (r->with_long && !in->with_long) || !watched(rule, r->metric))
             continue;
         const json_t *v = json_object_get(in->metrics, r->metric);
         const json_t *b = json_object_get(in->baseline, r->metric);

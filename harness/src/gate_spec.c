@@ -194,12 +194,56 @@ static gate_rule_t *new_rule(loader_t *ld, const json_t *node, gate_kind_t kind)
     return r;
 }
 
+/* watch: [metric, ...] of a degradation trigger; checked against the
+ * baseline section once it is read (check_watch). */
+static int load_watch(loader_t *ld, gate_rule_t *r, const json_t *watch)
+{
+    if (!watch)
+        return 0;
+    if (!json_is_array(watch) || json_array_size(watch) == 0)
+        return fail_at(ld, watch, "watch: expected a list of metrics of baseline.metrics");
+    r->watch = calloc(json_array_size(watch), sizeof(char *));
+    if (!r->watch)
+        return fail_at(ld, watch, "out of memory");
+    size_t i;
+    const json_t *m;
+    json_array_foreach(watch, i, m)
+    {
+        if (!json_is_string(m))
+            return fail_at(ld, m, "watch: expected metric names");
+        r->watch[r->n_watch++] = strdup(json_string_value(m));
+    }
+    return 0;
+}
+
+/* Every watched metric must be one the baseline section compares. */
+static int check_watch(loader_t *ld, const json_t *root)
+{
+    const json_t *list = json_object_get(root, "rollback");
+    size_t i, j;
+    const json_t *node, *m;
+    json_array_foreach(list, i, node)
+    {
+        json_array_foreach(json_object_get(node, "watch"), j, m)
+        {
+            bool found = false;
+            for (size_t k = 0; k < ld->spec->n_rules && !found; k++)
+                found = ld->spec->rules[k].kind == GATE_RULE_REGRESSION &&
+                        strcmp(ld->spec->rules[k].metric, json_string_value(m)) == 0;
+            if (!found)
+                return fail_at(ld, m, "watch: %s is not a metric of baseline.metrics",
+                               json_string_value(m));
+        }
+    }
+    return 0;
+}
+
 static int load_criterion(loader_t *ld, const json_t *node, gate_kind_t kind)
 {
     static const char *const crit_keys[] = {"name",   "metric",    "pass",   "unit",
                                             "phases", "with_long", "source", NULL};
-    static const char *const rb_keys[] = {"name",      "metric",      "trigger", "unit", "phases",
-                                          "with_long", "degradation", "source",  NULL};
+    static const char *const rb_keys[] = {"name",      "metric",      "trigger", "unit",   "phases",
+                                          "with_long", "degradation", "watch",   "source", NULL};
     const char *what = kind == GATE_RULE_CRITERION ? "a criterion" : "a rollback trigger";
     if (!json_is_object(node))
         return fail_at(ld, node, "%s: expected a mapping with name, metric and %s", what,
@@ -225,8 +269,11 @@ static int load_criterion(loader_t *ld, const json_t *node, gate_kind_t kind)
             return -1;
         r->cmp = GATE_GT;
         r->bound = r->degradation;
-        return 0;
+        return load_watch(ld, r, json_object_get(node, "watch"));
     }
+    if (json_object_get(node, "watch"))
+        return fail_at(ld, json_object_get(node, "watch"),
+                       "watch: only a degradation trigger watches baseline metrics");
     if (get_string(ld, node, "metric", true, &r->metric))
         return -1;
     const char *key = kind == GATE_RULE_CRITERION ? "pass" : "trigger";
@@ -341,6 +388,8 @@ static gate_spec_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, s
         rc = load_list(&ld, root, "rollback", GATE_RULE_ROLLBACK);
     if (rc == 0)
         rc = load_baseline(&ld, root);
+    if (rc == 0)
+        rc = check_watch(&ld, root);
     for (size_t i = 0; rc == 0 && i < spec->n_rules; i++)
         if (spec->rules[i].kind == GATE_RULE_REGRESSION && spec->rules[i].tolerance < 0)
             spec->rules[i].tolerance = spec->tolerance;
@@ -374,6 +423,9 @@ void gate_spec_destroy(gate_spec_t *spec)
         free(spec->rules[i].name);
         free(spec->rules[i].metric);
         free(spec->rules[i].unit);
+        for (size_t w = 0; w < spec->rules[i].n_watch; w++)
+            free(spec->rules[i].watch[w]);
+        free(spec->rules[i].watch);
     }
     free(spec->rules);
     free(spec->path);

@@ -115,6 +115,9 @@ static void test_spec_errors_point_at_the_mistake(void **state)
     expect_error("criteria: []\n", "g.yaml:1:1", "no criteria");
     expect_error("criteria:\n  - name: a\n   metric: m\n", "g.yaml:3:", ""); /* YAML syntax */
     expect_error("version: 2\ncriteria: []\n", "g.yaml:1:10", "version 1");
+    expect_error("rollback:\n  - name: d\n    degradation: 0.5\n    watch: [nope]\n"
+                 "baseline:\n  metrics:\n    - {metric: m, better: bigger}\n",
+                 "g.yaml:4:13", "nope is not a metric of baseline.metrics");
 }
 
 static void test_committed_gates_file_loads(void **state)
@@ -315,6 +318,33 @@ static void test_baseline_tolerance_and_override(void **state)
     gate_spec_destroy(spec);
 }
 
+static void test_degradation_watches_only_its_metrics(void **state)
+{
+    (void)state;
+    gate_spec_t *spec = load_ok("rollback:\n"
+                                "  - name: degradation\n"
+                                "    degradation: 0.5\n"
+                                "    watch: [load.insert.throughput_max]\n"
+                                "baseline:\n"
+                                "  metrics:\n"
+                                "    - {metric: ratio.query.p95, better: smaller, tolerance: 3}\n"
+                                "    - {metric: load.insert.throughput_max, better: bigger}\n");
+    json_t *m = good_metrics();
+    /* The noisy ratio tripled (within its own tolerance): not a rollback,
+     * as the trigger does not watch it. */
+    json_t *base =
+        json_pack("{s:f, s:f}", "ratio.query.p95", 4.0 / 3, "load.insert.throughput_max", 1000.0);
+    gate_result_t *res = judge(spec, 3, false, m, base);
+    const gate_row_t *d = row_for(res, "degradation");
+    assert_int_equal(d->outcome, GATE_PASS);
+    assert_string_equal(d->metric, "load.insert.throughput_max");
+    assert_int_equal(res->verdict, GATE_PASS);
+    gate_result_destroy(res);
+    json_decref(base);
+    json_decref(m);
+    gate_spec_destroy(spec);
+}
+
 static void test_baseline_file_keeps_other_phases(void **state)
 {
     (void)state;
@@ -484,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_judge_fail_and_rollback),
         cmocka_unit_test(test_missing_metric_is_an_error_not_a_pass),
         cmocka_unit_test(test_baseline_tolerance_and_override),
+        cmocka_unit_test(test_degradation_watches_only_its_metrics),
         cmocka_unit_test(test_baseline_file_keeps_other_phases),
         cmocka_unit_test(test_benchmark_json_shapes),
         cmocka_unit_test(test_verdict_goes_into_the_report),
