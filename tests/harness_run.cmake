@@ -17,3 +17,9 @@ add_test(NAME scenario_suite_process_adapters
                  --seed 1 --out ${CMAKE_BINARY_DIR}/reports/ctest-suite-process)
 set_tests_properties(scenario_suite_process_adapters PROPERTIES TIMEOUT 300
                      LABELS "integration;scenarios" PROCESSORS 2)
+# Kill and restart of the only adapter (one process, no rebalance partner).
+add_test(NAME scenario_suite_single_process_adapter
+         COMMAND dbev-harness run --adapter process --tag adapter_single --skip-tag long
+                 --seed 1 --out ${CMAKE_BINARY_DIR}/reports/ctest-suite-single)
+set_tests_properties(scenario_suite_single_process_adapter PROPERTIES TIMEOUT 300
+                     LABELS "integration;scenarios" PROCESSORS 2)
