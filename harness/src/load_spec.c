@@ -8,26 +8,12 @@
 
 #include "dbev_common.h"
 
+#include "scenario.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const struct {
-    const char *key;
-    dbev_op_t op;
-} op_keys[] = {
-    {"query", DBEV_OP_SELECT},
-    {"select", DBEV_OP_SELECT},
-    {"insert", DBEV_OP_INSERT},
-    {"update", DBEV_OP_UPDATE},
-    {"delete", DBEV_OP_DELETE},
-    {"upsert", DBEV_OP_UPSERT},
-    {"execute", DBEV_OP_EXECUTE},
-    {"transaction", DBEV_OP_TRANSACTION},
-    {"batch_insert", DBEV_OP_BATCH_INSERT},
-    {"health", DBEV_OP_HEALTH},
-};
 
 static const char *const plain_keys[] = {"rate",       "duration_s", "count",    "max_in_flight",
                                          "timeout_ms", "retries",    "warmup_s", "key",
@@ -42,16 +28,6 @@ static bool is_plain_key(const char *key)
         if (!strcmp(plain_keys[i], key))
             return true;
     return false;
-}
-
-static int find_op(const char *key, dbev_op_t *op)
-{
-    for (size_t i = 0; i < sizeof(op_keys) / sizeof(op_keys[0]); i++)
-        if (!strcmp(op_keys[i].key, key)) {
-            *op = op_keys[i].op;
-            return 0;
-        }
-    return -1;
 }
 
 /* A positive number under key, or def when absent; -1 with errstr when not a number > 0. */
@@ -177,7 +153,7 @@ int load_spec_parse(const json_t *body, load_spec_t *spec, char *errstr, size_t 
     json_object_foreach((json_t *)body, k, v)
     {
         dbev_op_t op;
-        if (find_op(k, &op) == 0) {
+        if (scenario_operation_key(k, &op) == 0) {
             ops++;
             spec->op = op;
             spec->op_key = k;

@@ -74,7 +74,7 @@ static bool in_list(const char *key, const char *const *list)
     return false;
 }
 
-static int find_operation(const char *key, dbev_op_t *op)
+int scenario_operation_key(const char *key, dbev_op_t *op)
 {
     for (size_t i = 0; i < N_OPERATION_KEYS; i++)
         if (strcmp(key, operation_keys[i].key) == 0) {
@@ -184,7 +184,7 @@ static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *ste
     {
         dbev_op_t op;
         int is_kind = 1;
-        if (find_operation(key, &op) == 0) {
+        if (scenario_operation_key(key, &op) == 0) {
             step->kind = STEP_OPERATION;
             step->op = op;
         } else if (!strcmp(key, "sql")) {

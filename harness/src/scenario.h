@@ -73,6 +73,13 @@ scenario_t *scenario_load_buffer(const char *name, const char *text, char *errst
 
 void scenario_destroy(scenario_t *scenario);
 
+/**
+ * @brief The operation a step key names ("query" and "select" are SELECT,
+ *        "batch_insert" is BATCH_INSERT, ...).
+ * @returns 0 and the operation in *op, or -1 when key names none.
+ */
+int scenario_operation_key(const char *key, dbev_op_t *op);
+
 /** Whether the scenario carries tag. */
 bool scenario_has_tag(const scenario_t *scenario, const char *tag);
 
