@@ -288,8 +288,11 @@ static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *ste
                            "count, and an operation");
         if (!json_is_number(json_object_get(step->body, "rate")))
             return fail_at(ld, step->body, "load: rate (requests per second) is required");
-        if (!json_object_get(step->body, "duration_s") && !json_object_get(step->body, "count"))
-            return fail_at(ld, step->body, "load: give duration_s or count, so the load ends");
+        if (!json_object_get(step->body, "duration_s") && !json_object_get(step->body, "count") &&
+            !json_object_get(step->body, "stress"))
+            return fail_at(ld, step->body,
+                           "load: give duration_s, count or stress (bounded by its "
+                           "max_duration_s), so the load ends");
         return 0;
     case STEP_PARALLEL:
         return load_steps(ld, step->body, &step->children, &step->n_children);

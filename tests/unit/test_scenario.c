@@ -81,7 +81,7 @@ static void test_mistakes_are_pointed_at(void **state)
     expect_error("name: x\nproves: y\nsteps:\n  - fault: {disk: full}\n", "bad.yaml:4:12",
                  "exactly one of kafka");
     expect_error("name: x\nproves: y\nsteps:\n  - load: {rate: 10, query: SELECT 1}\n",
-                 "bad.yaml:4:11", "duration_s or count");
+                 "bad.yaml:4:11", "duration_s, count or stress");
     expect_error("name: x\nproves: y\nsteps:\n  - insert: just text\n", "bad.yaml:4:13",
                  "mapping of the operation");
     expect_error("name: x\nproves: y\nfoo: 1\nsteps:\n  - sql: SELECT 1\n", "bad.yaml:3:6",
