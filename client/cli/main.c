@@ -75,7 +75,8 @@ static const cli_command_t commands[] = {
      CMD_DATA | CMD_RETURNING},
     {"update", "update TABLE --data JSON --where JSON [--returning COLS]",
      "update the rows matching --where", "TABLE", CMD_DATA | CMD_WHERE | CMD_RETURNING},
-    {"delete", "delete TABLE --where JSON", "delete the rows matching --where", "TABLE", CMD_WHERE},
+    {"delete", "delete TABLE --where JSON [--returning COLS]", "delete the rows matching --where",
+     "TABLE", CMD_WHERE | CMD_RETURNING},
     {"upsert", "upsert TABLE --data JSON --conflict COLS [--update COLS] [--returning COLS]",
      "insert, or update on conflict", "TABLE",
      CMD_DATA | CMD_CONFLICT | CMD_UPDATE | CMD_RETURNING},
@@ -243,7 +244,7 @@ static void parse_args(int argc, char **argv, cli_args_t *a)
             a->where = v;
         } else if ((v = opt_value(argc, argv, &i, NULL, "--returning"))) {
             if (!cmd || !(cmd->opts & CMD_RETURNING))
-                bad_usage("--returning is only valid after insert, update or upsert");
+                bad_usage("--returning is only valid after insert, update, delete or upsert");
             a->returning = v;
         } else if ((v = opt_value(argc, argv, &i, NULL, "--conflict"))) {
             if (!cmd || !(cmd->opts & CMD_CONFLICT))
@@ -532,7 +533,7 @@ int main(int argc, char **argv)
     else if (!strcmp(a.command, "update"))
         err = dbev_update(client, t, data, where, a.returning, &opts, &result, &error);
     else if (!strcmp(a.command, "delete"))
-        err = dbev_delete(client, t, where, &opts, &result, &error);
+        err = dbev_delete(client, t, where, a.returning, &opts, &result, &error);
     else if (!strcmp(a.command, "upsert"))
         err =
             dbev_upsert(client, t, data, a.conflict, a.update, a.returning, &opts, &result, &error);

@@ -130,7 +130,7 @@ static dbev_err_t req_upsert(const req_call_t *call, const char *table, json_t *
 
 static dbev_err_t req_batch(const req_call_t *call, const char *table, json_t *rows,
                             dbev_on_conflict_t on_conflict, const char *conflict,
-                            const char *update)
+                            const char *update, const char *returning)
 {
     dbev_err_t err = req_begin(call);
     if (err)
@@ -151,11 +151,12 @@ static dbev_err_t req_batch(const req_call_t *call, const char *table, json_t *r
     }
     if (mode != DBEV_CONFLICT_NONE && !conflict)
         return req_fail(call, "batch_insert: conflict columns are required with ON CONFLICT");
-    json_t *conf_cols = NULL, *upd_cols = NULL;
+    json_t *conf_cols = NULL, *upd_cols = NULL, *ret = NULL;
     if (req_columns(call, mode != DBEV_CONFLICT_NONE ? conflict : NULL, "conflict", &conf_cols) <
             0 ||
         req_columns(call, mode == DBEV_CONFLICT_DO_UPDATE ? update : NULL, "update", &upd_cols) <
-            0) {
+            0 ||
+        req_columns(call, returning, "returning", &ret) < 0) {
         err = DBEV_ERR__INVALID_ARG;
     } else {
         dbev_operation_t op = {.type = DBEV_OP_BATCH_INSERT,
@@ -163,11 +164,13 @@ static dbev_err_t req_batch(const req_call_t *call, const char *table, json_t *r
                                .rows = rows,
                                .conflict = mode,
                                .conflict_columns = conf_cols,
-                               .update_columns = upd_cols};
+                               .update_columns = upd_cols,
+                               .returning = ret};
         err = req_submit(call, &op);
     }
     json_decref(conf_cols);
     json_decref(upd_cols);
+    json_decref(ret);
     return err;
 }
 
@@ -280,18 +283,19 @@ dbev_err_t dbev_update_async(dbev_client_t *client, const char *table, json_t *d
 }
 
 dbev_err_t dbev_delete(dbev_client_t *client, const char *table, json_t *where,
-                       const dbev_call_opts_t *opts, dbev_result_t **resultp, dbev_error_t **errorp)
+                       const char *returning, const dbev_call_opts_t *opts, dbev_result_t **resultp,
+                       dbev_error_t **errorp)
 {
     req_call_t call = REQ_SYNC(client, opts, resultp, errorp);
-    return req_table(&call, DBEV_OP_DELETE, table, NULL, where, NULL);
+    return req_table(&call, DBEV_OP_DELETE, table, NULL, where, returning);
 }
 
 dbev_err_t dbev_delete_async(dbev_client_t *client, const char *table, json_t *where,
-                             const dbev_call_opts_t *opts, dbev_done_cb_t *cb, void *opaque,
-                             dbev_error_t **errorp)
+                             const char *returning, const dbev_call_opts_t *opts,
+                             dbev_done_cb_t *cb, void *opaque, dbev_error_t **errorp)
 {
     req_call_t call = REQ_ASYNC(client, opts, cb, opaque, errorp);
-    return req_table(&call, DBEV_OP_DELETE, table, NULL, where, NULL);
+    return req_table(&call, DBEV_OP_DELETE, table, NULL, where, returning);
 }
 
 dbev_err_t dbev_upsert(dbev_client_t *client, const char *table, json_t *data, const char *conflict,
@@ -313,20 +317,22 @@ dbev_err_t dbev_upsert_async(dbev_client_t *client, const char *table, json_t *d
 
 dbev_err_t dbev_batch_insert(dbev_client_t *client, const char *table, json_t *rows,
                              dbev_on_conflict_t on_conflict, const char *conflict,
-                             const char *update, const dbev_call_opts_t *opts,
-                             dbev_result_t **resultp, dbev_error_t **errorp)
+                             const char *update, const char *returning,
+                             const dbev_call_opts_t *opts, dbev_result_t **resultp,
+                             dbev_error_t **errorp)
 {
     req_call_t call = REQ_SYNC(client, opts, resultp, errorp);
-    return req_batch(&call, table, rows, on_conflict, conflict, update);
+    return req_batch(&call, table, rows, on_conflict, conflict, update, returning);
 }
 
 dbev_err_t dbev_batch_insert_async(dbev_client_t *client, const char *table, json_t *rows,
                                    dbev_on_conflict_t on_conflict, const char *conflict,
-                                   const char *update, const dbev_call_opts_t *opts,
-                                   dbev_done_cb_t *cb, void *opaque, dbev_error_t **errorp)
+                                   const char *update, const char *returning,
+                                   const dbev_call_opts_t *opts, dbev_done_cb_t *cb, void *opaque,
+                                   dbev_error_t **errorp)
 {
     req_call_t call = REQ_ASYNC(client, opts, cb, opaque, errorp);
-    return req_batch(&call, table, rows, on_conflict, conflict, update);
+    return req_batch(&call, table, rows, on_conflict, conflict, update, returning);
 }
 
 dbev_err_t dbev_transaction(dbev_client_t *client, json_t *operations, const dbev_call_opts_t *opts,

@@ -166,15 +166,15 @@ json_t *opcall_run(dbev_client_t *client, dbev_op_t op, const json_t *body,
         dbev_update(client, c.table, c.data, c.where, c.returning, &c.opts, &result, &error);
         break;
     case DBEV_OP_DELETE:
-        dbev_delete(client, c.table, c.where, &c.opts, &result, &error);
+        dbev_delete(client, c.table, c.where, c.returning, &c.opts, &result, &error);
         break;
     case DBEV_OP_UPSERT:
         dbev_upsert(client, c.table, c.data, c.conflict, c.update, c.returning, &c.opts, &result,
                     &error);
         break;
     case DBEV_OP_BATCH_INSERT:
-        dbev_batch_insert(client, c.table, c.rows, c.on_conflict, c.conflict, c.update, &c.opts,
-                          &result, &error);
+        dbev_batch_insert(client, c.table, c.rows, c.on_conflict, c.conflict, c.update, c.returning,
+                          &c.opts, &result, &error);
         break;
     case DBEV_OP_TRANSACTION:
         dbev_transaction(client, c.operations, &c.opts, &result, &error);
@@ -210,7 +210,7 @@ dbev_err_t opcall_start(dbev_client_t *client, dbev_op_t op, const json_t *body,
                                 errorp);
         break;
     case DBEV_OP_DELETE:
-        err = dbev_delete_async(client, c.table, c.where, &c.opts, cb, opaque, errorp);
+        err = dbev_delete_async(client, c.table, c.where, c.returning, &c.opts, cb, opaque, errorp);
         break;
     case DBEV_OP_UPSERT:
         err = dbev_upsert_async(client, c.table, c.data, c.conflict, c.update, c.returning, &c.opts,
@@ -218,7 +218,7 @@ dbev_err_t opcall_start(dbev_client_t *client, dbev_op_t op, const json_t *body,
         break;
     case DBEV_OP_BATCH_INSERT:
         err = dbev_batch_insert_async(client, c.table, c.rows, c.on_conflict, c.conflict, c.update,
-                                      &c.opts, cb, opaque, errorp);
+                                      c.returning, &c.opts, cb, opaque, errorp);
         break;
     case DBEV_OP_TRANSACTION:
         err = dbev_transaction_async(client, c.operations, &c.opts, cb, opaque, errorp);

@@ -110,8 +110,8 @@ static int dispatch(runctx_t *ctx, const step_t *step, step_result_t *res)
 }
 
 /* One child of a parallel step: its own context copy, so that it gets its
- * own direct connection (a PGconn serves one thread at a time). The client
- * and the adapters are shared: both are thread-safe. */
+ * own direct connections (a PGconn serves one thread at a time; --mode both
+ * has two). The client and the adapters are shared: both are thread-safe. */
 typedef struct branch {
     runctx_t ctx;
     const step_t *step;
@@ -140,12 +140,17 @@ int step_run_parallel(runctx_t *ctx, const step_t *step, step_result_t *res)
         b->step = &step->children[i];
         b->res.report_step = res->report_step;
         b->ctx.direct = pgenv_connect(ctx->pg, ctx->dbname, errstr, sizeof(errstr));
-        if (!b->ctx.direct) {
+        b->ctx.direct_twin = NULL;
+        if (b->ctx.direct && ctx->dbname_direct[0])
+            b->ctx.direct_twin = pgenv_connect(ctx->pg, ctx->dbname_direct, errstr, sizeof(errstr));
+        if (!b->ctx.direct || (ctx->dbname_direct[0] && !b->ctx.direct_twin)) {
+            PQfinish(b->ctx.direct);
             step_fail(res, DBEV_REPORT_ERROR, "parallel: %s", errstr);
             break;
         }
         if (pthread_create(&b->thread, NULL, run_branch, b) != 0) {
             PQfinish(b->ctx.direct);
+            PQfinish(b->ctx.direct_twin);
             step_fail(res, DBEV_REPORT_ERROR, "parallel: cannot start a thread");
             break;
         }
@@ -156,6 +161,7 @@ int step_run_parallel(runctx_t *ctx, const step_t *step, step_result_t *res)
         branch_t *b = &branches[i];
         pthread_join(b->thread, NULL);
         PQfinish(b->ctx.direct);
+        PQfinish(b->ctx.direct_twin);
         if (b->rc)
             rc = -1;
         if (b->res.status != DBEV_REPORT_PASS && res->status == DBEV_REPORT_PASS)

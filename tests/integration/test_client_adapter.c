@@ -183,13 +183,13 @@ static dbev_err_t run_call(fixture_t *f, call_t op, const call_args_t *a, bool a
             return dbev_update(c, a->table, a->data, a->where, a->returning, &opts, resultp,
                                errorp);
         case OP_DELETE:
-            return dbev_delete(c, a->table, a->where, &opts, resultp, errorp);
+            return dbev_delete(c, a->table, a->where, NULL, &opts, resultp, errorp);
         case OP_UPSERT:
             return dbev_upsert(c, a->table, a->data, a->conflict, a->update, a->returning, &opts,
                                resultp, errorp);
         case OP_BATCH:
             return dbev_batch_insert(c, a->table, a->rows, a->on_conflict, a->conflict, a->update,
-                                     &opts, resultp, errorp);
+                                     NULL, &opts, resultp, errorp);
         case OP_TXN:
             return dbev_transaction(c, a->ops, &opts, resultp, errorp);
         case OP_HEALTH:
@@ -213,7 +213,7 @@ static dbev_err_t run_call(fixture_t *f, call_t op, const call_args_t *a, bool a
                                 errorp);
         break;
     case OP_DELETE:
-        err = dbev_delete_async(c, a->table, a->where, &opts, on_done, &o, errorp);
+        err = dbev_delete_async(c, a->table, a->where, NULL, &opts, on_done, &o, errorp);
         break;
     case OP_UPSERT:
         err = dbev_upsert_async(c, a->table, a->data, a->conflict, a->update, a->returning, &opts,
@@ -221,7 +221,7 @@ static dbev_err_t run_call(fixture_t *f, call_t op, const call_args_t *a, bool a
         break;
     case OP_BATCH:
         err = dbev_batch_insert_async(c, a->table, a->rows, a->on_conflict, a->conflict, a->update,
-                                      &opts, on_done, &o, errorp);
+                                      NULL, &opts, on_done, &o, errorp);
         break;
     case OP_TXN:
         err = dbev_transaction_async(c, a->ops, &opts, on_done, &o, errorp);

@@ -161,6 +161,21 @@ static void test_missing_feature_is_skipped_with_reason(void **state)
     free(r);
 }
 
+static void test_parallel_branches_in_parity_mode(void **state)
+{
+    char out[] = "/tmp/dbev-test-out-XXXXXX";
+    assert_non_null(mkdtemp(out));
+    run_result_t *r = malloc(sizeof(*r));
+    char *argv[] = {HARNESS, "run", "--mode", "both", "--out", out, FIXTURES "/parallel_both.yaml",
+                    NULL};
+    run(r, argv);
+    if (r->status != 0)
+        fail_msg("exit %d:\n%s", r->status, r->out);
+    assert_non_null(strstr(r->out, "PASS parallel operations in parity mode"));
+    remove_tree(out);
+    free(r);
+}
+
 static void test_list_shows_what_each_proves(void **state)
 {
     run_result_t *r = malloc(sizeof(*r));
@@ -178,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_failing_scenario_exits_1_with_rerun),
         cmocka_unit_test(test_broken_file_and_empty_selection_are_harness_errors),
         cmocka_unit_test(test_missing_feature_is_skipped_with_reason),
+        cmocka_unit_test(test_parallel_branches_in_parity_mode),
         cmocka_unit_test(test_list_shows_what_each_proves),
     };
     return cmocka_run_group_tests_name("run_cli", tests, NULL, NULL);

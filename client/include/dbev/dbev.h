@@ -581,11 +581,12 @@ DBEV_API dbev_err_t dbev_update_async(dbev_client_t *client, const char *table, 
 /**
  * @brief DELETE the rows matching where; the count is dbev_result_row_count().
  * @param where JSON object of filters (non-empty).
+ * @param returning comma-separated columns of the deleted rows, "*", or NULL.
  * @returns see dbev_query(). @remark Thread-safe; blocks.
  */
 DBEV_API dbev_err_t dbev_delete(dbev_client_t *client, const char *table, json_t *where,
-                                const dbev_call_opts_t *opts, dbev_result_t **resultp,
-                                dbev_error_t **errorp);
+                                const char *returning, const dbev_call_opts_t *opts,
+                                dbev_result_t **resultp, dbev_error_t **errorp);
 /**
  * @brief Asynchronous dbev_delete().
  * @param client, ... the arguments of dbev_delete() but resultp.
@@ -596,8 +597,8 @@ DBEV_API dbev_err_t dbev_delete(dbev_client_t *client, const char *table, json_t
  * @remark Thread-safe; does not block.
  */
 DBEV_API dbev_err_t dbev_delete_async(dbev_client_t *client, const char *table, json_t *where,
-                                      const dbev_call_opts_t *opts, dbev_done_cb_t *cb,
-                                      void *opaque, dbev_error_t **errorp);
+                                      const char *returning, const dbev_call_opts_t *opts,
+                                      dbev_done_cb_t *cb, void *opaque, dbev_error_t **errorp);
 
 /**
  * @brief UPSERT: INSERT ... ON CONFLICT (conflict) DO UPDATE.
@@ -633,12 +634,15 @@ DBEV_API dbev_err_t dbev_upsert_async(dbev_client_t *client, const char *table, 
  * @param conflict comma-separated conflict columns (required unless
  *        on_conflict is DBEV_ON_CONFLICT_ERROR).
  * @param update DO_UPDATE: comma-separated columns, or NULL for all others.
+ * @param returning comma-separated columns of the rows inserted (or
+ *        updated), "*", or NULL; rows skipped by DO NOTHING return nothing.
  * @returns see dbev_query(). @remark Thread-safe; blocks.
  */
 DBEV_API dbev_err_t dbev_batch_insert(dbev_client_t *client, const char *table, json_t *rows,
                                       dbev_on_conflict_t on_conflict, const char *conflict,
-                                      const char *update, const dbev_call_opts_t *opts,
-                                      dbev_result_t **resultp, dbev_error_t **errorp);
+                                      const char *update, const char *returning,
+                                      const dbev_call_opts_t *opts, dbev_result_t **resultp,
+                                      dbev_error_t **errorp);
 /**
  * @brief Asynchronous dbev_batch_insert().
  * @param client, ... the arguments of dbev_batch_insert() but resultp.
@@ -650,9 +654,9 @@ DBEV_API dbev_err_t dbev_batch_insert(dbev_client_t *client, const char *table, 
  */
 DBEV_API dbev_err_t dbev_batch_insert_async(dbev_client_t *client, const char *table, json_t *rows,
                                             dbev_on_conflict_t on_conflict, const char *conflict,
-                                            const char *update, const dbev_call_opts_t *opts,
-                                            dbev_done_cb_t *cb, void *opaque,
-                                            dbev_error_t **errorp);
+                                            const char *update, const char *returning,
+                                            const dbev_call_opts_t *opts, dbev_done_cb_t *cb,
+                                            void *opaque, dbev_error_t **errorp);
 
 /**
  * @brief TRANSACTION: several operations executed atomically by the adapter.
