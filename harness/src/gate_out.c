@@ -110,7 +110,8 @@ int gate_baseline_store(const char *path, const char *key, const json_t *metrics
     json_t *entry = facts ? json_deep_copy(facts) : json_object();
     json_object_set_new(entry, "metrics", json_deep_copy(metrics));
     json_object_set_new(phases, key, entry);
-    int rc = dump_atomic(root, path, JSON_INDENT(2) | JSON_SORT_KEYS, errstr, size);
+    int rc = dump_atomic(root, path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10),
+                         errstr, size);
     json_decref(root);
     return rc;
 }
@@ -233,8 +234,9 @@ int gate_bench_write(const json_t *metrics, const char *dir, char *errstr, size_
         char path[1100];
         snprintf(path, sizeof(path), "%s/%s", dir, outputs[i].file);
         json_t *value = outputs[i].make(metrics);
-        int rc = value ? dump_atomic(value, path, JSON_INDENT(2), errstr, size)
-                       : dbev_seterr(errstr, size, "out of memory");
+        int rc =
+            value ? dump_atomic(value, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10), errstr, size)
+                  : dbev_seterr(errstr, size, "out of memory");
         json_decref(value);
         if (rc != 0)
             return -1;
@@ -246,7 +248,7 @@ int gate_history_append(const char *path, const json_t *line, char *errstr, size
 {
     if (make_parent(path) != 0)
         return dbev_seterr(errstr, size, "%s: cannot create its folder: %s", path, strerror(errno));
-    char *text = json_dumps(line, JSON_COMPACT | JSON_SORT_KEYS);
+    char *text = json_dumps(line, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
     if (!text)
         return dbev_seterr(errstr, size, "out of memory");
     FILE *f = fopen(path, "a");
