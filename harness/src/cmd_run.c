@@ -69,11 +69,11 @@ static void usage(FILE *out)
             "  --pg-dsn DSN         use this PostgreSQL server instead of a throwaway one\n"
             "  --kafka-bootstrap HOST:PORT  use this Kafka cluster instead of the mock one\n"
             "  --brokers N          mock cluster brokers (default %d)\n"
-            "  --partitions N       partitions per topic (default %d)\n"
+            "  --partitions N       partitions per topic (default %d; see run.h for why)\n"
             "  -h, --help           this text\n"
             "\n"
             "exit status: 0 all passed or skipped, 1 a scenario failed, 2 harness error\n",
-            MOCKENV_DEFAULT_BROKERS, MOCKENV_DEFAULT_PARTITIONS);
+            MOCKENV_DEFAULT_BROKERS, RUN_DEFAULT_PARTITIONS);
 }
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -473,7 +473,8 @@ static int env_up(run_t *run, char *errstr, size_t size)
     mockenv_opts_t k_opts = {0};
     k_opts.bootstrap = run->env_opts->kafka_bootstrap;
     k_opts.brokers = run->env_opts->brokers;
-    k_opts.partitions = run->env_opts->partitions;
+    k_opts.partitions =
+        run->env_opts->partitions > 0 ? run->env_opts->partitions : RUN_DEFAULT_PARTITIONS;
     k_opts.logger = &run->logger;
     run->kafka = mockenv_new(&k_opts, errstr, size);
     return run->kafka ? 0 : -1;
