@@ -11,6 +11,7 @@
 #include "adapters.h"
 #include "fixtures.h"
 #include "metrics.h"
+#include "trace.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -31,7 +32,8 @@ typedef struct run {
     pthread_mutex_t lock; /* templates, stdout, next scenario */
     json_t *templates;    /* fixture set name -> template database name */
     size_t next;          /* next scenario to run (-j workers take from here) */
-    int worst;            /* 0 pass, 1 fail, 2 error */
+    int64_t started_wall_us;
+    int worst; /* 0 pass, 1 fail, 2 error */
 } run_t;
 
 static void client_log(void *opaque, int level, const char *correlation_id, const char *message)
@@ -375,6 +377,17 @@ static void run_one(run_t *run, size_t index)
                 snprintf(reason, sizeof(reason), "no step was executed");
             }
         }
+        if (ctx.client) {
+            /* The reproduction bundle: every event the scenario exchanged. */
+            char path[1100], why[512];
+            snprintf(path, sizeof(path), "%s/trace-s%zu.jsonl", run->opts->out_dir, index + 1);
+            long events = trace_dump(&ctx, mockenv_bootstrap(run->kafka), path,
+                                     run->started_wall_us, why, sizeof(why));
+            if (events < 0)
+                dbev_logf(&run->logger, DBEV_LOG_WARN, NULL, "%s", why);
+            else if (status != DBEV_REPORT_PASS)
+                fprintf(out, "  trace: %s (%ld events)\n", path, events);
+        }
         if (run->opts->keep && ctx.dbname[0])
             fprintf(out, "  kept database %s: psql \"%s\"\n", ctx.dbname, ctx.conninfo);
         scenario_teardown(run, &ctx);
@@ -550,6 +563,7 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
     json_t *metrics = NULL;
     pthread_mutex_init(&run.lock, NULL);
     int64_t started_wall = dbev_wall_us(), t0 = dbev_mono_us();
+    run.started_wall_us = started_wall;
 
     char errstr[1024];
     int rc = -1; /* the environment did not come up */

@@ -172,6 +172,20 @@ static void test_parallel_branches_in_parity_mode(void **state)
     if (r->status != 0)
         fail_msg("exit %d:\n%s", r->status, r->out);
     assert_non_null(strstr(r->out, "PASS parallel operations in parity mode"));
+    /* the reproduction bundle: every event exchanged, requests and answers */
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/trace-s1.jsonl", out);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[65536];
+    int requested = 0, completed = 0;
+    while (fgets(line, sizeof(line), f)) {
+        requested += strstr(line, "\"topic\":\"requested\"") != NULL;
+        completed += strstr(line, "\"topic\":\"completed\"") != NULL;
+    }
+    fclose(f);
+    assert_int_equal(requested, 9); /* the readiness HEALTH and eight queries */
+    assert_int_equal(completed, 9);
     remove_tree(out);
     free(r);
 }
