@@ -318,6 +318,24 @@ static dbev_report_status_t run_steps(run_t *run, runctx_t *ctx, FILE *out, char
     return status;
 }
 
+static bool requires_feature(const scenario_t *sc, const char *feature)
+{
+    size_t i;
+    json_t *name;
+    json_array_foreach((json_t *)sc->requires, i,
+                       name) if (!strcmp(json_string_value(name), feature)) return true;
+    return false;
+}
+
+/* Any fault step, whatever it faults (steps inside parallel: included). */
+static bool has_fault(const step_t *steps, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (steps[i].kind == STEP_FAULT || has_fault(steps[i].children, steps[i].n_children))
+            return true;
+    return false;
+}
+
 static void run_one(run_t *run, size_t index)
 {
     const scenario_t *sc = run->scenarios[index];
@@ -365,6 +383,8 @@ static void run_one(run_t *run, size_t index)
             snprintf(reason, sizeof(reason), "requires %s: %s", feature, why);
         }
     }
+    ctx.event_only = run->opts->mode == RUN_MODE_BOTH && requires_feature(sc, "event_path");
+    ctx.metrics_excluded = has_fault(sc->steps, sc->n_steps);
     if (status == DBEV_REPORT_PASS) {
         char errstr[1024];
         if (scenario_setup(run, &ctx, index, errstr, sizeof(errstr)) != 0) {

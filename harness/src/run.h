@@ -66,6 +66,9 @@ typedef int (*run_judge_fn)(dbev_report_t *report, const json_t *metrics, int st
  *   client.rss_mb                                     peak resident memory of the harness
  *   scenarios.{passed,failed,skipped,errors}
  * op is the operation's lower-case name: query, insert, update, ...
+ * Latencies of scenarios that inject faults are left out of latency.* and
+ * roundtrip.*: a request retried through an injected broker error measures
+ * the fault, not the path.
  */
 int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
                   scenario_t *const *scenarios, size_t n, run_judge_fn judge, void *opaque);

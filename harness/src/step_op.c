@@ -74,13 +74,13 @@ int step_run_operation(runctx_t *ctx, const step_t *step, step_result_t *res)
         outcome = run_direct(ctx->direct, step, body, &res->latency_ms, res);
     } else {
         outcome = run_event(ctx, step, body, &res->latency_ms);
-        if (ctx->opts->mode == RUN_MODE_BOTH && outcome) {
+        if (ctx->opts->mode == RUN_MODE_BOTH && !ctx->event_only && outcome) {
             double direct_ms;
             json_t *twin = run_direct(ctx->direct_twin, step, body, &direct_ms, res);
             const json_t *sql = json_is_string(body) ? body : json_object_get(body, "sql");
             bool ordered = json_is_string(sql) && parity_sql_is_ordered(json_string_value(sql));
             char diff[1024];
-            if (twin)
+            if (twin && !ctx->metrics_excluded)
                 run_metrics_latency(ctx->metrics, "direct", step->op, direct_ms,
                                     json_is_true(json_object_get(twin, "ok")));
             if (twin && parity_compare_step(outcome, twin, ordered,
@@ -95,7 +95,7 @@ int step_run_operation(runctx_t *ctx, const step_t *step, step_result_t *res)
         }
     }
     json_decref(body);
-    if (outcome) {
+    if (outcome && !ctx->metrics_excluded) {
         bool ok = json_is_true(json_object_get(outcome, "ok"));
         run_metrics_latency(ctx->metrics, ctx->opts->mode == RUN_MODE_DIRECT ? "direct" : "event",
                             step->op, res->latency_ms, ok);

@@ -71,7 +71,9 @@ static int sql_targets(const runctx_t *ctx, const json_t *body, PGconn **conns, 
 {
     bool both = ctx->opts && ctx->opts->mode == RUN_MODE_BOTH && ctx->direct_twin;
     const json_t *which = json_is_object(body) ? json_object_get(body, "database") : NULL;
-    const char *w = which ? json_string_value(which) : "both";
+    /* An event-only scenario (runctx.h) writes through the event path alone,
+     * so its set-up and checks belong to the event path's database. */
+    const char *w = which ? json_string_value(which) : ctx->event_only ? "event" : "both";
     if (!w || (strcmp(w, "both") != 0 && strcmp(w, "event") != 0 && strcmp(w, "direct") != 0))
         return dbev_seterr(errstr, size, "sql: database must be both, event or direct");
     if (!both) {
