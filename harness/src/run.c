@@ -318,15 +318,6 @@ static dbev_report_status_t run_steps(run_t *run, runctx_t *ctx, FILE *out, char
     return status;
 }
 
-static bool requires_feature(const scenario_t *sc, const char *feature)
-{
-    size_t i;
-    json_t *name;
-    json_array_foreach((json_t *)sc->requires, i,
-                       name) if (!strcmp(json_string_value(name), feature)) return true;
-    return false;
-}
-
 /* Any fault step, whatever it faults (steps inside parallel: included). */
 static bool has_fault(const step_t *steps, size_t n)
 {
@@ -383,7 +374,7 @@ static void run_one(run_t *run, size_t index)
             snprintf(reason, sizeof(reason), "requires %s: %s", feature, why);
         }
     }
-    ctx.event_only = run->opts->mode == RUN_MODE_BOTH && requires_feature(sc, "event_path");
+    ctx.event_only = run->opts->mode == RUN_MODE_BOTH && sc->event_only;
     ctx.metrics_excluded = has_fault(sc->steps, sc->n_steps);
     if (status == DBEV_REPORT_PASS) {
         char errstr[1024];
@@ -558,6 +549,26 @@ static double peak_rss_mb(void)
     return kb / 1024.0;
 }
 
+/*
+ * The client's own memory, seed 000's "< 50 MB with 1,000 requests in
+ * flight": measured in a process of its own (bench_client_memory: one client,
+ * 1,000 requests held in flight by a fake responder on a mock broker), since
+ * the harness process also holds adapters, a mock cluster and every
+ * scenario's state. Returns the peak RSS in MB, or -1 when it cannot run.
+ */
+static double client_memory_mb(void)
+{
+    FILE *p = popen(DBEV_BUILD_DIR "/bin/bench_client_memory 1000 2>/dev/null", "r");
+    char line[256];
+    double mb = -1;
+    while (p && fgets(line, sizeof(line), p))
+        if (mb < 0 && sscanf(line, " peak rss (VmHWM) %lf MB", &mb) != 1)
+            mb = -1;
+    if (p && pclose(p) != 0)
+        mb = -1;
+    return mb;
+}
+
 static int write_metrics(const json_t *metrics, const char *dir, char *errstr, size_t size)
 {
     char path[1100];
@@ -613,7 +624,12 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
     run_metrics_set(run.metrics, "scenarios.failed", totals.scenarios[DBEV_REPORT_FAIL]);
     run_metrics_set(run.metrics, "scenarios.skipped", totals.scenarios[DBEV_REPORT_SKIP]);
     run_metrics_set(run.metrics, "scenarios.errors", totals.scenarios[DBEV_REPORT_ERROR]);
-    run_metrics_set(run.metrics, "client.rss_mb", peak_rss_mb());
+    run_metrics_set(run.metrics, "harness.rss_mb", peak_rss_mb());
+    if (judge) { /* a gate judges client.rss_mb: measure it where it means something */
+        double client_mb = client_memory_mb();
+        if (client_mb >= 0)
+            run_metrics_set(run.metrics, "client.rss_mb", client_mb);
+    }
     metrics = run_metrics_json(run.metrics);
     rc = run.worst;
     if (judge)

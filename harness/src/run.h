@@ -63,7 +63,10 @@ typedef int (*run_judge_fn)(dbev_report_t *report, const json_t *metrics, int st
  *   errors.rate                                       failed / all requests of loads
  *   loss.{unanswered,answered_twice,answered_late,unknown_ids,writes_lost,writes_doubled}
  *   parity.mismatches                                 --mode both differences
- *   client.rss_mb                                     peak resident memory of the harness
+ *   harness.rss_mb                                    peak resident memory of the harness
+ *   client.rss_mb                                     (with a judge) the client's peak
+ *                                                     memory with 1,000 requests in flight,
+ *                                                     measured by bench_client_memory
  *   scenarios.{passed,failed,skipped,errors}
  * op is the operation's lower-case name: query, insert, update, ...
  * Latencies of scenarios that inject faults are left out of latency.* and

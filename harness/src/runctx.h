@@ -78,8 +78,8 @@ typedef struct runctx {
     vars_t *vars;
     int64_t started_us;     /* monotonic, for timelines */
     run_metrics_t *metrics; /* the run's figures (metrics.h); steps add through run_metrics_* */
-    /* --mode both, for a scenario that requires event_path (it proves the
-     * event path's own behaviour, which the direct path lacks by design):
+    /* --mode both, for a scenario with `paths: event` (it proves the event
+     * path's own behaviour, which the direct path lacks by design):
      * operations run on the event path only, nothing is compared. */
     bool event_only;
     /* A scenario that injects faults: its latencies are not the path's

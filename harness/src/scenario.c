@@ -320,9 +320,9 @@ void scenario_destroy(scenario_t *scenario)
     free(scenario);
 }
 
-static const char *const header_keys[] = {"name",        "proves",   "tags",      "phase",
-                                          "fixtures",    "requires", "setup_sql", "steps",
-                                          "description", "client",   "adapter",   NULL};
+static const char *const header_keys[] = {
+    "name",  "proves",      "tags",   "phase",   "fixtures", "requires", "setup_sql",
+    "steps", "description", "client", "adapter", "paths",    NULL};
 
 static scenario_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, size_t size)
 {
@@ -347,7 +347,7 @@ static scenario_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, si
         if (!in_list(key, header_keys)) {
             fail_at(&ld, value,
                     "unknown scenario key '%s'; known: name, proves, tags, phase, "
-                    "fixtures, requires, setup_sql, client, adapter, steps",
+                    "fixtures, requires, setup_sql, client, adapter, paths, steps",
                     key);
             goto fail;
         }
@@ -398,6 +398,17 @@ static scenario_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, si
         goto fail;
     }
     sc->setup_sql = json_string_value(setup);
+    const json_t *paths = json_object_get(root, "paths");
+    if (paths) {
+        const char *p = json_string_value(paths);
+        if (!p || (strcmp(p, "event") != 0 && strcmp(p, "both") != 0)) {
+            fail_at(&ld, paths,
+                    "paths must be event (the event path's own behaviour: --mode "
+                    "both runs it on the event path only) or both (the default)");
+            goto fail;
+        }
+        sc->event_only = strcmp(p, "event") == 0;
+    }
     static const char *const confs[] = {"client", "adapter"};
     const json_t **conf_targets[] = {&sc->client_conf, &sc->adapter_conf};
     for (int i = 0; i < 2; i++) {

@@ -46,15 +46,16 @@ typedef struct step {
 } step_t;
 
 typedef struct scenario {
-    char *path;                 /* owned */
-    yamlj_doc_t *doc;           /* owned: every borrowed json_t lives in here */
-    const char *name;           /* borrowed from doc */
-    const char *proves;         /* what the scenario proves, one paragraph */
-    const json_t *tags;         /* array of strings (may be empty) */
-    int phase;                  /* migration phase 1..3, 0 when none */
-    const json_t *fixtures;     /* array of fixture names */
-    const json_t *requires;     /* array of feature names the environment must have */
-    const char *setup_sql;      /* run on the scenario's database before the steps; NULL */
+    char *path;             /* owned */
+    yamlj_doc_t *doc;       /* owned: every borrowed json_t lives in here */
+    const char *name;       /* borrowed from doc */
+    const char *proves;     /* what the scenario proves, one paragraph */
+    const json_t *tags;     /* array of strings (may be empty) */
+    int phase;              /* migration phase 1..3, 0 when none */
+    const json_t *fixtures; /* array of fixture names */
+    const json_t *requires; /* array of feature names the environment must have */
+    const char *setup_sql;  /* run on the scenario's database before the steps; NULL */
+    bool event_only;        /* paths: event — the event path's own behaviour (docs/parity.md) */
     const json_t *client_conf;  /* client: {key: value} libdbev settings, or NULL */
     const json_t *adapter_conf; /* adapter: {key: value} dbev-adapter settings, or NULL */
     step_t *steps;
