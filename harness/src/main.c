@@ -9,11 +9,8 @@
 #include <string.h>
 
 static const harness_cmd_t *const commands[] = {
-    &harness_cmd_env,
-    &harness_cmd_migrate,
-    &harness_cmd_fixtures,
-    &harness_cmd_run,
-    &harness_cmd_gate,
+    &harness_cmd_env, &harness_cmd_migrate, &harness_cmd_fixtures,
+    &harness_cmd_run, &harness_cmd_gate,
 };
 
 static void usage(FILE *out)

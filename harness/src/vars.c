@@ -16,8 +16,8 @@
 
 struct vars {
     pthread_mutex_t lock; /* parallel steps share one set */
-    json_t *saved; /* name -> value, captured with save: */
-    json_t *uuids; /* name -> string, for ${uuid:name} */
+    json_t *saved;        /* name -> value, captured with save: */
+    json_t *uuids;        /* name -> string, for ${uuid:name} */
     int64_t seq;
     uint64_t rng;
 };
