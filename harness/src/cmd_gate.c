@@ -17,6 +17,7 @@
 #include "gate.h"
 #include "mockenv.h"
 #include "run.h"
+#include "run_cli.h"
 #include "scenario_files.h"
 
 #include <errno.h>
@@ -89,31 +90,7 @@ static void usage(FILE *out)
         "\n"
         "exit status: 0 pass, 1 fail, 2 rollback, 3 harness error (a criterion on a metric\n"
         "no scenario produced, a scenario that could not run, a bad file or option)\n",
-        MOCKENV_DEFAULT_BROKERS, MOCKENV_DEFAULT_PARTITIONS);
-}
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "dbev-harness gate: %s; see `dbev-harness gate --help`\n", msg);
-    return 2;
-}
-
-static int parse_number(const char *opt, const char *text, long long lo, long long hi,
-                        long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (!*text || *end || errno || v < lo || v > hi)
-        return usage_error("%s '%s': expected a whole number from %lld to %lld", opt, text, lo, hi);
-    *out = v;
-    return 0;
+        MOCKENV_DEFAULT_BROKERS, RUN_DEFAULT_PARTITIONS);
 }
 
 /* 0 parsed, 1 help printed, 2 usage error (printed). */
@@ -127,27 +104,12 @@ static int parse_args(int argc, char **argv, gate_args_t *a)
         {"history", required_argument, NULL, 'H'},
         {"with-long", no_argument, NULL, 'W'},
         {"list", no_argument, NULL, 'L'},
-        {"seed", required_argument, NULL, 's'},
-        {"mode", required_argument, NULL, 'm'},
-        {"adapter", required_argument, NULL, 'a'},
-        {"adapters", required_argument, NULL, 'A'},
-        {"breaker-recovery-ms", required_argument, NULL, 'r'},
-        {"fail-fast", no_argument, NULL, 'f'},
-        {"keep", no_argument, NULL, 'K'},
-        {"out", required_argument, NULL, 'o'},
-        {"pg-bin", required_argument, NULL, 'b'},
-        {"pg-dsn", required_argument, NULL, 'd'},
-        {"kafka-bootstrap", required_argument, NULL, 'k'},
-        {"brokers", required_argument, NULL, 'n'},
-        {"partitions", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
+        RUN_CLI_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    a->run.seed = (uint64_t)time(NULL);
+    run_cli_defaults(&a->run, &a->env);
     a->run.mode = RUN_MODE_BOTH;
-    a->run.adapters = 1;
-    a->run.breaker_recovery_ms = 2000;
-    a->env.jobs = 1;
     a->phase = -1;
     a->gates = DBEV_SOURCE_DIR "/ci/gates.yaml";
     a->history = DBEV_BUILD_DIR "/reports/history.jsonl";
@@ -155,12 +117,12 @@ static int parse_args(int argc, char **argv, gate_args_t *a)
     opterr = 0;
     int c;
     long long v;
-    while ((c = getopt_long(argc, argv, ":hj:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h" RUN_CLI_SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
         case 'P':
             if (!strcmp(optarg, "all"))
                 a->phase = 0;
-            else if (parse_number("--phase", optarg, 1, 3, &v))
+            else if (run_cli_number("gate", "--phase", optarg, 1, 3, &v))
                 return 2;
             else
                 a->phase = (int)v;
@@ -183,90 +145,24 @@ static int parse_args(int argc, char **argv, gate_args_t *a)
         case 'L':
             a->list = true;
             break;
-        case 's':
-            if (parse_number("--seed", optarg, 0, INT64_MAX, &v))
-                return 2;
-            a->run.seed = (uint64_t)v;
-            break;
-        case 'm':
-            if (!strcmp(optarg, "event"))
-                a->run.mode = RUN_MODE_EVENT;
-            else if (!strcmp(optarg, "direct"))
-                a->run.mode = RUN_MODE_DIRECT;
-            else if (!strcmp(optarg, "both"))
-                a->run.mode = RUN_MODE_BOTH;
-            else
-                return usage_error("--mode '%s': expected both, event or direct", optarg);
-            break;
-        case 'a':
-            if (!strcmp(optarg, "thread"))
-                a->run.adapter_mode = ADAPTER_THREAD;
-            else if (!strcmp(optarg, "process"))
-                a->run.adapter_mode = ADAPTER_PROCESS;
-            else if (!strcmp(optarg, "external"))
-                a->run.adapter_mode = ADAPTER_EXTERNAL;
-            else
-                return usage_error("--adapter '%s': expected thread, process or external", optarg);
-            break;
-        case 'A':
-            if (parse_number("--adapters", optarg, 1, 16, &v))
-                return 2;
-            a->run.adapters = (int)v;
-            break;
-        case 'r':
-            if (parse_number("--breaker-recovery-ms", optarg, 1, 3600000, &v))
-                return 2;
-            a->run.breaker_recovery_ms = (int)v;
-            break;
-        case 'j':
-            if (parse_number("-j", optarg, 1, 16, &v))
-                return 2;
-            a->env.jobs = (int)v;
-            break;
-        case 'f':
-            a->run.fail_fast = true;
-            break;
-        case 'K':
-            a->run.keep = true;
-            break;
-        case 'o':
-            snprintf(a->out_dir, sizeof(a->out_dir), "%s", optarg);
-            break;
-        case 'b':
-            a->env.pg_bin = optarg;
-            break;
-        case 'd':
-            a->env.pg_dsn = optarg;
-            break;
-        case 'k':
-            a->env.kafka_bootstrap = optarg;
-            break;
-        case 'n':
-            if (parse_number("--brokers", optarg, 1, MOCKENV_MAX_BROKERS, &v))
-                return 2;
-            a->env.brokers = (int)v;
-            break;
-        case 'p':
-            if (parse_number("--partitions", optarg, 1, MOCKENV_MAX_PARTITIONS, &v))
-                return 2;
-            a->env.partitions = (int)v;
-            break;
         case 'h':
             usage(stdout);
             return 1;
         case ':':
-            return usage_error("%s needs a value", argv[optind - 1]);
-        default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            return run_cli_usage_error("gate", "%s needs a value", argv[optind - 1]);
+        default: {
+            int handled =
+                run_cli_option("gate", c, optarg, &a->run, &a->env, a->out_dir, sizeof(a->out_dir));
+            if (handled == 2)
+                return 2;
+            if (!handled)
+                return run_cli_usage_error("gate", "unknown option '%s'", argv[optind - 1]);
+        }
         }
     }
     if (a->phase < 0)
-        return usage_error("--phase is required: 1, 2, 3 or all");
-    if (a->run.adapter_mode == ADAPTER_EXTERNAL && !a->env.kafka_bootstrap)
-        return usage_error("--adapter external needs --kafka-bootstrap");
-    if (a->run.mode == RUN_MODE_DIRECT && a->run.adapters > 1)
-        return usage_error("--adapters has no meaning with --mode direct");
-    return 0;
+        return run_cli_usage_error("gate", "--phase is required: 1, 2, 3 or all");
+    return run_cli_check("gate", &a->run, &a->env);
 }
 
 /* A phase's gate runs its own scenarios and those of every earlier phase. */

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "mockenv.h"
 #include "run.h"
+#include "run_cli.h"
 #include "scenario_files.h"
 
 #include <errno.h>
@@ -76,30 +77,6 @@ static void usage(FILE *out)
             MOCKENV_DEFAULT_BROKERS, RUN_DEFAULT_PARTITIONS);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "dbev-harness run: %s; see `dbev-harness run --help`\n", msg);
-    return 2;
-}
-
-static int parse_number(const char *opt, const char *text, long long lo, long long hi,
-                        long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (!*text || *end || errno || v < lo || v > hi)
-        return usage_error("%s '%s': expected a whole number from %lld to %lld", opt, text, lo, hi);
-    *out = v;
-    return 0;
-}
-
 /* 0 parsed, 1 help printed, 2 usage error (printed). */
 static int parse_args(int argc, char **argv, args_t *a)
 {
@@ -108,133 +85,51 @@ static int parse_args(int argc, char **argv, args_t *a)
         {"skip-tag", required_argument, NULL, 'T'},
         {"phase", required_argument, NULL, 'P'},
         {"list", no_argument, NULL, 'L'},
-        {"seed", required_argument, NULL, 's'},
-        {"mode", required_argument, NULL, 'm'},
-        {"adapter", required_argument, NULL, 'a'},
-        {"adapters", required_argument, NULL, 'A'},
-        {"breaker-recovery-ms", required_argument, NULL, 'r'},
-        {"fail-fast", no_argument, NULL, 'f'},
-        {"keep", no_argument, NULL, 'K'},
-        {"out", required_argument, NULL, 'o'},
-        {"pg-bin", required_argument, NULL, 'b'},
-        {"pg-dsn", required_argument, NULL, 'd'},
-        {"kafka-bootstrap", required_argument, NULL, 'k'},
-        {"brokers", required_argument, NULL, 'n'},
-        {"partitions", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
+        RUN_CLI_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    a->run.seed = (uint64_t)time(NULL);
-    a->run.adapters = 1;
-    a->run.breaker_recovery_ms = 2000;
-    a->env.jobs = 1;
+    run_cli_defaults(&a->run, &a->env);
     optind = 1;
     opterr = 0;
     int c;
     long long v;
-    while ((c = getopt_long(argc, argv, ":hj:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h" RUN_CLI_SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
         case 't':
             if (a->n_tags == MAX_TAGS)
-                return usage_error("at most %d --tag options", MAX_TAGS);
+                return run_cli_usage_error("run", "at most %d --tag options", MAX_TAGS);
             a->tags[a->n_tags++] = optarg;
             break;
         case 'T':
             if (a->n_skip_tags == MAX_TAGS)
-                return usage_error("at most %d --skip-tag options", MAX_TAGS);
+                return run_cli_usage_error("run", "at most %d --skip-tag options", MAX_TAGS);
             a->skip_tags[a->n_skip_tags++] = optarg;
             break;
         case 'P':
-            if (parse_number("--phase", optarg, 1, 3, &v))
+            if (run_cli_number("run", "--phase", optarg, 1, 3, &v))
                 return 2;
             a->phase = (int)v;
             break;
         case 'L':
             a->list = true;
             break;
-        case 's':
-            if (parse_number("--seed", optarg, 0, INT64_MAX, &v))
-                return 2;
-            a->run.seed = (uint64_t)v;
-            break;
-        case 'm':
-            if (!strcmp(optarg, "event"))
-                a->run.mode = RUN_MODE_EVENT;
-            else if (!strcmp(optarg, "direct"))
-                a->run.mode = RUN_MODE_DIRECT;
-            else if (!strcmp(optarg, "both"))
-                a->run.mode = RUN_MODE_BOTH;
-            else
-                return usage_error("--mode '%s': expected event, direct or both", optarg);
-            break;
-        case 'a':
-            if (!strcmp(optarg, "thread"))
-                a->run.adapter_mode = ADAPTER_THREAD;
-            else if (!strcmp(optarg, "process"))
-                a->run.adapter_mode = ADAPTER_PROCESS;
-            else if (!strcmp(optarg, "external"))
-                a->run.adapter_mode = ADAPTER_EXTERNAL;
-            else
-                return usage_error("--adapter '%s': expected thread, process or external", optarg);
-            break;
-        case 'A':
-            if (parse_number("--adapters", optarg, 1, 16, &v))
-                return 2;
-            a->run.adapters = (int)v;
-            break;
-        case 'r':
-            if (parse_number("--breaker-recovery-ms", optarg, 1, 3600000, &v))
-                return 2;
-            a->run.breaker_recovery_ms = (int)v;
-            break;
-        case 'j':
-            if (parse_number("-j", optarg, 1, 16, &v))
-                return 2;
-            a->env.jobs = (int)v;
-            break;
-        case 'f':
-            a->run.fail_fast = true;
-            break;
-        case 'K':
-            a->run.keep = true;
-            break;
-        case 'o':
-            snprintf(a->out_dir, sizeof(a->out_dir), "%s", optarg);
-            break;
-        case 'b':
-            a->env.pg_bin = optarg;
-            break;
-        case 'd':
-            a->env.pg_dsn = optarg;
-            break;
-        case 'k':
-            a->env.kafka_bootstrap = optarg;
-            break;
-        case 'n':
-            if (parse_number("--brokers", optarg, 1, MOCKENV_MAX_BROKERS, &v))
-                return 2;
-            a->env.brokers = (int)v;
-            break;
-        case 'p':
-            if (parse_number("--partitions", optarg, 1, MOCKENV_MAX_PARTITIONS, &v))
-                return 2;
-            a->env.partitions = (int)v;
-            break;
         case 'h':
             usage(stdout);
             return 1;
         case ':':
-            return usage_error("%s needs a value", argv[optind - 1]);
-        default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            return run_cli_usage_error("run", "%s needs a value", argv[optind - 1]);
+        default: {
+            int handled =
+                run_cli_option("run", c, optarg, &a->run, &a->env, a->out_dir, sizeof(a->out_dir));
+            if (handled == 2)
+                return 2;
+            if (!handled)
+                return run_cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+        }
         }
     }
-    if (a->run.adapter_mode == ADAPTER_EXTERNAL && !a->env.kafka_bootstrap)
-        return usage_error("--adapter external needs --kafka-bootstrap: the adapter listens "
-                           "on a Kafka cluster of its own");
-    if (a->run.mode == RUN_MODE_DIRECT && a->run.adapters > 1)
-        return usage_error("--adapters has no meaning with --mode direct");
-    return 0;
+    return run_cli_check("run", &a->run, &a->env);
 }
 
 static bool selected(const args_t *a, const scenario_t *sc)
