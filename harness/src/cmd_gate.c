@@ -230,6 +230,47 @@ static json_t *run_facts(const gate_ctx_t *g, const gate_result_t *result)
                      (int)cpus);
 }
 
+/* The HTML report's trend: the key figures of this phase's earlier gate runs
+ * (the history file), this run last. At most TREND_RUNS runs are shown. */
+#define TREND_RUNS 30
+static void add_trends(dbev_report_t *report, const char *history, const char *phase)
+{
+    static const char *const keys[] = {"load.throughput_max",   "load.query.throughput_max",
+                                       "roundtrip.p95_ms",      "latency.query.p95_ms",
+                                       "latency.insert.p95_ms", "ratio.query.p95",
+                                       "client.rss_mb"};
+    FILE *f = fopen(history, "r");
+    if (!f)
+        return;
+    json_t *runs = json_array();
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        json_t *run = json_loads(line, 0, NULL);
+        const char *run_phase = json_string_value(json_object_get(run, "phase"));
+        if (run_phase && !strcmp(run_phase, phase))
+            json_array_append(runs, run);
+        json_decref(run);
+        if (json_array_size(runs) > TREND_RUNS)
+            json_array_remove(runs, 0);
+    }
+    free(line);
+    fclose(f);
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        size_t i;
+        json_t *run;
+        json_array_foreach(runs, i, run)
+        {
+            json_t *value = json_object_get(json_object_get(run, "metrics"), keys[k]);
+            int64_t when = 0;
+            const char *stamp = json_string_value(json_object_get(run, "time"));
+            if (json_is_number(value) && (!stamp || dbev_parse_iso8601(stamp, &when) == 0))
+                dbev_report_add_trend(report, keys[k], when, json_number_value(value));
+        }
+    }
+    json_decref(runs);
+}
+
 static int judge(dbev_report_t *report, const json_t *metrics, int status, void *opaque)
 {
     gate_ctx_t *g = opaque;
@@ -270,6 +311,7 @@ static int judge(dbev_report_t *report, const json_t *metrics, int status, void 
             rc = GATE_EXIT_ERROR;
         } else {
             printf("history: appended to %s\n", g->args->history);
+            add_trends(report, g->args->history, phase_key(g->args->phase));
         }
         json_decref(line);
     }

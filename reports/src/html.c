@@ -304,6 +304,26 @@ static void write_loads(FILE *fp, const dbev_report_t *report)
     }
 }
 
+/* One plot per metric that has a history (gate runs feed it from the
+ * history file), in the order the metrics first appear. */
+static void write_trend(FILE *fp, const dbev_report_t *report)
+{
+    if (report->ntrend == 0)
+        return;
+    fputs("<h2 id=\"trend\">Trend</h2>\n", fp);
+    for (size_t i = 0; i < report->ntrend; i++) {
+        const char *metric = report->trend[i].metric;
+        size_t j = 0;
+        while (j < i && strcmp(report->trend[j].metric, metric) != 0)
+            j++;
+        if (j < i)
+            continue; /* plotted with its first point */
+        char title[300];
+        snprintf(title, sizeof(title), "Trend: %s", metric);
+        rep_svg_trend(fp, report, metric, title);
+    }
+}
+
 static void write_breaker(FILE *fp, const dbev_report_t *report)
 {
     if (report->nbreaker == 0)
@@ -360,6 +380,7 @@ int dbev_report_write_html(const dbev_report_t *report, const char *path, char *
     write_scenarios(fp, report);
     write_loads(fp, report);
     write_breaker(fp, report);
+    write_trend(fp, report);
     write_environment(fp, report);
     fputs("<p class=\"muted\">Written by dbev " DBEV_VERSION_STRING
           " reports (schema version 1).</p>\n</body></html>\n",

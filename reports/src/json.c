@@ -222,6 +222,17 @@ static json_t *report_json(const dbev_report_t *report, int *ok)
     }
     put(root, "breaker", breaker, ok);
 
+    json_t *trend = json_array();
+    for (size_t i = 0; i < report->ntrend; i++) {
+        const rep_trend_t *t = &report->trend[i];
+        json_t *point = json_object();
+        put(point, "metric", json_string(t->metric), ok);
+        put(point, "wall_us", json_integer(t->wall_us), ok);
+        put(point, "value", json_real(t->value), ok);
+        append(trend, point, ok);
+    }
+    put(root, "trend", trend, ok);
+
     json_t *verdict = json_object();
     put(verdict, "outcome", json_string(dbev_report_verdict_name(report->verdict)), ok);
     put(verdict, "summary", str_or_null(report->verdict_summary), ok);

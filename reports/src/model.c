@@ -106,6 +106,9 @@ void dbev_report_destroy(dbev_report_t *report)
         free(report->breaker[i].to);
     }
     free(report->breaker);
+    for (size_t i = 0; i < report->ntrend; i++)
+        free(report->trend[i].metric);
+    free(report->trend);
     free(report->verdict_summary);
     for (size_t i = 0; i < report->ncriteria; i++) {
         rep_criterion_t *c = &report->criteria[i];
@@ -362,6 +365,17 @@ int dbev_report_add_breaker(dbev_report_t *report, int64_t t_us, const char *sce
         return -1;
     }
     report->breaker[report->nbreaker++] = b;
+    return 0;
+}
+
+int dbev_report_add_trend(dbev_report_t *report, const char *metric, int64_t wall_us, double value)
+{
+    if (rep_grow(&report->trend, &report->captrend, report->ntrend, sizeof(rep_trend_t)) != 0)
+        return -1;
+    rep_trend_t t = {NULL, wall_us, value};
+    if (rep_setstr(&t.metric, metric) != 0)
+        return -1;
+    report->trend[report->ntrend++] = t;
     return 0;
 }
 

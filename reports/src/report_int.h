@@ -80,6 +80,12 @@ typedef struct rep_breaker {
     char *to;
 } rep_breaker_t;
 
+typedef struct rep_trend {
+    char *metric;
+    int64_t wall_us; /* when that run happened */
+    double value;
+} rep_trend_t;
+
 typedef struct rep_criterion {
     char *name;
     char *metric;
@@ -104,6 +110,8 @@ struct dbev_report {
     size_t nscenarios, capscenarios;
     rep_breaker_t *breaker;
     size_t nbreaker, capbreaker;
+    rep_trend_t *trend;
+    size_t ntrend, captrend;
     dbev_report_verdict_t verdict;
     char *verdict_summary;
     rep_criterion_t *criteria;
@@ -129,6 +137,9 @@ extern const char *rep_pct_labels[REP_NPCT]; /* "p50" ... "p99.9", "max" */
 
 /* Throughput of a load: the summary's, or answered / duration when negative. */
 double rep_load_throughput(const dbev_report_load_t *load);
+
+/* The trend plot of one metric (svg.c): its points in run order. */
+void rep_svg_trend(FILE *fp, const dbev_report_t *report, const char *metric, const char *title);
 
 /* Sum of a load's error counts. */
 int64_t rep_load_error_total(const dbev_report_load_t *load);

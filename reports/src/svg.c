@@ -528,3 +528,33 @@ void rep_svg_breaker(FILE *fp, const dbev_report_t *report, const char *title)
 #undef BX
     fputs("</svg>\n", fp);
 }
+
+void rep_svg_trend(FILE *fp, const dbev_report_t *report, const char *metric, const char *title)
+{
+    double *xs = malloc((report->ntrend + 1) * sizeof(double));
+    double *ys = malloc((report->ntrend + 1) * sizeof(double));
+    size_t n = 0;
+    double ymax = 0;
+    for (size_t i = 0; xs && ys && i < report->ntrend; i++) {
+        if (strcmp(report->trend[i].metric, metric) != 0 || !isfinite(report->trend[i].value))
+            continue;
+        xs[n] = (double)(n + 1);
+        ys[n] = report->trend[i].value;
+        ymax = ys[n] > ymax ? ys[n] : ymax;
+        n++;
+    }
+    if (n == 0) {
+        empty_plot(fp, "trend", title, "no history for this metric");
+    } else {
+        chart_t c = {
+            fp,
+            {1, n > 1 ? (double)n : 2, 0, fmt_plain, "run (oldest first; last is this run)"},
+            {0, ymax > 0 ? ymax * 1.1 : 1, 0, fmt_plain, metric}};
+        axis_round(&c.y);
+        chart_begin(&c, fp, "trend", title);
+        polyline(&c, xs, ys, n, C_BLUE, NULL);
+        chart_end(&c);
+    }
+    free(xs);
+    free(ys);
+}

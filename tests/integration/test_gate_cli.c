@@ -230,6 +230,18 @@ static void test_pass_writes_verdict_everywhere(void **state)
     expect_status(f, 0);
     assert_non_null(strstr(f->r.out, "direct.latency.query.count against the baseline"));
     assert_non_null(strstr(f->r.out, "baseline 1, better by 0.0 %"));
+    /* The history of this phase (two runs now) is plotted as a trend. */
+    json_t *second = load_json(f->out, "report.json");
+    size_t points = 0, k;
+    json_t *p;
+    json_array_foreach(
+        json_object_get(second, "trend"), k,
+        p) if (!strcmp(json_string_value(json_object_get(p, "metric")), "client.rss_mb")) points++;
+    assert_int_equal(points, 2);
+    json_decref(second);
+    char *html = slurp(f->out, "report.html");
+    assert_non_null(strstr(html, "Trend: client.rss_mb"));
+    free(html);
     /* A baseline with half the queries: the run is 100 % worse, past the
      * 50 % degradation trigger: ROLLBACK. */
     json_t *b = json_load_file(f->baseline, 0, NULL);

@@ -197,6 +197,17 @@ const dbev_hist_t *dbev_report_load_hist(const dbev_report_load_t *load);
 int dbev_report_add_breaker(dbev_report_t *report, int64_t t_us, const char *scenario,
                             const char *from, const char *to);
 
+/* ---------------------------------------------------------------- trend */
+
+/**
+ * @brief Adds one point of a metric's history (earlier runs, then this one),
+ *        plotted as a trend in the HTML report and listed in the JSON.
+ * @param metric name as in metrics.json (copied).
+ * @param wall_us when the run happened (µs since the epoch).
+ * @returns 0, or -1 when out of memory.
+ */
+int dbev_report_add_trend(dbev_report_t *report, const char *metric, int64_t wall_us, double value);
+
 /* -------------------------------------------------------------- verdict */
 
 /** What the gates decide (issue 7). */
