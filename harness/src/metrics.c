@@ -69,12 +69,26 @@ void run_metrics_latency(run_metrics_t *m, const char *path, dbev_op_t op, doubl
         return;
     int p = strcmp(path, "direct") == 0 ? PATH_DIRECT : PATH_EVENT;
     pthread_mutex_lock(&m->lock);
+    /* A failure's latency measures the failure (a timeout, a refusal), not
+     * the path: failures are counted, successes are the samples. */
     int64_t us = (int64_t)(latency_ms * 1000.0);
-    dbev_hist_record(m->latency[p][op], us);
-    if (p == PATH_EVENT)
-        dbev_hist_record(m->roundtrip, us);
-    if (!ok)
+    if (ok) {
+        dbev_hist_record(m->latency[p][op], us);
+        if (p == PATH_EVENT)
+            dbev_hist_record(m->roundtrip, us);
+    } else {
         m->errors[p][op]++;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void run_metrics_merge(run_metrics_t *m, dbev_op_t op, const dbev_hist_t *hist)
+{
+    if (!m || !hist || op >= DBEV_OP__COUNT)
+        return;
+    pthread_mutex_lock(&m->lock);
+    dbev_hist_merge(m->latency[PATH_EVENT][op], hist);
+    dbev_hist_merge(m->roundtrip, hist);
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -192,7 +206,7 @@ json_t *run_metrics_json(run_metrics_t *m)
     for (int o = 0; o < DBEV_OP__COUNT; o++) {
         op_key((dbev_op_t)o, op, sizeof(op));
         for (int p = 0; p < N_PATHS; p++) {
-            if (dbev_hist_count(m->latency[p][o]) == 0)
+            if (dbev_hist_count(m->latency[p][o]) == 0 && m->errors[p][o] == 0)
                 continue;
             snprintf(prefix, sizeof(prefix), "%slatency.%s", p == PATH_DIRECT ? "direct." : "", op);
             put_hist(out, prefix, m->latency[p][o], m->errors[p][o]);

@@ -23,6 +23,13 @@ void run_metrics_destroy(run_metrics_t *metrics);
 void run_metrics_add_load(run_metrics_t *metrics, const char *scenario, const char *step,
                           const json_t *figures);
 
+/**
+ * @brief Adds a load step's latencies (measured from each request's intended
+ *        send time) to the operation's event-path samples: a load gives the
+ *        steady-state figures the few single steps of a suite cannot.
+ */
+void run_metrics_merge(run_metrics_t *metrics, dbev_op_t op, const dbev_hist_t *hist);
+
 /** Sets a plain figure (scenario counts, memory). */
 void run_metrics_set(run_metrics_t *metrics, const char *name, double value);
 

@@ -306,6 +306,11 @@ static dbev_report_status_t run_steps(run_t *run, runctx_t *ctx, FILE *out, char
             snprintf(stem, sizeof(stem), "%s", base ? base + 1 : sc->path);
             stem[strcspn(stem, ".")] = '\0';
             run_metrics_add_load(run->metrics, stem, step->name, res.metrics);
+            dbev_op_t op;
+            const char *op_name = json_string_value(json_object_get(res.metrics, "op"));
+            if (!ctx->metrics_excluded && op_name && scenario_operation_key(op_name, &op) == 0)
+                run_metrics_merge(run->metrics, op,
+                                  dbev_report_load_hist(dbev_report_step_load(rstep)));
             json_decref(res.metrics);
         }
         if (res.status != DBEV_REPORT_PASS) {
@@ -375,7 +380,10 @@ static void run_one(run_t *run, size_t index)
         }
     }
     ctx.event_only = run->opts->mode == RUN_MODE_BOTH && sc->event_only;
-    ctx.metrics_excluded = has_fault(sc->steps, sc->n_steps);
+    /* Fault, bad-input and timeout scenarios measure failures and refusals,
+     * not the path's speed: their latencies stay out of the metrics. */
+    ctx.metrics_excluded = has_fault(sc->steps, sc->n_steps) ||
+                           scenario_has_tag(sc, "validation") || scenario_has_tag(sc, "timeout");
     if (status == DBEV_REPORT_PASS) {
         char errstr[1024];
         if (scenario_setup(run, &ctx, index, errstr, sizeof(errstr)) != 0) {

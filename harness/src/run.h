@@ -69,9 +69,11 @@ typedef int (*run_judge_fn)(dbev_report_t *report, const json_t *metrics, int st
  *                                                     measured by bench_client_memory
  *   scenarios.{passed,failed,skipped,errors}
  * op is the operation's lower-case name: query, insert, update, ...
- * Latencies of scenarios that inject faults are left out of latency.* and
- * roundtrip.*: a request retried through an injected broker error measures
- * the fault, not the path.
+ * latency.* and roundtrip.* take the successful single operations and the
+ * load steps (each request measured from its intended send time) of every
+ * scenario but those that inject faults or are tagged validation or timeout:
+ * a request retried through an injected broker error, or refused on purpose,
+ * measures the fault, not the path. Failures are counted in .errors.
  */
 int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
                   scenario_t *const *scenarios, size_t n, run_judge_fn judge, void *opaque);
