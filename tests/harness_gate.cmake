@@ -4,5 +4,6 @@
 dbev_add_test(test_gate SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_gate.c
               LIBS dbev_harness_core LABELS unit)
 dbev_add_test(test_gate_cli SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_gate_cli.c
+              ${CMAKE_CURRENT_LIST_DIR}/integration/cli_run.c
               LIBS dbev_common PkgConfig::JANSSON LABELS integration TIMEOUT 300)
 add_dependencies(test_gate_cli dbev-harness)

@@ -1,5 +1,6 @@
 # The runner driven as a user would, on small scenario files.
 dbev_add_test(test_run_cli SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_run_cli.c
+              ${CMAKE_CURRENT_LIST_DIR}/integration/cli_run.c
               LIBS dbev_common LABELS integration TIMEOUT 300)
 add_dependencies(test_run_cli dbev-harness)
 

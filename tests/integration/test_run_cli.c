@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "cli_run.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,41 +25,11 @@
 #define FIXTURES   DBEV_SOURCE_DIR "/tests/fixtures/run"
 #define DEADLINE_S 120
 
-typedef struct run_result {
-    int status;
-    char out[65536];
-} run_result_t;
+typedef cli_result_t run_result_t;
 
-/* Runs argv with stdout+stderr captured; kills it at the deadline. */
 static void run(run_result_t *r, char *const argv[])
 {
-    char path[] = "/tmp/dbev-test-run-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status = 0;
-    time_t deadline = time(NULL) + DEADLINE_S;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (time(NULL) > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            break;
-        }
-        struct timespec ts = {0, 20 * 1000 * 1000}; /* polling a child's exit with a deadline */
-        nanosleep(&ts, NULL);
-    }
-    ssize_t n = pread(fd, r->out, sizeof(r->out) - 1, 0);
-    r->out[n > 0 ? n : 0] = '\0';
-    close(fd);
-    unlink(path);
-    r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    cli_run(r, argv, DEADLINE_S);
 }
 
 static int file_size(const char *dir, const char *name)
