@@ -53,7 +53,7 @@ void run_metrics_destroy(run_metrics_t *m)
 }
 
 /* "SELECT" is called query in metric names, as seed 002 calls the call. */
-static void op_key(dbev_op_t op, char *buf, size_t size)
+void run_metrics_op_key(dbev_op_t op, char *buf, size_t size)
 {
     const char *name = op == DBEV_OP_SELECT ? "query" : dbev_op_name(op);
     size_t i = 0;
@@ -204,7 +204,7 @@ json_t *run_metrics_json(run_metrics_t *m)
     json_t *out = json_deep_copy(m->figures);
     char prefix[96], op[32];
     for (int o = 0; o < DBEV_OP__COUNT; o++) {
-        op_key((dbev_op_t)o, op, sizeof(op));
+        run_metrics_op_key((dbev_op_t)o, op, sizeof(op));
         for (int p = 0; p < N_PATHS; p++) {
             if (dbev_hist_count(m->latency[p][o]) == 0 && m->errors[p][o] == 0)
                 continue;

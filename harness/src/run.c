@@ -323,12 +323,19 @@ static dbev_report_status_t run_steps(run_t *run, runctx_t *ctx, FILE *out, char
     return status;
 }
 
-/* Any fault step, whatever it faults (steps inside parallel: included). */
-static bool has_fault(const step_t *steps, size_t n)
+/* Whether a step (or one inside it) is a fault; with shared_only, one that
+ * faults what every scenario shares (the PostgreSQL server or the Kafka
+ * cluster; adapter faults touch only the scenario's own adapters). */
+static bool has_fault(const step_t *steps, size_t n, bool shared_only)
 {
-    for (size_t i = 0; i < n; i++)
-        if (steps[i].kind == STEP_FAULT || has_fault(steps[i].children, steps[i].n_children))
+    for (size_t i = 0; i < n; i++) {
+        const step_t *step = &steps[i];
+        if (step->kind == STEP_FAULT && (!shared_only || json_object_get(step->body, "postgres") ||
+                                         json_object_get(step->body, "kafka")))
             return true;
+        if (has_fault(step->children, step->n_children, shared_only))
+            return true;
+    }
     return false;
 }
 
@@ -382,7 +389,7 @@ static void run_one(run_t *run, size_t index)
     ctx.event_only = run->opts->mode == RUN_MODE_BOTH && sc->event_only;
     /* Fault, bad-input and timeout scenarios measure failures and refusals,
      * not the path's speed: their latencies stay out of the metrics. */
-    ctx.metrics_excluded = has_fault(sc->steps, sc->n_steps) ||
+    ctx.metrics_excluded = has_fault(sc->steps, sc->n_steps, false) ||
                            scenario_has_tag(sc, "validation") || scenario_has_tag(sc, "timeout");
     if (status == DBEV_REPORT_PASS) {
         char errstr[1024];
@@ -433,22 +440,6 @@ static void run_one(run_t *run, size_t index)
     pthread_mutex_unlock(&run->lock);
 }
 
-/* Whether a step (or one inside it) faults something every scenario shares:
- * the PostgreSQL server or the Kafka cluster. Adapter faults touch only the
- * scenario's own adapters. */
-static bool faults_shared(const step_t *steps, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const step_t *step = &steps[i];
-        if (step->kind == STEP_FAULT &&
-            (json_object_get(step->body, "postgres") || json_object_get(step->body, "kafka")))
-            return true;
-        if (faults_shared(step->children, step->n_children))
-            return true;
-    }
-    return false;
-}
-
 /* -j workers take the scenarios that share nothing; a scenario that stops
  * PostgreSQL or a broker would break its neighbours, so those run alone
  * afterwards (exclusive pass). */
@@ -469,7 +460,7 @@ static void *worker(void *arg)
         if (index >= run->n || stop)
             return NULL;
         const scenario_t *sc = run->scenarios[index];
-        if (faults_shared(sc->steps, sc->n_steps) == pass->exclusive)
+        if (has_fault(sc->steps, sc->n_steps, true) == pass->exclusive)
             run_one(run, index);
     }
 }

@@ -21,6 +21,7 @@
 #include "checker.h"
 #include "dbev_common.h"
 #include "load.h"
+#include "metrics.h"
 #include "opcall.h"
 #include "runctx.h"
 
@@ -888,11 +889,7 @@ static void fill_report(run_t *run, const load_figures_t *f)
 static json_t *load_metrics(const load_figures_t *f, const load_spec_t *spec)
 {
     char op[32];
-    const char *name = spec->op == DBEV_OP_SELECT ? "query" : dbev_op_name(spec->op);
-    size_t i = 0;
-    for (; name && name[i] && i + 1 < sizeof(op); i++)
-        op[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
-    op[i] = '\0';
+    run_metrics_op_key(spec->op, op, sizeof(op));
     double sent = (double)f->requests;
     return json_pack(
         "{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I,"
