@@ -24,10 +24,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define WAIT_MS  60000
-#define ADAPTER  DBEV_BUILD_DIR "/bin/dbev-adapter"
-#define CHUNK    100
-#define N_CHUNKS 30
+#define WAIT_MS     60000
+#define ADAPTER     DBEV_BUILD_DIR "/bin/dbev-adapter"
+#define CHUNK       100
+#define N_CHUNKS    30
+#define KILL_RTT_MS 1500
 
 typedef struct fixture {
     kit_t *kit;
@@ -182,6 +183,15 @@ static void test_command_line(void **state)
             "pg.password=***");
 }
 
+/* Every broker answers rtt_ms late (0: on time again). */
+static void set_rtt_all(fixture_t *f, int rtt_ms)
+{
+    char err[512];
+    for (int b = 1; b <= mockenv_broker_count(f->kit->mk); b++)
+        if (mockenv_broker_rtt(f->kit->mk, b, rtt_ms, err, sizeof(err)))
+            fail_msg("broker %d round-trip time: %s", b, err);
+}
+
 /* Sends chunk c: CHUNK inserts with seq c*CHUNK.. ; correlation ids into cids. */
 static void send_chunk(fixture_t *f, int c, char (*cids)[DBEV_ID_SIZE])
 {
@@ -226,11 +236,15 @@ static void test_sigkill_restart(void **state)
     f->pid = spawn(f, small_batches, NULL);
     for (int c = 0; c < N_CHUNKS; c++) {
         if (c == N_CHUNKS / 2) {
-            /* mid-stream: once the adapter has applied some writes of this chunk
-             * (their acknowledgements slowed down by the broker's round-trip
-             * time, so their offsets are not committed yet) */
-            char err[512], sql[128];
-            assert_int_equal(mockenv_broker_rtt(f->kit->mk, 1, 300, err, sizeof(err)), 0);
+            /* mid-stream, with the kill inside the window between execution
+             * and commit. The adapter commits a batch's offsets only after the
+             * broker acknowledged its responses; with every broker answering
+             * KILL_RTT_MS late, no commit can be sent until KILL_RTT_MS after a
+             * write, and the kill follows the first writes of this chunk by a
+             * few milliseconds. (A round-trip time on one broker only left the
+             * window to chance: its partitions may not hold this chunk.) */
+            char sql[128];
+            set_rtt_all(f, KILL_RTT_MS);
             send_chunk(f, c, cids);
             snprintf(sql, sizeof(sql), "SELECT count(*) FROM ledger WHERE seq >= %d", c * CHUNK);
             int64_t deadline = dbev_mono_us() + WAIT_MS * 1000LL;
@@ -239,7 +253,7 @@ static void test_sigkill_restart(void **state)
             assert_int_equal(kill(f->pid, SIGKILL), 0);
             int status = wait_exit(f->pid, 10000);
             assert_true(WIFSIGNALED(status));
-            assert_int_equal(mockenv_broker_rtt(f->kit->mk, 1, 0, err, sizeof(err)), 0);
+            set_rtt_all(f, 0);
             f->pid = spawn(f, small_batches, NULL);
             continue;
         }
@@ -257,12 +271,18 @@ static void test_sigkill_restart(void **state)
     for (size_t i = 0; i < f->kit->n_resps; i++)
         if (!f->kit->resps[i].completed)
             fail_msg("a write failed: %s", f->kit->resps[i].text);
-    fprintf(stderr, "# %d requests, %zu answered more than once after the SIGKILL\n", n, dup);
-    /* the kill fell between execution and commit: redelivered, answered from the dedupe record */
-    assert_true(dup > 0);
     size_t cached = 0;
     for (size_t i = 0; i < f->kit->n_resps; i++)
         cached += f->kit->resps[i].resp->cached;
+    /* Both counts are reported; only the second is certain. A request written
+     * but not committed at the kill is redelivered and answered from its
+     * idempotency record (cached). Whether the killed adapter's own answer had
+     * reached the topic first (an answer twice, which the client drops) hangs
+     * on its producer's linger and stays a matter of timing. */
+    fprintf(stderr,
+            "# %d requests; after the SIGKILL %zu answered from the idempotency record, "
+            "%zu answered twice\n",
+            n, cached, dup);
     assert_true(cached > 0);
     /* every write applied exactly once */
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM ledger"), n);
