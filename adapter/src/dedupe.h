@@ -1,11 +1,16 @@
 /*
  * Idempotency records: the adapter's own table
  * dbev_adapter.processed_events(event_id primary key, correlation_id,
- * operation, response jsonb, created_at). A write claims its event id FIRST
- * in its transaction (so a concurrent duplicate waits on the primary key and
- * then conflicts), runs, then stores its response in the same transaction.
- * A redelivered event finds the committed row and is answered with the
- * stored response. Rows older than the retention are deleted periodically.
+ * operation, response jsonb, created_at), written in the same transaction
+ * as the write it records, so both commit or neither does. A single write
+ * claims its event id FIRST (a concurrent duplicate waits on the primary key,
+ * then conflicts), runs, then stores its response. A group of writes runs
+ * its statements first and records every event id with its response in ONE
+ * statement before COMMIT: a concurrent duplicate then conflicts at that
+ * insert, the whole transaction rolls back, and the executor runs each
+ * request alone, where the lookup finds the committed record. Either way a
+ * redelivered event finds the committed row and is answered with the stored
+ * response. Rows older than the retention are deleted periodically.
  *
  * This file holds the SQL and the parameter encodings; the executor sends
  * them inside its own pipelines. The schema lives outside public and
@@ -31,10 +36,12 @@
 #define DEDUPE_CLAIM_SQL                                                                           \
     "INSERT INTO dbev_adapter.processed_events (event_id, correlation_id, operation) "             \
     "VALUES ($1, $2, $3)"
-/* Many events: $1, $2, $3 text[] literals of event ids, correlation ids, operations. */
-#define DEDUPE_CLAIM_MANY_SQL                                                                      \
-    "INSERT INTO dbev_adapter.processed_events (event_id, correlation_id, operation) "             \
-    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
+/* Many events, recorded whole: $1, $2, $3 text[] literals of event ids,
+ * correlation ids, operations; $4 a jsonb[] literal of responses (NULL: the
+ * predictable answer of a plain INSERT). */
+#define DEDUPE_RECORD_MANY_SQL                                                                     \
+    "INSERT INTO dbev_adapter.processed_events (event_id, correlation_id, operation, response) "   \
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])"
 /* One event: $1 event_id, $2 response JSON. */
 #define DEDUPE_STORE_SQL                                                                           \
     "UPDATE dbev_adapter.processed_events SET response = $2::jsonb WHERE event_id = $1"

@@ -8,8 +8,13 @@
  * runs optimistically in ONE transaction, pipelined on one connection:
  *
  *   lookup of already processed event ids          (round trip 1)
- *   BEGIN; claim all event ids; every statement     (round trip 2)
- *   store every response; COMMIT                    (round trip 3)
+ *   BEGIN; every statement                          (round trip 2)
+ *   record every event id and response; COMMIT     (round trip 3)
+ *
+ * The record is one INSERT of arrays (dedupe.h): a claim first and an
+ * UPDATE per response cost the server twice as much per request. A
+ * concurrent duplicate conflicts at that INSERT, which rolls the group back
+ * whole; each request then runs alone and finds the committed record.
  *
  * When a statement of the group fails, the transaction is rolled back and
  * the group is split around the failing request: the requests before it run
@@ -1107,6 +1112,49 @@ static int plan_build(job_t *jobs, size_t n, bool merge, plan_t *pl)
     return 0;
 }
 
+/*
+ * The four text[] parameters of DEDUPE_RECORD_MANY_SQL for the jobs of a
+ * group that dedupe: event ids, correlation ids, operations, and responses
+ * (NULL for a plain INSERT that answered its one row: dedupe_lookup rebuilds
+ * that answer). Returns 1 when built, 0 when no job dedupes, -1 when out of
+ * memory.
+ */
+static int record_texts(const adapter_exec_t *ex, const job_t *jobs, json_t *const *payloads,
+                        size_t n, char *texts[4])
+{
+    json_t *arrays[4] = {json_array(), json_array(), json_array(), json_array()};
+    bool oom = !arrays[0] || !arrays[1] || !arrays[2] || !arrays[3];
+    for (size_t i = 0; i < n && !oom; i++) {
+        if (!dedupes(ex, &jobs[i]))
+            continue;
+        const dbev_request_t *req = jobs[i].req;
+        bool plain = predictable(&jobs[i]) && row_count_is_one(payloads[i]);
+        char *response = plain ? NULL : json_dumps(payloads[i], JSON_COMPACT);
+        oom =
+            (!plain && !response) || json_array_append_new(arrays[0], json_string(req->event_id)) ||
+            json_array_append_new(arrays[1], req->correlation_id ? json_string(req->correlation_id)
+                                                                 : json_null()) ||
+            json_array_append_new(arrays[2], json_string(dbev_op_name(req->op.type))) ||
+            json_array_append_new(arrays[3], response ? json_string(response) : json_null());
+        free(response);
+    }
+    bool any = !oom && json_array_size(arrays[0]) > 0;
+    for (int k = 0; k < 4; k++) {
+        texts[k] = NULL;
+        if (any)
+            texts[k] = sqlb_param_text(arrays[k], true, &oom);
+        json_decref(arrays[k]);
+    }
+    if (oom || !any) {
+        for (int k = 0; k < 4; k++) {
+            free(texts[k]);
+            texts[k] = NULL;
+        }
+        return oom ? -1 : 0;
+    }
+    return 1;
+}
+
 static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t n, bool merge);
 
 static int try_group(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t n)
@@ -1173,44 +1221,12 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
     }
     free(ids);
 
-    /* Claims for every event id, in one statement of three text arrays. */
-    json_t *claim_arrays[3] = {json_array(), json_array(), json_array()};
-    for (size_t i = 0; i < n; i++) {
-        if (!dedupes(ex, &jobs[i]))
-            continue;
-        json_array_append_new(claim_arrays[0], json_string(jobs[i].req->event_id));
-        json_array_append_new(claim_arrays[1], jobs[i].req->correlation_id
-                                                   ? json_string(jobs[i].req->correlation_id)
-                                                   : json_null());
-        json_array_append_new(claim_arrays[2], json_string(dbev_op_name(jobs[i].req->op.type)));
-    }
-    bool any_claim = json_array_size(claim_arrays[0]) > 0;
-    char *claim_texts[3] = {NULL, NULL, NULL};
-    for (int k = 0; k < 3; k++) {
-        bool oom = false;
-        if (any_claim)
-            claim_texts[k] = sqlb_param_text(claim_arrays[k], true, &oom);
-        json_decref(claim_arrays[k]);
-        if (oom)
-            any_claim = false;
-    }
-    const char *claim_values[] = {claim_texts[0], claim_texts[1], claim_texts[2]};
     plan_t pl;
-    if (plan_build(jobs, n, merge, &pl)) {
-        for (int k = 0; k < 3; k++)
-            free(claim_texts[k]);
+    if (plan_build(jobs, n, merge, &pl))
         return -1;
-    }
-    step_t st = {.begin = true,
-                 .claim_sql = any_claim ? DEDUPE_CLAIM_MANY_SQL : NULL,
-                 .claim_nparams = 3,
-                 .claim_values = claim_values,
-                 .jobs = pl.send,
-                 .njobs = pl.nsend};
+    step_t st = {.begin = true, .jobs = pl.send, .njobs = pl.nsend};
     step_result_t sr;
     int rc = run_step(ex, pc, &st, deadline, &sr);
-    for (int k = 0; k < 3; k++)
-        free(claim_texts[k]);
     if (rc < 0) {
         step_result_clear(&sr);
         plan_free(&pl);
@@ -1226,8 +1242,7 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
         if (merged_failed)
             return try_group_ex(ex, pc, jobs, n, false);
         if (f < 0) {
-            /* The claim failed (an event in flight elsewhere or twice in this
-             * group) or BEGIN did: each alone sorts it out. */
+            /* BEGIN or a SET failed: each alone sorts it out. */
             for (size_t i = 0; i < n; i++)
                 if (try_single(ex, pc, &jobs[i]) < 0)
                     return -1;
@@ -1250,11 +1265,15 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
         }
         base += pl.count[s] > 1 ? 1 : pl.send[s].nq;
     }
-    /* Every statement succeeded: build the answers, store them, commit. */
+    /* Every statement succeeded: build the answers. */
     json_t **payloads = calloc(n, sizeof(*payloads));
-    const char **store_ids = calloc(n, sizeof(*store_ids));
-    char **store_texts = calloc(n, sizeof(*store_texts));
-    size_t nstore = 0;
+    if (!payloads) {
+        step_result_clear(&sr);
+        plan_free(&pl);
+        PGresult *res = pool_exec(pc->conn, "ROLLBACK", 0, NULL, deadline, err, sizeof(err));
+        PQclear(res);
+        return -1; /* out of memory: the caller retries on a fresh connection */
+    }
     size_t base = 0;
     for (size_t s = 0; s < pl.nsend; s++) {
         size_t i = pl.first[s];
@@ -1269,20 +1288,33 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
         }
         payloads[i] = job_payload(ex, &jobs[i], sr.res + base);
         base += jobs[i].nq;
-        if (dedupes(ex, &jobs[i]) && !(predictable(&jobs[i]) && row_count_is_one(payloads[i]))) {
-            store_ids[nstore] = jobs[i].req->event_id;
-            store_texts[nstore++] = json_dumps(payloads[i], JSON_COMPACT);
-        }
     }
     step_result_clear(&sr);
     plan_free(&pl);
-    step_t commit = {
-        .store_ids = store_ids, .store_texts = store_texts, .nstore = nstore, .commit = true};
+    /* Record every event id with its answer in one statement, then commit. */
+    char *record[4] = {NULL, NULL, NULL, NULL};
+    int any_record = record_texts(ex, jobs, payloads, n, record);
+    if (any_record < 0) {
+        /* Committing unrecorded writes would let a redelivery apply them twice. */
+        for (size_t i = 0; i < n; i++)
+            json_decref(payloads[i]);
+        free(payloads);
+        PGresult *res = pool_exec(pc->conn, "ROLLBACK", 0, NULL, deadline, err, sizeof(err));
+        if (!res)
+            return -1;
+        PQclear(res);
+        for (size_t i = 0; i < n; i++)
+            if (try_single(ex, pc, &jobs[i]) < 0)
+                return -1;
+        return 0;
+    }
+    step_t commit = {.claim_sql = any_record ? DEDUPE_RECORD_MANY_SQL : NULL,
+                     .claim_nparams = 4,
+                     .claim_values = (const char *const *)record,
+                     .commit = true};
     rc = run_step(ex, pc, &commit, deadline, &sr);
-    for (size_t k = 0; k < nstore; k++)
-        free(store_texts[k]);
-    free(store_texts);
-    free(store_ids);
+    for (int k = 0; k < 4; k++)
+        free(record[k]);
     step_result_clear(&sr);
     if (rc == 0) {
         for (size_t i = 0; i < n; i++)
@@ -1295,7 +1327,10 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
     free(payloads);
     if (rc < 0)
         return -1;
-    /* COMMIT refused (a deferred constraint, say): each alone. */
+    /* The record conflicted (the same event in flight elsewhere, or twice in
+     * this group) or COMMIT was refused (a deferred constraint): all of it is
+     * rolled back, and each alone sorts it out (its lookup finds a record
+     * committed meanwhile). */
     for (size_t i = 0; i < n; i++)
         if (try_single(ex, pc, &jobs[i]) < 0)
             return -1;

@@ -464,13 +464,20 @@ typedef struct racer {
     dbev_request_t *req;
     adapter_outcome_t out;
     pthread_barrier_t *start;
+    /* a batch instead of one request, when n > 0 */
+    dbev_request_t *reqs[3];
+    adapter_outcome_t outs[3];
+    size_t n;
 } racer_t;
 
 static void *race(void *arg)
 {
     racer_t *r = arg;
     pthread_barrier_wait(r->start);
-    adapter_exec_batch(r->e, &r->req, 1, &r->out);
+    if (r->n)
+        adapter_exec_batch(r->e, r->reqs, r->n, r->outs);
+    else
+        adapter_exec_batch(r->e, &r->req, 1, &r->out);
     return NULL;
 }
 
@@ -511,6 +518,61 @@ static void test_concurrent_duplicate(void **state)
         assert_int_equal(cached, 1);
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM plain_log WHERE msg = 'race-%d'", round);
         assert_int_equal(count_sql(sql), 1);
+    }
+    adapter_exec_destroy(e2);
+}
+
+/* The same event in flight inside two groups at once, between writes of
+ * their own: a group records its event ids after its statements, so the
+ * loser conflicts there, rolls back whole and runs each request alone. The
+ * shared event is executed once, every other write once. */
+static void test_concurrent_duplicate_in_groups(void **state)
+{
+    (void)state;
+    adapter_exec_t *e2 = new_exec(60000);
+    for (int round = 0; round < 20; round++) {
+        char id[64], payload[256], sql[160];
+        dbev_uuid_new(id);
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, 2);
+        racer_t r[2] = {{.e = ex, .start = &start, .n = 3}, {.e = e2, .start = &start, .n = 3}};
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < 3; i++) {
+                snprintf(payload, sizeof(payload),
+                         "{\"operation_type\": \"INSERT\", \"table\": \"plain_log\", \"data\": "
+                         "{\"msg\": \"grace-%d-%s\"}}",
+                         round, i == 1 ? "shared" : (k ? (i ? "b2" : "a2") : (i ? "b1" : "a1")));
+                r[k].reqs[i] = request(i == 1 ? id : NULL, payload, 0);
+            }
+        pthread_t t[2];
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(pthread_create(&t[k], NULL, race, &r[k]), 0);
+        for (int k = 0; k < 2; k++)
+            pthread_join(t[k], NULL);
+        pthread_barrier_destroy(&start);
+        int cached = 0;
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < 3; i++) {
+                if (!r[k].outs[i].completed) {
+                    char *text = json_dumps(r[k].outs[i].payload, JSON_COMPACT);
+                    fail_msg("round %d racer %d request %d: %s", round, k, i, text);
+                }
+                bool c = json_is_true(
+                    json_object_get(json_object_get(r[k].outs[i].payload, "metadata"), "cached"));
+                if (c && i != 1)
+                    fail_msg("round %d racer %d: a request of its own answered as cached", round,
+                             k);
+                cached += c;
+                json_decref(r[k].outs[i].payload);
+                dbev_request_destroy(r[k].reqs[i]);
+            }
+        assert_int_equal(cached, 1);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM plain_log WHERE msg = 'grace-%d-shared'",
+                 round);
+        assert_int_equal(count_sql(sql), 1);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM plain_log WHERE msg LIKE 'grace-%d-%%'",
+                 round);
+        assert_int_equal(count_sql(sql), 5);
     }
     adapter_exec_destroy(e2);
 }
@@ -798,6 +860,7 @@ int main(void)
         cmocka_unit_test(test_every_type),
         cmocka_unit_test(test_duplicate_executed_once),
         cmocka_unit_test(test_concurrent_duplicate),
+        cmocka_unit_test(test_concurrent_duplicate_in_groups),
         cmocka_unit_test(test_retention_and_pool),
         cmocka_unit_test(test_skipped_row),
         cmocka_unit_test(test_failing_request_amid_batch),
