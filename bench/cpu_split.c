@@ -1,0 +1,114 @@
+/*
+ * Per-thread and per-child CPU from /proc (see cpu_split.h). Children that
+ * ended between the snapshots are not counted: the benchmarks measure
+ * long-lived backends and threads.
+ */
+#include "cpu_split.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* utime+stime of a /proc/.../stat file in seconds; its name and parent too. */
+static int read_stat(const char *path, char *name, size_t size, pid_t *ppid, double *seconds)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return -1;
+    char buf[1024];
+    size_t len = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[len] = '\0';
+    /* the name is in parentheses and may hold spaces: fields follow the last ')' */
+    char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+    if (!open || !close || close < open)
+        return -1;
+    size_t nlen = (size_t)(close - open - 1);
+    if (nlen >= size)
+        nlen = size - 1;
+    memcpy(name, open + 1, nlen);
+    name[nlen] = '\0';
+    char state;
+    int parent;
+    unsigned long utime, stime;
+    if (sscanf(close + 2, "%c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &state, &parent,
+               &utime, &stime) != 4)
+        return -1;
+    *ppid = parent;
+    *seconds = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+    return 0;
+}
+
+static void add(cpu_split_t *snap, const char *name, double seconds)
+{
+    for (int i = 0; i < snap->n; i++)
+        if (!strcmp(snap->name[i], name)) {
+            snap->seconds[i] += seconds;
+            return;
+        }
+    if (snap->n == CPU_SPLIT_MAX)
+        return;
+    snprintf(snap->name[snap->n], sizeof(snap->name[0]), "%s", name);
+    snap->seconds[snap->n++] = seconds;
+}
+
+void cpu_split_take(cpu_split_t *snap, pid_t parent, const char *child_label)
+{
+    memset(snap, 0, sizeof(*snap));
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], name[64];
+        pid_t ppid;
+        double s;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+        if (!read_stat(path, name, sizeof(name), &ppid, &s))
+            add(snap, name, s);
+    }
+    if (d)
+        closedir(d);
+    if (parent <= 0)
+        return;
+    d = opendir("/proc");
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char path[300], name[64];
+        pid_t ppid;
+        double s;
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        if (!read_stat(path, name, sizeof(name), &ppid, &s) && ppid == parent)
+            add(snap, child_label, s);
+    }
+    if (d)
+        closedir(d);
+}
+
+void cpu_split_print(FILE *out, const char *prefix, const cpu_split_t *before,
+                     const cpu_split_t *after, double wall_s)
+{
+    double share[CPU_SPLIT_MAX];
+    int order[CPU_SPLIT_MAX];
+    for (int i = 0; i < after->n; i++) {
+        double was = 0;
+        for (int j = 0; j < before->n; j++)
+            if (!strcmp(before->name[j], after->name[i]))
+                was = before->seconds[j];
+        share[i] = wall_s > 0 ? (after->seconds[i] - was) * 100 / wall_s : 0;
+        order[i] = i;
+    }
+    for (int i = 1; i < after->n; i++) /* insertion sort, busiest first */
+        for (int j = i; j > 0 && share[order[j]] > share[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    fputs(prefix, out);
+    for (int k = 0; k < after->n; k++)
+        if (share[order[k]] >= 0.5)
+            fprintf(out, "%s %s %.0f%%", k ? "," : "", after->name[order[k]], share[order[k]]);
+    fputc('\n', out);
+}
