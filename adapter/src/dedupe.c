@@ -1,6 +1,6 @@
 /*
  * Idempotency records (see dedupe.h): table creation, lookup, retention and
- * the cached answer. The claim/store statements are sent by the executor
+ * the cached answer. The claim, store and record statements are sent by the executor
  * inside its pipelines, so they only exist here as SQL text.
  */
 #include "dedupe.h"

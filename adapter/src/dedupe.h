@@ -28,9 +28,9 @@
 
 /*
  * A record's response is NULL for a plain INSERT (no RETURNING): its answer
- * is always the same (row_count 1, no rows), so the claim alone records it
- * and no response document is written (at 20,000 INSERTs per second that is
- * most of the record's cost). dedupe_lookup() rebuilds that answer.
+ * is always the same (row_count 1, no rows), so the claim (or the group's
+ * record INSERT) alone records it and no response document is written (at 20,000 INSERTs per second
+ * that is most of the record's cost). dedupe_lookup() rebuilds that answer.
  */
 /* One event: $1 event_id, $2 correlation_id, $3 operation. */
 #define DEDUPE_CLAIM_SQL                                                                           \

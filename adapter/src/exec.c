@@ -566,17 +566,30 @@ static json_t *job_payload(adapter_exec_t *ex, job_t *job, PGresult *const *res)
 
 /* ---- pipelined transactions ---------------------------------------------- */
 
+/* Ends whatever transaction the connection is in. -1 when it is still in one
+ * afterwards (the connection failed): the caller must not use it further. */
+static int rollback(pool_conn_t *pc, int64_t deadline)
+{
+    if (PQtransactionStatus(pc->conn) == PQTRANS_IDLE)
+        return 0;
+    char err[512];
+    PQclear(pool_exec(pc->conn, "ROLLBACK", 0, NULL, deadline, err, sizeof(err)));
+    return PQtransactionStatus(pc->conn) == PQTRANS_IDLE ? 0 : -1;
+}
+
 /* What one pipelined step sends, in order. */
 typedef struct step {
     bool begin, read_only;
-    const char *claim_sql; /* NULL: no claim */
+    /* NULL: none. A single write's claim (after BEGIN), or a group's record
+     * INSERT (in its commit step, before COMMIT). */
+    const char *claim_sql;
     int claim_nparams;
     const char *const *claim_values;
     job_t *jobs; /* statements of these jobs */
     size_t njobs;
     int row_limit; /* > 0: keep at most this many rows of each statement */
-    /* commit step: responses to record, one primary-key UPDATE each (a
-     * single UPDATE ... FROM join may be planned as a scan of the table) */
+    /* a single write's commit step: its response to record, a primary-key
+     * UPDATE of its claim */
     const char *const *store_ids;
     char *const *store_texts;
     size_t nstore;
@@ -588,7 +601,7 @@ typedef struct step_result {
     int status;       /* 0 ok, 1 SQL error (transaction aborted), -1 connection failed */
     long fail_job;    /* index in jobs of the failing statement's job; -1: not a job's */
     size_t fail_stmt; /* statement index within that job */
-    bool fail_claim;  /* the claim failed (a duplicate in flight) */
+    bool fail_claim;  /* the claim or record INSERT failed (a duplicate in flight) */
     dberr_t err;
     PGresult **res; /* per statement of all jobs, in order (owned; NULL when not kept) */
     size_t nres;
@@ -638,8 +651,9 @@ static int run_step(adapter_exec_t *ex, pool_conn_t *pc, const step_t *st, int64
         free(sent);
         err_set(&sr->err, DBEV_ERR_DATABASE_OPERATION_FAILED, "PostgresError", NULL, "",
                 "out of memory");
-        sr->status = 1;
-        return 1;
+        /* a commit step finds its transaction open: nothing of it may commit later */
+        sr->status = rollback(pc, deadline) ? -1 : 1;
+        return sr->status;
     }
     sr->nres = total;
 
@@ -670,8 +684,8 @@ static int run_step(adapter_exec_t *ex, pool_conn_t *pc, const step_t *st, int64
         sent[nsent++] = (sent_t){.kind = SENT_BEGIN};
     }
     /* Statement timeouts: SET LOCAL whenever the next job's differs (0: the
-     * server's default). The first is set before the claim, which may wait
-     * on a concurrent duplicate. */
+     * server's default). A single write's is set before its claim, which
+     * may wait on a concurrent duplicate. */
     int64_t current_timeout = 0;
     if (st->begin && st->claim_sql && st->njobs > 0 && st->jobs[0].timeout_ms > 0) {
         char sql[64];
@@ -798,13 +812,9 @@ static int run_step(adapter_exec_t *ex, pool_conn_t *pc, const step_t *st, int64
     }
     PQexitPipelineMode(pc->conn);
     free(sent);
-    if (sr->status != 0 && PQtransactionStatus(pc->conn) != PQTRANS_IDLE) {
-        PGresult *res = pool_exec(pc->conn, "ROLLBACK", 0, NULL, deadline, err, sizeof(err));
-        if (!res) {
-            err_conn(&sr->err, err);
-            sr->status = -1;
-        }
-        PQclear(res);
+    if (sr->status != 0 && rollback(pc, deadline)) {
+        err_conn(&sr->err, PQerrorMessage(pc->conn));
+        sr->status = -1;
     }
     return sr->status;
 
@@ -822,9 +832,10 @@ io_failed_noerr:
 
 /*
  * Whether a job's answer is known before it runs: a plain INSERT (no
- * RETURNING) that succeeds always answers row_count 1 and no rows. Its claim
- * is its record (response NULL, see dedupe.h): no second write of the
- * record, which is the throughput case.
+ * RETURNING) that succeeds always answers row_count 1 and no rows. Its
+ * record holds no response document (NULL, see dedupe.h): alone, its claim
+ * is its record; in a group, its row of the record INSERT stays small. That
+ * is the throughput case.
  */
 static bool predictable(const job_t *job)
 {
@@ -843,7 +854,7 @@ static bool has_event_id(const job_t *job)
     return job->req->event_id && job->req->event_id[0];
 }
 
-/* Whether this job's event id is claimed and its response recorded. */
+/* Whether this job's event id and response are recorded (dedupe.h). */
 static bool dedupes(const adapter_exec_t *ex, const job_t *job)
 {
     return ex->table_ready && has_event_id(job) && dbev_op_is_write(job->req->op.type);
@@ -856,11 +867,20 @@ static int64_t select_row_limit(const dbev_operation_t *op)
     return max_rows < INT32_MAX - 1 ? max_rows + 1 : INT32_MAX;
 }
 
+/* A failure that rolled the whole transaction back for reasons of timing
+ * (deadlock victim, serialization failure): running it again is safe. */
+static bool retriable_sqlstate(const char *sqlstate)
+{
+    return strcmp(sqlstate, "40P01") == 0 || strcmp(sqlstate, "40001") == 0;
+}
+
 /*
  * Runs one job in its own transaction. Returns 0 when answered, -1 when the
- * connection failed before an answer could be had (the caller may retry).
+ * connection failed before an answer could be had (the caller may retry),
+ * 2 when it lost a deadlock or a serialization conflict and nothing of it
+ * committed (unanswered; the caller runs it again).
  */
-static int try_single(adapter_exec_t *ex, pool_conn_t *pc, job_t *job)
+static int try_single_once(adapter_exec_t *ex, pool_conn_t *pc, job_t *job, bool last_try)
 {
     const dbev_operation_t *op = &job->req->op;
     bool write = dbev_op_is_write(op->type) && has_event_id(job) && ex->table_ready;
@@ -919,6 +939,10 @@ static int try_single(adapter_exec_t *ex, pool_conn_t *pc, job_t *job)
             json_decref(found);
             return 0;
         }
+        if (!last_try && retriable_sqlstate(sr.err.sqlstate)) {
+            step_result_clear(&sr);
+            return 2;
+        }
         json_t *meta = NULL;
         if (op->type == DBEV_OP_TRANSACTION && sr.fail_job == 0) {
             size_t k = 0;
@@ -950,12 +974,28 @@ static int try_single(adapter_exec_t *ex, pool_conn_t *pc, job_t *job)
         }
         if (rc > 0) {
             json_decref(payload);
+            if (!last_try && retriable_sqlstate(sr.err.sqlstate))
+                return 2;
             answer_fail(ex, job, &sr.err, NULL);
             return 0;
         }
     }
     answer_ok(ex, job, payload);
     return 0;
+}
+
+/*
+ * try_single_once, again when it lost a deadlock. A group records its event
+ * ids after its statements while a single request claims first, so a single
+ * redelivery and a group holding the same event can wait on each other's
+ * rows; PostgreSQL aborts one of them. When the single one loses, its run
+ * again starts with the lookup and finds the group's committed record
+ * (answered from it) or runs anew (nothing of the first try committed).
+ */
+static int try_single(adapter_exec_t *ex, pool_conn_t *pc, job_t *job)
+{
+    int rc = try_single_once(ex, pc, job, false);
+    return rc == 2 ? try_single_once(ex, pc, job, true) : rc;
 }
 
 static void run_single(adapter_exec_t *ex, job_t *job)
@@ -1112,6 +1152,25 @@ static int plan_build(job_t *jobs, size_t n, bool merge, plan_t *pl)
     return 0;
 }
 
+/* Whether some job of the group that dedupes has a committed record now. */
+static bool committed_elsewhere(adapter_exec_t *ex, pool_conn_t *pc, const job_t *jobs, size_t n,
+                                int64_t deadline)
+{
+    const char **ids = calloc(n, sizeof(*ids));
+    size_t nids = 0;
+    for (size_t i = 0; ids && i < n; i++)
+        if (dedupes(ex, &jobs[i]))
+            ids[nids++] = jobs[i].req->event_id;
+    bool cf, any = false;
+    char err[512];
+    json_t *found =
+        nids ? dedupe_lookup(pc->conn, ids, nids, deadline, &cf, err, sizeof(err)) : NULL;
+    any = json_object_size(found) > 0;
+    json_decref(found);
+    free(ids);
+    return any;
+}
+
 /*
  * The four text[] parameters of DEDUPE_RECORD_MANY_SQL for the jobs of a
  * group that dedupe: event ids, correlation ids, operations, and responses
@@ -1141,8 +1200,11 @@ static int record_texts(const adapter_exec_t *ex, const job_t *jobs, json_t *con
     bool any = !oom && json_array_size(arrays[0]) > 0;
     for (int k = 0; k < 4; k++) {
         texts[k] = NULL;
-        if (any)
-            texts[k] = sqlb_param_text(arrays[k], true, &oom);
+        if (any) {
+            bool failed = false; /* sqlb_param_text resets its flag */
+            texts[k] = sqlb_param_text(arrays[k], true, &failed);
+            oom = oom || failed;
+        }
         json_decref(arrays[k]);
     }
     if (oom || !any) {
@@ -1242,7 +1304,7 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
         if (merged_failed)
             return try_group_ex(ex, pc, jobs, n, false);
         if (f < 0) {
-            /* BEGIN or a SET failed: each alone sorts it out. */
+            /* BEGIN or a SET failed (or memory ran out): each alone sorts it out. */
             for (size_t i = 0; i < n; i++)
                 if (try_single(ex, pc, &jobs[i]) < 0)
                     return -1;
@@ -1257,10 +1319,8 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
             strtoll(PQcmdTuples(sr.res[base]), NULL, 10) != (long long)pl.count[s]) {
             step_result_clear(&sr);
             plan_free(&pl);
-            PGresult *res = pool_exec(pc->conn, "ROLLBACK", 0, NULL, deadline, err, sizeof(err));
-            if (!res)
+            if (rollback(pc, deadline))
                 return -1;
-            PQclear(res);
             return try_group_ex(ex, pc, jobs, n, false);
         }
         base += pl.count[s] > 1 ? 1 : pl.send[s].nq;
@@ -1270,9 +1330,8 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
     if (!payloads) {
         step_result_clear(&sr);
         plan_free(&pl);
-        PGresult *res = pool_exec(pc->conn, "ROLLBACK", 0, NULL, deadline, err, sizeof(err));
-        PQclear(res);
-        return -1; /* out of memory: the caller retries on a fresh connection */
+        rollback(pc, deadline);
+        return -1; /* out of memory: handled as a failed connection (answered, never committed) */
     }
     size_t base = 0;
     for (size_t s = 0; s < pl.nsend; s++) {
@@ -1299,10 +1358,8 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
         for (size_t i = 0; i < n; i++)
             json_decref(payloads[i]);
         free(payloads);
-        PGresult *res = pool_exec(pc->conn, "ROLLBACK", 0, NULL, deadline, err, sizeof(err));
-        if (!res)
+        if (rollback(pc, deadline))
             return -1;
-        PQclear(res);
         for (size_t i = 0; i < n; i++)
             if (try_single(ex, pc, &jobs[i]) < 0)
                 return -1;
@@ -1329,8 +1386,13 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
         return -1;
     /* The record conflicted (the same event in flight elsewhere, or twice in
      * this group) or COMMIT was refused (a deferred constraint): all of it is
-     * rolled back, and each alone sorts it out (its lookup finds a record
-     * committed meanwhile). */
+     * rolled back. When another delivery committed some of these events
+     * meanwhile (a redelivery during a rebalance), run again as a group: the
+     * lookup at the top answers those from their records. Otherwise each
+     * alone sorts it out. Every rerun answers at least one request from a
+     * record, so this ends. */
+    if (committed_elsewhere(ex, pc, jobs, n, deadline))
+        return try_group_ex(ex, pc, jobs, n, merge);
     for (size_t i = 0; i < n; i++)
         if (try_single(ex, pc, &jobs[i]) < 0)
             return -1;

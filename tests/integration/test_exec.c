@@ -577,6 +577,150 @@ static void test_concurrent_duplicate_in_groups(void **state)
     adapter_exec_destroy(e2);
 }
 
+typedef struct batch_run {
+    dbev_request_t **reqs;
+    adapter_outcome_t *outs;
+    size_t n;
+} batch_run_t;
+
+static void *run_batch_thread(void *arg)
+{
+    batch_run_t *b = arg;
+    adapter_exec_batch(ex, b->reqs, b->n, b->outs);
+    return NULL;
+}
+
+static bool cached_answer(const adapter_outcome_t *o)
+{
+    return json_is_true(json_object_get(json_object_get(o->payload, "metadata"), "cached"));
+}
+
+/* The conflict made to happen, not hoped for: another delivery of the shared
+ * event holds its record uncommitted while the group runs, so the group's
+ * record INSERT waits on it (seen in pg_stat_activity) and conflicts when it
+ * commits. The group rolls back whole and runs again: the shared event is
+ * answered from the committed record, its neighbours are written once. */
+static void test_record_conflict_in_group(void **state)
+{
+    (void)state;
+    char err[512], id[64], sql[512];
+    dbev_uuid_new(id);
+    PGconn *other = pgenv_connect(env, "exec_test", err, sizeof(err));
+    assert_non_null(other);
+    PQclear(PQexec(other, "BEGIN"));
+    const char *vals[] = {id};
+    PGresult *res = PQexecParams(other,
+                                 "INSERT INTO dbev_adapter.processed_events (event_id, operation) "
+                                 "VALUES ($1, 'INSERT')",
+                                 1, NULL, vals, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+
+    const char *msgs[3] = {"det-a", "det-shared", "det-b"};
+    dbev_request_t *reqs[3];
+    adapter_outcome_t outs[3];
+    for (int i = 0; i < 3; i++) {
+        char payload[256];
+        snprintf(payload, sizeof(payload),
+                 "{\"operation_type\": \"INSERT\", \"table\": \"plain_log\", \"data\": "
+                 "{\"msg\": \"%s\"}}",
+                 msgs[i]);
+        reqs[i] = request(i == 1 ? id : NULL, payload, 0);
+    }
+    batch_run_t b = {reqs, outs, 3};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, run_batch_thread, &b), 0);
+    /* wait (deadline 30 s) until the group's record INSERT waits on our lock */
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query "
+             "LIKE 'INSERT INTO dbev_adapter.processed_events%%' AND pid <> %d",
+             PQbackendPID(other));
+    int64_t deadline = dbev_mono_us() + 30 * 1000000LL;
+    long waiting = 0;
+    while ((waiting = count_sql(sql)) == 0 && dbev_mono_us() < deadline)
+        usleep(2000); /* polling interval while the group gets there */
+    assert_int_equal(waiting, 1);
+    res = PQexec(other, "INSERT INTO plain_log (msg) VALUES ('det-shared')");
+    PQclear(res);
+    res = PQexec(other, "COMMIT");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(other);
+    pthread_join(t, NULL);
+
+    for (int i = 0; i < 3; i++) {
+        assert_true(outs[i].completed);
+        assert_int_equal(cached_answer(&outs[i]), i == 1);
+        assert_int_equal(row_count(outs[i].payload), 1);
+        json_decref(outs[i].payload);
+        dbev_request_destroy(reqs[i]);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM plain_log WHERE msg = '%s'", msgs[i]);
+        assert_int_equal(count_sql(sql), 1);
+    }
+}
+
+/* One event id twice in one group of writes without a unique key of their
+ * own: the record INSERT conflicts with itself, nothing of the group stays,
+ * and run alone the first is written once, the second answered from its
+ * record. Then a group of UPDATE ... RETURNING whose values hold every
+ * character an array literal must quote is replayed from its records. */
+static void test_same_event_twice_in_group(void **state)
+{
+    (void)state;
+    char id[64];
+    dbev_uuid_new(id);
+    const char *p = "{\"operation_type\": \"INSERT\", \"table\": \"plain_log\", \"data\": "
+                    "{\"msg\": \"twice-in-group\"}}";
+    dbev_request_t *reqs[3] = {
+        request(id, p, 0), request(id, p, 0),
+        request(NULL,
+                "{\"operation_type\": \"INSERT\", \"table\": \"plain_log\", \"data\": "
+                "{\"msg\": \"twice-neighbour\"}}",
+                0)};
+    adapter_outcome_t outs[3];
+    run(reqs, 3, outs);
+    int cached = 0;
+    for (int i = 0; i < 3; i++) {
+        assert_true(outs[i].completed);
+        cached += cached_answer(&outs[i]);
+        json_decref(outs[i].payload);
+        dbev_request_destroy(reqs[i]);
+    }
+    assert_int_equal(cached, 1);
+    assert_int_equal(count_sql("SELECT count(*) FROM plain_log WHERE msg = 'twice-in-group'"), 1);
+    assert_int_equal(count_sql("SELECT count(*) FROM plain_log WHERE msg = 'twice-neighbour'"), 1);
+
+    exec_sql("INSERT INTO items (name, qty) VALUES ('quote-1', 1), ('quote-2', 2)");
+    dbev_request_t *ups[2] = {
+        request(NULL,
+                "{\"operation_type\": \"UPDATE\", \"table\": \"items\", \"data\": {\"tags\": "
+                "[\"a \\\"quoted\\\" {brace}, comma\", \"back\\\\slash\", \"\", \"caf\\u00e9 "
+                "\\u2603\", \"NULL\"]}, \"where\": {\"name\": \"quote-1\"}, \"returning\": "
+                "[\"name\", \"tags\"]}",
+                0),
+        request(NULL,
+                "{\"operation_type\": \"UPDATE\", \"table\": \"items\", \"data\": {\"doc\": "
+                "{\"k\": \"}{\\\",\\\\\", \"e\": \"\"}}, \"where\": {\"name\": \"quote-2\"}, "
+                "\"returning\": [\"name\", \"doc\"]}",
+                0)};
+    adapter_outcome_t first[2], again[2];
+    run(ups, 2, first);
+    run(ups, 2, again);
+    for (int i = 0; i < 2; i++) {
+        if (!first[i].completed) {
+            char *text = json_dumps(first[i].payload, JSON_COMPACT);
+            fail_msg("update %d: %s", i, text);
+        }
+        assert_false(cached_answer(&first[i]));
+        assert_true(cached_answer(&again[i]));
+        assert_true(json_equal(json_object_get(first[i].payload, "rows"),
+                               json_object_get(again[i].payload, "rows")));
+        json_decref(first[i].payload);
+        json_decref(again[i].payload);
+        dbev_request_destroy(ups[i]);
+    }
+}
+
 /* Records older than the retention are removed; younger ones stay. */
 static void test_retention_and_pool(void **state)
 {
@@ -861,6 +1005,8 @@ int main(void)
         cmocka_unit_test(test_duplicate_executed_once),
         cmocka_unit_test(test_concurrent_duplicate),
         cmocka_unit_test(test_concurrent_duplicate_in_groups),
+        cmocka_unit_test(test_record_conflict_in_group),
+        cmocka_unit_test(test_same_event_twice_in_group),
         cmocka_unit_test(test_retention_and_pool),
         cmocka_unit_test(test_skipped_row),
         cmocka_unit_test(test_failing_request_amid_batch),
