@@ -427,6 +427,13 @@ static bool has_partitions(void *arg)
     return stats.assigned > 0;
 }
 
+static bool consumed_some(void *arg)
+{
+    dbev_adapter_stats_t st;
+    dbev_adapter_stats(arg, &st);
+    return st.consumed > 0;
+}
+
 /* A second instance joins the group mid-stream: the first hands over
  * partitions (finishing, acknowledging and committing what it consumed from
  * them), both answer, every request answered, no write applied twice. */
@@ -462,6 +469,9 @@ static void test_second_instance_joins(void **state)
     }
     kit_flush(f->kit);
     assert_non_null(kit_wait(f->kit, cid, WAIT_MS));
+    /* the last answer may come from the first instance before the second has
+     * polled its share: wait for that on a condition */
+    assert_true(kit_wait_for(consumed_some, second, WAIT_MS));
     dbev_adapter_stats_t a, b;
     dbev_adapter_stats(f->adapter, &a);
     dbev_adapter_stats(second, &b);

@@ -957,7 +957,8 @@ static void test_breaker_server_stop_start(void **state)
 {
     (void)state;
     char err[512], code[64];
-    adapter_exec_t *e = new_exec(300);
+    adapter_exec_t *e =
+        new_exec(3000); /* long enough that a stall cannot half-open it before the asserts */
     assert_string_equal(probe(e, code, sizeof(code)), "");
     PQfinish(direct);
     direct = NULL;

@@ -110,7 +110,10 @@ static void test_kafka_faults(void **state)
     double fast =
         raw_latency(fk, "raw: {json: {correlation_id: \"${uuid}\"}, key: k6}\n"
                         "    expect: {error_code: VALIDATION_ERROR}\n    timeout_ms: 20000");
-    assert_true(fast < 1000.0);
+    /* Bounded against the faults, not against the machine: an RTT left in
+     * place costs at least 6 s (3 s each way); reconnect and NOT_LEADER
+     * backoffs on a loaded machine may take a good part of a second. */
+    assert_true(fast < 2500.0);
 
     /* Mistakes are step errors, with the reason. */
     fk_run(fk, "fault: {kafka: broker_down, broker: 3}", &res);
