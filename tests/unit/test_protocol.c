@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define FIXTURES DBEV_SOURCE_DIR "/tests/fixtures/protocol/"
 
@@ -624,15 +626,50 @@ static void test_op_and_topic_names(void **state)
     assert_string_equal(dbev_breaker_state_name(DBEV_BREAKER_HALF_OPEN), "HALF_OPEN");
 }
 
+static int cmp_ids(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Version 4, RFC 4122 variant, all distinct over several refills of the
+ * per-thread buffer; a forked child does not repeat its parent's next ones. */
 static void test_uuid(void **state)
 {
-    char a[37], b[37];
-    dbev_uuid_new(a);
-    dbev_uuid_new(b);
-    assert_int_equal(strlen(a), 36);
-    assert_string_not_equal(a, b);
-    assert_int_equal(a[14], '4'); /* version 4 */
-    assert_int_equal(a[8], '-');
+    (void)state;
+    enum { N = 2000 }; /* 125 refills of 256 */
+    char(*ids)[37] = calloc(N, 37);
+    assert_non_null(ids);
+    for (int i = 0; i < N; i++) {
+        dbev_uuid_new(ids[i]);
+        assert_int_equal(strlen(ids[i]), 36);
+        assert_int_equal(ids[i][8], '-');
+        assert_int_equal(ids[i][14], '4');           /* version 4 */
+        assert_non_null(strchr("89ab", ids[i][19])); /* RFC 4122 variant */
+    }
+    qsort(ids, N, 37, cmp_ids);
+    for (int i = 1; i < N; i++)
+        assert_string_not_equal(ids[i - 1], ids[i]);
+    free(ids);
+
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char child[37];
+        dbev_uuid_new(child);
+        ssize_t w = write(fds[1], child, 37);
+        _exit(w == 37 ? 0 : 1);
+    }
+    char parent[37], child[37];
+    dbev_uuid_new(parent);
+    assert_int_equal(read(fds[0], child, 37), 37);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_string_not_equal(parent, child);
+    close(fds[0]);
+    close(fds[1]);
 }
 
 int main(void)
