@@ -14,7 +14,9 @@
  * The record is one INSERT of arrays (dedupe.h): a claim first and an
  * UPDATE per response cost the server twice as much per request. A
  * concurrent duplicate conflicts at that INSERT, which rolls the group back
- * whole; each request then runs alone and finds the committed record.
+ * whole; the group then runs again, its lookup answering from the records
+ * that the other delivery committed (or, for an event twice in the group,
+ * each request runs alone).
  *
  * When a statement of the group fails, the transaction is rolled back and
  * the group is split around the failing request: the requests before it run
@@ -1331,7 +1333,7 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
         step_result_clear(&sr);
         plan_free(&pl);
         rollback(pc, deadline);
-        return -1; /* out of memory: handled as a failed connection (answered, never committed) */
+        return -1; /* out of memory: nothing committed; handled as a failed connection */
     }
     size_t base = 0;
     for (size_t s = 0; s < pl.nsend; s++) {

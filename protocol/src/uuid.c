@@ -5,8 +5,8 @@
  * makes a getrandom() system call, reseeds random() with srandom() (getpid,
  * getuid, gettimeofday) and mixes random() output in. The adapter makes one
  * per response and the client two per request, at 20,000 requests a second.
- * So the random bytes come from getrandom() 4 KiB at a time into a
- * per-thread buffer (256 UUIDs a system call), and libuuid only formats them.
+ * So the random bytes come from getrandom() 1 KiB at a time into a
+ * per-thread buffer (64 UUIDs a system call), and libuuid only formats them.
  * A forked child drops its copy of the buffer (pthread_atfork), so parent and
  * child never hand out the same bytes.
  */
@@ -18,7 +18,7 @@
 #include <sys/random.h>
 #include <uuid/uuid.h>
 
-#define POOL_BYTES 4096
+#define POOL_BYTES 1024
 
 static _Thread_local unsigned char pool[POOL_BYTES];
 static _Thread_local size_t pool_left; /* unused bytes at the end of pool */

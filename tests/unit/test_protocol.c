@@ -636,7 +636,7 @@ static int cmp_ids(const void *a, const void *b)
 static void test_uuid(void **state)
 {
     (void)state;
-    enum { N = 2000 }; /* 125 refills of 256 */
+    enum { N = 2000 }; /* 31 refills of 64 */
     char(*ids)[37] = calloc(N, 37);
     assert_non_null(ids);
     for (int i = 0; i < N; i++) {
