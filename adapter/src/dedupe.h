@@ -7,8 +7,9 @@
  * then conflicts), runs, then stores its response. A group of writes runs
  * its statements first and records every event id with its response in ONE
  * statement before COMMIT: a concurrent duplicate then conflicts at that
- * insert, the whole transaction rolls back, and the executor runs each
- * request alone, where the lookup finds the committed record. Either way a
+ * insert, the whole transaction rolls back, and the executor answers from
+ * the committed records what they cover and runs the rest again (as a
+ * group, or request by request for an event twice in it). Either way a
  * redelivered event finds the committed row and is answered with the stored
  * response. Rows older than the retention are deleted periodically.
  *

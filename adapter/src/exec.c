@@ -1154,23 +1154,38 @@ static int plan_build(job_t *jobs, size_t n, bool merge, plan_t *pl)
     return 0;
 }
 
-/* Whether some job of the group that dedupes has a committed record now. */
-static bool committed_elsewhere(adapter_exec_t *ex, pool_conn_t *pc, const job_t *jobs, size_t n,
-                                int64_t deadline)
+/* Answers from their committed records the jobs of a group that have one
+ * (already processed: a redelivery, or a duplicate committed meanwhile).
+ * Returns how many were answered, -1 when the connection failed. */
+static int answer_recorded(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t n,
+                           int64_t deadline)
 {
     const char **ids = calloc(n, sizeof(*ids));
+    if (!ids)
+        return 0; /* out of memory: nothing answered; the record INSERT still guards */
     size_t nids = 0;
-    for (size_t i = 0; ids && i < n; i++)
+    for (size_t i = 0; i < n; i++)
         if (dedupes(ex, &jobs[i]))
             ids[nids++] = jobs[i].req->event_id;
-    bool cf, any = false;
-    char err[512];
-    json_t *found =
-        nids ? dedupe_lookup(pc->conn, ids, nids, deadline, &cf, err, sizeof(err)) : NULL;
-    any = json_object_size(found) > 0;
-    json_decref(found);
+    int answered = 0;
+    if (nids > 0) {
+        bool cf;
+        char err[512];
+        json_t *found = dedupe_lookup(pc->conn, ids, nids, deadline, &cf, err, sizeof(err));
+        if (!found && cf)
+            answered = -1;
+        for (size_t i = 0; found && i < n; i++) {
+            json_t *stored =
+                dedupes(ex, &jobs[i]) ? json_object_get(found, jobs[i].req->event_id) : NULL;
+            if (stored) {
+                answer_cached(ex, &jobs[i], stored);
+                answered++;
+            }
+        }
+        json_decref(found);
+    }
     free(ids);
-    return any;
+    return answered;
 }
 
 /*
@@ -1228,7 +1243,6 @@ static int try_group(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t n)
 
 static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t n, bool merge)
 {
-    char err[512];
     size_t pending = 0;
     for (size_t i = 0; i < n; i++)
         if (!jobs[i].out->payload)
@@ -1251,39 +1265,16 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
     }
     if (n == 1)
         return try_single(ex, pc, jobs);
-    /* Already processed? */
-    const char **ids = calloc(n, sizeof(*ids));
-    size_t nids = 0;
     int64_t max_timeout = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (dedupes(ex, &jobs[i]))
-            ids[nids++] = jobs[i].req->event_id;
+    for (size_t i = 0; i < n; i++)
         max_timeout += jobs[i].timeout_ms;
-    }
     int64_t deadline = io_deadline(max_timeout);
-    if (nids > 0) {
-        bool cf;
-        json_t *found = dedupe_lookup(pc->conn, ids, nids, deadline, &cf, err, sizeof(err));
-        if (!found && cf) {
-            free(ids);
-            return -1;
-        }
-        size_t kept = 0;
-        for (size_t i = 0; i < n; i++) {
-            json_t *stored =
-                dedupes(ex, &jobs[i]) ? json_object_get(found, jobs[i].req->event_id) : NULL;
-            if (stored)
-                answer_cached(ex, &jobs[i], stored);
-            else
-                kept++;
-        }
-        json_decref(found);
-        if (kept < n) {
-            free(ids);
-            return try_group_ex(ex, pc, jobs, n, merge);
-        }
-    }
-    free(ids);
+    /* Already processed? */
+    int answered = answer_recorded(ex, pc, jobs, n, deadline);
+    if (answered < 0)
+        return -1;
+    if (answered > 0)
+        return try_group_ex(ex, pc, jobs, n, merge); /* the rest */
 
     plan_t pl;
     if (plan_build(jobs, n, merge, &pl))
@@ -1389,11 +1380,14 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
     /* The record conflicted (the same event in flight elsewhere, or twice in
      * this group) or COMMIT was refused (a deferred constraint): all of it is
      * rolled back. When another delivery committed some of these events
-     * meanwhile (a redelivery during a rebalance), run again as a group: the
-     * lookup at the top answers those from their records. Otherwise each
-     * alone sorts it out. Every rerun answers at least one request from a
+     * meanwhile (a redelivery during a rebalance), those are answered from
+     * their records and the rest runs again as a group. Otherwise each
+     * alone sorts it out. Every rerun follows at least one answer from a
      * record, so this ends. */
-    if (committed_elsewhere(ex, pc, jobs, n, deadline))
+    answered = answer_recorded(ex, pc, jobs, n, deadline);
+    if (answered < 0)
+        return -1;
+    if (answered > 0)
         return try_group_ex(ex, pc, jobs, n, merge);
     for (size_t i = 0; i < n; i++)
         if (try_single(ex, pc, &jobs[i]) < 0)
