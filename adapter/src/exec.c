@@ -55,6 +55,7 @@
 
 struct adapter_exec {
     adapter_exec_conf_t conf;
+    adapter_exec_t *primary; /* a lane: borrows the primary's pool, breaker and strings */
     char *conninfo;
     char **allowlist; /* NULL-terminated copy, or NULL */
     const dbev_logger_t *logger;
@@ -1547,7 +1548,7 @@ void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t 
         }
         return;
     }
-    if (breaker_state(ex->breaker) == DBEV_BREAKER_CLOSED)
+    if (!ex->primary && breaker_state(ex->breaker) == DBEV_BREAKER_CLOSED)
         maybe_retention(ex);
 
     for (size_t i = 0; i < n; i++) {
@@ -1633,7 +1634,8 @@ void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t 
     /* Back to pool_min after failures, at most once a second, and never
      * while the breaker keeps requests away from the server. */
     int64_t now = dbev_mono_us();
-    if (breaker_state(ex->breaker) == DBEV_BREAKER_CLOSED && now - ex->last_maintain_us > 1000000) {
+    if (!ex->primary && breaker_state(ex->breaker) == DBEV_BREAKER_CLOSED &&
+        now - ex->last_maintain_us > 1000000) {
         ex->last_maintain_us = now;
         pool_maintain(ex->pool);
     }
@@ -1697,10 +1699,40 @@ adapter_exec_t *adapter_exec_new(const adapter_exec_conf_t *conf, char *errstr, 
     return ex;
 }
 
+adapter_exec_t *adapter_exec_new_lane(adapter_exec_t *primary, char *errstr, size_t size)
+{
+    adapter_exec_t *ex = calloc(1, sizeof(*ex));
+    if (ex)
+        ex->coltypes = json_object();
+    if (!ex || !ex->coltypes) {
+        free(ex);
+        dbev_seterr(errstr, size, "out of memory");
+        return NULL;
+    }
+    ex->primary = primary;
+    ex->conf = primary->conf;
+    ex->logger = primary->logger;
+    ex->started_us = primary->started_us;
+    ex->conninfo = primary->conninfo;
+    ex->allowlist = primary->allowlist;
+    ex->pool = primary->pool;
+    ex->breaker = primary->breaker;
+    /* When false (no server at start), get_conn() ensures it on first use. */
+    ex->table_ready = primary->table_ready;
+    return ex;
+}
+
 void adapter_exec_destroy(adapter_exec_t *ex)
 {
     if (!ex)
         return;
+    if (ex->primary) {
+        if (ex->pc)
+            pool_release(ex->pool, ex->pc, false);
+        json_decref(ex->coltypes);
+        free(ex);
+        return;
+    }
     pool_destroy(ex->pool);
     breaker_destroy(ex->breaker);
     json_decref(ex->coltypes);

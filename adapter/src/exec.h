@@ -5,9 +5,10 @@
  * the consume/produce loop (loop.c) hands it batches and publishes what it
  * returns.
  *
- * Thread safety: one adapter_exec_t is driven by one thread at a time;
- * adapter_exec_breaker_state() and adapter_exec_health() may be called from
- * any thread.
+ * Thread safety: one adapter_exec_t is driven by one thread at a time, but
+ * an executor and its lanes (adapter_exec_new_lane) run batches at the same
+ * time, one thread each; adapter_exec_breaker_state() and
+ * adapter_exec_health() may be called from any thread.
  */
 #ifndef ADAPTER_EXEC_H
 #define ADAPTER_EXEC_H
@@ -50,7 +51,17 @@ typedef struct adapter_outcome {
  */
 adapter_exec_t *adapter_exec_new(const adapter_exec_conf_t *conf, char *errstr, size_t size);
 
-/** Closes every connection. NULL is a no-op. */
+/**
+ * @brief A lane: a second executor sharing primary's pool, breaker and
+ *        configuration, for another thread to run batches on its own
+ *        connection while the primary (or another lane) runs its own. The
+ *        primary alone does the housekeeping (retention, pool maintenance);
+ *        its health covers the lanes. Destroy every lane before the primary.
+ * @returns a handle for adapter_exec_destroy(), or NULL with errstr.
+ */
+adapter_exec_t *adapter_exec_new_lane(adapter_exec_t *primary, char *errstr, size_t size);
+
+/** Closes every connection (a lane: releases its own). NULL is a no-op. */
 void adapter_exec_destroy(adapter_exec_t *exec);
 
 /**

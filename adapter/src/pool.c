@@ -1,8 +1,11 @@
 /*
  * Connection pool and non-blocking libpq helpers (see pool.h). The pool is a
- * fixed array of pool_max slots; a slot is empty, idle or in use. Connecting
- * is synchronous (libpq's connect_timeout bounds it) because the executor
- * cannot do anything useful without a connection anyway.
+ * fixed array of pool_max slots; a slot is empty, idle, in use, or reserved
+ * (in use, no connection yet: a thread is connecting into it). Slots change
+ * state under the lock; connecting happens outside it, so one lane waiting
+ * for a slow server does not hold the others. Connecting is synchronous
+ * (libpq's connect_timeout bounds it) because the executor cannot do
+ * anything useful without a connection anyway.
  */
 #include "pool.h"
 
@@ -22,7 +25,8 @@ struct pool {
     pool_conf_t conf;
     char *conninfo;
     slot_t *slots;
-    pthread_mutex_t lock; /* guards the statistics and slot states for pool_stats() */
+    pthread_mutex_t lock; /* guards the slots (several executor threads share the pool) and
+                             the statistics */
     uint64_t queries, failures, connects, connect_failures;
     int64_t total_us;
     char last_error[256];
@@ -162,26 +166,64 @@ static bool too_old(const pool_t *pool, const pool_conn_t *pc)
            dbev_mono_us() - pc->created_us > pool->conf.max_age_ms * 1000;
 }
 
-pool_conn_t *pool_acquire(pool_t *pool, char *errstr, size_t size)
+/* Takes an idle connection, or reserves an empty slot to connect into (in
+ * use, no connection yet), under the lock; -1 when every slot is in use. */
+static int reserve_slot(pool_t *pool, bool *idle)
 {
     int empty = -1;
+    pthread_mutex_lock(&pool->lock);
     for (int i = 0; i < pool->conf.max; i++) {
         slot_t *s = &pool->slots[i];
-        if (!s->pc) {
-            if (empty < 0)
-                empty = i;
-            continue;
-        }
         if (s->in_use)
             continue;
-        if (PQstatus(s->pc->conn) != CONNECTION_OK || too_old(pool, s->pc)) {
-            pthread_mutex_lock(&pool->lock);
-            conn_free(s->pc);
-            s->pc = NULL;
+        if (s->pc) {
+            s->in_use = true;
+            *idle = true;
             pthread_mutex_unlock(&pool->lock);
-            if (empty < 0)
-                empty = i;
-            continue;
+            return i;
+        }
+        if (empty < 0)
+            empty = i;
+    }
+    if (empty >= 0)
+        pool->slots[empty].in_use = true;
+    pthread_mutex_unlock(&pool->lock);
+    *idle = false;
+    return empty;
+}
+
+/* Empties a reserved slot (its connection, if any, closed). */
+static void slot_clear(pool_t *pool, slot_t *s)
+{
+    pthread_mutex_lock(&pool->lock);
+    conn_free(s->pc);
+    s->pc = NULL;
+    s->in_use = false;
+    pthread_mutex_unlock(&pool->lock);
+}
+
+pool_conn_t *pool_acquire(pool_t *pool, char *errstr, size_t size)
+{
+    for (;;) {
+        bool idle;
+        int i = reserve_slot(pool, &idle);
+        if (i < 0) {
+            dbev_seterr(errstr, size, "connection pool exhausted (%d in use)", pool->conf.max);
+            return NULL;
+        }
+        slot_t *s = &pool->slots[i];
+        if (!idle) {
+            /* Connecting takes long: the slot is reserved, the lock is not held. */
+            pool_conn_t *pc = conn_open(pool, errstr, size);
+            pthread_mutex_lock(&pool->lock);
+            s->pc = pc;
+            s->in_use = pc != NULL;
+            pthread_mutex_unlock(&pool->lock);
+            return pc;
+        }
+        if (PQstatus(s->pc->conn) != CONNECTION_OK || too_old(pool, s->pc)) {
+            slot_clear(pool, s);
+            continue; /* the slot is empty now: take the next idle one, or connect */
         }
         if (s->pc->reset_stmts) {
             PGresult *res = pool_exec(s->pc->conn, "DEALLOCATE ALL", 0, NULL, 0, errstr, size);
@@ -191,78 +233,71 @@ pool_conn_t *pool_acquire(pool_t *pool, char *errstr, size_t size)
             s->pc->nstmts = 0;
             s->pc->reset_stmts = false;
         }
-        pthread_mutex_lock(&pool->lock);
-        s->in_use = true;
-        pthread_mutex_unlock(&pool->lock);
         s->pc->reused = true;
         return s->pc;
     }
-    if (empty < 0) {
-        dbev_seterr(errstr, size, "connection pool exhausted (%d in use)", pool->conf.max);
-        return NULL;
-    }
-    pool_conn_t *pc = conn_open(pool, errstr, size);
-    if (!pc)
-        return NULL;
-    pthread_mutex_lock(&pool->lock);
-    pool->slots[empty].pc = pc;
-    pool->slots[empty].in_use = true;
-    pthread_mutex_unlock(&pool->lock);
-    return pc;
 }
 
 void pool_release(pool_t *pool, pool_conn_t *pc, bool broken)
 {
     if (!pc)
         return;
+    if (!broken &&
+        (PQstatus(pc->conn) != CONNECTION_OK || PQtransactionStatus(pc->conn) != PQTRANS_IDLE ||
+         PQpipelineStatus(pc->conn) != PQ_PIPELINE_OFF))
+        broken = true;
+    pthread_mutex_lock(&pool->lock);
     for (int i = 0; i < pool->conf.max; i++) {
         slot_t *s = &pool->slots[i];
         if (s->pc != pc)
             continue;
-        if (!broken &&
-            (PQstatus(pc->conn) != CONNECTION_OK || PQtransactionStatus(pc->conn) != PQTRANS_IDLE ||
-             PQpipelineStatus(pc->conn) != PQ_PIPELINE_OFF))
-            broken = true;
-        pthread_mutex_lock(&pool->lock);
         if (broken) {
             conn_free(pc);
             s->pc = NULL;
         }
         s->in_use = false;
-        pthread_mutex_unlock(&pool->lock);
-        return;
+        break;
     }
+    pthread_mutex_unlock(&pool->lock);
 }
 
 void pool_maintain(pool_t *pool)
 {
     int size = 0;
+    pthread_mutex_lock(&pool->lock);
     for (int i = 0; i < pool->conf.max; i++) {
         slot_t *s = &pool->slots[i];
         if (s->pc && !s->in_use &&
             (too_old(pool, s->pc) || PQstatus(s->pc->conn) != CONNECTION_OK)) {
-            pthread_mutex_lock(&pool->lock);
             conn_free(s->pc);
             s->pc = NULL;
-            pthread_mutex_unlock(&pool->lock);
         }
-        if (s->pc)
+        if (s->pc || s->in_use)
             size++;
     }
-    for (int i = 0; i < pool->conf.max && size < pool->conf.min; i++) {
-        slot_t *s = &pool->slots[i];
-        if (s->pc)
-            continue;
+    pthread_mutex_unlock(&pool->lock);
+    while (size < pool->conf.min) {
+        /* Reserve an empty slot, connect without the lock, then make it idle. */
+        int slot = -1;
+        pthread_mutex_lock(&pool->lock);
+        for (int i = 0; i < pool->conf.max && slot < 0; i++)
+            if (!pool->slots[i].pc && !pool->slots[i].in_use)
+                slot = i;
+        if (slot >= 0)
+            pool->slots[slot].in_use = true;
+        pthread_mutex_unlock(&pool->lock);
+        if (slot < 0)
+            return;
         char err[512];
         pool_conn_t *pc = conn_open(pool, err, sizeof(err));
+        pthread_mutex_lock(&pool->lock);
+        pool->slots[slot].pc = pc;
+        pool->slots[slot].in_use = false;
+        pthread_mutex_unlock(&pool->lock);
         if (!pc) {
             dbev_logf(pool->conf.logger, DBEV_LOG_WARN, NULL, "pool: %s", err);
             return;
         }
-        pthread_mutex_lock(&pool->lock);
-        s->pc = pc;
-        s->in_use = false;
-        pthread_mutex_unlock(&pool->lock);
         size++;
     }
 }

@@ -10,8 +10,9 @@
  * (flush while reading, so a long pipeline never deadlocks on full socket
  * buffers), and the statistics of seed 004's health metrics.
  *
- * Thread safety: acquire/release/record from the executor's thread;
- * pool_stats() from any thread.
+ * Thread safety: every function may be called from any thread (the
+ * executor's lanes share one pool); a connection, once acquired, belongs to
+ * its thread until released.
  */
 #ifndef ADAPTER_POOL_H
 #define ADAPTER_POOL_H

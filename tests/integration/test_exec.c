@@ -3,8 +3,9 @@
  * through adapter_exec_batch, a row of every mapped type, duplicates executed
  * once, a failing request amid a batch leaving its neighbours alone, SELECT
  * unable to write, EXECUTE of BEGIN refused, expired deadlines and statement
- * timeouts answered TIMEOUT_ERROR, and the breaker opening while the server
- * is stopped and closing after it is back.
+ * timeouts answered TIMEOUT_ERROR, an executor and its lane sharing one
+ * pool from two threads, and the breaker opening while the server is
+ * stopped and closing after it is back.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -739,6 +740,105 @@ static void test_retention_and_pool(void **state)
     adapter_exec_destroy(e);
 }
 
+typedef struct lane_run {
+    adapter_exec_t *e;
+    pthread_barrier_t *round_start;
+    int tag;
+    int failed; /* outcomes not completed */
+} lane_run_t;
+
+enum { LANE_ROUNDS = 20, LANE_BATCH = 40, LANE_SINGLES = 400 };
+
+/* One lane's rounds: a batch of LANE_BATCH INSERTs and a SELECT, each round
+ * started together with the other lane. */
+static void *lane_rounds(void *arg)
+{
+    lane_run_t *r = arg;
+    dbev_request_t *reqs[LANE_BATCH + 1];
+    adapter_outcome_t outs[LANE_BATCH + 1];
+    for (int round = 0; round < LANE_ROUNDS; round++) {
+        char payload[256];
+        for (int i = 0; i < LANE_BATCH; i++) {
+            snprintf(payload, sizeof(payload),
+                     "{\"operation_type\": \"INSERT\", \"table\": \"plain_log\", \"data\": "
+                     "{\"msg\": \"lane-%d-%d-%d\"}, \"returning\": \"msg\"}",
+                     r->tag, round, i);
+            reqs[i] = request(NULL, payload, 0);
+        }
+        reqs[LANE_BATCH] =
+            request(NULL, "{\"operation_type\": \"SELECT\", \"sql\": \"SELECT 1 AS one\"}", 0);
+        pthread_barrier_wait(r->round_start);
+        adapter_exec_batch(r->e, reqs, LANE_BATCH + 1, outs);
+        for (int i = 0; i <= LANE_BATCH; i++) {
+            r->failed += !outs[i].completed;
+            json_decref(outs[i].payload);
+            dbev_request_destroy(reqs[i]);
+        }
+    }
+    /* Then one request a batch, so acquire and release come thick and fast. */
+    dbev_request_t *one =
+        request(NULL, "{\"operation_type\": \"SELECT\", \"sql\": \"SELECT 1 AS one\"}", 0);
+    for (int i = 0; i < LANE_SINGLES; i++) {
+        adapter_exec_batch(r->e, &one, 1, outs);
+        r->failed += !outs[0].completed;
+        json_decref(outs[0].payload);
+    }
+    dbev_request_destroy(one);
+    return NULL;
+}
+
+/* An executor and its lane run batches at the same time on one pool of two
+ * connections, replaced when older than 1 ms, so acquiring, releasing and
+ * reconnecting race: every request is answered completed,
+ * every row is written once, the shared statistics count every request, and
+ * every connection is back in the pool at the end. */
+static void test_lanes_share_pool(void **state)
+{
+    (void)state;
+    adapter_exec_conf_t conf = {.conninfo = dsn,
+                                .pool_min = 1,
+                                .pool_max = 2,
+                                .max_conn_age_ms = 1,
+                                .breaker_failure_threshold = 5,
+                                .breaker_recovery_ms = 60000,
+                                .breaker_success_threshold = 3,
+                                .dedupe_retention_ms = 60000,
+                                .logger = &logger};
+    char err[256];
+    adapter_exec_t *primary = adapter_exec_new(&conf, err, sizeof(err));
+    assert_non_null(primary);
+    adapter_exec_t *lane = adapter_exec_new_lane(primary, err, sizeof(err));
+    assert_non_null(lane);
+    json_t *h = adapter_exec_health(primary);
+    json_int_t queries0 = json_integer_value(json_object_get(h, "total_queries"));
+    json_decref(h);
+
+    pthread_barrier_t round_start;
+    pthread_barrier_init(&round_start, NULL, 2);
+    lane_run_t runs[2] = {{.e = primary, .round_start = &round_start, .tag = 0},
+                          {.e = lane, .round_start = &round_start, .tag = 1}};
+    pthread_t t[2];
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(pthread_create(&t[k], NULL, lane_rounds, &runs[k]), 0);
+    for (int k = 0; k < 2; k++)
+        pthread_join(t[k], NULL);
+    pthread_barrier_destroy(&round_start);
+
+    assert_int_equal(runs[0].failed + runs[1].failed, 0);
+    assert_int_equal(count_sql("SELECT count(*) FROM plain_log WHERE msg LIKE 'lane-%'"),
+                     2 * LANE_ROUNDS * LANE_BATCH);
+    assert_int_equal(count_sql("SELECT count(DISTINCT msg) FROM plain_log WHERE msg LIKE 'lane-%'"),
+                     2 * LANE_ROUNDS * LANE_BATCH);
+    h = adapter_exec_health(lane);
+    assert_int_equal(json_integer_value(json_object_get(h, "total_queries")) - queries0,
+                     2 * (LANE_ROUNDS * (LANE_BATCH + 1) + LANE_SINGLES));
+    assert_true(json_integer_value(json_object_get(h, "pool_size")) <= 2);
+    assert_int_equal(json_integer_value(json_object_get(h, "pool_in_use")), 0);
+    json_decref(h);
+    adapter_exec_destroy(lane);
+    adapter_exec_destroy(primary);
+}
+
 /* A plain INSERT whose row a trigger skips answers row_count 0, also when
  * merged with its neighbours, and its duplicate is answered the same. */
 static void test_skipped_row(void **state)
@@ -979,6 +1079,7 @@ int main(void)
         cmocka_unit_test(test_record_conflict_in_group),
         cmocka_unit_test(test_same_event_twice_in_group),
         cmocka_unit_test(test_retention_and_pool),
+        cmocka_unit_test(test_lanes_share_pool),
         cmocka_unit_test(test_skipped_row),
         cmocka_unit_test(test_failing_request_amid_batch),
         cmocka_unit_test(test_refusals),
