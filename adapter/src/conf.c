@@ -51,6 +51,10 @@ static const prop_t props[] = {
     {"inflight.max", PT_INT, "20000", 1, 1000000, NULL, NULL, false,
      "Most responses produced but not yet acknowledged by the broker; consumption pauses "
      "above it."},
+    {"exec.lanes", PT_INT, "2", 1, 16, NULL, NULL, false,
+     "Executor threads, each running its share of a batch on its own pooled connection: "
+     "partition p goes to lane p % exec.lanes, so each partition keeps its order. At most "
+     "pool.max."},
     {"heartbeat.interval.ms", PT_INT, "10000", 100, 3600000, NULL, NULL, false,
      "Interval between heartbeats (health: pool, breaker, counters) on the heartbeat topic."},
     {"shutdown.timeout.ms", PT_INT, "30000", 0, 3600000, NULL, NULL, false,
@@ -578,6 +582,11 @@ int aconf_validate(const dbev_adapter_conf_t *conf, char *errstr, size_t size)
         return dbev_seterr(errstr, size,
                            "pool.min (%" PRId64 ") is larger than pool.max (%" PRId64 ")",
                            aconf_int(conf, "pool.min"), aconf_int(conf, "pool.max"));
+    if (aconf_int(conf, "exec.lanes") > aconf_int(conf, "pool.max"))
+        return dbev_seterr(errstr, size,
+                           "exec.lanes (%" PRId64 ") is larger than pool.max (%" PRId64
+                           "): each lane holds a connection; lower exec.lanes or raise pool.max",
+                           aconf_int(conf, "exec.lanes"), aconf_int(conf, "pool.max"));
     return 0;
 }
 

@@ -1,14 +1,18 @@
 /*
  * The adapter's Kafka side: the consume -> execute -> produce -> commit loop.
  *
- * Two threads. The loop thread (dbev_adapter_run) owns both Kafka clients: it
- * polls the consumer for up to batch.max request messages, decodes them
- * (undecodable ones get their VALIDATION_ERROR answer ready at once) and
- * queues the batch as a job for the executor thread, which runs the decoded
- * requests on PostgreSQL (adapter_exec_batch, exec.h), one job at a time in
- * consumption order, so each partition's order is kept. Meanwhile the loop
- * thread decodes the next batch and publishes the previous one: one response
- * per message, in consumption order, keyed by correlation id, through an
+ * The loop thread (dbev_adapter_run) owns both Kafka clients: it polls the
+ * consumer for up to batch.max request messages, decodes them (undecodable
+ * ones get their VALIDATION_ERROR answer ready at once) and queues the batch
+ * as a job for the executor lanes (exec.lanes threads, each with its own
+ * connection). A job is split by partition: partition p goes to lane
+ * p % lanes, and each lane runs its share of the jobs (adapter_exec_batch,
+ * exec.h) one job at a time in consumption order, so each partition's order
+ * is kept while the lanes keep PostgreSQL and the executor's own work busy
+ * at the same time. A job is done when every lane has run its share; jobs
+ * therefore finish in consumption order. Meanwhile the loop thread decodes
+ * the next batches and publishes the finished ones: one response per
+ * message, in consumption order, keyed by correlation id, through an
  * idempotent producer (acks=all).
  *
  * A batch's offsets are committed only when the broker has acknowledged every
@@ -39,8 +43,10 @@
 #include <string.h>
 
 enum { STOP_NONE = 0, STOP_GRACEFUL = 1, STOP_ABORT = 2 };
-/* Jobs between consumption and publication: one executing, one decoded and waiting. */
-#define LOOP_MAX_JOBS 2
+/* Jobs between consumption and publication: one executing, two decoded and
+ * waiting, so a lane that finishes its share early always finds the next. */
+#define LOOP_MAX_JOBS  3
+#define LOOP_MAX_LANES 16
 
 enum { T_REQUESTED, T_COMPLETED, T_FAILED, T_REGISTRY, T_HEARTBEAT, T_COUNT };
 
@@ -92,11 +98,19 @@ struct dbev_adapter {
     int jobs_outstanding;  /* submitted, not yet published */
     loop_retry_t *retries; /* failed deliveries to produce again */
 
-    /* The executor thread and its queues (under jobs_lock). */
-    pthread_t worker;
+    /* The executor lanes and their queues (under jobs_lock). */
+    int nlanes;
+    struct loop_lane {
+        dbev_adapter_t *adapter;
+        int index;
+        adapter_exec_t *exec; /* lane 0: adapter->exec; others: its lanes */
+        pthread_t thread;
+        bool started;
+        struct loop_job *todo_head, *todo_tail;
+    } lanes[LOOP_MAX_LANES];
     pthread_mutex_t jobs_lock;
     pthread_cond_t todo_cond, done_cond;
-    struct loop_job *todo_head, *todo_tail, *done_head, *done_tail;
+    struct loop_job *done_head, *done_tail;
     bool worker_quit;
 
     atomic_int stop;
@@ -459,6 +473,16 @@ typedef struct loop_job {
     size_t nreq;
     adapter_outcome_t *outs;                  /* per decoded request, filled by the executor */
     rd_kafka_topic_partition_list_t *offsets; /* next offset to consume, per partition */
+    int32_t *partition;                       /* per decoded request */
+    struct loop_share {
+        struct loop_job *next; /* the lane's next job */
+        size_t n;
+        dbev_request_t **reqs;
+        adapter_outcome_t *outs;
+        size_t *index; /* into the job's reqs and outs */
+    } share[LOOP_MAX_LANES];
+    int shares_left; /* lanes that have not run their share yet */
+    bool dropped;    /* workers_stop(): on its list of jobs to free */
 } loop_job_t;
 
 static void job_free(loop_job_t *job)
@@ -478,6 +502,12 @@ static void job_free(loop_job_t *job)
     free(job->slot);
     free(job->reqs);
     free(job->outs);
+    free(job->partition);
+    for (int l = 0; l < LOOP_MAX_LANES; l++) {
+        free(job->share[l].reqs);
+        free(job->share[l].outs);
+        free(job->share[l].index);
+    }
     free(job->invalid);
     free(job->ids);
     free(job);
@@ -494,9 +524,11 @@ static loop_job_t *job_new(dbev_adapter_t *adapter, rd_kafka_message_t **msgs, s
         job->outs = calloc(n, sizeof(*job->outs));
         job->invalid = calloc(n, sizeof(*job->invalid));
         job->ids = calloc(n, DBEV_ID_SIZE);
+        job->partition = calloc(n, sizeof(*job->partition));
         job->offsets = rd_kafka_topic_partition_list_new(4);
     }
-    if (!job || !job->slot || !job->reqs || !job->outs || !job->invalid || !job->ids) {
+    if (!job || !job->slot || !job->reqs || !job->outs || !job->invalid || !job->ids ||
+        !job->partition) {
         job_free(job);
         for (size_t i = 0; i < n; i++)
             rd_kafka_message_destroy(msgs[i]);
@@ -511,6 +543,7 @@ static loop_job_t *job_new(dbev_adapter_t *adapter, rd_kafka_message_t **msgs, s
         if (dbev_request_decode(msg->payload ? msg->payload : "", msg->payload ? msg->len : 0,
                                 &job->slot[i], &derr) == 0 &&
             job->slot[i]) {
+            job->partition[job->nreq] = msg->partition;
             job->reqs[job->nreq++] = job->slot[i];
             snprintf(job->ids[i], DBEV_ID_SIZE, "%s", job->slot[i]->correlation_id);
         } else {
@@ -535,6 +568,31 @@ static loop_job_t *job_new(dbev_adapter_t *adapter, rd_kafka_message_t **msgs, s
         rd_kafka_message_destroy(msg);
     }
     return job;
+}
+
+/* Splits the decoded requests of a job into the lanes' shares. -1 when out of memory. */
+static int job_split(loop_job_t *job, int nlanes)
+{
+    for (size_t r = 0; r < job->nreq; r++)
+        job->share[job->partition[r] % nlanes].n++;
+    for (int l = 0; l < nlanes; l++) {
+        struct loop_share *sh = &job->share[l];
+        if (!sh->n)
+            continue;
+        sh->reqs = calloc(sh->n, sizeof(*sh->reqs));
+        sh->outs = calloc(sh->n, sizeof(*sh->outs));
+        sh->index = calloc(sh->n, sizeof(*sh->index));
+        if (!sh->reqs || !sh->outs || !sh->index)
+            return -1;
+        sh->n = 0;
+    }
+    for (size_t r = 0; r < job->nreq; r++) {
+        struct loop_share *sh = &job->share[job->partition[r] % nlanes];
+        sh->index[sh->n] = r;
+        sh->reqs[sh->n++] = job->reqs[r];
+    }
+    job->shares_left = nlanes;
+    return 0;
 }
 
 /* Produces the responses of an executed job, in consumption order, and queues
@@ -581,32 +639,41 @@ static void job_publish(dbev_adapter_t *adapter, loop_job_t *job)
     job_free(job);
 }
 
-/* The executor thread: runs queued jobs one at a time, in order. */
+/* An executor lane: runs its share of each queued job, one job at a time, in order. */
 static void *exec_worker(void *arg)
 {
-    dbev_adapter_t *adapter = arg;
+    struct loop_lane *lane = arg;
+    dbev_adapter_t *adapter = lane->adapter;
+    int l = lane->index;
     pthread_setname_np(pthread_self(), "dbev-exec");
     pthread_mutex_lock(&adapter->jobs_lock);
     for (;;) {
-        while (!adapter->todo_head && !adapter->worker_quit)
+        while (!lane->todo_head && !adapter->worker_quit)
             pthread_cond_wait(&adapter->todo_cond, &adapter->jobs_lock);
-        loop_job_t *job = adapter->todo_head;
+        loop_job_t *job = lane->todo_head;
         if (!job)
             break;
-        adapter->todo_head = job->next;
-        if (!adapter->todo_head)
-            adapter->todo_tail = NULL;
+        struct loop_share *sh = &job->share[l];
+        lane->todo_head = sh->next;
+        if (!lane->todo_head)
+            lane->todo_tail = NULL;
         pthread_mutex_unlock(&adapter->jobs_lock);
-        job->next = NULL;
-        if (job->nreq && atomic_load(&adapter->stop) != STOP_ABORT)
-            adapter_exec_batch(adapter->exec, job->reqs, job->nreq, job->outs);
+        sh->next = NULL;
+        if (sh->n && atomic_load(&adapter->stop) != STOP_ABORT) {
+            adapter_exec_batch(lane->exec, sh->reqs, sh->n, sh->outs);
+            for (size_t i = 0; i < sh->n; i++)
+                job->outs[sh->index[i]] = sh->outs[i];
+        }
         pthread_mutex_lock(&adapter->jobs_lock);
-        if (adapter->done_tail)
-            adapter->done_tail->next = job;
-        else
-            adapter->done_head = job;
-        adapter->done_tail = job;
-        pthread_cond_signal(&adapter->done_cond);
+        /* Each lane takes jobs in order, so they finish in order. */
+        if (--job->shares_left == 0) {
+            if (adapter->done_tail)
+                adapter->done_tail->next = job;
+            else
+                adapter->done_head = job;
+            adapter->done_tail = job;
+            pthread_cond_signal(&adapter->done_cond);
+        }
     }
     pthread_mutex_unlock(&adapter->jobs_lock);
     return NULL;
@@ -615,12 +682,15 @@ static void *exec_worker(void *arg)
 static void job_submit(dbev_adapter_t *adapter, loop_job_t *job)
 {
     pthread_mutex_lock(&adapter->jobs_lock);
-    if (adapter->todo_tail)
-        adapter->todo_tail->next = job;
-    else
-        adapter->todo_head = job;
-    adapter->todo_tail = job;
-    pthread_cond_signal(&adapter->todo_cond);
+    for (int l = 0; l < adapter->nlanes; l++) {
+        struct loop_lane *lane = &adapter->lanes[l];
+        if (lane->todo_tail)
+            lane->todo_tail->share[l].next = job;
+        else
+            lane->todo_head = job;
+        lane->todo_tail = job;
+    }
+    pthread_cond_broadcast(&adapter->todo_cond);
     pthread_mutex_unlock(&adapter->jobs_lock);
     adapter->jobs_outstanding++;
 }
@@ -702,35 +772,64 @@ static void heartbeat(dbev_adapter_t *adapter)
     atomic_fetch_add(&adapter->heartbeats, 1);
 }
 
+static void workers_stop(dbev_adapter_t *adapter);
+
 static int workers_start(dbev_adapter_t *adapter)
 {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    int rc = pthread_create(&adapter->worker, NULL, exec_worker, adapter);
+    int rc = 0;
+    for (int l = 0; l < adapter->nlanes && !rc; l++) {
+        struct loop_lane *lane = &adapter->lanes[l];
+        rc = pthread_create(&lane->thread, NULL, exec_worker, lane);
+        lane->started = rc == 0;
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc)
-        dbev_logf(&adapter->logger, DBEV_LOG_ERROR, NULL, "cannot start the executor thread: %s",
+    if (rc) {
+        dbev_logf(&adapter->logger, DBEV_LOG_ERROR, NULL, "cannot start the executor threads: %s",
                   strerror(rc));
+        workers_stop(adapter);
+    }
     return rc ? -1 : 0;
 }
 
-/* Stops the executor thread (after the job in hand) and drops what it did not publish. */
+/* Stops the executor lanes (after the share in hand) and drops what they did
+ * not finish or the loop did not publish. */
 static void workers_stop(dbev_adapter_t *adapter)
 {
     pthread_mutex_lock(&adapter->jobs_lock);
     adapter->worker_quit = true;
-    pthread_cond_signal(&adapter->todo_cond);
+    pthread_cond_broadcast(&adapter->todo_cond);
     pthread_mutex_unlock(&adapter->jobs_lock);
-    pthread_join(adapter->worker, NULL);
-    for (loop_job_t *lists[2] = {adapter->todo_head, adapter->done_head}, **l = lists;
-         l < lists + 2; l++)
-        while (*l) {
-            loop_job_t *next = (*l)->next;
-            job_free(*l);
-            *l = next;
+    for (int l = 0; l < adapter->nlanes; l++)
+        if (adapter->lanes[l].started) {
+            pthread_join(adapter->lanes[l].thread, NULL);
+            adapter->lanes[l].started = false;
         }
-    adapter->todo_head = adapter->todo_tail = adapter->done_head = adapter->done_tail = NULL;
+    /* A job not done is on the queue of every lane that has not run its
+     * share: free each once. */
+    loop_job_t *unfinished = NULL;
+    for (int l = 0; l < adapter->nlanes; l++) {
+        for (loop_job_t *j = adapter->lanes[l].todo_head; j; j = j->share[l].next)
+            if (!j->dropped) {
+                j->dropped = true;
+                j->next = unfinished;
+                unfinished = j;
+            }
+        adapter->lanes[l].todo_head = adapter->lanes[l].todo_tail = NULL;
+    }
+    while (unfinished) {
+        loop_job_t *next = unfinished->next;
+        job_free(unfinished);
+        unfinished = next;
+    }
+    while (adapter->done_head) {
+        loop_job_t *next = adapter->done_head->next;
+        job_free(adapter->done_head);
+        adapter->done_head = next;
+    }
+    adapter->done_tail = NULL;
     adapter->jobs_outstanding = 0;
 }
 
@@ -791,6 +890,10 @@ int dbev_adapter_run(dbev_adapter_t *adapter)
         size_t n = gather(adapter, msgs, adapter->batch_max, timeout);
         if (n) {
             loop_job_t *job = job_new(adapter, msgs, n);
+            if (job && job_split(job, adapter->nlanes)) {
+                job_free(job);
+                job = NULL;
+            }
             if (!job) {
                 dbev_logf(&adapter->logger, DBEV_LOG_ERROR, NULL,
                           "out of memory for a batch of %zu: stopping uncommitted", n);
@@ -928,6 +1031,8 @@ static void adapter_free(dbev_adapter_t *adapter)
     }
     if (adapter->done)
         rd_kafka_topic_partition_list_destroy(adapter->done);
+    for (int l = 1; l < adapter->nlanes; l++)
+        adapter_exec_destroy(adapter->lanes[l].exec);
     adapter_exec_destroy(adapter->exec);
     pthread_mutex_destroy(&adapter->jobs_lock);
     pthread_cond_destroy(&adapter->todo_cond);
@@ -1027,6 +1132,18 @@ dbev_adapter_t *dbev_adapter_new(dbev_adapter_conf_t *conf, char *errstr, size_t
     if (!(adapter->exec = adapter_exec_new(&econf, eerr, sizeof(eerr)))) {
         dbev_seterr(errstr, size, "executor: %s", eerr);
         goto fail;
+    }
+    adapter->nlanes = (int)aconf_int(conf, "exec.lanes");
+    for (int l = 0; l < adapter->nlanes; l++) {
+        struct loop_lane *lane = &adapter->lanes[l];
+        lane->adapter = adapter;
+        lane->index = l;
+        lane->exec =
+            l == 0 ? adapter->exec : adapter_exec_new_lane(adapter->exec, eerr, sizeof(eerr));
+        if (!lane->exec) {
+            dbev_seterr(errstr, size, "executor lane %d: %s", l, eerr);
+            goto fail;
+        }
     }
 
     /* One line with the effective configuration, secrets masked. */

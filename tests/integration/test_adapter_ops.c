@@ -28,7 +28,7 @@
 static const char *schema =
     "CREATE TABLE items (id serial PRIMARY KEY, name text UNIQUE NOT NULL, qty integer,"
     "  price numeric(10,2), tags jsonb, created_at timestamptz DEFAULT now());"
-    "CREATE TABLE seqlog (id bigserial PRIMARY KEY, n integer NOT NULL);";
+    "CREATE TABLE seqlog (id bigserial PRIMARY KEY, n integer NOT NULL, p integer);";
 
 typedef struct fixture {
     kit_t *kit;
@@ -266,11 +266,15 @@ static void test_duplicate_executed_once(void **state)
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n = -1"), 1);
 }
 
-/* Requests with one key share a partition: they run in the order sent. */
+/* Requests of one partition run in the order sent, also with the partitions
+ * spread over two executor lanes (exec.lanes defaults to 2): the requests
+ * alternate between the three partitions, so every job gives each lane a
+ * share, and per partition the rows' ids (insertion order) grow with the
+ * send order. */
 static void test_partition_order(void **state)
 {
     fixture_t *f = *state;
-    enum { N = 200 };
+    enum { N = 300, PARTITIONS = 3 };
     char last[DBEV_ID_SIZE] = "";
     for (int i = 0; i < N; i++) {
         char cid[40], text[512];
@@ -279,22 +283,24 @@ static void test_partition_order(void **state)
                  "{\"event_id\":\"ord-%d\",\"event_type\":\"DATABASE_QUERY_REQUESTED\","
                  "\"correlation_id\":\"%s\",\"timestamp\":\"2030-01-01T00:00:00.000Z\","
                  "\"service\":\"t\",\"payload\":{\"operation_type\":\"INSERT\",\"table\":"
-                 "\"seqlog\",\"data\":{\"n\":%d}}}",
-                 i, cid, i);
-        rd_kafka_producev(f->kit->producer,
-                          RD_KAFKA_V_TOPIC(mockenv_topic(f->kit->mk, DBEV_TOPIC_REQUESTED)),
-                          RD_KAFKA_V_VALUE(text, strlen(text)), RD_KAFKA_V_KEY("same-key", 8),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+                 "\"seqlog\",\"data\":{\"n\":%d,\"p\":%d}}}",
+                 i, cid, i, i % PARTITIONS);
+        rd_kafka_producev(
+            f->kit->producer, RD_KAFKA_V_TOPIC(mockenv_topic(f->kit->mk, DBEV_TOPIC_REQUESTED)),
+            RD_KAFKA_V_PARTITION(i % PARTITIONS), RD_KAFKA_V_VALUE(text, strlen(text)),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         strcpy(last, cid);
     }
     kit_flush(f->kit);
     assert_non_null(kit_wait(f->kit, last, WAIT_MS));
     kit_collect(f->kit, f->kit->n_resps, 0);
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n >= 0"), N);
-    /* ids (insertion order) increase with n (send order) */
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(DISTINCT p) FROM seqlog WHERE n >= 0"),
+                     PARTITIONS);
     assert_int_equal(kit_query_long(f->kit,
-                                    "SELECT count(*) FROM (SELECT n, lag(n) OVER (ORDER BY id) "
-                                    "AS prev FROM seqlog WHERE n >= 0) s WHERE n < prev"),
+                                    "SELECT count(*) FROM (SELECT n, lag(n) OVER (PARTITION BY p "
+                                    "ORDER BY id) AS prev FROM seqlog WHERE n >= 0) s "
+                                    "WHERE n < prev"),
                      0);
 }
 

@@ -145,6 +145,14 @@ static void test_env_fallback(void **state)
     assert_non_null(strstr(err, "pool.min"));
     assert_non_null(strstr(err, "pool.max"));
     unsetenv("POSTGRES_POOL_MIN_SIZE");
+    /* each executor lane holds a connection: more lanes than pool.max is refused */
+    assert_int_equal(dbev_adapter_conf_set(conf, "exec.lanes", "13", err, sizeof(err)),
+                     DBEV_ADAPTER_CONF_OK);
+    assert_int_equal(aconf_validate(conf, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "exec.lanes (13) is larger than pool.max (12)"));
+    assert_int_equal(dbev_adapter_conf_set(conf, "exec.lanes", "12", err, sizeof(err)),
+                     DBEV_ADAPTER_CONF_OK);
+    assert_int_equal(aconf_validate(conf, err, sizeof(err)), 0);
     unsetenv("POSTGRES_POOL_MAX_SIZE");
     unsetenv("KAFKA_BOOTSTRAP_SERVERS");
     dbev_adapter_conf_destroy(conf);
