@@ -38,11 +38,12 @@
     "INSERT INTO dbev_adapter.processed_events (event_id, correlation_id, operation) "             \
     "VALUES ($1, $2, $3)"
 /* Many events, recorded whole: $1, $2, $3 text[] literals of event ids,
- * correlation ids, operations; $4 a jsonb[] literal of responses (NULL: the
- * predictable answer of a plain INSERT). */
+ * correlation ids, operations; $4 one JSON array of their responses (null:
+ * the predictable answer of a plain INSERT), zipped by ROWS FROM. */
 #define DEDUPE_RECORD_MANY_SQL                                                                     \
     "INSERT INTO dbev_adapter.processed_events (event_id, correlation_id, operation, response) "   \
-    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])"
+    "SELECT e, c, o, NULLIF(r, 'null'::jsonb) FROM ROWS FROM (unnest($1::text[]), "                \
+    "unnest($2::text[]), unnest($3::text[]), jsonb_array_elements($4::jsonb)) AS t(e, c, o, r)"
 /* One event: $1 event_id, $2 response JSON. */
 #define DEDUPE_STORE_SQL                                                                           \
     "UPDATE dbev_adapter.processed_events SET response = $2::jsonb WHERE event_id = $1"

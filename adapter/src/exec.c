@@ -1189,46 +1189,75 @@ static int answer_recorded(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, siz
     return answered;
 }
 
+/* A growing text, filled by json_dump_callback(). */
+typedef struct textbuf {
+    char *s;
+    size_t len, cap;
+} textbuf_t;
+
+static int textbuf_put(const char *p, size_t n, void *data)
+{
+    textbuf_t *b = data;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s)
+            return -1;
+        b->s = s;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, p, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+    return 0;
+}
+
 /*
- * The four text[] parameters of DEDUPE_RECORD_MANY_SQL for the jobs of a
- * group that dedupe: event ids, correlation ids, operations, and responses
- * (NULL for a plain INSERT that answered its one row: dedupe_lookup rebuilds
- * that answer). Returns 1 when built, 0 when no job dedupes, -1 when out of
- * memory.
+ * The four parameters of DEDUPE_RECORD_MANY_SQL for the jobs of a group that
+ * dedupe: text[] literals of event ids, correlation ids and operations, and
+ * ONE JSON array of the responses, each dumped straight into it (null for a
+ * plain INSERT that answered its one row: dedupe_lookup rebuilds that
+ * answer). A jsonb[] literal would quote every response again. Returns 1
+ * when built, 0 when no job dedupes, -1 when out of memory.
  */
 static int record_texts(const adapter_exec_t *ex, const job_t *jobs, json_t *const *payloads,
                         size_t n, char *texts[4])
 {
-    json_t *arrays[4] = {json_array(), json_array(), json_array(), json_array()};
-    bool oom = !arrays[0] || !arrays[1] || !arrays[2] || !arrays[3];
+    const char **cols[3] = {calloc(n, sizeof(char *)), calloc(n, sizeof(char *)),
+                            calloc(n, sizeof(char *))};
+    textbuf_t responses = {0};
+    bool oom = !cols[0] || !cols[1] || !cols[2] || textbuf_put("[", 1, &responses);
+    size_t k = 0;
     for (size_t i = 0; i < n && !oom; i++) {
         if (!dedupes(ex, &jobs[i]))
             continue;
         const dbev_request_t *req = jobs[i].req;
+        cols[0][k] = req->event_id;
+        cols[1][k] = req->correlation_id;
+        cols[2][k] = dbev_op_name(req->op.type);
         bool plain = predictable(&jobs[i]) && row_count_is_one(payloads[i]);
-        char *response = plain ? NULL : json_dumps(payloads[i], JSON_COMPACT);
-        oom =
-            (!plain && !response) || json_array_append_new(arrays[0], json_string(req->event_id)) ||
-            json_array_append_new(arrays[1], req->correlation_id ? json_string(req->correlation_id)
-                                                                 : json_null()) ||
-            json_array_append_new(arrays[2], json_string(dbev_op_name(req->op.type))) ||
-            json_array_append_new(arrays[3], response ? json_string(response) : json_null());
-        free(response);
+        oom = (k && textbuf_put(",", 1, &responses)) ||
+              (plain ? textbuf_put("null", 4, &responses)
+                     : json_dump_callback(payloads[i], textbuf_put, &responses, JSON_COMPACT));
+        k++;
     }
-    bool any = !oom && json_array_size(arrays[0]) > 0;
-    for (int k = 0; k < 4; k++) {
-        texts[k] = NULL;
-        if (any) {
-            bool failed = false; /* sqlb_param_text resets its flag */
-            texts[k] = sqlb_param_text(arrays[k], true, &failed);
-            oom = oom || failed;
+    oom = oom || textbuf_put("]", 1, &responses);
+    for (int c = 0; c < 3; c++) {
+        texts[c] = NULL;
+        if (!oom && k) {
+            bool failed;
+            texts[c] = sqlb_text_array(cols[c], k, &failed);
+            oom = failed;
         }
-        json_decref(arrays[k]);
+        free(cols[c]);
     }
-    if (oom || !any) {
-        for (int k = 0; k < 4; k++) {
-            free(texts[k]);
-            texts[k] = NULL;
+    texts[3] = responses.s;
+    if (oom || !k) {
+        for (int c = 0; c < 4; c++) {
+            free(texts[c]);
+            texts[c] = NULL;
         }
         return oom ? -1 : 0;
     }

@@ -128,14 +128,19 @@ void sqlb_format_double(double d, char *buf, size_t size)
     }
 }
 
-/* Appends one array-literal element: quoted, with " and \ escaped. */
+/* Appends one array-literal element: quoted, with " and \ escaped. The runs
+ * between them are copied whole: this quotes every idempotency record. */
 static void sb_array_elem_quoted(sbuf_t *b, const char *s)
 {
     sb_putc(b, '"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            sb_putc(b, '\\');
-        sb_putc(b, *s);
+    for (;;) {
+        size_t run = strcspn(s, "\"\\");
+        sb_putn(b, s, run);
+        s += run;
+        if (!*s)
+            break;
+        sb_putc(b, '\\');
+        sb_putc(b, *s++);
     }
     sb_putc(b, '"');
 }
@@ -187,6 +192,27 @@ static void sb_array_literal(sbuf_t *b, const json_t *arr)
         }
     }
     sb_putc(b, '}');
+}
+
+char *sqlb_text_array(const char *const *items, size_t n, bool *oom)
+{
+    sbuf_t b = {0};
+    sb_putc(&b, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sb_putc(&b, ',');
+        if (items[i])
+            sb_array_elem_quoted(&b, items[i]);
+        else
+            sb_puts(&b, "NULL");
+    }
+    sb_putc(&b, '}');
+    *oom = b.oom;
+    if (b.oom) {
+        free(b.s);
+        return NULL;
+    }
+    return b.s;
 }
 
 char *sqlb_param_text(const json_t *value, bool as_array, bool *oom)

@@ -79,6 +79,13 @@ bool sqlb_valid_table(const char *s);
 char *sqlb_param_text(const json_t *value, bool as_array, bool *oom);
 
 /**
+ * @brief A PostgreSQL text[] literal of n strings (NULL items: SQL NULL
+ *        elements), every element quoted.
+ * @returns a string to free with free(), or NULL with *oom set.
+ */
+char *sqlb_text_array(const char *const *items, size_t n, bool *oom);
+
+/**
  * @brief Formats a double with the fewest digits that read back exactly
  *        (0.95 stays "0.95"). buf at least 32 bytes.
  */

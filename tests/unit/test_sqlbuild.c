@@ -258,6 +258,24 @@ static void test_batch_insert_chunks(void **state)
     json_decref(cc);
 }
 
+/* Text arrays from C strings: every element quoted, " and \\ escaped, NULL
+ * items as NULL elements, "NULL" as a string. */
+static void test_text_array(void **state)
+{
+    (void)state;
+    const char *items[] = {"plain", "say \"hi\"", "back\\slash", NULL, "", "NULL", "{a,b}", "é"};
+    bool oom = true;
+    char *lit = sqlb_text_array(items, sizeof(items) / sizeof(items[0]), &oom);
+    assert_false(oom);
+    assert_string_equal(lit, "{\"plain\",\"say \\\"hi\\\"\",\"back\\\\slash\",NULL,\"\",\"NULL\","
+                             "\"{a,b}\",\"é\"}");
+    free(lit);
+    lit = sqlb_text_array(NULL, 0, &oom);
+    assert_false(oom);
+    assert_string_equal(lit, "{}");
+    free(lit);
+}
+
 static void test_params_and_keywords(void **state)
 {
     (void)state;
@@ -303,6 +321,7 @@ int main(void)
         cmocka_unit_test_teardown(test_array_columns, teardown),
         cmocka_unit_test_teardown(test_batch_insert_chunks, teardown),
         cmocka_unit_test_teardown(test_params_and_keywords, teardown),
+        cmocka_unit_test(test_text_array),
     };
     return cmocka_run_group_tests_name("sqlbuild", tests, NULL, NULL);
 }
