@@ -5,13 +5,15 @@
  * as the write it records, so both commit or neither does. A single write
  * claims its event id FIRST (a concurrent duplicate waits on the primary key,
  * then conflicts), runs, then stores its response. A group of writes runs
- * its statements first and records every event id with its response in ONE
- * statement before COMMIT: a concurrent duplicate then conflicts at that
- * insert, the whole transaction rolls back, and the executor answers from
- * the committed records what they cover and runs the rest again (as a
- * group, or request by request for an event twice in it). Either way a
- * redelivered event finds the committed row and is answered with the stored
- * response. Rows older than the retention are deleted periodically.
+ * its statements first, without looking anything up, and records every
+ * event id with its response in ONE statement before COMMIT: a duplicate
+ * (redelivered, or in flight elsewhere) then conflicts at that insert, or
+ * earlier at a unique key of its own write, the whole transaction rolls
+ * back, and the executor looks the group up, answers from the committed
+ * records what they cover and runs the rest again (as a group, or request
+ * by request for an event twice in it). Either way a redelivered event finds
+ * the committed row and is answered with the stored response. Rows older than the retention are
+ * deleted periodically.
  *
  * This file holds the SQL and the parameter encodings; the executor sends
  * them inside its own pipelines. The schema lives outside public and

@@ -7,27 +7,32 @@
  * writes (INSERT, UPDATE, DELETE, UPSERT, BATCH_INSERT) form a group that
  * runs optimistically in ONE transaction, pipelined on one connection:
  *
- *   lookup of already processed event ids          (round trip 1)
- *   BEGIN; every statement                          (round trip 2)
- *   record every event id and response; COMMIT     (round trip 3)
+ *   BEGIN; every statement                          (round trip 1)
+ *   record every event id and response; COMMIT     (round trip 2)
  *
  * The record is one INSERT of arrays (dedupe.h): a claim first and an
- * UPDATE per response cost the server twice as much per request. A
- * concurrent duplicate conflicts at that INSERT, which rolls the group back
- * whole; the group then runs again, its lookup answering from the records
- * that the other delivery committed (or, for an event twice in the group,
- * each request runs alone).
+ * UPDATE per response cost the server twice as much per request, and a
+ * lookup of processed events before every group cost a tenth of all the
+ * CPU per request (bench_adapter). The record's primary key decides: a
+ * duplicate (a redelivery, the same event in flight elsewhere, or twice in
+ * the group) conflicts at that INSERT, or earlier at a unique key of its
+ * own write, which rolls the group back whole. Only then are the group's
+ * event ids looked up: those another delivery committed are answered from
+ * their records and the rest runs again as a group (an event twice in the
+ * group: each request alone).
  *
- * When a statement of the group fails, the transaction is rolled back and
- * the group is split around the failing request: the requests before it run
- * again as a group, the failing one alone (so its outcome is its own), the
- * rest as a group. Order is kept and neighbours never fail for it. Anything
+ * When a statement of the group fails for any other reason, the transaction
+ * is rolled back and the group is split around the failing request: the
+ * requests before it run again as a group, the failing one alone (so its
+ * outcome is its own), the rest as a group. Order is kept and neighbours
+ * never fail for it. Anything
  * else (SELECT, EXECUTE, TRANSACTION) runs alone in its own transaction, also
  * pipelined. SELECT runs READ ONLY.
  *
  * A connection-class failure on a connection that had been used before is
  * retried once on a fresh one (after a server restart every pooled connection
- * is dead; the dedupe lookup makes the retry safe for writes). What still
+ * is dead; the record's primary key makes the retry safe for writes, should
+ * the lost connection have committed). What still
  * fails is answered DATABASE_CONNECTION_FAILED and counted by the breaker.
  *
  * Design choice for TRANSACTION: the completed payload has `results`, one
@@ -1299,13 +1304,11 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
     for (size_t i = 0; i < n; i++)
         max_timeout += jobs[i].timeout_ms;
     int64_t deadline = io_deadline(max_timeout);
-    /* Already processed? */
-    int answered = answer_recorded(ex, pc, jobs, n, deadline);
-    if (answered < 0)
-        return -1;
-    if (answered > 0)
-        return try_group_ex(ex, pc, jobs, n, merge); /* the rest */
-
+    /* No lookup of processed events first: redeliveries are rare, and the
+     * record INSERT's primary key is what decides anyway. A redelivered
+     * event fails the group, at the record or earlier at a unique key of its
+     * own write, and the failure paths below look the group up before
+     * anything else. */
     plan_t pl;
     if (plan_build(jobs, n, merge, &pl))
         return -1;
@@ -1326,6 +1329,13 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
         plan_free(&pl);
         if (merged_failed)
             return try_group_ex(ex, pc, jobs, n, false);
+        /* A redelivered write (its row exists: a unique violation) is answered
+         * from its record; the rest runs again, so this ends. */
+        int answered = answer_recorded(ex, pc, jobs, n, deadline);
+        if (answered < 0)
+            return -1;
+        if (answered > 0)
+            return try_group_ex(ex, pc, jobs, n, merge);
         if (f < 0) {
             /* BEGIN or a SET failed (or memory ran out): each alone sorts it out. */
             for (size_t i = 0; i < n; i++)
@@ -1414,7 +1424,7 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
      * their records and the rest runs again as a group. Otherwise each
      * alone sorts it out. Every rerun follows at least one answer from a
      * record, so this ends. */
-    answered = answer_recorded(ex, pc, jobs, n, deadline);
+    int answered = answer_recorded(ex, pc, jobs, n, deadline);
     if (answered < 0)
         return -1;
     if (answered > 0)

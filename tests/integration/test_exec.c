@@ -377,6 +377,8 @@ static void test_every_type(void **state)
 #endif
 }
 
+static bool cached_answer(const adapter_outcome_t *o);
+
 static void test_duplicate_executed_once(void **state)
 {
     (void)state;
@@ -454,6 +456,34 @@ static void test_duplicate_executed_once(void **state)
         dbev_request_destroy(ups[i]);
     }
     assert_int_equal(count_sql("SELECT qty FROM items WHERE name = 'dup-n1'"), 100);
+
+    /* A whole group redelivered whose writes hit their own unique keys before
+     * the record: one lookup after that failure answers all three from their
+     * records, with the rows the first delivery returned. */
+    dbev_request_t *again3[3];
+    adapter_outcome_t once3[3], twice3[3];
+    for (int i = 0; i < 3; i++) {
+        char p3[160];
+        snprintf(p3, sizeof(p3),
+                 "{\"operation_type\": \"INSERT\", \"table\": \"items\", \"data\": "
+                 "{\"name\": \"dup-uk-%d\"}, \"returning\": [\"id\"]}",
+                 i);
+        again3[i] = request(NULL, p3, 0);
+    }
+    run(again3, 3, once3);
+    run(again3, 3, twice3);
+    for (int i = 0; i < 3; i++) {
+        assert_true(once3[i].completed);
+        assert_true(twice3[i].completed);
+        assert_false(cached_answer(&once3[i]));
+        assert_true(cached_answer(&twice3[i]));
+        assert_true(json_equal(json_object_get(once3[i].payload, "rows"),
+                               json_object_get(twice3[i].payload, "rows")));
+        json_decref(once3[i].payload);
+        json_decref(twice3[i].payload);
+        dbev_request_destroy(again3[i]);
+    }
+    assert_int_equal(count_sql("SELECT count(*) FROM items WHERE name LIKE 'dup-uk-%'"), 3);
     for (int i = 0; i < 4; i++)
         dbev_request_destroy(reqs[i]);
     dbev_request_destroy(a);
