@@ -18,7 +18,7 @@ static const char *const ensure_sql[] = {
     " event_id text COLLATE \"C\" PRIMARY KEY,"
     " correlation_id text,"
     " operation text,"
-    " response jsonb,"
+    " response json,"
     " created_at timestamptz NOT NULL DEFAULT now())",
     /* BRIN: rows arrive in created_at order, and a BRIN index costs next to
      * nothing per insert, which matters at 20,000 writes per second. */

@@ -869,6 +869,64 @@ static void test_lanes_share_pool(void **state)
     adapter_exec_destroy(primary);
 }
 
+/* A processed-events table made by an older adapter (response jsonb) is
+ * used as it is: a group's responses are recorded into it by assignment
+ * cast, and a redelivery is answered from them with the same rows. */
+static void test_legacy_jsonb_record(void **state)
+{
+    (void)state;
+    char err[512], legacy_dsn[1024];
+    assert_int_equal(pgenv_create_database(env, "exec_legacy", NULL, err, sizeof(err)), 0);
+    PGconn *conn = pgenv_connect(env, "exec_legacy", err, sizeof(err));
+    assert_non_null(conn);
+    PGresult *res = PQexec(conn, "CREATE SCHEMA dbev_adapter;"
+                                 "CREATE TABLE dbev_adapter.processed_events ("
+                                 " event_id text COLLATE \"C\" PRIMARY KEY, correlation_id text,"
+                                 " operation text, response jsonb,"
+                                 " created_at timestamptz NOT NULL DEFAULT now());"
+                                 "CREATE TABLE notes (id serial PRIMARY KEY, body text);");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    adapter_exec_conf_t conf = {.conninfo =
+                                    pgenv_dsn(env, "exec_legacy", legacy_dsn, sizeof(legacy_dsn)),
+                                .pool_min = 1,
+                                .pool_max = 2,
+                                .dedupe_retention_ms = 60000,
+                                .logger = &logger};
+    adapter_exec_t *e = adapter_exec_new(&conf, err, sizeof(err));
+    assert_non_null(e);
+    dbev_request_t *reqs[3];
+    adapter_outcome_t once[3], twice[3];
+    for (int i = 0; i < 3; i++) {
+        char p[160];
+        snprintf(p, sizeof(p),
+                 "{\"operation_type\": \"INSERT\", \"table\": \"notes\", \"data\": "
+                 "{\"body\": \"legacy \\\"%d\\\"\"}, \"returning\": [\"id\", \"body\"]}",
+                 i);
+        reqs[i] = request(NULL, p, 0);
+    }
+    adapter_exec_batch(e, reqs, 3, once);
+    adapter_exec_batch(e, reqs, 3, twice);
+    for (int i = 0; i < 3; i++) {
+        assert_true(once[i].completed);
+        assert_true(twice[i].completed);
+        assert_true(cached_answer(&twice[i]));
+        assert_true(json_equal(json_object_get(once[i].payload, "rows"),
+                               json_object_get(twice[i].payload, "rows")));
+        json_decref(once[i].payload);
+        json_decref(twice[i].payload);
+        dbev_request_destroy(reqs[i]);
+    }
+    res = PQexec(conn, "SELECT (SELECT count(*) FROM notes), (SELECT count(*) FROM "
+                       "dbev_adapter.processed_events WHERE jsonb_typeof(response) = 'object')");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(res, 0, 0), "3");
+    assert_string_equal(PQgetvalue(res, 0, 1), "3");
+    PQclear(res);
+    PQfinish(conn);
+    adapter_exec_destroy(e);
+}
+
 /* A plain INSERT whose row a trigger skips answers row_count 0, also when
  * merged with its neighbours, and its duplicate is answered the same. */
 static void test_skipped_row(void **state)
@@ -1110,6 +1168,7 @@ int main(void)
         cmocka_unit_test(test_same_event_twice_in_group),
         cmocka_unit_test(test_retention_and_pool),
         cmocka_unit_test(test_lanes_share_pool),
+        cmocka_unit_test(test_legacy_jsonb_record),
         cmocka_unit_test(test_skipped_row),
         cmocka_unit_test(test_failing_request_amid_batch),
         cmocka_unit_test(test_refusals),
