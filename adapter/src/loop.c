@@ -433,10 +433,9 @@ static void respond(dbev_adapter_t *adapter, loop_batch_t *batch, bool completed
 {
     char event_id[40];
     dbev_uuid_new(event_id);
-    json_t *event = dbev_envelope_new(completed ? DBEV_EVENT_COMPLETED : DBEV_EVENT_FAILED,
-                                      event_id, correlation_id, DBEV_ADAPTER_SERVICE, 0, payload);
-    char *text = event ? dbev_event_dumps(event) : NULL;
-    json_decref(event);
+    char *text = dbev_envelope_dumps(completed ? DBEV_EVENT_COMPLETED : DBEV_EVENT_FAILED, event_id,
+                                     correlation_id, DBEV_ADAPTER_SERVICE, 0, payload);
+    json_decref(payload);
     if (!text) {
         dbev_logf(&adapter->logger, DBEV_LOG_ERROR, correlation_id,
                   "cannot encode the response: out of memory");

@@ -10,7 +10,9 @@
 
 #include <dbev_common.h>
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Sets key to a borrowed value (incref) when it is not NULL. */
 static int set_borrowed(json_t *obj, const char *key, json_t *value)
@@ -169,4 +171,59 @@ char *dbev_event_dumps(const json_t *event)
     if (!event)
         return NULL;
     return json_dumps(event, JSON_COMPACT);
+}
+
+/* s as a JSON string. Ids and names are plain printable ASCII and are quoted
+ * as they are; anything else is left to jansson, so the bytes are its own. */
+static char *json_quote(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+        p++;
+    if (!*p) {
+        size_t len = (size_t)(p - (const unsigned char *)s);
+        char *out = malloc(len + 3);
+        if (out) {
+            out[0] = '"';
+            memcpy(out + 1, s, len);
+            out[len + 1] = '"';
+            out[len + 2] = '\0';
+        }
+        return out;
+    }
+    json_t *str = json_string(s);
+    char *out = str ? json_dumps(str, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    json_decref(str);
+    return out;
+}
+
+char *dbev_envelope_dumps(const char *event_type, const char *event_id, const char *correlation_id,
+                          const char *service, int64_t timestamp_us, const json_t *payload)
+{
+    char eid[40], cid[40], ts[DBEV_ISO8601_SIZE];
+    if (!event_id) {
+        dbev_uuid_new(eid);
+        event_id = eid;
+    }
+    if (!correlation_id) {
+        dbev_uuid_new(cid);
+        correlation_id = cid;
+    }
+    if (!payload)
+        return NULL;
+    dbev_iso8601(timestamp_us ? timestamp_us : dbev_wall_us(), ts, sizeof(ts));
+    char *q[4] = {json_quote(event_id), json_quote(event_type ? event_type : DBEV_EVENT_REQUESTED),
+                  json_quote(correlation_id), json_quote(service ? service : "dbev")};
+    char *body = json_dumps(payload, JSON_COMPACT);
+    char *out = NULL;
+    if (q[0] && q[1] && q[2] && q[3] && body &&
+        asprintf(&out,
+                 "{\"event_id\":%s,\"event_type\":%s,\"correlation_id\":%s,\"timestamp\":\"%s\","
+                 "\"service\":%s,\"payload\":%s}",
+                 q[0], q[1], q[2], ts, q[3], body) < 0)
+        out = NULL;
+    for (int i = 0; i < 4; i++)
+        free(q[i]);
+    free(body);
+    return out;
 }

@@ -672,6 +672,50 @@ static void test_uuid(void **state)
     close(fds[1]);
 }
 
+/* dbev_envelope_dumps writes the bytes dbev_event_dumps(dbev_envelope_new())
+ * does, whatever the strings hold; and refuses what jansson refuses. */
+static void test_envelope_dumps(void **state)
+{
+    (void)state;
+    const char *ids[] = {"c0ffee00-0000-4000-8000-000000000000",
+                         "quote \" and back\\slash",
+                         "tab\tnew\nline",
+                         "ctl \x01 del \x7f",
+                         "caf\xc3\xa9 \xe2\x82\xac",
+                         "",
+                         "/slash/"};
+    json_t *payload =
+        json_pack("{s:s, s:[{s:i, s:s}], s:i, s:f, s:{s:b, s:s}}", "operation_type", "INSERT",
+                  "rows", "id", 7, "name", "x\"y", "row_count", 1, "execution_time_ms", 1.25,
+                  "metadata", "cached", 0, "circuit_breaker_state", "CLOSED");
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        char *fast = dbev_envelope_dumps(DBEV_EVENT_COMPLETED, "e-1", ids[i], ids[i],
+                                         1761818400000000, payload);
+        json_t *event = dbev_envelope_new(DBEV_EVENT_COMPLETED, "e-1", ids[i], ids[i],
+                                          1761818400000000, json_incref(payload));
+        char *slow = dbev_event_dumps(event);
+        assert_non_null(fast);
+        assert_non_null(slow);
+        assert_string_equal(fast, slow);
+        free(fast);
+        free(slow);
+        json_decref(event);
+    }
+    /* not UTF-8: no event, as with the envelope object */
+    assert_null(dbev_envelope_dumps(DBEV_EVENT_FAILED, "e-2", "bad \xff", "svc", 0, payload));
+    assert_null(dbev_envelope_dumps(DBEV_EVENT_FAILED, "e-2", "c", "svc", 0, NULL));
+    /* defaults: a new event id, the time now */
+    char *text = dbev_envelope_dumps(DBEV_EVENT_FAILED, NULL, "c", NULL, 0, payload);
+    json_t *back = json_loads(text, 0, NULL);
+    assert_non_null(back);
+    assert_int_equal(strlen(json_string_value(json_object_get(back, "event_id"))), 36);
+    assert_string_equal(json_string_value(json_object_get(back, "service")), "dbev");
+    assert_true(json_equal(json_object_get(back, "payload"), payload));
+    json_decref(back);
+    free(text);
+    json_decref(payload);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -690,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_error_names),
         cmocka_unit_test(test_op_and_topic_names),
         cmocka_unit_test(test_uuid),
+        cmocka_unit_test(test_envelope_dumps),
     };
     return cmocka_run_group_tests_name("protocol", tests, NULL, NULL);
 }

@@ -160,6 +160,18 @@ json_t *dbev_envelope_new(const char *event_type, const char *event_id, const ch
  */
 char *dbev_event_dumps(const json_t *event);
 
+/**
+ * @brief The bytes of dbev_event_dumps(dbev_envelope_new(...)) without
+ *        building the envelope: the payload is dumped once, the envelope's
+ *        strings are written around it (what the adapter does for every
+ *        response).
+ * @param payload borrowed.
+ * @returns a string to free with free(), or NULL on allocation failure or a
+ *          string that is not valid UTF-8.
+ */
+char *dbev_envelope_dumps(const char *event_type, const char *event_id, const char *correlation_id,
+                          const char *service, int64_t timestamp_us, const json_t *payload);
+
 /** Writes a new random (v4) UUID in canonical text form into buf (>= 37 bytes). */
 void dbev_uuid_new(char *buf);
 
