@@ -9,8 +9,11 @@
  * p % lanes, and each lane runs its share of the jobs (adapter_exec_batch,
  * exec.h) one job at a time in consumption order, so each partition's order
  * is kept while the lanes keep PostgreSQL and the executor's own work busy
- * at the same time. A job is done when every lane has run its share; jobs
- * therefore finish in consumption order. Meanwhile the loop thread decodes
+ * at the same time. A small job (fewer than LOOP_SPLIT_MIN requests) runs
+ * whole on lane 0; a job split unlike the one before it is a barrier that no
+ * lane starts before every earlier job is done, so a partition's requests
+ * never pass each other between lanes. A job is done when every lane has run
+ * its share; jobs therefore finish in consumption order. Meanwhile the loop thread decodes
  * the next batches and publishes the finished ones: one response per
  * message, in consumption order, keyed by correlation id, through an
  * idempotent producer (acks=all).
@@ -47,6 +50,12 @@ enum { STOP_NONE = 0, STOP_GRACEFUL = 1, STOP_ABORT = 2 };
  * waiting, so a lane that finishes its share early always finds the next. */
 #define LOOP_MAX_JOBS  3
 #define LOOP_MAX_LANES 16
+/* A job this small runs whole on lane 0: split, each lane would pay a
+ * transaction of its own for a few requests, and at 1,000 requests/s (jobs
+ * of a few requests) those extra transactions cost so much CPU that the
+ * Kafka clients fell behind: p99 went from 43 to 190-330 ms
+ * (scenarios/load_throughput.yaml). */
+#define LOOP_SPLIT_MIN 64
 
 enum { T_REQUESTED, T_COMPLETED, T_FAILED, T_REGISTRY, T_HEARTBEAT, T_COUNT };
 
@@ -111,7 +120,11 @@ struct dbev_adapter {
     pthread_mutex_t jobs_lock;
     pthread_cond_t todo_cond, done_cond;
     struct loop_job *done_head, *done_tail;
+    uint64_t jobs_done; /* jobs every lane has run its share of */
     bool worker_quit;
+    /* Loop thread only. */
+    uint64_t jobs_submitted;
+    bool last_whole; /* how the last submitted job was split */
 
     atomic_int stop;
     atomic_bool fatal;
@@ -481,6 +494,11 @@ typedef struct loop_job {
         size_t *index; /* into the job's reqs and outs */
     } share[LOOP_MAX_LANES];
     int shares_left; /* lanes that have not run their share yet */
+    uint64_t seq;    /* submission number */
+    bool whole;      /* not split: every request on lane 0 */
+    bool barrier;    /* split unlike the job before: no lane starts it before every
+                        earlier job is done, or a partition's requests could pass
+                        each other between lanes */
     bool dropped;    /* workers_stop(): on its list of jobs to free */
 } loop_job_t;
 
@@ -569,11 +587,19 @@ static loop_job_t *job_new(dbev_adapter_t *adapter, rd_kafka_message_t **msgs, s
     return job;
 }
 
-/* Splits the decoded requests of a job into the lanes' shares. -1 when out of memory. */
+/* The lane of a job's r-th decoded request. */
+static int lane_of(const loop_job_t *job, size_t r, int nlanes)
+{
+    return job->whole ? 0 : job->partition[r] % nlanes;
+}
+
+/* Splits the decoded requests of a job into the lanes' shares (a small job:
+ * all on lane 0). -1 when out of memory. */
 static int job_split(loop_job_t *job, int nlanes)
 {
+    job->whole = job->nreq < LOOP_SPLIT_MIN;
     for (size_t r = 0; r < job->nreq; r++)
-        job->share[job->partition[r] % nlanes].n++;
+        job->share[lane_of(job, r, nlanes)].n++;
     for (int l = 0; l < nlanes; l++) {
         struct loop_share *sh = &job->share[l];
         if (!sh->n)
@@ -586,7 +612,7 @@ static int job_split(loop_job_t *job, int nlanes)
         sh->n = 0;
     }
     for (size_t r = 0; r < job->nreq; r++) {
-        struct loop_share *sh = &job->share[job->partition[r] % nlanes];
+        struct loop_share *sh = &job->share[lane_of(job, r, nlanes)];
         sh->index[sh->n] = r;
         sh->reqs[sh->n++] = job->reqs[r];
     }
@@ -647,11 +673,13 @@ static void *exec_worker(void *arg)
     pthread_setname_np(pthread_self(), "dbev-exec");
     pthread_mutex_lock(&adapter->jobs_lock);
     for (;;) {
-        while (!lane->todo_head && !adapter->worker_quit)
+        while ((!lane->todo_head ||
+                (lane->todo_head->barrier && adapter->jobs_done < lane->todo_head->seq)) &&
+               !adapter->worker_quit)
             pthread_cond_wait(&adapter->todo_cond, &adapter->jobs_lock);
-        loop_job_t *job = lane->todo_head;
-        if (!job)
+        if (adapter->worker_quit)
             break;
+        loop_job_t *job = lane->todo_head;
         struct loop_share *sh = &job->share[l];
         lane->todo_head = sh->next;
         if (!lane->todo_head)
@@ -664,8 +692,11 @@ static void *exec_worker(void *arg)
                 job->outs[sh->index[i]] = sh->outs[i];
         }
         pthread_mutex_lock(&adapter->jobs_lock);
-        /* Each lane takes jobs in order, so they finish in order. */
+        /* Each lane takes jobs in order, and a barrier waits for all before
+         * it, so they finish in order. */
         if (--job->shares_left == 0) {
+            adapter->jobs_done++;
+            pthread_cond_broadcast(&adapter->todo_cond); /* a barrier may be passed now */
             if (adapter->done_tail)
                 adapter->done_tail->next = job;
             else
@@ -680,6 +711,9 @@ static void *exec_worker(void *arg)
 
 static void job_submit(dbev_adapter_t *adapter, loop_job_t *job)
 {
+    job->seq = adapter->jobs_submitted++;
+    job->barrier = job->seq > 0 && job->whole != adapter->last_whole;
+    adapter->last_whole = job->whole;
     pthread_mutex_lock(&adapter->jobs_lock);
     for (int l = 0; l < adapter->nlanes; l++) {
         struct loop_lane *lane = &adapter->lanes[l];

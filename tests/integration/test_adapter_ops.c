@@ -266,37 +266,76 @@ static void test_duplicate_executed_once(void **state)
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n = -1"), 1);
 }
 
+static void send_to(fixture_t *f, int partition, const char *payload, char *cid_out)
+{
+    char cid[40], eid[40], text[768];
+    dbev_uuid_new(cid);
+    dbev_uuid_new(eid);
+    snprintf(text, sizeof(text),
+             "{\"event_id\":\"%s\",\"event_type\":\"DATABASE_QUERY_REQUESTED\","
+             "\"correlation_id\":\"%s\",\"timestamp\":\"2030-01-01T00:00:00.000Z\","
+             "\"service\":\"t\",\"payload\":%s}",
+             eid, cid, payload);
+    rd_kafka_producev(f->kit->producer,
+                      RD_KAFKA_V_TOPIC(mockenv_topic(f->kit->mk, DBEV_TOPIC_REQUESTED)),
+                      RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_VALUE(text, strlen(text)),
+                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (cid_out)
+        strcpy(cid_out, cid);
+}
+
+/* Sends the n-th ordered insert to partition n % 3. */
+static void send_seq(fixture_t *f, int n, char *cid_out)
+{
+    char payload[128];
+    snprintf(payload, sizeof(payload),
+             "{\"operation_type\":\"INSERT\",\"table\":\"seqlog\",\"data\":{\"n\":%d,\"p\":%d}}", n,
+             n % 3);
+    send_to(f, n % 3, payload, cid_out);
+}
+
+static bool sleeping(void *arg)
+{
+    return kit_query_long(arg, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+                               "'SELECT pg_sleep(0.6)%' AND state = 'active'") > 0;
+}
+
 /* Requests of one partition run in the order sent, also with the partitions
- * spread over two executor lanes (exec.lanes defaults to 2): the requests
- * alternate between the three partitions, so every job gives each lane a
- * share, and per partition the rows' ids (insertion order) grow with the
- * send order. */
+ * spread over two executor lanes (exec.lanes defaults to 2). A burst (a
+ * large job, split between the lanes: partition 1 on lane 1) holds a 0.6 s
+ * statement on partition 1 amid its inserts; while it sleeps, single
+ * requests (small jobs, run whole on lane 0) follow on every partition. A
+ * small job must wait for the split job before it: else its partition-1
+ * insert would pass the burst's. Then more bursts and singles alternate.
+ * Per partition the rows' ids (insertion order) grow with the send order. */
 static void test_partition_order(void **state)
 {
     fixture_t *f = *state;
-    enum { N = 300, PARTITIONS = 3 };
-    char last[DBEV_ID_SIZE] = "";
-    for (int i = 0; i < N; i++) {
-        char cid[40], text[512];
-        dbev_uuid_new(cid);
-        snprintf(text, sizeof(text),
-                 "{\"event_id\":\"ord-%d\",\"event_type\":\"DATABASE_QUERY_REQUESTED\","
-                 "\"correlation_id\":\"%s\",\"timestamp\":\"2030-01-01T00:00:00.000Z\","
-                 "\"service\":\"t\",\"payload\":{\"operation_type\":\"INSERT\",\"table\":"
-                 "\"seqlog\",\"data\":{\"n\":%d,\"p\":%d}}}",
-                 i, cid, i, i % PARTITIONS);
-        rd_kafka_producev(
-            f->kit->producer, RD_KAFKA_V_TOPIC(mockenv_topic(f->kit->mk, DBEV_TOPIC_REQUESTED)),
-            RD_KAFKA_V_PARTITION(i % PARTITIONS), RD_KAFKA_V_VALUE(text, strlen(text)),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        strcpy(last, cid);
+    char cid[DBEV_ID_SIZE] = "";
+    int n = 0;
+    for (; n < 120; n++) {
+        if (n == 100)
+            send_to(f, 1, "{\"operation_type\":\"EXECUTE\",\"sql\":\"SELECT pg_sleep(0.6)\"}",
+                    NULL);
+        send_seq(f, n, cid);
     }
     kit_flush(f->kit);
-    assert_non_null(kit_wait(f->kit, last, WAIT_MS));
+    assert_true(kit_wait_for(sleeping, f->kit, WAIT_MS));
+    for (int round = 0; round < 3; round++) {
+        for (int k = 0; k < 12; k++, n++) { /* a few at a time: small jobs */
+            send_seq(f, n, cid);
+            kit_flush(f->kit);
+        }
+        assert_non_null(kit_wait(f->kit, cid, WAIT_MS));
+        for (int k = 0; k < 90; k++, n++) /* a burst */
+            send_seq(f, n, cid);
+        kit_flush(f->kit);
+    }
+    assert_non_null(kit_wait(f->kit, cid, WAIT_MS));
     kit_collect(f->kit, f->kit->n_resps, 0);
-    assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n >= 0"), N);
-    assert_int_equal(kit_query_long(f->kit, "SELECT count(DISTINCT p) FROM seqlog WHERE n >= 0"),
-                     PARTITIONS);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM seqlog WHERE n >= 0 AND n < %d", n);
+    assert_int_equal(kit_query_long(f->kit, sql), n);
     assert_int_equal(kit_query_long(f->kit,
                                     "SELECT count(*) FROM (SELECT n, lag(n) OVER (PARTITION BY p "
                                     "ORDER BY id) AS prev FROM seqlog WHERE n >= 0) s "
