@@ -469,11 +469,12 @@ static void respond(dbev_adapter_t *adapter, loop_batch_t *batch, bool completed
 
 /*
  * A job: one consumed batch on its way through the pipeline. The loop thread
- * decodes it (job_new), the executor thread runs it on PostgreSQL
- * (exec_worker), the loop thread publishes its responses (job_publish). With
- * one executor thread jobs run one after another in consumption order, so
- * the order of each partition is kept, while the loop thread decodes the
- * next batch and encodes the previous one's responses in parallel.
+ * decodes it (job_new) and splits it into the lanes' shares (job_split),
+ * each executor lane runs its share on PostgreSQL (exec_worker), the loop
+ * thread publishes its responses (job_publish). Each lane runs its shares
+ * in consumption order, so the order of each partition is kept, while the
+ * loop thread decodes the next batches and encodes the finished ones'
+ * responses in parallel.
  */
 typedef struct loop_job {
     struct loop_job *next;
@@ -912,7 +913,7 @@ int dbev_adapter_run(dbev_adapter_t *adapter)
             continue;
         }
         if (adapter->jobs_outstanding >= LOOP_MAX_JOBS) {
-            /* one batch executing, the next decoded and waiting: wait for the first */
+            /* the lanes have enough in hand: wait for the first job to finish */
             jobs_collect(adapter, 5);
             continue;
         }
