@@ -123,23 +123,41 @@ json_t *dbev_operation_to_json(const dbev_operation_t *op)
     return payload;
 }
 
+/* An envelope's fields with their defaults filled in: new ids, "dbev", a
+ * request, the time now. */
+typedef struct envelope_fields {
+    const char *event_type, *event_id, *correlation_id, *service;
+    char eid[40], cid[40], ts[DBEV_ISO8601_SIZE];
+} envelope_fields_t;
+
+static void envelope_fields(envelope_fields_t *f, const char *event_type, const char *event_id,
+                            const char *correlation_id, const char *service, int64_t timestamp_us)
+{
+    f->event_type = event_type ? event_type : DBEV_EVENT_REQUESTED;
+    f->service = service ? service : "dbev";
+    f->event_id = event_id;
+    if (!event_id) {
+        dbev_uuid_new(f->eid);
+        f->event_id = f->eid;
+    }
+    f->correlation_id = correlation_id;
+    if (!correlation_id) {
+        dbev_uuid_new(f->cid);
+        f->correlation_id = f->cid;
+    }
+    dbev_iso8601(timestamp_us ? timestamp_us : dbev_wall_us(), f->ts, sizeof(f->ts));
+}
+
 json_t *dbev_envelope_new(const char *event_type, const char *event_id, const char *correlation_id,
                           const char *service, int64_t timestamp_us, json_t *payload)
 {
-    char eid[40], cid[40], ts[DBEV_ISO8601_SIZE];
-    if (!event_id) {
-        dbev_uuid_new(eid);
-        event_id = eid;
-    }
-    if (!correlation_id) {
-        dbev_uuid_new(cid);
-        correlation_id = cid;
-    }
-    if (!service)
-        service = "dbev";
-    if (!event_type)
-        event_type = DBEV_EVENT_REQUESTED;
-    dbev_iso8601(timestamp_us ? timestamp_us : dbev_wall_us(), ts, sizeof(ts));
+    envelope_fields_t f;
+    envelope_fields(&f, event_type, event_id, correlation_id, service, timestamp_us);
+    event_type = f.event_type;
+    event_id = f.event_id;
+    correlation_id = f.correlation_id;
+    service = f.service;
+    const char *ts = f.ts;
     json_t *event = json_object();
     if (!event || !payload) {
         json_decref(event);
@@ -200,20 +218,13 @@ static char *json_quote(const char *s)
 char *dbev_envelope_dumps(const char *event_type, const char *event_id, const char *correlation_id,
                           const char *service, int64_t timestamp_us, const json_t *payload)
 {
-    char eid[40], cid[40], ts[DBEV_ISO8601_SIZE];
-    if (!event_id) {
-        dbev_uuid_new(eid);
-        event_id = eid;
-    }
-    if (!correlation_id) {
-        dbev_uuid_new(cid);
-        correlation_id = cid;
-    }
     if (!payload)
         return NULL;
-    dbev_iso8601(timestamp_us ? timestamp_us : dbev_wall_us(), ts, sizeof(ts));
-    char *q[4] = {json_quote(event_id), json_quote(event_type ? event_type : DBEV_EVENT_REQUESTED),
-                  json_quote(correlation_id), json_quote(service ? service : "dbev")};
+    envelope_fields_t f;
+    envelope_fields(&f, event_type, event_id, correlation_id, service, timestamp_us);
+    const char *ts = f.ts;
+    char *q[4] = {json_quote(f.event_id), json_quote(f.event_type), json_quote(f.correlation_id),
+                  json_quote(f.service)};
     char *body = json_dumps(payload, JSON_COMPACT);
     char *out = NULL;
     if (q[0] && q[1] && q[2] && q[3] && body &&
