@@ -25,15 +25,14 @@
  * is rolled back and the group is split around the failing request: the
  * requests before it run again as a group, the failing one alone (so its
  * outcome is its own), the rest as a group. Order is kept and neighbours
- * never fail for it. Anything
- * else (SELECT, EXECUTE, TRANSACTION) runs alone in its own transaction, also
- * pipelined. SELECT runs READ ONLY.
+ * never fail for it. Anything else (SELECT, EXECUTE, TRANSACTION) runs alone
+ * in its own transaction, also pipelined. SELECT runs READ ONLY.
  *
  * A connection-class failure on a connection that had been used before is
- * retried once on a fresh one (after a server restart every pooled connection
- * is dead; the record's primary key makes the retry safe for writes, should
- * the lost connection have committed). What still
- * fails is answered DATABASE_CONNECTION_FAILED and counted by the breaker.
+ * retried once on a fresh one (after a server restart every pooled
+ * connection is dead; the record's primary key makes the retry safe for
+ * writes, should the lost connection have committed). What still fails is
+ * answered DATABASE_CONNECTION_FAILED and counted by the breaker.
  *
  * Design choice for TRANSACTION: the completed payload has `results`, one
  * completed payload per operation, `rows` empty and `row_count` the number of

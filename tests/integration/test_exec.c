@@ -870,8 +870,9 @@ static void test_lanes_share_pool(void **state)
 }
 
 /* A processed-events table made by an older adapter (response jsonb) is
- * used as it is: a group's responses are recorded into it by assignment
- * cast, and a redelivery is answered from them with the same rows. */
+ * used as it is: a single write's and a group's responses are recorded into
+ * it by assignment cast, and redeliveries are answered from them with the
+ * same rows. */
 static void test_legacy_jsonb_record(void **state)
 {
     (void)state;
@@ -905,7 +906,13 @@ static void test_legacy_jsonb_record(void **state)
                  i);
         reqs[i] = request(NULL, p, 0);
     }
-    adapter_exec_batch(e, reqs, 3, once);
+    /* the first alone (claim, then its response stored by UPDATE), the
+     * three together (one record INSERT), then all three again */
+    adapter_exec_batch(e, reqs, 1, once);
+    adapter_exec_batch(e, reqs, 1, twice);
+    assert_true(cached_answer(&twice[0]));
+    json_decref(twice[0].payload);
+    adapter_exec_batch(e, reqs + 1, 2, once + 1);
     adapter_exec_batch(e, reqs, 3, twice);
     for (int i = 0; i < 3; i++) {
         assert_true(once[i].completed);
