@@ -166,30 +166,44 @@ static bool too_old(const pool_t *pool, const pool_conn_t *pc)
            dbev_mono_us() - pc->created_us > pool->conf.max_age_ms * 1000;
 }
 
-/* Takes an idle connection, or reserves an empty slot to connect into (in
- * use, no connection yet), under the lock; -1 when every slot is in use. */
-static int reserve_slot(pool_t *pool, bool *idle)
+/* Under the lock: takes an idle connection (when take_idle), else reserves
+ * an empty slot to connect into (in use, no connection yet); -1 when there
+ * is neither. */
+static int reserve_slot(pool_t *pool, bool take_idle, bool *idle)
 {
     int empty = -1;
+    *idle = false;
     pthread_mutex_lock(&pool->lock);
     for (int i = 0; i < pool->conf.max; i++) {
         slot_t *s = &pool->slots[i];
         if (s->in_use)
             continue;
-        if (s->pc) {
+        if (s->pc && take_idle) {
             s->in_use = true;
             *idle = true;
             pthread_mutex_unlock(&pool->lock);
             return i;
         }
-        if (empty < 0)
+        if (!s->pc && empty < 0)
             empty = i;
     }
     if (empty >= 0)
         pool->slots[empty].in_use = true;
     pthread_mutex_unlock(&pool->lock);
-    *idle = false;
     return empty;
+}
+
+/* Connects into a reserved slot without holding the lock (connecting takes
+ * long); the slot then holds the connection, in use or idle, or is empty
+ * again when connecting failed. */
+static pool_conn_t *slot_connect(pool_t *pool, slot_t *s, bool in_use, char *errstr, size_t size)
+{
+    pool_conn_t *pc = conn_open(pool, errstr, size);
+    pthread_mutex_lock(&pool->lock);
+    s->pc = pc;
+    s->in_use = pc && in_use;
+    pthread_mutex_unlock(&pool->lock);
+    return pc;
 }
 
 /* Empties a reserved slot (its connection, if any, closed). */
@@ -206,21 +220,14 @@ pool_conn_t *pool_acquire(pool_t *pool, char *errstr, size_t size)
 {
     for (;;) {
         bool idle;
-        int i = reserve_slot(pool, &idle);
+        int i = reserve_slot(pool, true, &idle);
         if (i < 0) {
             dbev_seterr(errstr, size, "connection pool exhausted (%d in use)", pool->conf.max);
             return NULL;
         }
         slot_t *s = &pool->slots[i];
-        if (!idle) {
-            /* Connecting takes long: the slot is reserved, the lock is not held. */
-            pool_conn_t *pc = conn_open(pool, errstr, size);
-            pthread_mutex_lock(&pool->lock);
-            s->pc = pc;
-            s->in_use = pc != NULL;
-            pthread_mutex_unlock(&pool->lock);
-            return pc;
-        }
+        if (!idle)
+            return slot_connect(pool, s, true, errstr, size);
         if (PQstatus(s->pc->conn) != CONNECTION_OK || too_old(pool, s->pc)) {
             slot_clear(pool, s);
             continue; /* the slot is empty now: take the next idle one, or connect */
@@ -277,24 +284,12 @@ void pool_maintain(pool_t *pool)
     }
     pthread_mutex_unlock(&pool->lock);
     while (size < pool->conf.min) {
-        /* Reserve an empty slot, connect without the lock, then make it idle. */
-        int slot = -1;
-        pthread_mutex_lock(&pool->lock);
-        for (int i = 0; i < pool->conf.max && slot < 0; i++)
-            if (!pool->slots[i].pc && !pool->slots[i].in_use)
-                slot = i;
-        if (slot >= 0)
-            pool->slots[slot].in_use = true;
-        pthread_mutex_unlock(&pool->lock);
+        bool idle;
+        int slot = reserve_slot(pool, false, &idle);
         if (slot < 0)
             return;
         char err[512];
-        pool_conn_t *pc = conn_open(pool, err, sizeof(err));
-        pthread_mutex_lock(&pool->lock);
-        pool->slots[slot].pc = pc;
-        pool->slots[slot].in_use = false;
-        pthread_mutex_unlock(&pool->lock);
-        if (!pc) {
+        if (!slot_connect(pool, &pool->slots[slot], false, err, sizeof(err))) {
             dbev_logf(pool->conf.logger, DBEV_LOG_WARN, NULL, "pool: %s", err);
             return;
         }
