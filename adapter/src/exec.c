@@ -1193,31 +1193,6 @@ static int answer_recorded(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, siz
     return answered;
 }
 
-/* A growing text, filled by json_dump_callback(). */
-typedef struct textbuf {
-    char *s;
-    size_t len, cap;
-} textbuf_t;
-
-static int textbuf_put(const char *p, size_t n, void *data)
-{
-    textbuf_t *b = data;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s)
-            return -1;
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, p, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-    return 0;
-}
-
 /*
  * The four parameters of DEDUPE_RECORD_MANY_SQL for the jobs of a group that
  * dedupe: text[] literals of event ids, correlation ids and operations, and
@@ -1231,8 +1206,8 @@ static int record_texts(const adapter_exec_t *ex, const job_t *jobs, json_t *con
 {
     const char **cols[3] = {calloc(n, sizeof(char *)), calloc(n, sizeof(char *)),
                             calloc(n, sizeof(char *))};
-    textbuf_t responses = {0};
-    bool oom = !cols[0] || !cols[1] || !cols[2] || textbuf_put("[", 1, &responses);
+    const json_t **responses = calloc(n, sizeof(*responses));
+    bool oom = !cols[0] || !cols[1] || !cols[2] || !responses;
     size_t k = 0;
     for (size_t i = 0; i < n && !oom; i++) {
         if (!dedupes(ex, &jobs[i]))
@@ -1242,22 +1217,20 @@ static int record_texts(const adapter_exec_t *ex, const job_t *jobs, json_t *con
         cols[1][k] = req->correlation_id;
         cols[2][k] = dbev_op_name(req->op.type);
         bool plain = predictable(&jobs[i]) && row_count_is_one(payloads[i]);
-        oom = (k && textbuf_put(",", 1, &responses)) ||
-              (plain ? textbuf_put("null", 4, &responses)
-                     : json_dump_callback(payloads[i], textbuf_put, &responses, JSON_COMPACT));
-        k++;
+        responses[k++] = plain ? NULL : payloads[i];
     }
-    oom = oom || textbuf_put("]", 1, &responses);
-    for (int c = 0; c < 3; c++) {
+    for (int c = 0; c < 4; c++) {
         texts[c] = NULL;
         if (!oom && k) {
             bool failed;
-            texts[c] = sqlb_text_array(cols[c], k, &failed);
+            texts[c] = c < 3 ? sqlb_text_array(cols[c], k, &failed)
+                             : sqlb_json_array(responses, k, &failed);
             oom = failed;
         }
-        free(cols[c]);
     }
-    texts[3] = responses.s;
+    for (int c = 0; c < 3; c++)
+        free(cols[c]);
+    free(responses);
     if (oom || !k) {
         for (int c = 0; c < 4; c++) {
             free(texts[c]);

@@ -215,6 +215,35 @@ char *sqlb_text_array(const char *const *items, size_t n, bool *oom)
     return b.s;
 }
 
+/* json_dump_callback() into an sbuf. */
+static int sb_dump(const char *p, size_t n, void *data)
+{
+    sbuf_t *b = data;
+    sb_putn(b, p, n);
+    return b->oom ? -1 : 0;
+}
+
+char *sqlb_json_array(const json_t *const *values, size_t n, bool *oom)
+{
+    sbuf_t b = {0};
+    sb_putc(&b, '[');
+    for (size_t i = 0; i < n && !b.oom; i++) {
+        if (i)
+            sb_putc(&b, ',');
+        if (!values[i])
+            sb_puts(&b, "null");
+        else if (json_dump_callback(values[i], sb_dump, &b, JSON_COMPACT | JSON_ENCODE_ANY))
+            b.oom = true;
+    }
+    sb_putc(&b, ']');
+    *oom = b.oom;
+    if (b.oom) {
+        free(b.s);
+        return NULL;
+    }
+    return b.s;
+}
+
 char *sqlb_param_text(const json_t *value, bool as_array, bool *oom)
 {
     char num[40];

@@ -86,6 +86,13 @@ char *sqlb_param_text(const json_t *value, bool as_array, bool *oom);
 char *sqlb_text_array(const char *const *items, size_t n, bool *oom);
 
 /**
+ * @brief One JSON array of n values, each dumped compactly straight into it
+ *        (NULL values: null).
+ * @returns a string to free with free(), or NULL with *oom set.
+ */
+char *sqlb_json_array(const json_t *const *values, size_t n, bool *oom);
+
+/**
  * @brief Formats a double with the fewest digits that read back exactly
  *        (0.95 stays "0.95"). buf at least 32 bytes.
  */

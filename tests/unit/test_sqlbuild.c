@@ -276,6 +276,27 @@ static void test_text_array(void **state)
     free(lit);
 }
 
+/* A JSON array of values dumped compactly, NULL as null, strings escaped as
+ * JSON (not as an array literal). */
+static void test_json_array(void **state)
+{
+    (void)state;
+    json_t *a = json_pack("{s:s, s:[i, f]}", "q", "say \"hi\"\\", "n", 1, 0.5);
+    json_t *b = json_string("é");
+    const json_t *values[] = {a, NULL, b};
+    bool oom = true;
+    char *text = sqlb_json_array(values, 3, &oom);
+    assert_false(oom);
+    assert_string_equal(text, "[{\"q\":\"say \\\"hi\\\"\\\\\",\"n\":[1,0.5]},null,\"é\"]");
+    free(text);
+    text = sqlb_json_array(NULL, 0, &oom);
+    assert_false(oom);
+    assert_string_equal(text, "[]");
+    free(text);
+    json_decref(a);
+    json_decref(b);
+}
+
 static void test_params_and_keywords(void **state)
 {
     (void)state;
@@ -322,6 +343,7 @@ int main(void)
         cmocka_unit_test_teardown(test_batch_insert_chunks, teardown),
         cmocka_unit_test_teardown(test_params_and_keywords, teardown),
         cmocka_unit_test(test_text_array),
+        cmocka_unit_test(test_json_array),
     };
     return cmocka_run_group_tests_name("sqlbuild", tests, NULL, NULL);
 }
