@@ -631,6 +631,21 @@ static void wait_committed_past(fixture_t *f, int64_t offset)
                  REQUEST_PARTITION, (long long)committed, (long long)offset);
 }
 
+/* Sends a request whose answer is not held and waits until the group's
+ * offset passes it: the group is settled (no rebalance under way, in which
+ * commits are refused) and the adapter commits, so a wrong commit later
+ * cannot hide behind a refused one. */
+static void wait_commits_work(fixture_t *f)
+{
+    char cid[DBEV_ID_SIZE];
+    kit_cid_for_partition(f->kit, HELD_PARTITION + 1, cid);
+    int64_t off = kit_send_to(f->kit, REQUEST_PARTITION,
+                              "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 1\"}", cid);
+    if (!kit_wait(f->kit, cid, WAIT_MS))
+        fail_msg("no answer to a request before the test");
+    wait_committed_past(f, off);
+}
+
 static bool row_written(void *arg)
 {
     return kit_query_long(arg, "SELECT count(*) FROM seqlog WHERE n = -5") == 1;
@@ -648,6 +663,7 @@ static void test_commit_waits_for_ack(void **state)
     char cid_b[DBEV_ID_SIZE], cid_e[DBEV_ID_SIZE];
     kit_cid_for_partition(f->kit, HELD_PARTITION, cid_b);
     kit_cid_for_partition(f->kit, HELD_PARTITION + 1, cid_e);
+    wait_commits_work(f);
     hold_answers(f, true);
     int64_t off_b = kit_send_to(
         f->kit, REQUEST_PARTITION,
@@ -700,14 +716,11 @@ static void test_delivery_failure_resent(void **state)
     f->adapter = start_adapter(f, conf, err, sizeof(err));
     if (!f->adapter)
         fail_msg("adapter: %s", err);
-    char cid[DBEV_ID_SIZE];
-    kit_cid_for_partition(f->kit, HELD_PARTITION + 1, cid);
-    kit_send_to(f->kit, REQUEST_PARTITION, "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 1\"}",
-                cid);
-    assert_non_null(kit_wait(f->kit, cid, WAIT_MS)); /* the adapter is up, registered */
+    wait_commits_work(f); /* also: the adapter is up and registered */
 
     dbev_adapter_stats_t before;
     dbev_adapter_stats(f->adapter, &before);
+    char cid[DBEV_ID_SIZE];
     kit_cid_for_partition(f->kit, HELD_PARTITION, cid);
     int64_t off = kit_send_to(f->kit, REQUEST_PARTITION,
                               "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 2 AS two\"}", cid);
