@@ -483,3 +483,25 @@ int64_t kit_committed(kit_t *kit, int partition)
         fail_msg("committed offset of partition %d: %s", partition, rd_kafka_err2str(e ? e : pe));
     return offset;
 }
+
+void kit_hold_answers(kit_t *kit, int partition, bool hold)
+{
+    char err[512];
+    const dbev_topic_t topics[] = {DBEV_TOPIC_COMPLETED, DBEV_TOPIC_FAILED};
+    for (int t = 0; t < 2; t++)
+        if (mockenv_partition_leader(kit->mk, mockenv_topic(kit->mk, topics[t]), partition,
+                                     hold ? -1 : 1, err, sizeof(err)))
+            fail_msg("%s answers: %s", hold ? "holding" : "releasing", err);
+}
+
+void kit_wait_committed_past(kit_t *kit, int partition, int64_t offset, int timeout_ms)
+{
+    int64_t committed = RD_KAFKA_OFFSET_INVALID;
+    int64_t deadline = dbev_mono_us() + (int64_t)timeout_ms * 1000;
+    while ((committed = kit_committed(kit, partition)) <= offset && dbev_mono_us() < deadline)
+        kit_collect(kit, kit->n_resps + 1, 50); /* polling interval */
+    if (committed <= offset)
+        fail_msg("the group's offset of partition %d stayed at %lld after the answer to the "
+                 "request at %lld was acknowledged",
+                 partition, (long long)committed, (long long)offset);
+}

@@ -100,6 +100,16 @@ int64_t kit_send_to(kit_t *kit, int partition, const char *payload_json, const c
  *  RD_KAFKA_OFFSET_INVALID when nothing is committed. Fails the test on error. */
 int64_t kit_committed(kit_t *kit, int partition);
 
+/** Holds (hold true) or releases the answers of one partition of the
+ *  completed and failed topics by taking away its leader (and giving it back
+ *  to broker 1): the adapter's producer keeps them queued, with no error, so
+ *  the requests are executed but their answers stay unacknowledged. */
+void kit_hold_answers(kit_t *kit, int partition, bool hold);
+
+/** Waits up to timeout_ms until the group's committed offset of the requests
+ *  partition passes offset; fails the test if it does not. */
+void kit_wait_committed_past(kit_t *kit, int partition, int64_t offset, int timeout_ms);
+
 /** Waits until cond(arg) is true or timeout_ms passes; returns the last value. */
 bool kit_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms);
 

@@ -589,16 +589,6 @@ static void test_second_instance_joins(void **state)
 #define HELD_PARTITION    0
 #define REQUEST_PARTITION 2
 
-static void hold_answers(fixture_t *f, bool hold)
-{
-    char err[512];
-    const dbev_topic_t topics[] = {DBEV_TOPIC_COMPLETED, DBEV_TOPIC_FAILED};
-    for (int t = 0; t < 2; t++)
-        if (mockenv_partition_leader(f->kit->mk, mockenv_topic(f->kit->mk, topics[t]),
-                                     HELD_PARTITION, hold ? -1 : 1, err, sizeof(err)))
-            fail_msg("%s answers: %s", hold ? "holding" : "releasing", err);
-}
-
 static bool has_in_flight(void *arg)
 {
     dbev_adapter_stats_t stats;
@@ -617,20 +607,6 @@ static void assert_not_committed(fixture_t *f, int64_t offset, const char *when)
                  when, REQUEST_PARTITION, (long long)committed, (long long)offset);
 }
 
-/* Waits until the group's committed offset passes the request at offset. */
-static void wait_committed_past(fixture_t *f, int64_t offset)
-{
-    int64_t committed = RD_KAFKA_OFFSET_INVALID;
-    int64_t deadline = dbev_mono_us() + WAIT_MS * 1000LL;
-    while ((committed = kit_committed(f->kit, REQUEST_PARTITION)) <= offset &&
-           dbev_mono_us() < deadline)
-        kit_collect(f->kit, f->kit->n_resps + 1, 50); /* polling interval */
-    if (committed <= offset)
-        fail_msg("the group's offset of partition %d stayed at %lld after the answer to the "
-                 "request at %lld was acknowledged",
-                 REQUEST_PARTITION, (long long)committed, (long long)offset);
-}
-
 /* Sends a request whose answer is not held and waits until the group's
  * offset passes it: the group is settled (no rebalance under way, in which
  * commits are refused) and the adapter commits, so a wrong commit later
@@ -643,7 +619,7 @@ static void wait_commits_work(fixture_t *f)
                               "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 1\"}", cid);
     if (!kit_wait(f->kit, cid, WAIT_MS))
         fail_msg("no answer to a request before the test");
-    wait_committed_past(f, off);
+    kit_wait_committed_past(f->kit, REQUEST_PARTITION, off, WAIT_MS);
 }
 
 static bool row_written(void *arg)
@@ -664,7 +640,7 @@ static void test_commit_waits_for_ack(void **state)
     kit_cid_for_partition(f->kit, HELD_PARTITION, cid_b);
     kit_cid_for_partition(f->kit, HELD_PARTITION + 1, cid_e);
     wait_commits_work(f);
-    hold_answers(f, true);
+    kit_hold_answers(f->kit, HELD_PARTITION, true);
     int64_t off_b = kit_send_to(
         f->kit, REQUEST_PARTITION,
         "{\"operation_type\":\"INSERT\",\"table\":\"seqlog\",\"data\":{\"n\":-5}}", cid_b);
@@ -678,12 +654,12 @@ static void test_commit_waits_for_ack(void **state)
     assert_int_equal(kit_count(f->kit, cid_b), 0);
     assert_not_committed(f, off_b, "answer held by the broker");
 
-    hold_answers(f, false);
+    kit_hold_answers(f->kit, HELD_PARTITION, false);
     const kit_resp_t *r = kit_wait(f->kit, cid_b, WAIT_MS);
     if (!r)
         fail_msg("no answer to the held request after its partition got its leader back");
     assert_true(r->completed);
-    wait_committed_past(f, off_e);
+    kit_wait_committed_past(f->kit, REQUEST_PARTITION, off_e, WAIT_MS);
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n = -5"), 1);
 }
 
@@ -706,7 +682,7 @@ static void test_delivery_failure_resent(void **state)
     fixture_t *f = *state;
     stop_adapter(f, f->adapter);
     /* held before the adapter starts: its producer never tries the partition */
-    hold_answers(f, true);
+    kit_hold_answers(f->kit, HELD_PARTITION, true);
     dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
     char err[512];
     /* no heartbeat after the first: the injected errors must hit the response */
@@ -732,14 +708,14 @@ static void test_delivery_failure_resent(void **state)
         RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS};
     assert_int_equal(
         mockenv_push_request_errors(f->kit->mk, 0 /* Produce */, 4, errors, err, sizeof(err)), 0);
-    hold_answers(f, false);
+    kit_hold_answers(f->kit, HELD_PARTITION, false);
     void *args[2] = {f->adapter, &before.delivery_errors};
     assert_true(kit_wait_for(delivery_failed, args, WAIT_MS));
     assert_not_committed(f, off, "answer refused by the broker, resent");
     const kit_resp_t *r = kit_wait(f->kit, cid, WAIT_MS);
     assert_non_null(r);
     assert_true(r->completed);
-    wait_committed_past(f, off);
+    kit_wait_committed_past(f->kit, REQUEST_PARTITION, off, WAIT_MS);
     assert_int_equal(kit_count(f->kit, cid), 1);
     dbev_adapter_stats_t after;
     dbev_adapter_stats(f->adapter, &after);
