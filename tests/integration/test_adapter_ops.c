@@ -8,8 +8,11 @@
  * executed in order; the registry announcement and heartbeats published; a
  * graceful stop answering everything consumed; an abort (crash) after which
  * the next instance answers everything without applying a write twice; a
- * second instance joining mid-stream (rebalance); a response refused by the
- * broker produced again, not skipped.
+ * second instance joining mid-stream (rebalance); offsets committed only
+ * after the broker acknowledged the answers (answers held by taking a
+ * partition's leader away, the group's offsets read with rd_kafka_committed);
+ * a response refused by the broker produced again, not skipped, and its
+ * request not committed before the resent answer is acknowledged.
  */
 #include <setjmp.h>
 #include <stdarg.h>
