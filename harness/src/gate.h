@@ -58,11 +58,19 @@ typedef struct gate_rule {
     char where[256]; /* file:line:column of the rule */
 } gate_rule_t;
 
+/** A scenario a gate may see SKIPPED without failing (allowed_skips:). */
+typedef struct gate_allowed_skip {
+    char *scenario; /* its file name, e.g. "idem_adapter_kill_restart.yaml" */
+    char *reason;   /* why the team accepts it, printed in every verdict */
+} gate_allowed_skip_t;
+
 typedef struct gate_spec {
     char *path;
     double tolerance; /* baseline.tolerance: the default of regression rules */
     gate_rule_t *rules;
     size_t n_rules;
+    gate_allowed_skip_t *allowed_skips;
+    size_t n_allowed_skips;
 } gate_spec_t;
 
 /**
@@ -111,6 +119,9 @@ typedef struct gate_input {
     const char *baseline_note; /* why there is none ("no --baseline", "no entry for phase 2") */
     int scenarios_failed;      /* scenarios that failed */
     int scenarios_errors;      /* scenarios that could not run */
+    /* [{"scenario": file name, "reason": why}] of the scenarios that were
+     * SKIPPED; NULL: none. Each fails the gate unless allowed by name. */
+    const json_t *skipped;
 } gate_input_t;
 
 typedef struct gate_result {

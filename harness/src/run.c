@@ -33,7 +33,8 @@ typedef struct run {
     json_t *templates;    /* fixture set name -> template database name */
     size_t next;          /* next scenario to run (-j workers take from here) */
     int64_t started_wall_us;
-    int worst; /* 0 pass, 1 fail, 2 error */
+    int worst;       /* 0 pass, 1 fail, 2 error */
+    json_t *skipped; /* [{scenario, name, reason}] of SKIPPED scenarios (run_judge_fn) */
 } run_t;
 
 static void client_log(void *opaque, int level, const char *correlation_id, const char *message)
@@ -208,8 +209,8 @@ static int scenario_setup(run_t *run, runctx_t *ctx, size_t index, char *errstr,
     snprintf(log_path, sizeof(log_path), "%s/adapter-s%zu.log", run->opts->out_dir, index + 1);
     char **extra = conf_pairs(sc->adapter_conf);
     adapters_opts_t aopts = {
-        .mode = run->opts->adapter_mode,
-        .count = run->opts->adapters > 0 ? run->opts->adapters : 1,
+        .mode = ctx->adapter_mode,
+        .count = ctx->adapter_count,
         .bootstrap = mockenv_bootstrap(run->kafka),
         .topic_env = ctx->topic_env,
         .conninfo = ctx->conninfo,
@@ -395,6 +396,7 @@ static void run_one(run_t *run, size_t index)
     size_t executed = 0;
     int64_t t0 = dbev_mono_us();
     ctx.started_us = t0;
+    runctx_plan_adapters(&ctx);
     for (i = 0; i < json_array_size(sc->requires) && status == DBEV_REPORT_PASS; i++) {
         const char *feature = json_string_value(json_array_get(sc->requires, i));
         char why[512];
@@ -446,6 +448,12 @@ static void run_one(run_t *run, size_t index)
     fputc('\n', out);
 
     pthread_mutex_lock(&run->lock);
+    if (status == DBEV_REPORT_SKIP) {
+        const char *slash = strrchr(sc->path, '/');
+        json_array_append_new(run->skipped,
+                              json_pack("{s:s, s:s, s:s}", "scenario", slash ? slash + 1 : sc->path,
+                                        "name", sc->name, "reason", reason));
+    }
     if (out != stdout) {
         fclose(out);
         fwrite(buffered, 1, buffered_len, stdout);
@@ -605,6 +613,7 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
     run.n = n;
     run.logger = (dbev_logger_t){dbev_log_stderr, NULL, DBEV_LOG_WARN, "harness"};
     run.templates = json_object();
+    run.skipped = json_array();
     run.report = dbev_report_new("dbev-harness run");
     run.metrics = run_metrics_new();
     json_t *metrics = NULL;
@@ -649,7 +658,7 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
     metrics = run_metrics_json(run.metrics);
     rc = run.worst;
     if (judge)
-        rc = judge(run.report, metrics, rc, opaque);
+        rc = judge(run.report, metrics, run.skipped, rc, opaque);
     if (write_metrics(metrics, opts->out_dir, errstr, sizeof(errstr)) != 0 ||
         dbev_report_write_all(run.report, opts->out_dir, errstr, sizeof(errstr)) != 0) {
         fprintf(stderr, "dbev-harness run: cannot write reports: %s\n", errstr);
@@ -665,6 +674,7 @@ done:
     pgenv_destroy(run.pg);
     dbev_report_destroy(run.report);
     json_decref(run.templates);
+    json_decref(run.skipped);
     pthread_mutex_destroy(&run.lock);
     return rc;
 }
