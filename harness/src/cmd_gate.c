@@ -358,7 +358,7 @@ static void list_selection(const gate_args_t *a, const gate_spec_t *spec,
         if (a->phase ? !(r->phases & (1u << a->phase)) : !r->phases)
             continue;
         printf("  %-10s %-46s %s%s\n", kinds[r->kind], r->name, r->metric ? r->metric : "",
-               r->with_long ? " (with --with-long)" : "");
+               r->with_long ? " (long scenarios)" : "");
     }
 }
 
