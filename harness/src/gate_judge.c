@@ -345,7 +345,7 @@ gate_result_t *gate_judge(const gate_spec_t *spec, const gate_input_t *in)
                     row->outcome = GATE_SKIP;
                     if (rule->kind == GATE_RULE_ROLLBACK)
                         row->cmp = negate(rule->cmp);
-                    note(row, "not judged: needs the long scenarios (--with-long)");
+                    note(row, "not judged: needs the long scenarios (the run had --without-long)");
                 }
             } else if (rule->kind == GATE_RULE_REGRESSION) {
                 judge_regression(res, rule, in);

@@ -287,13 +287,13 @@ static void test_missing_metric_is_an_error_not_a_pass(void **state)
     assert_non_null(strstr(r->note, "no scenario produced loss.*"));
     gate_result_destroy(res);
 
-    /* Without --with-long, the long-only rule is skipped (and says so), not an error. */
+    /* With --without-long, the long-only rule is skipped (and says so), not an error. */
     json_object_del(m, "load.throughput_max");
     json_object_set_new(m, "loss.unanswered", json_integer(0));
     res = judge(spec, 3, false, m, NULL);
     assert_int_equal(res->verdict, GATE_PASS);
     assert_int_equal(row_for(res, "throughput")->outcome, GATE_SKIP);
-    assert_non_null(strstr(row_for(res, "throughput")->note, "--with-long"));
+    assert_non_null(strstr(row_for(res, "throughput")->note, "--without-long"));
     gate_result_destroy(res);
     /* With it, the same missing metric is an error. */
     res = judge(spec, 3, true, m, NULL);
