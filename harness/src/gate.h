@@ -86,7 +86,7 @@ void gate_spec_destroy(gate_spec_t *spec);
 /** Outcome of one row, and of the gate (the worst row). */
 typedef enum gate_outcome {
     GATE_PASS = 0,
-    GATE_SKIP,     /* not judged, and the row says why (no baseline, the long scenarios did not run) */
+    GATE_SKIP,     /* not judged; the row says why (no baseline, no long scenarios) */
     GATE_FAIL,     /* a criterion or a regression limit did not hold */
     GATE_ERROR,    /* could not be judged: a metric nobody produced, a harness error */
     GATE_ROLLBACK, /* a rollback trigger fired */
