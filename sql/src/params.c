@@ -12,11 +12,11 @@ int dbev_sql_params_check(const char *sql, size_t nparams, char *errstr, size_t 
 {
     dbev_sql_stmt_t stmt;
     dbev_sql_inspect(sql, &stmt);
-    if ((size_t)stmt.max_param == nparams)
-        return 0;
-    if (stmt.max_param > DBEV_SQL_MAX_PARAMS)
+    if (stmt.max_param > DBEV_SQL_MAX_PARAMS) /* capped: the real $n is larger still */
         return sql_seterr(errstr, size, "sql uses a $n above $%d, the most PostgreSQL accepts",
                           DBEV_SQL_MAX_PARAMS);
+    if ((size_t)stmt.max_param == nparams)
+        return 0;
     if (stmt.max_param == 0)
         return sql_seterr(errstr, size,
                           "params has %zu value%s but sql uses no $n placeholder; PostgreSQL needs "

@@ -143,6 +143,8 @@ void dbev_sql_inspect(const char *sql, dbev_sql_stmt_t *stmt)
     }
     if (stmt->statements == 0)
         stmt->category = DBEV_SQL_CAT_NONE;
+    else if (stmt->category == DBEV_SQL_CAT_NONE)
+        stmt->category = DBEV_SQL_CAT_OTHER; /* only parentheses: "(" */
 }
 
 const char *dbev_sql_category_name(dbev_sql_category_t category)
