@@ -1583,7 +1583,7 @@ void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t 
             run_health(ex, job);
             continue;
         }
-        if (job->timeout_ms > 0 && reqs[i]->timestamp_us > 0 &&
+        if (job->timeout_ms > 0 && reqs[i]->has_timestamp &&
             now_wall > reqs[i]->timestamp_us + job->timeout_ms * 1000) {
             snprintf(err, sizeof(err),
                      "deadline passed before execution (request timestamp + %" PRId64
