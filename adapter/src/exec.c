@@ -1010,15 +1010,76 @@ static int try_single(adapter_exec_t *ex, pool_conn_t *pc, job_t *job)
     return rc == 2 ? try_single_once(ex, pc, job, true) : rc;
 }
 
+/*
+ * Sessions. A request must neither see nor leave session state (settings
+ * incl. role and search_path, advisory locks, LISTEN, temp tables, prepared
+ * statements, cursors, sequences' currval) on the pooled connection the next
+ * request gets. DISCARD ALL and the settings again cost a round trip and
+ * the connection's prepared statements, so it is paid only around
+ * caller-written SQL (SELECT, EXECUTE, a TRANSACTION holding one): before
+ * it when the session ran anything since its last reset, after it always.
+ * Structured operations (INSERT, UPDATE, DELETE, UPSERT, BATCH_INSERT) run
+ * SQL the adapter builds from quoted identifiers and $n parameters, and no
+ * caller text reaches the server as SQL; what can still change their
+ * session is code in the schema: a column default's nextval() sets currval,
+ * and a trigger or a default may call set_config() or take a lock. That
+ * code is the database owner's, trusted like the adapter's own settings,
+ * so groups of structured writes share a session unreset (the throughput
+ * path, bench_adapter); whatever it left is reset before a caller's SQL
+ * can look at it. A caller who could create such code (EXECUTE of DDL) is
+ * a matter of privileges, not of sessions.
+ */
+static bool runs_caller_sql(const dbev_operation_t *op)
+{
+    if (op->type == DBEV_OP_SELECT || op->type == DBEV_OP_EXECUTE)
+        return true;
+    for (size_t k = 0; op->type == DBEV_OP_TRANSACTION && k < op->n_ops; k++)
+        if (runs_caller_sql(&op->ops[k]))
+            return true;
+    return false;
+}
+
+/* Resets the batch's connection's session; when that fails, the connection
+ * is closed (ex->pc NULL) rather than serve anyone with a caller's state. */
+static int reset_session(adapter_exec_t *ex)
+{
+    char err[512];
+    if (!ex->pc || pool_reset_session(ex->pc, io_deadline(30000), err, sizeof(err)) == 0)
+        return 0;
+    dbev_logf(ex->logger, DBEV_LOG_WARN, NULL,
+              "closing a connection whose session could not be reset: %s", err);
+    pool_release(ex->pool, ex->pc, true);
+    ex->pc = NULL;
+    return -1;
+}
+
+/* A connection for caller-written SQL: one whose session ran nothing since
+ * it was opened or reset. */
+static pool_conn_t *get_clean_conn(adapter_exec_t *ex, bool fresh)
+{
+    pool_conn_t *pc = fresh ? get_fresh_conn(ex) : get_conn(ex);
+    if (pc && pc->used && reset_session(ex))
+        pc = get_fresh_conn(ex);
+    return pc;
+}
+
 static void run_single(adapter_exec_t *ex, job_t *job)
 {
+    bool caller_sql = runs_caller_sql(&job->req->op);
     for (int attempt = 0; attempt < 2; attempt++) {
-        pool_conn_t *pc = attempt == 0 ? get_conn(ex) : get_fresh_conn(ex);
+        pool_conn_t *pc = caller_sql     ? get_clean_conn(ex, attempt > 0)
+                          : attempt == 0 ? get_conn(ex)
+                                         : get_fresh_conn(ex);
         if (!pc)
             break;
         bool reused = pc->reused;
-        if (try_single(ex, pc, job) == 0)
+        pc->used = true;
+        pc->dirty = pc->dirty || caller_sql;
+        if (try_single(ex, pc, job) == 0) {
+            if (caller_sql)
+                reset_session(ex);
             return;
+        }
         conn_lost(ex, PQerrorMessage(pc->conn));
         if (!reused)
             break;
@@ -1421,6 +1482,7 @@ static void run_group(adapter_exec_t *ex, job_t *jobs, size_t n)
         if (!pc)
             break;
         bool reused = pc->reused;
+        pc->used = true;
         if (try_group(ex, pc, jobs, n) == 0)
             return;
         conn_lost(ex, PQerrorMessage(pc->conn));
@@ -1588,7 +1650,7 @@ void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t 
             run_health(ex, job);
             continue;
         }
-        if (job->timeout_ms > 0 && reqs[i]->timestamp_us > 0 &&
+        if (job->timeout_ms > 0 && reqs[i]->has_timestamp &&
             now_wall > reqs[i]->timestamp_us + job->timeout_ms * 1000) {
             snprintf(err, sizeof(err),
                      "deadline passed before execution (request timestamp + %" PRId64
