@@ -376,10 +376,11 @@ static void test_session_objects_do_not_leak(void **state)
     leak_case(p);
     free(p);
 
-    /* statements without a result of their own: the pid from the probe */
+    /* statements without a result of their own: the pid from the probe.
+     * (DECLARE ... WITH HOLD, the other way to leave a cursor behind, is
+     * refused by the SQL rules before it runs: tests/unit/test_sql_statement.c.) */
     json_int_t pid = backend_pid();
-    const char *changes[] = {"CREATE TEMP TABLE scratch (x int)",
-                             "DECLARE held CURSOR WITH HOLD FOR SELECT 1"};
+    const char *changes[] = {"CREATE TEMP TABLE scratch (x int)"};
     for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
         p = execute_payload(changes[i]);
         json_decref(run1(p, true));
