@@ -76,7 +76,8 @@ bool adapters_supports_process_faults(const adapters_t *a);
 /** The child's pid (process mode, while it has not been reaped), else 0. */
 pid_t adapters_pid(const adapters_t *a, int index);
 
-/** Whether instance index is running (process mode: not exited; stopped counts). */
+/** Whether instance index is running (process mode: not exited; stopped counts;
+ *  thread mode: its loop has not returned). */
 bool adapters_running(const adapters_t *a, int index);
 
 /**

@@ -10,6 +10,7 @@
 
 #include "adapters.h"
 #include "fixtures.h"
+#include "guard.h"
 #include "metrics.h"
 #include "trace.h"
 
@@ -300,6 +301,7 @@ static dbev_report_status_t run_steps(run_t *run, runctx_t *ctx, FILE *out, char
             if (hist && dbev_hist_count(hist) > 0)
                 dbev_hist_ascii(hist, out, 60);
         }
+        guards_count_hostile(ctx, step, &res);
         json_decref(res.outcome);
         if (res.metrics) {
             char stem[128];
@@ -409,10 +411,18 @@ static void run_one(run_t *run, size_t index)
     /* Fault, bad-input and timeout scenarios measure failures and refusals,
      * not the path's speed: their latencies stay out of the metrics. */
     ctx.metrics_excluded = has_fault(sc->steps, sc->n_steps, false) ||
-                           scenario_has_tag(sc, "validation") || scenario_has_tag(sc, "timeout");
+                           scenario_has_tag(sc, "validation") || scenario_has_tag(sc, "timeout") ||
+                           scenario_has_tag(sc, "security");
     if (status == DBEV_REPORT_PASS) {
         char errstr[1024];
+        guards_t guards;
+        memset(&guards, 0, sizeof(guards));
+        run_metrics_fold(run->metrics, "security.hostile_declared",
+                         (double)scenario_count_hostile(sc), true);
         if (scenario_setup(run, &ctx, index, errstr, sizeof(errstr)) != 0) {
+            status = DBEV_REPORT_ERROR;
+            snprintf(reason, sizeof(reason), "setup: %s", errstr);
+        } else if (guards_begin(&ctx, &guards, errstr, sizeof(errstr)) != 0) {
             status = DBEV_REPORT_ERROR;
             snprintf(reason, sizeof(reason), "setup: %s", errstr);
         } else {
@@ -422,6 +432,8 @@ static void run_one(run_t *run, size_t index)
                 snprintf(reason, sizeof(reason), "no step was executed");
             }
         }
+        /* The canary, the fingerprint and teardown_sql, pass or fail. */
+        status = guards_end(&ctx, &guards, out, status, reason, sizeof(reason));
         if (ctx.client) {
             /* The reproduction bundle: every event the scenario exchanged. */
             char path[1100], why[512];
@@ -656,6 +668,12 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
             run_metrics_set(run.metrics, "client.rss_mb", client_mb);
     }
     metrics = run_metrics_json(run.metrics);
+    char hostile[512];
+    guards_summary(metrics, hostile, sizeof(hostile));
+    if (hostile[0]) {
+        printf("hostile requests: %s\n", hostile);
+        dbev_report_set_figure(run.report, "hostile requests", hostile);
+    }
     rc = run.worst;
     if (judge)
         rc = judge(run.report, metrics, run.skipped, rc, opaque);
