@@ -32,7 +32,11 @@
  * retried once on a fresh one (after a server restart every pooled
  * connection is dead; the record's primary key makes the retry safe for
  * writes, should the lost connection have committed). What still fails is
- * answered DATABASE_CONNECTION_FAILED and counted by the breaker.
+ * answered DATABASE_CONNECTION_FAILED and counted by the breaker. Which
+ * failures are the connection's, the server's or the caller's is decided by
+ * SQLSTATE and severity (dbev_sql_sqlstate_class): a caller's mistake (a
+ * syntax error, a constraint, permission denied, its own timeout, a Bind
+ * with the wrong number of values) is never retried and never counted.
  *
  * Design choice for TRANSACTION: the completed payload has `results`, one
  * completed payload per operation, `rows` empty and `row_count` the number of
@@ -46,6 +50,8 @@
 #include "pool.h"
 #include "sqlbuild.h"
 #include "typemap.h"
+
+#include <dbev/sql.h>
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -83,7 +89,8 @@ typedef struct dberr {
     const char *type;
     char sqlstate[6];
     char message[1024];
-    bool conn; /* connection-class: counts for the breaker */
+    bool conn;   /* the connection failed: retried on a fresh one */
+    bool counts; /* the database's failure: counts for the breaker (conn, or SERVER) */
 } dberr_t;
 
 /* One request being executed. */
@@ -139,6 +146,7 @@ static void err_set(dberr_t *e, dbev_err_t code, const char *type, const char *s
     snprintf(e->sqlstate, sizeof(e->sqlstate), "%s", sqlstate ? sqlstate : "");
     snprintf(e->message, sizeof(e->message), "%s%s", prefix, msg ? msg : "");
     e->conn = code == DBEV_ERR_DATABASE_CONNECTION_FAILED;
+    e->counts = e->conn;
 }
 
 static void err_conn(dberr_t *e, const char *msg)
@@ -146,21 +154,36 @@ static void err_conn(dberr_t *e, const char *msg)
     err_set(e, DBEV_ERR_DATABASE_CONNECTION_FAILED, "ConnectionError", NULL, "", msg);
 }
 
-/* Classifies a failed result. */
+/*
+ * Classifies a failed result by whose fault it was (dbev_sql_sqlstate_class,
+ * the table in docs/protocol.md): only the database's failures are retried
+ * on a fresh connection and counted by the breaker, never a caller's. The
+ * session ended when the server said FATAL/PANIC or libpq lost it.
+ */
 static void err_from_result(PGconn *conn, const PGresult *res, dberr_t *e)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *severity = res ? PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED) : NULL;
     if (!msg)
         msg = PQerrorMessage(conn);
-    if (state && strcmp(state, "57014") == 0) {
+    bool ended = PQstatus(conn) != CONNECTION_OK ||
+                 (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0));
+    switch (dbev_sql_sqlstate_class(state, ended)) {
+    case DBEV_SQL_FAULT_TIMEOUT:
         err_set(e, DBEV_ERR_TIMEOUT_ERROR, "TimeoutError", state, "statement timeout: ", msg);
-    } else if ((state && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
-                          strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0)) ||
-               (!state && PQstatus(conn) != CONNECTION_OK)) {
+        break;
+    case DBEV_SQL_FAULT_CONNECTION:
         err_set(e, DBEV_ERR_DATABASE_CONNECTION_FAILED, "ConnectionError", state, "", msg);
-    } else {
+        break;
+    case DBEV_SQL_FAULT_SERVER:
         err_set(e, DBEV_ERR_DATABASE_OPERATION_FAILED, "PostgresError", state, "", msg);
+        e->counts = true; /* the server is failing, though the connection lives */
+        break;
+    case DBEV_SQL_FAULT_CALLER:
+    case DBEV_SQL_FAULT_TRANSIENT:
+        err_set(e, DBEV_ERR_DATABASE_OPERATION_FAILED, "PostgresError", state, "", msg);
+        break;
     }
     /* libpq messages end with a newline */
     size_t n = strlen(e->message);
@@ -180,11 +203,11 @@ static void answer_fail_ex(adapter_exec_t *ex, job_t *job, const dberr_t *e, jso
     const dbev_operation_t *op = &job->req->op;
     bool reached_db = touched_db && (e->code == DBEV_ERR_DATABASE_OPERATION_FAILED ||
                                      e->code == DBEV_ERR_TIMEOUT_ERROR);
-    if (e->conn)
+    if (e->counts)
         breaker_failure(ex->breaker);
     else if (reached_db)
         breaker_success(ex->breaker);
-    if (e->conn || reached_db)
+    if (e->counts || reached_db)
         stats_record(ex, job, true, e->message);
     if (!metadata)
         metadata = json_object();
@@ -195,7 +218,7 @@ static void answer_fail_ex(adapter_exec_t *ex, job_t *job, const dberr_t *e, jso
     job->out->payload = dbev_failed_payload_new(op->type, e->code, e->message, e->type,
                                                 e->sqlstate[0] ? e->sqlstate : NULL,
                                                 breaker_state(ex->breaker), metadata);
-    dbev_logf(ex->logger, e->conn ? DBEV_LOG_WARN : DBEV_LOG_INFO, corr(job), "%s failed: %s: %s",
+    dbev_logf(ex->logger, e->counts ? DBEV_LOG_WARN : DBEV_LOG_INFO, corr(job), "%s failed: %s: %s",
               dbev_op_name(op->type), dbev_err2name(e->code), e->message);
 }
 
@@ -410,36 +433,18 @@ static int build_sql_op(adapter_exec_t *ex, const dbev_operation_t *op, sqlb_que
     return 0;
 }
 
-static const char *const txn_keywords[] = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE",
-                                           "START", "END",    "ABORT",    "PREPARE",   NULL};
-
-/* Refusals that need no database: allowlist and transaction control. */
+/* Refusals that need no database: the SQL rules (dbev/sql.h; the decoder
+ * applies the same ones, the executor does not rely on it), $n against
+ * params, the allowlist. */
 static int check_op(const adapter_exec_t *ex, const dbev_operation_t *op, char *errstr, size_t size)
 {
     if (op->type == DBEV_OP_EXECUTE || op->type == DBEV_OP_SELECT) {
-        char kw[32];
         if (!op->sql)
             return dbev_seterr(errstr, size, "%s needs sql", dbev_op_name(op->type));
-        const char *rest = sqlb_first_keyword(op->sql, kw, sizeof(kw));
-        char kw2[32];
-        sqlb_first_keyword(rest, kw2, sizeof(kw2));
-        if ((strcmp(kw, "SET") == 0 && strcmp(kw2, "LOCAL") != 0) || strcmp(kw, "RESET") == 0 ||
-            strcmp(kw, "DISCARD") == 0)
-            return dbev_seterr(errstr, size,
-                               "%s statements are not allowed in %s: they would change the "
-                               "session of a pooled connection that other requests share (SET "
-                               "LOCAL is fine)",
-                               kw, dbev_op_name(op->type));
-        for (int i = 0; txn_keywords[i]; i++) {
-            if (strcmp(kw, txn_keywords[i]) == 0 &&
-                (strcmp(kw, "PREPARE") != 0 || strstr(op->sql, "TRANSACTION") ||
-                 strstr(op->sql, "transaction")))
-                return dbev_seterr(
-                    errstr, size,
-                    "%s statements are not allowed in %s: connections are pooled, so a "
-                    "transaction cannot span requests; use a TRANSACTION operation instead",
-                    kw, dbev_op_name(op->type));
-        }
+        if (dbev_sql_check(op->sql, dbev_op_name(op->type), errstr, size) ||
+            dbev_sql_params_check(op->sql, op->params ? json_array_size(op->params) : 0, errstr,
+                                  size))
+            return -1;
     }
     if (op->table && ex->allowlist) {
         bool ok = false;
@@ -878,7 +883,7 @@ static int64_t select_row_limit(const dbev_operation_t *op)
  * (deadlock victim, serialization failure): running it again is safe. */
 static bool retriable_sqlstate(const char *sqlstate)
 {
-    return strcmp(sqlstate, "40P01") == 0 || strcmp(sqlstate, "40001") == 0;
+    return dbev_sql_sqlstate_class(sqlstate, false) == DBEV_SQL_FAULT_TRANSIENT;
 }
 
 /*
@@ -1005,15 +1010,76 @@ static int try_single(adapter_exec_t *ex, pool_conn_t *pc, job_t *job)
     return rc == 2 ? try_single_once(ex, pc, job, true) : rc;
 }
 
+/*
+ * Sessions. A request must neither see nor leave session state (settings
+ * incl. role and search_path, advisory locks, LISTEN, temp tables, prepared
+ * statements, cursors, sequences' currval) on the pooled connection the next
+ * request gets. DISCARD ALL and the settings again cost a round trip and
+ * the connection's prepared statements, so it is paid only around
+ * caller-written SQL (SELECT, EXECUTE, a TRANSACTION holding one): before
+ * it when the session ran anything since its last reset, after it always.
+ * Structured operations (INSERT, UPDATE, DELETE, UPSERT, BATCH_INSERT) run
+ * SQL the adapter builds from quoted identifiers and $n parameters, and no
+ * caller text reaches the server as SQL; what can still change their
+ * session is code in the schema: a column default's nextval() sets currval,
+ * and a trigger or a default may call set_config() or take a lock. That
+ * code is the database owner's, trusted like the adapter's own settings,
+ * so groups of structured writes share a session unreset (the throughput
+ * path, bench_adapter); whatever it left is reset before a caller's SQL
+ * can look at it. A caller who could create such code (EXECUTE of DDL) is
+ * a matter of privileges, not of sessions.
+ */
+static bool runs_caller_sql(const dbev_operation_t *op)
+{
+    if (op->type == DBEV_OP_SELECT || op->type == DBEV_OP_EXECUTE)
+        return true;
+    for (size_t k = 0; op->type == DBEV_OP_TRANSACTION && k < op->n_ops; k++)
+        if (runs_caller_sql(&op->ops[k]))
+            return true;
+    return false;
+}
+
+/* Resets the batch's connection's session; when that fails, the connection
+ * is closed (ex->pc NULL) rather than serve anyone with a caller's state. */
+static int reset_session(adapter_exec_t *ex)
+{
+    char err[512];
+    if (!ex->pc || pool_reset_session(ex->pc, io_deadline(30000), err, sizeof(err)) == 0)
+        return 0;
+    dbev_logf(ex->logger, DBEV_LOG_WARN, NULL,
+              "closing a connection whose session could not be reset: %s", err);
+    pool_release(ex->pool, ex->pc, true);
+    ex->pc = NULL;
+    return -1;
+}
+
+/* A connection for caller-written SQL: one whose session ran nothing since
+ * it was opened or reset. */
+static pool_conn_t *get_clean_conn(adapter_exec_t *ex, bool fresh)
+{
+    pool_conn_t *pc = fresh ? get_fresh_conn(ex) : get_conn(ex);
+    if (pc && pc->used && reset_session(ex))
+        pc = get_fresh_conn(ex);
+    return pc;
+}
+
 static void run_single(adapter_exec_t *ex, job_t *job)
 {
+    bool caller_sql = runs_caller_sql(&job->req->op);
     for (int attempt = 0; attempt < 2; attempt++) {
-        pool_conn_t *pc = attempt == 0 ? get_conn(ex) : get_fresh_conn(ex);
+        pool_conn_t *pc = caller_sql     ? get_clean_conn(ex, attempt > 0)
+                          : attempt == 0 ? get_conn(ex)
+                                         : get_fresh_conn(ex);
         if (!pc)
             break;
         bool reused = pc->reused;
-        if (try_single(ex, pc, job) == 0)
+        pc->used = true;
+        pc->dirty = pc->dirty || caller_sql;
+        if (try_single(ex, pc, job) == 0) {
+            if (caller_sql)
+                reset_session(ex);
             return;
+        }
         conn_lost(ex, PQerrorMessage(pc->conn));
         if (!reused)
             break;
@@ -1416,6 +1482,7 @@ static void run_group(adapter_exec_t *ex, job_t *jobs, size_t n)
         if (!pc)
             break;
         bool reused = pc->reused;
+        pc->used = true;
         if (try_group(ex, pc, jobs, n) == 0)
             return;
         conn_lost(ex, PQerrorMessage(pc->conn));
@@ -1583,7 +1650,7 @@ void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t 
             run_health(ex, job);
             continue;
         }
-        if (job->timeout_ms > 0 && reqs[i]->timestamp_us > 0 &&
+        if (job->timeout_ms > 0 && reqs[i]->has_timestamp &&
             now_wall > reqs[i]->timestamp_us + job->timeout_ms * 1000) {
             snprintf(err, sizeof(err),
                      "deadline passed before execution (request timestamp + %" PRId64

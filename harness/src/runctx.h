@@ -75,6 +75,10 @@ typedef struct runctx {
     PGconn *direct_twin;    /* RUN_MODE_BOTH: connection to dbname_direct */
     dbev_client_t *client;  /* NULL in RUN_MODE_DIRECT */
     adapters_t *adapters;   /* NULL in RUN_MODE_DIRECT */
+    /* The adapters this scenario runs on (runctx_plan_adapters): the run's
+     * --adapter/--adapters, raised to what its requires: names. */
+    adapter_mode_t adapter_mode;
+    int adapter_count;
     vars_t *vars;
     int64_t started_us;     /* monotonic, for timelines */
     run_metrics_t *metrics; /* the run's figures (metrics.h); steps add through run_metrics_* */
