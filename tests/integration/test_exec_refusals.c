@@ -4,15 +4,13 @@
  * that statement: case, blanks, comments (nested ones too) and comments that
  * hold quote or dollar-quote characters.
  *
- * Two layers claim refusals today: the protocol decoder (dbev_request_decode,
- * protocol/src/operation_validate.c) refuses transaction control and every
- * statement that changes a pooled connection's session; the executor
- * (adapter_exec_batch, adapter/src/exec.c check_op) refuses transaction
- * control and SET/RESET/DISCARD again, because it must not rely on being
- * handed only decoded requests. The executor's requests are built here
- * without the decoder (a harmless request decoded, its sql then replaced), as
- * tests/integration/test_exec.c does. The shared SQL rules (sql/) will be a
- * third layer: give it a bit in layer_t and a column in the tables.
+ * Three layers claim the refusals: the shared SQL rules (dbev_sql_check,
+ * sql/); the protocol decoder (dbev_request_decode), which applies them to
+ * every request it decodes; and the executor (adapter_exec_batch,
+ * adapter/src/exec.c check_op), which applies them again because it must not
+ * rely on being handed only decoded requests. The executor's requests are
+ * built here without the decoder (a harmless request decoded, its sql then
+ * replaced), as tests/integration/test_exec.c does.
  *
  * A refusal must answer VALIDATION_ERROR with a message naming the keyword
  * (whole messages are not asserted: they are being reworded), and the
@@ -24,10 +22,13 @@
  * there would have kept the first, a ROLLBACK the second); and no connection
  * may be left inside a transaction.
  *
- * Rows that pass a layer today are kept, marked as known gaps in the gap
- * column ("expected to fail until the shared SQL rules land"): such a row is
- * reported (# known gap) rather than failed, and reported as # NOW REFUSED
- * once it is refused, the sign to remove its mark.
+ * A case that passes a layer is marked as a known gap (the gap column of a
+ * spelling, or a row of gaps[]) and then reported (# known gap) rather than
+ * failed, and reported as # NOW REFUSED once it is refused, the sign to remove
+ * its mark. Before the shared SQL rules, the decoder let nested comments
+ * through and the executor a PREPARE TRANSACTION in mixed case, and the
+ * executor did not claim LISTEN, UNLISTEN, PREPARE, DEALLOCATE and LOAD: all
+ * refused now, the marks removed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -40,6 +41,7 @@
 
 #include <ctype.h>
 #include <dbev/protocol.h>
+#include <dbev/sql.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,8 +55,9 @@
 typedef enum {
     AT_DECODER = 1 << 0,
     AT_EXECUTOR = 1 << 1,
+    AT_SQL_RULES = 1 << 2,
 } layer_t;
-#define AT_BOTH (AT_DECODER | AT_EXECUTOR)
+#define AT_ALL (AT_DECODER | AT_EXECUTOR | AT_SQL_RULES)
 
 /* One refused statement in its plain spelling. */
 typedef struct statement {
@@ -66,42 +69,40 @@ typedef struct statement {
 static const statement_t statements[] = {
     /* transaction control: a pooled connection cannot hold a transaction
      * across requests */
-    {"BEGIN", "BEGIN", AT_BOTH},
-    {"BEGIN", "BEGIN ISOLATION LEVEL SERIALIZABLE", AT_BOTH},
-    {"BEGIN", "BEGIN WORK", AT_BOTH},
-    {"START", "START TRANSACTION", AT_BOTH},
-    {"START", "START TRANSACTION READ ONLY", AT_BOTH},
-    {"COMMIT", "COMMIT", AT_BOTH},
-    {"COMMIT", "COMMIT WORK", AT_BOTH},
-    {"COMMIT", "COMMIT AND CHAIN", AT_BOTH},
-    {"COMMIT", "COMMIT PREPARED 'dbev_gid'", AT_BOTH},
-    {"END", "END", AT_BOTH},
-    {"END", "END TRANSACTION", AT_BOTH},
-    {"ROLLBACK", "ROLLBACK", AT_BOTH},
-    {"ROLLBACK", "ROLLBACK TO SAVEPOINT dbev_sp", AT_BOTH},
-    {"ROLLBACK", "ROLLBACK PREPARED 'dbev_gid'", AT_BOTH},
-    {"ABORT", "ABORT", AT_BOTH},
-    {"ABORT", "ABORT WORK", AT_BOTH},
-    {"SAVEPOINT", "SAVEPOINT dbev_sp", AT_BOTH},
-    {"RELEASE", "RELEASE SAVEPOINT dbev_sp", AT_BOTH},
-    {"RELEASE", "RELEASE dbev_sp", AT_BOTH},
-    {"PREPARE", "PREPARE TRANSACTION 'dbev_gid'", AT_BOTH},
+    {"BEGIN", "BEGIN", AT_ALL},
+    {"BEGIN", "BEGIN ISOLATION LEVEL SERIALIZABLE", AT_ALL},
+    {"BEGIN", "BEGIN WORK", AT_ALL},
+    {"START", "START TRANSACTION", AT_ALL},
+    {"START", "START TRANSACTION READ ONLY", AT_ALL},
+    {"COMMIT", "COMMIT", AT_ALL},
+    {"COMMIT", "COMMIT WORK", AT_ALL},
+    {"COMMIT", "COMMIT AND CHAIN", AT_ALL},
+    {"COMMIT", "COMMIT PREPARED 'dbev_gid'", AT_ALL},
+    {"END", "END", AT_ALL},
+    {"END", "END TRANSACTION", AT_ALL},
+    {"ROLLBACK", "ROLLBACK", AT_ALL},
+    {"ROLLBACK", "ROLLBACK TO SAVEPOINT dbev_sp", AT_ALL},
+    {"ROLLBACK", "ROLLBACK PREPARED 'dbev_gid'", AT_ALL},
+    {"ABORT", "ABORT", AT_ALL},
+    {"ABORT", "ABORT WORK", AT_ALL},
+    {"SAVEPOINT", "SAVEPOINT dbev_sp", AT_ALL},
+    {"RELEASE", "RELEASE SAVEPOINT dbev_sp", AT_ALL},
+    {"RELEASE", "RELEASE dbev_sp", AT_ALL},
+    {"PREPARE", "PREPARE TRANSACTION 'dbev_gid'", AT_ALL},
     /* session state: it would outlive the request on a pooled connection */
-    {"SET", "SET search_path = dbev_evil", AT_BOTH},
-    {"SET", "SET SESSION work_mem = '1MB'", AT_BOTH},
-    {"SET", "SET TIME ZONE 'UTC'", AT_BOTH},
-    {"SET", "SET SESSION AUTHORIZATION DEFAULT", AT_BOTH},
-    {"RESET", "RESET ALL", AT_BOTH},
-    {"RESET", "RESET search_path", AT_BOTH},
-    {"DISCARD", "DISCARD ALL", AT_BOTH},
-    {"DISCARD", "DISCARD PLANS", AT_BOTH},
-    /* refused by the decoder only: the executor does not claim these (it
-     * would run them if handed one without the decoder) */
-    {"LISTEN", "LISTEN dbev_channel", AT_DECODER},
-    {"UNLISTEN", "UNLISTEN *", AT_DECODER},
-    {"PREPARE", "PREPARE dbev_plan AS SELECT 1", AT_DECODER},
-    {"DEALLOCATE", "DEALLOCATE ALL", AT_DECODER},
-    {"LOAD", "LOAD 'auto_explain'", AT_DECODER},
+    {"SET", "SET search_path = dbev_evil", AT_ALL},
+    {"SET", "SET SESSION work_mem = '1MB'", AT_ALL},
+    {"SET", "SET TIME ZONE 'UTC'", AT_ALL},
+    {"SET", "SET SESSION AUTHORIZATION DEFAULT", AT_ALL},
+    {"RESET", "RESET ALL", AT_ALL},
+    {"RESET", "RESET search_path", AT_ALL},
+    {"DISCARD", "DISCARD ALL", AT_ALL},
+    {"DISCARD", "DISCARD PLANS", AT_ALL},
+    {"LISTEN", "LISTEN dbev_channel", AT_ALL},
+    {"UNLISTEN", "UNLISTEN *", AT_ALL},
+    {"PREPARE", "PREPARE dbev_plan AS SELECT 1", AT_ALL},
+    {"DEALLOCATE", "DEALLOCATE ALL", AT_ALL},
+    {"LOAD", "LOAD 'auto_explain'", AT_ALL},
 };
 #define N_STATEMENTS (sizeof(statements) / sizeof(statements[0]))
 
@@ -139,10 +140,9 @@ static const spelling_t spellings[] = {
     {"dollar tag in a line comment", "-- $tag$\n", "", CASE_AS_IS, false, 0},
     {"quotes in a block comment", "/* ' \" */ ", "", CASE_AS_IS, false, 0},
     /* PostgreSQL nests block comments: this is one comment, then the
-     * statement. The decoder ends the comment at the first closing mark: a
-     * known bug, expected to fail until the shared SQL rules land. */
-    {"nested block comment", "/* /* */ */ ", "", CASE_AS_IS, false, AT_DECODER},
-    {"nested block comments, two deep", "/* /* /* */ x */ */", "", CASE_LOWER, false, AT_DECODER},
+     * statement (the decoder used to end it at the first closing mark) */
+    {"nested block comment", "/* /* */ */ ", "", CASE_AS_IS, false, 0},
+    {"nested block comments, two deep", "/* /* /* */ x */ */", "", CASE_LOWER, false, 0},
 };
 #define N_SPELLINGS (sizeof(spellings) / sizeof(spellings[0]))
 
@@ -154,12 +154,11 @@ typedef struct gap {
 } gap_t;
 
 static const gap_t gaps[] = {
-    /* The executor refuses PREPARE only when the text holds "TRANSACTION" or
-     * "transaction": any other case passes it (PostgreSQL then runs PREPARE
-     * TRANSACTION; prepared transactions are disabled in the test server, so
-     * it fails there). Expected to fail until the shared SQL rules land. */
-    {"PREPARE TRANSACTION 'dbev_gid'", "mixed case", AT_EXECUTOR},
-    {"PREPARE TRANSACTION 'dbev_gid'", "line comment, CR LF", AT_EXECUTOR},
+    /* {statement, spelling, layers}: none known today. (The executor once
+     * refused PREPARE only when the text held "TRANSACTION" or
+     * "transaction": {"PREPARE TRANSACTION 'dbev_gid'", "mixed case",
+     * AT_EXECUTOR} marked that.) */
+    {NULL, NULL, 0},
 };
 
 static pgenv_t *env;
@@ -286,7 +285,7 @@ static char *spell(const statement_t *st, const spelling_t *sp, const char *mark
 static unsigned gap_of(const statement_t *st, const spelling_t *sp)
 {
     unsigned gap = sp->gap;
-    for (size_t i = 0; i < sizeof(gaps) / sizeof(gaps[0]); i++)
+    for (size_t i = 0; gaps[i].sql; i++)
         if (!strcmp(gaps[i].sql, st->sql) && !strcmp(gaps[i].spelling, sp->name))
             gap |= gaps[i].gap;
     return gap;
@@ -336,6 +335,36 @@ static void judge(const char *layer, const char *form, const statement_t *st, co
     if (!names_keyword(o->message, st->keyword))
         fail_msg("the %s refused %s (%s, %s) without naming %s: %s", layer, sql, form, sp->name,
                  st->keyword, o->message);
+}
+
+/* ---- the shared SQL rules ------------------------------------------------ */
+
+static void test_sql_rules(void **state)
+{
+    (void)state;
+    int cases = 0;
+    for (size_t s = 0; s < N_STATEMENTS; s++) {
+        const statement_t *st = &statements[s];
+        if (!(st->claimed & AT_SQL_RULES))
+            continue;
+        for (size_t k = 0; k < N_SPELLINGS; k++) {
+            const spelling_t *sp = &spellings[k];
+            bool gap = gap_of(st, sp) & AT_SQL_RULES;
+            char *sql = spell(st, sp, "sql rules");
+            const char *ops[] = {"EXECUTE", "SELECT"};
+            for (int i = 0; i < 2; i++) {
+                outcome_t o;
+                /* a refusal here is answered VALIDATION_ERROR by its callers */
+                o.refused = dbev_sql_check(sql, ops[i], o.message, sizeof(o.message)) != 0;
+                if (!o.refused)
+                    snprintf(o.message, sizeof(o.message), "accepted");
+                judge("SQL rules", ops[i], st, sp, gap, sql, &o);
+                cases++;
+            }
+            free(sql);
+        }
+    }
+    fprintf(stderr, "# SQL rules: %d cases\n", cases);
 }
 
 /* ---- the decoder ---------------------------------------------------------- */
@@ -558,18 +587,15 @@ static void test_dollar_quoted_bodies(void **state)
 static void test_summary(void **state)
 {
     (void)state;
-    fprintf(stderr,
-            "# %d known gaps (expected to fail until the shared SQL rules land), %d of the "
-            "marked cases now refused\n",
-            known_gaps, now_refused);
+    fprintf(stderr, "# %d known gaps, %d of the marked cases now refused\n", known_gaps,
+            now_refused);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decoder),
-        cmocka_unit_test(test_executor),
-        cmocka_unit_test(test_dollar_quoted_bodies),
+        cmocka_unit_test(test_sql_rules), cmocka_unit_test(test_decoder),
+        cmocka_unit_test(test_executor),  cmocka_unit_test(test_dollar_quoted_bodies),
         cmocka_unit_test(test_summary),
     };
     return cmocka_run_group_tests_name("refusals", tests, group_setup, group_teardown);
