@@ -60,9 +60,11 @@ BEGIN
         ALTER DEFAULT PRIVILEGES IN SCHEMA agent_observability
             GRANT USAGE, SELECT ON SEQUENCES TO dbev_app;
     END IF;
-    -- The migration runner's own table is not the application's.
+    -- The migration runner's ledger is not the application's: readable (the
+    -- seed's validate_002_migration.py reads it), never writable.
     IF to_regclass('public.schema_migrations') IS NOT NULL THEN
         REVOKE ALL ON public.schema_migrations FROM dbev_app;
+        GRANT SELECT ON public.schema_migrations TO dbev_app;
     END IF;
 END $$;
 
@@ -139,23 +141,24 @@ BEGIN
 END $$;
 
 -- lookup: for each (event id, fingerprint) pair whose id is recorded, one
--- row: reused false and the stored answer when the fingerprint is the
+-- row with the pair's position in the arrays (from 1; one id may come twice,
+-- with two different requests): reused false and the stored answer when the fingerprint is the
 -- record's (or the record predates fingerprints), reused true and nothing
 -- else when the id was used by another request. So a stored answer goes only
 -- to whoever presents the request it answers. A LATERAL probe per id: one
 -- primary-key lookup each, whatever the statistics say (LIMIT 1 keeps the
 -- planner from flattening it into a join that may scan the table).
 CREATE OR REPLACE FUNCTION dbev_adapter.lookup(p_event_ids text[], p_fingerprints text[])
-RETURNS TABLE (event_id text, reused boolean, operation text, response json)
+RETURNS TABLE (idx bigint, reused boolean, operation text, response json)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN QUERY
-    SELECT p.event_id::text, p.mismatch,
+    SELECT k.n, p.mismatch,
            CASE WHEN p.mismatch THEN NULL ELSE p.operation END,
            CASE WHEN p.mismatch THEN NULL ELSE p.response END
-      FROM ROWS FROM (unnest(p_event_ids), unnest(p_fingerprints)) AS k(id, fp)
+      FROM ROWS FROM (unnest(p_event_ids), unnest(p_fingerprints)) WITH ORDINALITY AS k(id, fp, n)
       CROSS JOIN LATERAL (
-           SELECT r.event_id, r.operation, r.response::json AS response,
+           SELECT r.operation, r.response::json AS response,
                   (r.fingerprint IS NOT NULL AND r.fingerprint IS DISTINCT FROM k.fp) AS mismatch
              FROM dbev_adapter.processed_events AS r
             WHERE r.event_id = k.id LIMIT 1) AS p;

@@ -117,11 +117,19 @@ int dedupe_fingerprint(const dbev_request_t *req, char fp[DEDUPE_FP_SIZE])
     json_t *options = json_object_get(payload, "options");
     json_t *copy = NULL;
     if (json_object_get(options, "timeout_ms")) {
-        /* a shallow copy of the payload with its own options, less the timeout */
+        /* a shallow copy of the payload with its own options, less the
+         * timeout (and no options at all when that was the only one) */
         copy = json_copy(payload);
         json_t *opts = copy ? json_copy(options) : NULL;
-        if (!opts || json_object_del(opts, "timeout_ms") ||
-            json_object_set_new(copy, "options", opts)) {
+        int rc = !opts || json_object_del(opts, "timeout_ms");
+        if (!rc && json_object_size(opts) > 0) {
+            rc = json_object_set_new(copy, "options", opts);
+            opts = NULL;
+        } else if (!rc) {
+            rc = json_object_del(copy, "options");
+        }
+        json_decref(opts);
+        if (rc) {
             json_decref(copy);
             return -1;
         }
@@ -196,18 +204,23 @@ json_t *dedupe_lookup(PGconn *conn, const char *const *event_ids, const char *co
         PQclear(res);
         return NULL;
     }
-    json_t *found = json_object();
-    for (int r = 0; r < PQntuples(res); r++) {
+    json_t *found = json_array();
+    for (size_t i = 0; found && i < n; i++)
+        json_array_append_new(found, json_null());
+    for (int r = 0; found && r < PQntuples(res); r++) {
+        long long idx = strtoll(PQgetvalue(res, r, 0), NULL, 10);
         json_t *resp = NULL;
+        if (idx < 1 || (size_t)idx > n)
+            continue;
         if (PQgetvalue(res, r, 1)[0] == 't')
-            resp = json_null();
+            resp = json_false();
         else if (!PQgetisnull(res, r, 3))
             resp = json_loads(PQgetvalue(res, r, 3), 0, NULL);
         else if (strcmp(PQgetvalue(res, r, 2), "INSERT") == 0)
             resp = dbev_completed_payload_new(DBEV_OP_INSERT, json_array(), 1, 0.0,
                                               DBEV_BREAKER_CLOSED, false, false, NULL);
         if (resp)
-            json_object_set_new(found, PQgetvalue(res, r, 0), resp);
+            json_array_set_new(found, (size_t)idx - 1, resp);
     }
     PQclear(res);
     return found;

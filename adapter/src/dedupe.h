@@ -58,10 +58,10 @@
 /* One event claimed in this transaction: $1 event_id, $2 fingerprint, $3 response JSON. */
 #define DEDUPE_STORE_SQL "SELECT dbev_adapter.store($1, $2, $3::json)"
 /* $1, $2 text[] literals of event ids and their fingerprints: a row per
- * recorded id (reused, operation, response; see dedupe_lookup). */
+ * recorded id (its position in $1 from 1, reused, operation, response; see
+ * dedupe_lookup). */
 #define DEDUPE_LOOKUP_SQL                                                                          \
-    "SELECT event_id, reused, operation, response FROM dbev_adapter.lookup($1::text[], "           \
-    "$2::text[])"
+    "SELECT idx, reused, operation, response FROM dbev_adapter.lookup($1::text[], $2::text[])"
 
 /* The migration that makes the roles, records and functions (generated from
  * migrations/007_adapter_roles.up.sql at build time). */
@@ -102,21 +102,29 @@ int64_t dedupe_apply_retention(PGconn *conn, int64_t retention_ms, int64_t limit
 
 /**
  * @brief Looks up the records of event ids, each with the fingerprint of the
- *        request that carries it now.
- * @returns a new JSON object {event_id: answer} for the ids recorded: the
- *          stored response when the record is of this same request (a plain
- *          INSERT's answer rebuilt from its NULL response), JSON null when
- *          the id was used by a DIFFERENT request (dedupe_is_reused()); empty
- *          when none is recorded. NULL with errstr when the query failed;
- *          *conn_failed tells whether the connection itself failed.
+ *        request that carries it now (one id may come twice, with two
+ *        different requests).
+ * @returns a new JSON array of n answers in the order asked: the stored
+ *          response when the record is of this same request (a plain
+ *          INSERT's answer rebuilt from its NULL response), JSON false when
+ *          the id was used by a DIFFERENT request (dedupe_is_reused()), JSON
+ *          null when the id is not recorded (dedupe_is_recorded() false).
+ *          NULL with errstr when the query failed; *conn_failed tells
+ *          whether the connection itself failed.
  */
 json_t *dedupe_lookup(PGconn *conn, const char *const *event_ids, const char *const *fingerprints,
                       size_t n, int64_t deadline_us, bool *conn_failed, char *errstr, size_t size);
 
+/** Whether a dedupe_lookup() answer says the id is recorded (for this request or another). */
+static inline bool dedupe_is_recorded(const json_t *answer)
+{
+    return answer && !json_is_null(answer);
+}
+
 /** Whether a dedupe_lookup() answer says the id belongs to another request. */
 static inline bool dedupe_is_reused(const json_t *answer)
 {
-    return json_is_null(answer);
+    return json_is_false(answer);
 }
 
 /**

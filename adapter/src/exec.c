@@ -956,8 +956,8 @@ static int try_single_once(adapter_exec_t *ex, pool_conn_t *pc, job_t *job, bool
         json_t *found = dedupe_lookup(pc->conn, ids, fps, 1, deadline, &cf, err, sizeof(err));
         if (!found && cf)
             return -1;
-        json_t *stored = json_object_get(found, job->req->event_id);
-        if (stored) {
+        json_t *stored = json_array_get(found, 0);
+        if (dedupe_is_recorded(stored)) {
             answer_cached(ex, job, stored);
             json_decref(found);
             return 0;
@@ -989,8 +989,8 @@ static int try_single_once(adapter_exec_t *ex, pool_conn_t *pc, job_t *job, bool
             json_t *found = dedupe_lookup(pc->conn, ids, fps, 1, deadline, &cf, err, sizeof(err));
             if (!found && cf)
                 return -1;
-            json_t *stored = json_object_get(found, job->req->event_id);
-            if (stored) {
+            json_t *stored = json_array_get(found, 0);
+            if (dedupe_is_recorded(stored)) {
                 answer_cached(ex, job, stored);
             } else {
                 dberr_t e;
@@ -1242,10 +1242,12 @@ static int answer_recorded(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, siz
         json_t *found = dedupe_lookup(pc->conn, ids, fps, nids, deadline, &cf, err, sizeof(err));
         if (!found && cf)
             answered = -1;
-        for (size_t i = 0; found && i < n; i++) {
-            json_t *stored =
-                dedupes(ex, &jobs[i]) ? json_object_get(found, jobs[i].req->event_id) : NULL;
-            if (stored) {
+        /* answers in the order asked: the k-th job that dedupes is the k-th */
+        for (size_t i = 0, k = 0; found && i < n; i++) {
+            if (!dedupes(ex, &jobs[i]))
+                continue;
+            json_t *stored = json_array_get(found, k++);
+            if (dedupe_is_recorded(stored)) {
                 answer_cached(ex, &jobs[i], stored);
                 answered++;
             }
