@@ -91,7 +91,9 @@ REVOKE ALL ON SCHEMA dbev_adapter FROM PUBLIC;
 REVOKE ALL ON dbev_adapter.processed_events FROM PUBLIC, dbev_app;
 GRANT USAGE ON SCHEMA dbev_adapter TO dbev_app;
 
--- A fingerprint as the functions accept it: 64 lowercase hex digits.
+-- A record without a fingerprint would match any request (that is what
+-- records from before fingerprints do), so claim and record refuse one. Any
+-- other text is harmless: it matches no request but the one it was made of.
 -- claim: one event, before its write runs (a concurrent duplicate waits on
 -- the primary key, then fails with unique_violation). Adds a record for an
 -- unused id only.
@@ -99,8 +101,8 @@ CREATE OR REPLACE FUNCTION dbev_adapter.claim(p_event_id text, p_correlation_id 
                                               p_operation text, p_fingerprint text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF p_fingerprint IS NULL OR p_fingerprint !~ '^[0-9a-f]{64}$' THEN
-        RAISE EXCEPTION 'dbev_adapter.claim: a fingerprint is 64 hex digits' USING ERRCODE = '22023';
+    IF p_fingerprint IS NULL THEN
+        RAISE EXCEPTION 'dbev_adapter.claim: a fingerprint is required' USING ERRCODE = '22004';
     END IF;
     INSERT INTO dbev_adapter.processed_events (event_id, correlation_id, operation, fingerprint)
     VALUES (p_event_id, p_correlation_id, p_operation, p_fingerprint);
@@ -127,11 +129,10 @@ CREATE OR REPLACE FUNCTION dbev_adapter.record(p_event_ids text[], p_correlation
                                                p_responses json)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM unnest(p_fingerprints) AS f
-                WHERE f IS NULL OR f !~ '^[0-9a-f]{64}$')
+    IF array_position(p_fingerprints, NULL) IS NOT NULL
        OR cardinality(p_fingerprints) IS DISTINCT FROM cardinality(p_event_ids) THEN
-        RAISE EXCEPTION 'dbev_adapter.record: one fingerprint of 64 hex digits per event'
-            USING ERRCODE = '22023';
+        RAISE EXCEPTION 'dbev_adapter.record: one fingerprint per event is required'
+            USING ERRCODE = '22004';
     END IF;
     INSERT INTO dbev_adapter.processed_events
            (event_id, correlation_id, operation, fingerprint, response)

@@ -71,8 +71,8 @@ extern const char dedupe_install_sql[];
 #define DEDUPE_FP_SIZE 65
 
 /**
- * @brief The fingerprint of a request: SHA-256 of its operation payload as
- *        canonical JSON (keys sorted, compact), without options.timeout_ms,
+ * @brief The fingerprint of a request: SHA-256 of its operation payload in
+ *        a canonical encoding (object keys sorted; dedupe.c), without options.timeout_ms,
  *        which a client may change between retries of the same request
  *        (how long to wait is not what to do). The envelope (ids, times) is
  *        not part of it.
