@@ -382,7 +382,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
     }
     loop_retry_t *r = NULL;
     loop_batch_t *batch = msg->_private;
-    if (batch->kind == OPAQUE_RESEND) {
+    if (*(const int *)msg->_private == OPAQUE_RESEND) { /* the first member of both */
         r = msg->_private;
         batch = r->batch;
     }
