@@ -34,6 +34,12 @@
  * writes, should the lost connection have committed). What still fails is
  * answered DATABASE_CONNECTION_FAILED and counted by the breaker.
  *
+ * Every answer must fit the transport (response.max.bytes): one that
+ * would not is replaced by a failed ResponseTooLarge answer, measured before
+ * COMMIT for anything but a SELECT and rolled back, so a write is never
+ * applied unanswered; in a group, the group is split around it as around a
+ * failing statement. Rows past max_rows are read one by one and dropped.
+ *
  * Design choice for TRANSACTION: the completed payload has `results`, one
  * completed payload per operation, `rows` empty and `row_count` the number of
  * operations. A failing operation rolls back all and the failed payload says
