@@ -585,6 +585,11 @@ static size_t rows_bound(const PGresult *res, int nrows)
 
 /* What a payload holds besides its rows (operation, counts, metadata). */
 #define PAYLOAD_SKELETON_BOUND 1024
+/* run_step stops keeping a statement's rows once their text is over this
+ * many times response.max.bytes: their JSON cannot fit then (it is at
+ * least the text, except where re-encoding drops padding: jsonb's spaces, a
+ * numeric's trailing zeros; eight times covers all but the absurd). */
+#define HELD_BYTES_FACTOR 8
 
 /* The completed payload of one operation from the results of its statements
  * (tuples: each statement's own row count, which a result read row by row
@@ -656,10 +661,14 @@ static json_t *job_payload(adapter_exec_t *ex, job_t *job, PGresult *const *res,
  * nothing: ordinary answers are never encoded twice (once here, once for
  * the wire). *size: the exact size when measured.
  */
-static bool too_large(const adapter_exec_t *ex, const json_t *payload, size_t bound, size_t *size)
+static bool too_large(const adapter_exec_t *ex, const json_t *payload, size_t bound,
+                      const bool *overflow, size_t nstmts, size_t *size)
 {
     int64_t limit = ex->conf.response_max_bytes;
     *size = 0;
+    for (size_t k = 0; k < nstmts; k++)
+        if (overflow[k])
+            return true; /* *size 0: not measured, its rows were not all kept */
     if (limit <= 0 || !payload || bound <= (size_t)limit)
         return false;
     *size = json_dumpb(payload, NULL, 0, JSON_COMPACT);
@@ -676,16 +685,23 @@ static void answer_too_large(adapter_exec_t *ex, job_t *job, size_t size)
 {
     const dbev_operation_t *op = &job->req->op;
     char msg[600];
+    char what[64];
+    if (size)
+        snprintf(what, sizeof(what), "%zu bytes", size);
+    else /* not built: its rows alone were over HELD_BYTES_FACTOR times the limit */
+        snprintf(what, sizeof(what), "over %" PRId64 " bytes",
+                 ex->conf.response_max_bytes * HELD_BYTES_FACTOR);
     snprintf(msg, sizeof(msg),
-             "the answer would be %zu bytes, more than the adapter's response.max.bytes (%" PRId64
+             "the answer would be %s, more than the adapter's response.max.bytes (%" PRId64
              ")%s; ask for less: a smaller options.max_rows, fewer or narrower returning "
              "columns, or page with LIMIT/OFFSET",
-             size, ex->conf.response_max_bytes,
+             what, ex->conf.response_max_bytes,
              op->type == DBEV_OP_SELECT ? "" : ": rolled back, nothing was written");
     dberr_t e;
     err_set(&e, DBEV_ERR_VALIDATION_ERROR, "ResponseTooLarge", NULL, "", msg);
     json_t *meta = json_object();
-    json_object_set_new(meta, "response_bytes", json_integer((json_int_t)size));
+    if (size)
+        json_object_set_new(meta, "response_bytes", json_integer((json_int_t)size));
     json_object_set_new(meta, "response_max_bytes", json_integer(ex->conf.response_max_bytes));
     answer_fail_ex(ex, job, &e, meta, false);
 }
@@ -730,6 +746,7 @@ typedef struct step_result {
     dberr_t err;
     PGresult **res;  /* per statement of all jobs, in order (owned; NULL when not kept) */
     int64_t *tuples; /* per statement: its row count (PQcmdTuples), also of rows not kept */
+    bool *overflow;  /* per statement: its rows outgrew HELD_BYTES_FACTOR x response.max.bytes */
     size_t nres;
 } step_result_t;
 
@@ -739,8 +756,10 @@ static void step_result_clear(step_result_t *sr)
         PQclear(sr->res[i]);
     free(sr->res);
     free(sr->tuples);
+    free(sr->overflow);
     sr->res = NULL;
     sr->tuples = NULL;
+    sr->overflow = NULL;
     sr->nres = 0;
 }
 
@@ -776,7 +795,8 @@ static int run_step(adapter_exec_t *ex, pool_conn_t *pc, const step_t *st, int64
     sent_t *sent = calloc(total * 2 + st->nstore + 8, sizeof(*sent));
     sr->res = calloc(total + 1, sizeof(PGresult *));
     sr->tuples = calloc(total + 1, sizeof(*sr->tuples));
-    if (!sent || !sr->res || !sr->tuples) {
+    sr->overflow = calloc(total + 1, sizeof(*sr->overflow));
+    if (!sent || !sr->res || !sr->tuples || !sr->overflow) {
         free(sent);
         err_set(&sr->err, DBEV_ERR_DATABASE_OPERATION_FAILED, "PostgresError", NULL, "",
                 "out of memory");
@@ -876,6 +896,11 @@ static int run_step(adapter_exec_t *ex, pool_conn_t *pc, const step_t *st, int64
         int row_limit = sj && sj->row_limit ? sj->row_limit[sent[i].stmt] : 0;
         bool single = row_limit > 0 && PQsetSingleRowMode(pc->conn);
         int kept = 0;
+        /* Nor do its bytes, past what could still make an answer. */
+        size_t held = 0, held_max = ex->conf.response_max_bytes > 0
+                                        ? (size_t)ex->conf.response_max_bytes * HELD_BYTES_FACTOR
+                                        : SIZE_MAX;
+        bool overflow = false;
         for (;;) {
             if (pool_get_result(pc->conn, deadline, &res, err, sizeof(err))) {
                 PQclear(last);
@@ -887,11 +912,17 @@ static int run_step(adapter_exec_t *ex, pool_conn_t *pc, const step_t *st, int64
             if (single && PQresultStatus(res) == PGRES_SINGLE_TUPLE) {
                 if (!acc)
                     acc = PQcopyResult(res, PG_COPYRES_ATTRS);
-                if (acc && kept < row_limit) {
+                size_t bytes = 0;
+                for (int c = 0; c < PQnfields(res); c++)
+                    bytes += (size_t)PQgetlength(res, 0, c);
+                if (held + bytes > held_max)
+                    overflow = true;
+                if (acc && kept < row_limit && !overflow) {
                     for (int c = 0; c < PQnfields(res); c++)
                         PQsetvalue(acc, kept, c, PQgetvalue(res, 0, c),
                                    PQgetisnull(res, 0, c) ? -1 : PQgetlength(res, 0, c));
                     kept++;
+                    held += bytes;
                 }
                 PQclear(res);
                 continue;
@@ -899,8 +930,10 @@ static int run_step(adapter_exec_t *ex, pool_conn_t *pc, const step_t *st, int64
             PQclear(last);
             last = res;
         }
-        if (sent[i].kind == SENT_STMT && last)
+        if (sent[i].kind == SENT_STMT && last) {
             sr->tuples[sent[i].res_index] = strtoll(PQcmdTuples(last), NULL, 10);
+            sr->overflow[sent[i].res_index] = overflow;
+        }
         if (acc && last && PQresultStatus(last) == PGRES_TUPLES_OK) {
             PQclear(last);
             last = acc;
@@ -1084,8 +1117,9 @@ static int try_single_once(adapter_exec_t *ex, pool_conn_t *pc, job_t *job, bool
     }
     size_t bound, size;
     json_t *payload = job_payload(ex, job, sr.res, sr.tuples, &bound);
+    bool oversized = too_large(ex, payload, bound, sr.overflow, job->nq, &size);
     step_result_clear(&sr);
-    if (too_large(ex, payload, bound, &size)) {
+    if (oversized) {
         /* Never applied without being answered: roll back, answer that. */
         json_decref(payload);
         if (rollback(pc, deadline))
@@ -1484,7 +1518,8 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
         }
         size_t bound, size;
         payloads[i] = job_payload(ex, &jobs[i], sr.res + base, sr.tuples + base, &bound);
-        if (too_big < 0 && too_large(ex, payloads[i], bound, &size)) {
+        if (too_big < 0 &&
+            too_large(ex, payloads[i], bound, sr.overflow + base, jobs[i].nq, &size)) {
             too_big = (long)i;
             too_big_size = size;
         }

@@ -5,7 +5,8 @@
  * INSERTs with RETURNING, an UPDATE amid a group of writes) is answered
  * failed with ResponseTooLarge, a write of it rolled back, its neighbours
  * answered as if it were not there, each once, and the adapter keeps going;
- * max_rows cuts EXECUTE, RETURNING and each operation of a TRANSACTION; a
+ * rows far over the limit are not even held; max_rows cuts EXECUTE,
+ * RETURNING and each operation of a TRANSACTION; a
  * response the broker keeps refusing is replaced by a failed answer and the
  * group's committed offset moves past it; a response.max.bytes that does not
  * fit the producer's message.max.bytes is refused at start.
@@ -120,7 +121,8 @@ static void assert_too_large(const kit_resp_t *r, const char *also)
     const char *m = r->resp->error_message;
     if (!strstr(m, "response.max.bytes") || !strstr(m, "max_rows") || !strstr(m, "LIMIT") ||
         (also && !strstr(m, also)))
-        fail_msg("the message does not say how to ask for less: %s", m);
+        fail_msg("the message does not say how to ask for less, or lacks \"%s\": %s",
+                 also ? also : "", m);
 }
 
 /* Every cid answered exactly once (after the last one is in). */
@@ -165,6 +167,24 @@ static void test_oversized_select(void **state)
                 json_integer_value(json_object_get(json_array_get(r->resp->rows, 0), "n")), 42);
     }
     assert_each_once(f, cids, 8);
+    assert_running(f);
+}
+
+/* 1,000 rows of 10 kB (within max_rows, 10 MB of text): the adapter stops
+ * holding them past 8 x response.max.bytes, so the answer says "over"
+ * rather than its exact size. */
+static void test_rows_bytes_not_held(void **state)
+{
+    fixture_t *f = *state;
+    char cid[40];
+    send_to(f, 0,
+            "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT g, repeat('w', 10000) AS pad FROM "
+            "generate_series(1, 1000) g\"}",
+            cid);
+    kit_flush(f->kit);
+    const kit_resp_t *r = answer(f, cid, false);
+    assert_too_large(r, "would be over 7200000 bytes");
+    assert_null(json_object_get(r->resp->metadata, "response_bytes"));
     assert_running(f);
 }
 
@@ -412,6 +432,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_oversized_select),
+        cmocka_unit_test(test_rows_bytes_not_held),
         cmocka_unit_test(test_transaction_returning_rolled_back),
         cmocka_unit_test(test_group_neighbours_unharmed),
         cmocka_unit_test(test_max_rows_everywhere),
