@@ -1340,6 +1340,7 @@ dbev_adapter_t *dbev_adapter_new(dbev_adapter_conf_t *conf, char *errstr, size_t
         .response_max_bytes = aconf_int(conf, "response.max.bytes"),
         .table_allowlist = (const char *const *)adapter->allowlist,
         .dedupe_retention_ms = aconf_int(conf, "dedupe.retention.ms"),
+        .refuse_superuser = !aconf_bool(conf, "pg.allow.superuser"),
         .logger = &adapter->logger,
     };
     char eerr[512];
