@@ -1399,10 +1399,15 @@ int dbev_adapter_start(dbev_adapter_t *adapter, char *errstr, size_t size)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
+    /* Running from here, not from when the new thread gets going: a caller
+     * that asks right after the start must not see a dead adapter. */
+    atomic_store(&adapter->running, true);
     int rc = pthread_create(&adapter->thread, NULL, run_thread, adapter);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc)
+    if (rc) {
+        atomic_store(&adapter->running, false);
         return dbev_seterr(errstr, size, "cannot start the adapter thread: %s", strerror(rc));
+    }
     adapter->started = true;
     return 0;
 }
