@@ -26,6 +26,7 @@ enum {
     EXIT_TIMEOUT = 4,    /* no answer in time (client _TIMEOUT or TIMEOUT_ERROR) */
     EXIT_CONNECTION = 5, /* Kafka unreachable, DATABASE_CONNECTION_FAILED, breaker open */
     EXIT_OTHER = 6,      /* anything else (undecodable response, cancelled) */
+    EXIT_UNHEALTHY = 7,  /* health: the adapter answered DEGRADED, RECOVERING or UNHEALTHY */
 };
 
 #define MAX_PARAMS 256
@@ -102,7 +103,8 @@ static void usage_global(FILE *fp)
                 "options (anywhere on the line):\n"
                 "  -b, --bootstrap HOST:PORT  Kafka brokers (default: $KAFKA_BOOTSTRAP_SERVERS)\n"
                 "      --env PREFIX           topic prefix (default: $DBEV_ENV, else dev)\n"
-                "      --timeout MS           per-attempt timeout (default 10000)\n"
+                "      --timeout MS           the call's deadline (default 10000; per attempt "
+                "with -X timeout.mode=per_attempt)\n"
                 "      --retries N            retries on timeout/transport/connection failure "
                 "(default 3)\n"
                 "      --correlation-id ID    use ID instead of a new UUID\n"
@@ -124,7 +126,9 @@ static void usage_global(FILE *fp)
                 "  4  timeout (no answer in time, or TIMEOUT_ERROR from the adapter)\n"
                 "  5  connection error (Kafka unreachable, DATABASE_CONNECTION_FAILED, "
                 "CIRCUIT_BREAKER_OPEN)\n"
-                "  6  other failure (undecodable response, cancelled)\n");
+                "  6  other failure (undecodable response, cancelled)\n"
+                "  7  health: the adapter answered, but not HEALTHY (status and reason on "
+                "stderr)\n");
 }
 
 static void usage_command(FILE *fp, const cli_command_t *cmd)
@@ -452,7 +456,9 @@ static void print_result(const cli_args_t *a, dbev_result_t *result, int as_json
         return;
     }
     if (!strcmp(a->command, "health")) {
-        char *md = json_dumps(dbev_result_metadata(result), JSON_COMPACT | JSON_PRESERVE_ORDER);
+        /* dbev_health_check() succeeds only on a HEALTHY answer: row 0 is its detail. */
+        char *md = json_dumps(json_array_get(dbev_result_rows(result), 0),
+                              JSON_COMPACT | JSON_PRESERVE_ORDER);
         printf("healthy (%.1f ms round trip) %s\n", dbev_result_latency_ms(result), md ? md : "");
         free(md);
     } else {
@@ -480,6 +486,8 @@ static int exit_code_for(dbev_err_t code)
     case DBEV_ERR_DATABASE_CONNECTION_FAILED:
     case DBEV_ERR_CIRCUIT_BREAKER_OPEN:
         return EXIT_CONNECTION;
+    case DBEV_ERR__UNHEALTHY:
+        return EXIT_UNHEALTHY;
     default:
         return EXIT_OTHER;
     }
@@ -501,6 +509,8 @@ static void print_error(dbev_err_t code, dbev_error_t *error, int as_json)
                       "message", error ? dbev_error_message(error) : dbev_err2str(code), "sqlstate",
                       sqlstate, "correlation_id", corr, "retriable", dbev_err_is_retriable(code),
                       "attempts", error ? dbev_error_attempts(error) : 0);
+        if (out && error && dbev_error_health(error))
+            json_object_set(json_object_get(out, "error"), "health", dbev_error_health(error));
         json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         printf("\n");
         json_decref(out);

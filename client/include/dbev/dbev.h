@@ -12,7 +12,7 @@
  * This is the only public header of the library. Error codes come from
  * <dbev/errors.h> (included below): the protocol's wire codes plus the local
  * codes DBEV_ERR__TIMEOUT, DBEV_ERR__TRANSPORT, DBEV_ERR__CANCELLED,
- * DBEV_ERR__INVALID_ARG and DBEV_ERR__BAD_RESPONSE.
+ * DBEV_ERR__INVALID_ARG, DBEV_ERR__BAD_RESPONSE and DBEV_ERR__UNHEALTHY.
  *
  * Ownership: every function that allocates names its destroy function;
  * every destroy function accepts NULL. JSON values are jansson values; a
@@ -328,6 +328,20 @@ DBEV_API const char *dbev_error_event_id(const dbev_error_t *error);
 DBEV_API int dbev_error_attempts(const dbev_error_t *error);
 
 /**
+ * @brief The adapter's health answer behind a DBEV_ERR__UNHEALTHY error of
+ *        dbev_health_check(): status (HEALTHY, DEGRADED, RECOVERING,
+ *        UNHEALTHY), database_reachable, circuit_state, pool_* figures,
+ *        saturation_threshold_pct, recovery_attempts, last_error, ...
+ *        (docs/protocol.md, HEALTH). A HEALTHY answer is row 0 of
+ *        dbev_result_rows() instead.
+ * @param error the error.
+ * @returns a borrowed JSON object living as long as the error, or NULL for
+ *          any other error.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
+DBEV_API json_t *dbev_error_health(const dbev_error_t *error);
+
+/**
  * @brief The failed event's metadata, when the adapter answered.
  * @param error the error.
  * @returns a borrowed JSON object living as long as the error, or NULL.
@@ -374,7 +388,8 @@ DBEV_API void dbev_client_destroy(dbev_client_t *client);
  * what you need; NULL means all defaults. Fields may be added at the end.
  */
 typedef struct dbev_call_opts {
-    int timeout_ms;             /**< per-attempt timeout; 0: request.timeout.ms */
+    int timeout_ms;             /**< the call's deadline (timeout.mode=total, the default) or
+                                     each attempt's timeout (per_attempt); 0: request.timeout.ms */
     const char *correlation_id; /**< 0 < length < 128; NULL: a new UUID */
     int max_retries;            /**< 0: max.retries; > 0: that many; < 0: no retries */
     int max_rows;               /**< 0: the adapter's default (1000) */
@@ -494,7 +509,8 @@ typedef enum dbev_on_conflict {
  * @param resultp receives the result on success.
  * @param errorp receives the error on failure (may be NULL).
  * @returns DBEV_ERR_NO_ERROR or the error code.
- * @remark Thread-safe; blocks up to (max.retries+1) timeouts plus backoff.
+ * @remark Thread-safe; blocks up to the timeout plus request.timeout.grace.ms
+ *         (timeout.mode=per_attempt: up to (max.retries+1) timeouts plus backoff).
  */
 DBEV_API dbev_err_t dbev_query(dbev_client_t *client, const char *sql, json_t *params,
                                const dbev_call_opts_t *opts, dbev_result_t **resultp,
@@ -684,9 +700,20 @@ DBEV_API dbev_err_t dbev_transaction_async(dbev_client_t *client, json_t *operat
                                            void *opaque, dbev_error_t **errorp);
 
 /**
- * @brief HEALTH: a round trip through Kafka, the adapter and PostgreSQL.
- * @returns DBEV_ERR_NO_ERROR when the adapter answered healthy (details in
- *          dbev_result_metadata()), else the code. @remark Thread-safe; blocks.
+ * @brief HEALTH: a round trip through Kafka, the adapter and PostgreSQL,
+ *        answering seed 002's `health_check() -> bool` as a code a caller
+ *        can branch on: `if (dbev_health_check(...) == DBEV_ERR_NO_ERROR)
+ *        use the event path; else fall back`.
+ * @returns DBEV_ERR_NO_ERROR only when the adapter answered HEALTHY and found
+ *          the database reachable (its health object is row 0 of
+ *          dbev_result_rows()); DBEV_ERR__UNHEALTHY when it answered
+ *          anything else (DEGRADED: pool saturated past its threshold or no
+ *          connection; RECOVERING: breaker half-open; UNHEALTHY: breaker
+ *          open or database unreachable), with the reason in
+ *          dbev_error_message() and the health object in
+ *          dbev_error_health(); or the code of a call that got no answer
+ *          (_TIMEOUT, _TRANSPORT, CIRCUIT_BREAKER_OPEN, ...). Never retried
+ *          on _UNHEALTHY. @remark Thread-safe; blocks.
  */
 DBEV_API dbev_err_t dbev_health_check(dbev_client_t *client, const dbev_call_opts_t *opts,
                                       dbev_result_t **resultp, dbev_error_t **errorp);
