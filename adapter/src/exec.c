@@ -1576,9 +1576,9 @@ static void run_health(adapter_exec_t *ex, job_t *job)
         if (!ok) {
             json_object_set_new(h, "status", json_string("UNHEALTHY"));
             if (!pc)
-                json_object_set_new(h, "last_error", json_string(ex->conn_err[0]
-                                                                     ? ex->conn_err
-                                                                     : "cannot reach PostgreSQL"));
+                json_object_set_new(
+                    h, "last_error",
+                    json_string(ex->conn_err[0] ? ex->conn_err : "cannot reach PostgreSQL"));
         }
     }
     json_object_set_new(h, "database_reachable", reachable);
