@@ -23,8 +23,7 @@ if(TARGET dbev_adapter_core)
     endif()
 endif()
 
-# The pool's limits (seeds 003 and 004) and seed 002's examples, verbatim and
-# re-stamped, against the executor (issue 13).
+# The pool's limits of seeds 003 and 004 (issue 13).
 if(TARGET dbev_adb_pgenv)
     dbev_add_test(test_pool_limits SOURCES integration/test_pool_limits.c
                   LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)

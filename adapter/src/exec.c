@@ -1672,11 +1672,17 @@ void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t 
         }
         if (job->timeout_ms > 0 && reqs[i]->has_timestamp &&
             now_wall > reqs[i]->timestamp_us + job->timeout_ms * 1000) {
+            /* Say what expired and what to do: a copied example or a
+             * replayed event carries its old timestamp (seed 002's are
+             * from 2025), which is the usual cause. */
+            char ts[DBEV_ISO8601_SIZE];
             snprintf(err, sizeof(err),
-                     "deadline passed before execution (request timestamp + %" PRId64
-                     " ms is %" PRId64 " ms ago); not executed",
-                     job->timeout_ms,
-                     (now_wall - reqs[i]->timestamp_us - job->timeout_ms * 1000) / 1000);
+                     "deadline passed before execution, not executed: the request's timestamp "
+                     "%s is %" PRId64 " ms old, older than its timeout_ms of %" PRId64
+                     " ms (deadline = timestamp + timeout_ms). Stamp the envelope's timestamp "
+                     "with the time of sending (UTC, ISO-8601), or raise options.timeout_ms",
+                     dbev_iso8601(reqs[i]->timestamp_us, ts, sizeof(ts)),
+                     (now_wall - reqs[i]->timestamp_us) / 1000, job->timeout_ms);
             answer_simple(ex, job, DBEV_ERR_TIMEOUT_ERROR, "TimeoutError", err);
             continue;
         }
