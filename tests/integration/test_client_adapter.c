@@ -490,6 +490,16 @@ static void test_cli(void **state)
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM items WHERE name = 'cli-row'"),
                      0);
     assert_int_equal(run_cli(f, out, sizeof(out), "health"), 0);
+    /* discovery: the adapter announced itself on the registry topic */
+    assert_int_equal(
+        run_cli(f, out, sizeof(out), "instances --name database-adapter-effect --type effect"), 0);
+    json_t *list = json_loads(out, 0, NULL);
+    assert_int_equal(json_array_size(list), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "service_name")),
+                        "database-adapter-effect");
+    json_decref(list);
+    assert_int_equal(run_cli(f, out, sizeof(out), "instances --type orchestrator"), 0);
+    assert_string_equal(out, "[]\n");
     /* a SQL error: exit 1, SQLSTATE in the JSON */
     assert_int_equal(run_cli(f, out, sizeof(out), "query 'SELECT * FROM no_such_table'"), 1);
     assert_non_null(strstr(out, "42P01"));

@@ -730,6 +730,76 @@ DBEV_API dbev_err_t dbev_health_check_async(dbev_client_t *client, const dbev_ca
                                             dbev_done_cb_t *cb, void *opaque,
                                             dbev_error_t **errorp);
 
+/* ------------------------------------------------------------------------ */
+/* Registry: discovering adapters (seed 001, phase 4)                       */
+/* ------------------------------------------------------------------------ */
+/*
+ * Adapters announce themselves on <prefix>.omninode-bridge.registry.
+ * service-registered.v1 and send heartbeats on <prefix>.omninode-bridge.
+ * registry.heartbeat.v1 (docs/protocol.md). A registry view consumes both in
+ * a background thread and answers lookups from memory.
+ */
+
+/** Heartbeats an instance may miss before a view drops it (seed 001's TTL). */
+#define DBEV_REGISTRY_MISSED_HEARTBEATS 3
+
+/** A live view of the registry topics. */
+typedef struct dbev_registry dbev_registry_t;
+
+/**
+ * @brief Creates a view and starts reading the registry topics: the last
+ *        1,000 events of each partition, then everything new. Topics that do
+ *        not exist yet are looked for again every 500 ms.
+ * @param conf borrowed (not kept); bootstrap.servers, topic.prefix and
+ *        kafka.* are used. NULL: all defaults (environment fallbacks apply).
+ * @param errstr buffer for a one-line reason on failure (may be NULL).
+ * @param size size of errstr.
+ * @returns a view to free with dbev_registry_destroy(), or NULL.
+ * @remark Thread-safe.
+ */
+DBEV_API dbev_registry_t *dbev_registry_new(const dbev_conf_t *conf, char *errstr, size_t size);
+
+/**
+ * @brief Stops reading and frees the view. NULL is a no-op.
+ * @param reg the view.
+ * @remark Call once, after other threads stopped using the view.
+ */
+DBEV_API void dbev_registry_destroy(dbev_registry_t *reg);
+
+/**
+ * @brief Waits until both topics are assigned and the view has read up to
+ *        where they ended when it started, so that a lookup sees every
+ *        instance that was alive then.
+ * @param reg the view.
+ * @param timeout_ms the longest wait.
+ * @returns 0 when caught up, -1 when timeout_ms passed first (lookups still
+ *          work, on what was read so far).
+ * @remark Thread-safe.
+ */
+DBEV_API int dbev_registry_sync(dbev_registry_t *reg, int timeout_ms);
+
+/**
+ * @brief The live instances matching the filters, from memory (no Kafka
+ *        round trip; seed 001's target is under 100 ms, bench_registry
+ *        measures it). An instance whose last event is older than
+ *        DBEV_REGISTRY_MISSED_HEARTBEATS times its heartbeat_interval_ms,
+ *        judged by the events' own timestamps, or that announced "down", is
+ *        gone.
+ * @param reg the view.
+ * @param service_name e.g. "database-adapter-effect", or NULL for any.
+ * @param service_type e.g. "effect", or NULL for any.
+ * @param status "healthy", "degraded", "unhealthy" (the last heartbeat's
+ *        verdict), or NULL for any.
+ * @returns a new JSON array (json_decref it) of objects: instance_id,
+ *          service_name, service_type, status, version, endpoint (topic
+ *          names), host, pid, heartbeat_interval_ms, health (the adapter's
+ *          HEALTH object), last_seen, age_ms, expires_in_ms; NULL when out of
+ *          memory.
+ * @remark Thread-safe.
+ */
+DBEV_API json_t *dbev_registry_lookup(dbev_registry_t *reg, const char *service_name,
+                                      const char *service_type, const char *status);
+
 #ifdef __cplusplus
 }
 #endif
