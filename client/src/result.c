@@ -78,6 +78,11 @@ json_t *dbev_result_rows(const dbev_result_t *result)
     return result->rows;
 }
 
+json_t *dbev_result_first_row(const dbev_result_t *result)
+{
+    return json_array_get(result->rows, 0);
+}
+
 int64_t dbev_result_row_count(const dbev_result_t *result)
 {
     return result->row_count;

@@ -623,6 +623,50 @@ static void test_breaker_opens_and_recovers(void **state)
     dbev_client_destroy(c);
 }
 
+/* Seed 000's query(limit=, offset=) and seed 002's update() answering its first row. */
+static void test_seed_api_closures(void **state)
+{
+    fixture_t *f = *state;
+    dbev_result_t *r = NULL;
+    dbev_error_t *e = NULL;
+    dbev_call_opts_t opts = {.limit = 3, .offset = 2};
+    json_t *params = json_pack("[i]", 10);
+    /* the caller's ORDER BY and a trailing line comment survive the paging */
+    assert_int_equal(dbev_query(f->client,
+                                "SELECT g AS n FROM generate_series(1, $1::int) g ORDER BY g "
+                                "-- the whole series;",
+                                params, &opts, &r, &e),
+                     0);
+    json_t *rows = dbev_result_rows(r);
+    assert_int_equal(json_array_size(rows), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 0), "n")), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 2), "n")), 5);
+    dbev_result_destroy(r);
+    json_decref(params);
+    opts = (dbev_call_opts_t){.limit = -1};
+    assert_int_equal(dbev_query(f->client, "SELECT 1", NULL, &opts, &r, &e), DBEV_ERR__INVALID_ARG);
+    dbev_error_destroy(e);
+    opts = (dbev_call_opts_t){.limit = 1};
+    assert_int_equal(dbev_execute(f->client, "SELECT 1", NULL, &opts, &r, &e),
+                     DBEV_ERR__INVALID_ARG);
+    dbev_error_destroy(e);
+
+    json_t *data = json_pack("{s:s, s:i}", "name", "first-row", "qty", 1);
+    assert_int_equal(dbev_insert(f->client, "items", data, "id", NULL, &r, NULL), 0);
+    assert_non_null(json_object_get(dbev_result_first_row(r), "id"));
+    dbev_result_destroy(r);
+    json_decref(data);
+    json_t *set = json_pack("{s:i}", "qty", 7), *where = json_pack("{s:s}", "name", "first-row");
+    assert_int_equal(dbev_update(f->client, "items", set, where, "qty", NULL, &r, NULL), 0);
+    assert_int_equal(json_integer_value(json_object_get(dbev_result_first_row(r), "qty")), 7);
+    dbev_result_destroy(r);
+    assert_int_equal(dbev_update(f->client, "items", set, where, NULL, NULL, &r, NULL), 0);
+    assert_null(dbev_result_first_row(r)); /* no returning: None, as the seed says */
+    dbev_result_destroy(r);
+    json_decref(set);
+    json_decref(where);
+}
+
 static bool health_ok(void *arg)
 {
     dbev_result_t *r = NULL;
@@ -674,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_correlation_ids_round_trip),
         cmocka_unit_test(test_sql_errors),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_seed_api_closures),
         cmocka_unit_test(test_adapter_down_timeout_and_retries),
         cmocka_unit_test(test_breaker_opens_and_recovers),
         cmocka_unit_test(test_health_postgres_stopped),

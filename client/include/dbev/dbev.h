@@ -192,6 +192,16 @@ DBEV_API void dbev_result_destroy(dbev_result_t *result);
 DBEV_API json_t *dbev_result_rows(const dbev_result_t *result);
 
 /**
+ * @brief The first row returned, as seed 002's insert()/update() answer
+ *        ("first row with returned columns, or None").
+ * @param result the result.
+ * @returns row 0 of dbev_result_rows() (borrowed, lives as long as the
+ *          result), or NULL when no row was returned.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
+DBEV_API json_t *dbev_result_first_row(const dbev_result_t *result);
+
+/**
  * @brief Rows returned or affected, as the adapter reported them.
  * @param result the result.
  * @returns the row count (affected rows for writes without RETURNING).
@@ -393,6 +403,11 @@ typedef struct dbev_call_opts {
     const char *correlation_id; /**< 0 < length < 128; NULL: a new UUID */
     int max_retries;            /**< 0: max.retries; > 0: that many; < 0: no retries */
     int max_rows;               /**< 0: the adapter's default (1000) */
+    /** dbev_query() only (seed 000's query(limit=, offset=)): the statement
+     *  runs as SELECT * FROM (sql) LIMIT limit OFFSET offset. 0: no LIMIT / no
+     *  OFFSET; negative: _INVALID_ARG. */
+    int64_t limit;
+    int64_t offset;
 } dbev_call_opts_t;
 
 /**
