@@ -77,6 +77,12 @@ static const prop_t props[] = {
      "Database user; empty: libpq's default."},
     {"pg.password", PT_STR, "", 0, 0, NULL, "POSTGRES_PASSWORD", true,
      "Database password. Never logged or dumped."},
+    {"pg.allow.superuser", PT_BOOL, "false", 0, 0, NULL, NULL, false,
+     "Start even when connected as a PostgreSQL superuser (a warning is logged). Callers' SELECT "
+     "and EXECUTE run as the adapter's role, so a superuser adapter lets any caller read the "
+     "server's files, run programs and create roles: connect as dbev_app (migration 007) "
+     "instead. For tests and benches on throwaway servers; there the adapter also applies "
+     "migration 007 itself when its records are missing."},
     {"pool.min", PT_INT, "5", 0, 1000, NULL, "POSTGRES_POOL_MIN_SIZE", false,
      "Connections opened at start and kept open."},
     {"pool.max", PT_INT, "20", 1, 1000, NULL, "POSTGRES_POOL_MAX_SIZE", false,
@@ -112,7 +118,9 @@ static const prop_t props[] = {
     {"tables.allowlist", PT_STR, "", 0, 0, NULL, NULL, false,
      "Comma-separated tables (schema-qualified where needed) requests may name; empty: all."},
     {"dedupe.retention.ms", PT_INT, "604800000", 1000, I64_MAX, NULL, NULL, false,
-     "How long processed event ids (and their responses) are kept to answer redeliveries."},
+     "How long processed event ids (and their responses) are kept to answer redeliveries. The "
+     "database keeps every record for at least an hour whatever this says (migration 007), so "
+     "that no caller can erase the records of recent writes."},
 };
 #define N_PROPS (sizeof(props) / sizeof(props[0]))
 

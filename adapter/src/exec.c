@@ -102,6 +102,7 @@ typedef struct job {
     size_t *op_first; /* TRANSACTION: first statement of op k; op_first[n_ops] = nq */
     int64_t timeout_ms;
     int64_t t0_us;
+    char fp[DEDUPE_FP_SIZE]; /* the request's fingerprint, when it dedupes */
 } job_t;
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -256,8 +257,26 @@ static void answer_ok(adapter_exec_t *ex, job_t *job, json_t *payload)
     job->out->payload = payload;
 }
 
+/* An event id recorded for another request: refused, neither run nor given
+ * that request's answer (dedupe.h). */
+static void answer_reused(adapter_exec_t *ex, job_t *job)
+{
+    char msg[DBEV_ID_SIZE + 160];
+    snprintf(msg, sizeof(msg),
+             "event_id \"%s\" was already used for a different request; not executed "
+             "(a new request needs a new event_id)",
+             job->req->event_id);
+    answer_simple(ex, job, DBEV_ERR_VALIDATION_ERROR, "EventIdReused", msg);
+}
+
+/* Answers a job from a dedupe_lookup() answer: its own stored response, or
+ * the refusal of a reused id. */
 static void answer_cached(adapter_exec_t *ex, job_t *job, const json_t *stored)
 {
+    if (dedupe_is_reused(stored)) {
+        answer_reused(ex, job);
+        return;
+    }
     breaker_success(ex->breaker);
     json_t *copy = dedupe_cached_copy(stored, breaker_state(ex->breaker));
     job->out->completed = true;
@@ -267,6 +286,29 @@ static void answer_cached(adapter_exec_t *ex, job_t *job, const json_t *stored)
 }
 
 /* ---- connection per batch ------------------------------------------------ */
+
+/* Whether conn is a superuser's session: the server reports is_superuser at
+ * connect (and when it changes), so this is a local lookup. */
+static bool conn_is_superuser(PGconn *conn)
+{
+    const char *v = PQparameterStatus(conn, "is_superuser");
+    return v && strcmp(v, "on") == 0;
+}
+
+/* A superuser's connection, unless pg.allow.superuser: -1 with errstr.
+ * Callers' SELECT and EXECUTE run as the adapter's role, so as a superuser
+ * they could read the server's files, run programs and create roles. */
+static int refuse_superuser(const adapter_exec_t *ex, PGconn *conn, char *errstr, size_t size)
+{
+    if (!ex->conf.refuse_superuser || !conn_is_superuser(conn))
+        return 0;
+    dbev_seterr(errstr, size,
+                "connected to PostgreSQL as the superuser \"%s\": callers' SQL would run with "
+                "every privilege (server files, programs, roles); connect as the adapter's role "
+                "(dbev_app, migration 007), or set pg.allow.superuser=true (tests only)",
+                PQuser(conn));
+    return -1;
+}
 
 static pool_conn_t *get_conn(adapter_exec_t *ex)
 {
@@ -281,8 +323,19 @@ static pool_conn_t *get_conn(adapter_exec_t *ex)
         snprintf(ex->conn_err, sizeof(ex->conn_err), "%s", err);
         return NULL;
     }
+    /* Every connection, new ones after a restart too: a local lookup of what
+     * the server reported at connect, so it costs nothing per batch. */
+    if (refuse_superuser(ex, ex->pc->conn, err, sizeof(err))) {
+        pool_release(ex->pool, ex->pc, true);
+        ex->pc = NULL;
+        ex->conn_failed = true;
+        snprintf(ex->conn_err, sizeof(ex->conn_err), "%s", err);
+        dbev_logf(ex->logger, DBEV_LOG_ERROR, NULL, "%s", err);
+        return NULL;
+    }
     if (!ex->table_ready) {
-        if (dedupe_ensure_table(ex->pc->conn, io_deadline(30000), err, sizeof(err)) == 0)
+        if (dedupe_prepare(ex->pc->conn, conn_is_superuser(ex->pc->conn), io_deadline(30000), err,
+                           sizeof(err)) == 0)
             ex->table_ready = true;
         else
             dbev_logf(ex->logger, DBEV_LOG_ERROR, NULL, "dedupe: %s", err);
@@ -603,6 +656,7 @@ typedef struct step {
     /* a single write's commit step: its response to record, a primary-key
      * UPDATE of its claim */
     const char *const *store_ids;
+    const char *const *store_fps;
     char *const *store_texts;
     size_t nstore;
     bool commit;
@@ -737,8 +791,8 @@ static int run_step(adapter_exec_t *ex, pool_conn_t *pc, const step_t *st, int64
         }
     }
     for (size_t k = 0; k < st->nstore; k++) {
-        const char *values[2] = {st->store_ids[k], st->store_texts[k]};
-        if (!PQsendQueryParams(pc->conn, DEDUPE_STORE_SQL, 2, NULL, values, NULL, NULL, 0))
+        const char *values[3] = {st->store_ids[k], st->store_fps[k], st->store_texts[k]};
+        if (!PQsendQueryParams(pc->conn, DEDUPE_STORE_SQL, 3, NULL, values, NULL, NULL, 0))
             goto send_failed;
         sent[nsent++] = (sent_t){.kind = SENT_STORE};
     }
@@ -900,25 +954,27 @@ static int try_single_once(adapter_exec_t *ex, pool_conn_t *pc, job_t *job, bool
     if (job->out->payload)
         return 0; /* answered before a retry */
     char err[512];
+    const char *ids[] = {job->req->event_id};
+    const char *fps[] = {job->fp};
     if (write) {
         bool cf;
-        const char *ids[] = {job->req->event_id};
-        json_t *found = dedupe_lookup(pc->conn, ids, 1, deadline, &cf, err, sizeof(err));
+        json_t *found = dedupe_lookup(pc->conn, ids, fps, 1, deadline, &cf, err, sizeof(err));
         if (!found && cf)
             return -1;
-        json_t *stored = json_object_get(found, job->req->event_id);
-        if (stored) {
+        json_t *stored = json_array_get(found, 0);
+        if (dedupe_is_recorded(stored)) {
             answer_cached(ex, job, stored);
             json_decref(found);
             return 0;
         }
         json_decref(found);
     }
-    const char *claim[3] = {job->req->event_id, job->req->correlation_id, dbev_op_name(op->type)};
+    const char *claim[4] = {job->req->event_id, job->req->correlation_id, dbev_op_name(op->type),
+                            job->fp};
     step_t st = {.begin = true,
                  .read_only = op->type == DBEV_OP_SELECT,
                  .claim_sql = write ? DEDUPE_CLAIM_SQL : NULL,
-                 .claim_nparams = 3,
+                 .claim_nparams = 4,
                  .claim_values = claim,
                  .jobs = job,
                  .njobs = 1,
@@ -935,12 +991,11 @@ static int try_single_once(adapter_exec_t *ex, pool_conn_t *pc, job_t *job, bool
             /* The same event is being (or was just) processed elsewhere. */
             step_result_clear(&sr);
             bool cf;
-            const char *ids[] = {job->req->event_id};
-            json_t *found = dedupe_lookup(pc->conn, ids, 1, deadline, &cf, err, sizeof(err));
+            json_t *found = dedupe_lookup(pc->conn, ids, fps, 1, deadline, &cf, err, sizeof(err));
             if (!found && cf)
                 return -1;
-            json_t *stored = json_object_get(found, job->req->event_id);
-            if (stored) {
+            json_t *stored = json_array_get(found, 0);
+            if (dedupe_is_recorded(stored)) {
                 answer_cached(ex, job, stored);
             } else {
                 dberr_t e;
@@ -973,9 +1028,11 @@ static int try_single_once(adapter_exec_t *ex, pool_conn_t *pc, job_t *job, bool
         char *text = predictable(job) && row_count_is_one(payload)
                          ? NULL
                          : json_dumps(payload, JSON_COMPACT);
-        const char *values[] = {job->req->event_id, text};
-        step_t commit = {
-            .store_ids = values, .store_texts = &text, .nstore = text ? 1 : 0, .commit = true};
+        step_t commit = {.store_ids = ids,
+                         .store_fps = fps,
+                         .store_texts = &text,
+                         .nstore = text ? 1 : 0,
+                         .commit = true};
         rc = run_step(ex, pc, &commit, deadline, &sr);
         free(text);
         step_result_clear(&sr);
@@ -1232,23 +1289,31 @@ static int answer_recorded(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, siz
                            int64_t deadline)
 {
     const char **ids = calloc(n, sizeof(*ids));
-    if (!ids)
+    const char **fps = calloc(n, sizeof(*fps));
+    if (!ids || !fps) {
+        free(ids);
+        free(fps);
         return 0; /* out of memory: nothing answered; the record INSERT still guards */
+    }
     size_t nids = 0;
     for (size_t i = 0; i < n; i++)
-        if (dedupes(ex, &jobs[i]))
+        if (dedupes(ex, &jobs[i])) {
+            fps[nids] = jobs[i].fp;
             ids[nids++] = jobs[i].req->event_id;
+        }
     int answered = 0;
     if (nids > 0) {
         bool cf;
         char err[512];
-        json_t *found = dedupe_lookup(pc->conn, ids, nids, deadline, &cf, err, sizeof(err));
+        json_t *found = dedupe_lookup(pc->conn, ids, fps, nids, deadline, &cf, err, sizeof(err));
         if (!found && cf)
             answered = -1;
-        for (size_t i = 0; found && i < n; i++) {
-            json_t *stored =
-                dedupes(ex, &jobs[i]) ? json_object_get(found, jobs[i].req->event_id) : NULL;
-            if (stored) {
+        /* answers in the order asked: the k-th job that dedupes is the k-th */
+        for (size_t i = 0, k = 0; found && i < n; i++) {
+            if (!dedupes(ex, &jobs[i]))
+                continue;
+            json_t *stored = json_array_get(found, k++);
+            if (dedupe_is_recorded(stored)) {
                 answer_cached(ex, &jobs[i], stored);
                 answered++;
             }
@@ -1256,24 +1321,27 @@ static int answer_recorded(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, siz
         json_decref(found);
     }
     free(ids);
+    free(fps);
     return answered;
 }
 
 /*
- * The four parameters of DEDUPE_RECORD_MANY_SQL for the jobs of a group that
- * dedupe: text[] literals of event ids, correlation ids and operations, and
+ * The five parameters of DEDUPE_RECORD_MANY_SQL for the jobs of a group that
+ * dedupe: text[] literals of event ids, correlation ids, operations and
+ * fingerprints, and
  * ONE JSON array of the responses, each dumped straight into it (null for a
  * plain INSERT that answered its one row: dedupe_lookup rebuilds that
  * answer). A jsonb[] literal would quote every response again. Returns 1
  * when built, 0 when no job dedupes, -1 when out of memory.
  */
+#define RECORD_NPARAMS 5
 static int record_texts(const adapter_exec_t *ex, const job_t *jobs, json_t *const *payloads,
-                        size_t n, char *texts[4])
+                        size_t n, char *texts[RECORD_NPARAMS])
 {
-    const char **cols[3] = {calloc(n, sizeof(char *)), calloc(n, sizeof(char *)),
-                            calloc(n, sizeof(char *))};
+    const char **cols[4] = {calloc(n, sizeof(char *)), calloc(n, sizeof(char *)),
+                            calloc(n, sizeof(char *)), calloc(n, sizeof(char *))};
     const json_t **responses = calloc(n, sizeof(*responses));
-    bool oom = !cols[0] || !cols[1] || !cols[2] || !responses;
+    bool oom = !cols[0] || !cols[1] || !cols[2] || !cols[3] || !responses;
     size_t k = 0;
     for (size_t i = 0; i < n && !oom; i++) {
         if (!dedupes(ex, &jobs[i]))
@@ -1282,23 +1350,24 @@ static int record_texts(const adapter_exec_t *ex, const job_t *jobs, json_t *con
         cols[0][k] = req->event_id;
         cols[1][k] = req->correlation_id;
         cols[2][k] = dbev_op_name(req->op.type);
+        cols[3][k] = jobs[i].fp;
         bool plain = predictable(&jobs[i]) && row_count_is_one(payloads[i]);
         responses[k++] = plain ? NULL : payloads[i];
     }
-    for (int c = 0; c < 4; c++) {
+    for (int c = 0; c < RECORD_NPARAMS; c++) {
         texts[c] = NULL;
         if (!oom && k) {
             bool failed;
-            texts[c] = c < 3 ? sqlb_text_array(cols[c], k, &failed)
+            texts[c] = c < 4 ? sqlb_text_array(cols[c], k, &failed)
                              : sqlb_json_array(responses, k, &failed);
             oom = failed;
         }
     }
-    for (int c = 0; c < 3; c++)
+    for (int c = 0; c < 4; c++)
         free(cols[c]);
     free(responses);
     if (oom || !k) {
-        for (int c = 0; c < 4; c++) {
+        for (int c = 0; c < RECORD_NPARAMS; c++) {
             free(texts[c]);
             texts[c] = NULL;
         }
@@ -1422,7 +1491,7 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
     step_result_clear(&sr);
     plan_free(&pl);
     /* Record every event id with its answer in one statement, then commit. */
-    char *record[4] = {NULL, NULL, NULL, NULL};
+    char *record[RECORD_NPARAMS] = {NULL};
     int any_record = record_texts(ex, jobs, payloads, n, record);
     if (any_record < 0) {
         /* Committing unrecorded writes would let a redelivery apply them twice. */
@@ -1437,11 +1506,11 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
         return 0;
     }
     step_t commit = {.claim_sql = any_record ? DEDUPE_RECORD_MANY_SQL : NULL,
-                     .claim_nparams = 4,
+                     .claim_nparams = RECORD_NPARAMS,
                      .claim_values = (const char *const *)record,
                      .commit = true};
     rc = run_step(ex, pc, &commit, deadline, &sr);
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < RECORD_NPARAMS; k++)
         free(record[k]);
     step_result_clear(&sr);
     if (rc == 0) {
@@ -1699,6 +1768,12 @@ void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t 
             answer_simple(ex, job, DBEV_ERR_VALIDATION_ERROR, "ValidationError", err);
             continue;
         }
+        if (has_event_id(job) && dbev_op_is_write(op->type) &&
+            dedupe_fingerprint(reqs[i], job->fp)) {
+            answer_simple(ex, job, DBEV_ERR_DATABASE_OPERATION_FAILED, "PostgresError",
+                          "out of memory");
+            continue;
+        }
         if (!joins_group) {
             run_single(ex, job);
             continue;
@@ -1790,16 +1865,34 @@ adapter_exec_t *adapter_exec_new(const adapter_exec_conf_t *conf, char *errstr, 
         dbev_seterr(errstr, size, "out of memory");
         return NULL;
     }
-    /* The bookkeeping table, if the database is there now; else on first use. */
+    /* Who we are and the bookkeeping, if the database is there now; else on
+     * first use (get_conn). Either refusal stops the start: a superuser
+     * adapter hands every caller the server, and writes without their
+     * records could run twice. */
     char err[512];
     ex->pc = pool_acquire(ex->pool, err, sizeof(err));
     if (ex->pc) {
-        if (dedupe_ensure_table(ex->pc->conn, io_deadline(30000), err, sizeof(err)) == 0)
-            ex->table_ready = true;
-        else
-            dbev_logf(ex->logger, DBEV_LOG_ERROR, NULL, "dedupe: %s", err);
-        pool_release(ex->pool, ex->pc, false);
+        PGconn *conn = ex->pc->conn;
+        int rc = refuse_superuser(ex, conn, errstr, size);
+        if (rc == 0 && conn_is_superuser(conn))
+            dbev_logf(ex->logger, DBEV_LOG_WARN, NULL,
+                      "connected to PostgreSQL as the superuser \"%s\" (pg.allow.superuser): "
+                      "callers' SQL runs with every privilege; production adapters connect as "
+                      "dbev_app",
+                      PQuser(conn));
+        if (rc == 0) {
+            rc =
+                dedupe_prepare(conn, conn_is_superuser(conn), io_deadline(30000), err, sizeof(err));
+            if (rc)
+                dbev_seterr(errstr, size, "%s", err);
+        }
+        pool_release(ex->pool, ex->pc, rc != 0);
         ex->pc = NULL;
+        if (rc) {
+            adapter_exec_destroy(ex);
+            return NULL;
+        }
+        ex->table_ready = true;
     } else {
         dbev_logf(ex->logger, DBEV_LOG_WARN, NULL,
                   "PostgreSQL not reachable at start (%s); starting with an empty pool", err);

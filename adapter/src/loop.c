@@ -1165,6 +1165,7 @@ dbev_adapter_t *dbev_adapter_new(dbev_adapter_conf_t *conf, char *errstr, size_t
         .default_timeout_ms = aconf_int(conf, "request.timeout.default.ms"),
         .table_allowlist = (const char *const *)adapter->allowlist,
         .dedupe_retention_ms = aconf_int(conf, "dedupe.retention.ms"),
+        .refuse_superuser = !aconf_bool(conf, "pg.allow.superuser"),
         .logger = &adapter->logger,
     };
     char eerr[512];
