@@ -36,6 +36,7 @@ typedef struct adapter_exec_conf {
     int64_t breaker_recovery_ms;        /* OPEN -> HALF_OPEN after this (60000) */
     int breaker_success_threshold;      /* HALF_OPEN -> CLOSED after this many successes (3) */
     int64_t default_timeout_ms;         /* statement timeout when a request names none */
+    int64_t response_max_bytes;         /* largest encoded answer payload; 0: no limit */
     const char *const *table_allowlist; /* NULL-terminated; NULL: every table allowed */
     int64_t dedupe_retention_ms;        /* how long processed event ids are remembered */
     /* Refuse a superuser's connections (the adapter's pg.allow.superuser=false,
