@@ -10,6 +10,8 @@
  *   bench_load [rate [duration_s]]          (default 1000 30)
  *   bench_load stress [p99_ms [max_s]]      (default 100 30: the knee of the p99 bound)
  */
+#include "cpu_split.h"
+#include "kprofile.h"
 #include "runctx.h"
 
 #include "dbev_adapter.h"
@@ -84,14 +86,30 @@ int main(int argc, char **argv)
 
     dbev_adapter_conf_t *aconf = dbev_adapter_conf_new();
     /* pg.allow.superuser: a throwaway server's database without migrations */
-    const char *fixed[] = {"env.fallback=false",
-                           "pool.min=2",
-                           "pool.max=4",
-                           "log.level=warn",
-                           "pg.allow.superuser=true",
-                           "kafka.consumer.fetch.wait.max.ms=10"};
+    const char *fixed[] = {"env.fallback=false", "pool.min=2", "pool.max=4", "log.level=warn",
+                           "pg.allow.superuser=true"};
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         dbev_adapter_conf_set_kv(aconf, fixed[i], err, sizeof(err));
+    /* The harness's fetch profile for the mock (kprofile.h), as its runs use;
+     * DBEV_BENCH_PROFILE=broker measures the real-broker one instead, and
+     * DBEV_BENCH_CONSUMER="key=value,..." adds consumer settings to both
+     * consumers (the adapter's and the client's) after it. */
+    const char *profile = getenv("DBEV_BENCH_PROFILE");
+    const char *more = getenv("DBEV_BENCH_CONSUMER");
+    bool mock_profile = !profile || strcmp(profile, "broker") != 0;
+    for (int i = 0; kprofile_adapter_setting(mock_profile, i, buf, sizeof(buf)); i++)
+        dbev_adapter_conf_set_kv(aconf, buf, err, sizeof(err));
+    char extra[512] = "";
+    snprintf(extra, sizeof(extra), "%s", more ? more : "");
+    for (char *save = NULL, *kv = strtok_r(extra, ",", &save); kv;
+         kv = strtok_r(NULL, ",", &save)) {
+        snprintf(buf, sizeof(buf), "kafka.consumer.%s", kv);
+        if (dbev_adapter_conf_set_kv(aconf, buf, err, sizeof(err))) {
+            dbev_adapter_conf_destroy(aconf);
+            rc = die("DBEV_BENCH_CONSUMER", err);
+            goto out;
+        }
+    }
     snprintf(buf, sizeof(buf), "bootstrap.servers=%s", mockenv_bootstrap(mk));
     dbev_adapter_conf_set_kv(aconf, buf, err, sizeof(err));
     snprintf(buf, sizeof(buf), "topic.env=%s", mockenv_env_name(mk));
@@ -127,6 +145,17 @@ int main(int argc, char **argv)
     dbev_conf_set(conf, "bootstrap.servers", mockenv_bootstrap(mk), err, sizeof(err));
     dbev_conf_set(conf, "topic.prefix", mockenv_env_name(mk), err, sizeof(err));
     dbev_conf_set(conf, "kafka.log_level", "0", err, sizeof(err));
+    kprofile_client(conf, mock_profile);
+    snprintf(extra, sizeof(extra), "%s", more ? more : "");
+    for (char *save = NULL, *kv = strtok_r(extra, ",", &save); kv;
+         kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        snprintf(buf, sizeof(buf), "kafka.consumer.%s", kv);
+        dbev_conf_set(conf, buf, eq + 1, err, sizeof(err));
+    }
     if (!(client = dbev_client_new(conf, err, sizeof(err)))) {
         dbev_conf_destroy(conf);
         rc = die("client", err);
@@ -174,20 +203,24 @@ int main(int argc, char **argv)
     step_result_t res = {0};
     res.report_step = dbev_report_scenario_add_step(rs, step.name, "load");
     int64_t t0 = dbev_mono_us();
+    cpu_split_t split0, split1;
+    cpu_split_take(&split0, pgenv_server_pid(pg), "postgres");
     if (step_run_load(&ctx, &step, &res) != 0) {
         rc = die("load", res.message);
         goto out;
     }
     double wall = (double)(dbev_mono_us() - t0) / 1e6;
+    cpu_split_take(&split1, pgenv_server_pid(pg), "postgres");
 
     snprintf(buf, sizeof(buf), "%s/bench_load.json", pgenv_data_dir(pg));
     dbev_report_write_json(report, buf, err, sizeof(err));
     json_t *root = json_load_file(buf, 0, NULL);
     json_t *load = vars_path_get(root, "scenarios[0].steps[0].load");
     printf("bench_load: %s through client -> mock Kafka (1 broker, 3 partitions) -> embedded "
-           "adapter (pool 4) -> PostgreSQL %d, one process, %ld CPUs\n",
+           "adapter (pool 4) -> PostgreSQL %d, one process, %ld CPUs; %s fetch profile%s%s\n",
            stress ? "stress climb" : "open-loop inserts", pgenv_server_version(pg),
-           sysconf(_SC_NPROCESSORS_ONLN));
+           sysconf(_SC_NPROCESSORS_ONLN), mock_profile ? "mock" : "broker", more ? " + " : "",
+           more ? more : "");
     char *dump = json_dumps(vars_path_get(load, "percentiles_us"), JSON_COMPACT);
     printf("  target %.0f/s  sent %lld  answered %lld  throughput %.1f/s  in %.2f s (wall %.2f "
            "s)\n",
@@ -198,7 +231,13 @@ int main(int argc, char **argv)
            (double)json_integer_value(json_object_get(load, "duration_us")) / 1e6, wall);
     printf("  latency from intended send (us): %s\n", dump);
     free(dump);
+    dump = json_dumps(vars_path_get(load, "service_percentiles_us"), JSON_COMPACT);
+    printf("  adapter service time (us):       %s\n", dump);
+    free(dump);
     dump = json_dumps(json_object_get(load, "errors"), JSON_COMPACT);
+    /* Where the CPU went: the consumers' polling shows in rdk:broker* and
+     * rdk:mock (the mock cluster's thread answering fetches). */
+    cpu_split_print(stdout, "  CPU by thread, % of one core:", &split0, &split1, wall);
     printf("  errors: %s\n", dump);
     free(dump);
     dump = json_dumps(json_object_get(load, "checker"), JSON_COMPACT);

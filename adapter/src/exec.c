@@ -84,6 +84,7 @@ struct adapter_exec {
     int64_t last_maintain_us;
     bool retention_backlog; /* the last retention chunk was full */
     /* per batch */
+    int64_t pool_wait_us; /* spent getting connections from the pool */
     pool_conn_t *pc;
     bool conn_failed;
     char conn_err[512];
@@ -319,6 +320,9 @@ static int refuse_superuser(const adapter_exec_t *ex, PGconn *conn, char *errstr
     return -1;
 }
 
+static pool_conn_t *get_conn_timed(adapter_exec_t *ex, char *err, size_t errsize);
+
+/* The batch's connection; the time it takes counts as the batch's pool wait. */
 static pool_conn_t *get_conn(adapter_exec_t *ex)
 {
     char err[512];
@@ -326,7 +330,17 @@ static pool_conn_t *get_conn(adapter_exec_t *ex)
         return ex->pc;
     if (ex->conn_failed)
         return NULL;
-    ex->pc = pool_acquire(ex->pool, err, sizeof(err));
+    int64_t t0 = dbev_mono_us();
+    pool_conn_t *pc = get_conn_timed(ex, err, sizeof(err));
+    ex->pool_wait_us += dbev_mono_us() - t0;
+    return pc;
+}
+
+/* get_conn()'s work: a connection from the pool, checked (and the dedupe
+ * bookkeeping ensured once), or NULL with ex->conn_err. */
+static pool_conn_t *get_conn_timed(adapter_exec_t *ex, char *err, size_t errsize)
+{
+    ex->pc = pool_acquire(ex->pool, err, errsize);
     if (!ex->pc) {
         ex->conn_failed = true;
         snprintf(ex->conn_err, sizeof(ex->conn_err), "%s", err);
@@ -334,7 +348,7 @@ static pool_conn_t *get_conn(adapter_exec_t *ex)
     }
     /* Every connection, new ones after a restart too: a local lookup of what
      * the server reported at connect, so it costs nothing per batch. */
-    if (refuse_superuser(ex, ex->pc->conn, err, sizeof(err))) {
+    if (refuse_superuser(ex, ex->pc->conn, err, errsize)) {
         pool_release(ex->pool, ex->pc, true);
         ex->pc = NULL;
         ex->conn_failed = true;
@@ -344,7 +358,7 @@ static pool_conn_t *get_conn(adapter_exec_t *ex)
     }
     if (!ex->table_ready) {
         if (dedupe_prepare(ex->pc->conn, conn_is_superuser(ex->pc->conn), io_deadline(30000), err,
-                           sizeof(err)) == 0)
+                           errsize) == 0)
             ex->table_ready = true;
         else
             dbev_logf(ex->logger, DBEV_LOG_ERROR, NULL, "dedupe: %s", err);
@@ -1751,6 +1765,34 @@ static void run_group(adapter_exec_t *ex, job_t *jobs, size_t n)
     }
 }
 
+/* run_single() and run_group() with their requests' pool wait and database
+ * time (adapter_outcome_t): two clock reads per single request or group. A
+ * group's requests refused before it ran (answered already) get neither. */
+static void timed_single(adapter_exec_t *ex, job_t *job)
+{
+    int64_t t0 = dbev_mono_us(), waited = ex->pool_wait_us;
+    run_single(ex, job);
+    waited = ex->pool_wait_us - waited;
+    job->out->db_us = dbev_mono_us() - t0 - waited;
+    job->out->pool_wait_us = ex->pool_wait_us;
+}
+
+static void timed_group(adapter_exec_t *ex, job_t *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!jobs[i].out->payload)
+            jobs[i].out->db_us = -1; /* runs in the group */
+    int64_t t0 = dbev_mono_us(), waited = ex->pool_wait_us;
+    run_group(ex, jobs, n);
+    waited = ex->pool_wait_us - waited;
+    int64_t db = dbev_mono_us() - t0 - waited;
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i].out->db_us < 0) {
+            jobs[i].out->db_us = db;
+            jobs[i].out->pool_wait_us = ex->pool_wait_us;
+        }
+}
+
 /* ---- health -------------------------------------------------------------- */
 
 /* The saturation threshold (health.saturation.pct; seed 004's
@@ -1888,6 +1930,7 @@ void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t 
     size_t group_params = 0;
     ex->conn_failed = false;
     ex->conn_err[0] = '\0';
+    ex->pool_wait_us = 0;
     int64_t now_wall = dbev_wall_us();
     if (!jobs) {
         for (size_t i = 0; i < n; i++) {
@@ -1909,12 +1952,13 @@ void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t 
         job->out = &out[i];
         job->out->completed = false;
         job->out->payload = NULL;
+        job->out->pool_wait_us = job->out->db_us = 0;
         job->t0_us = dbev_mono_us();
         job->timeout_ms = effective_timeout(ex, op);
 
         bool joins_group = groupable(op);
         if (!joins_group && group_len) {
-            run_group(ex, jobs + group_start, group_len);
+            timed_group(ex, jobs + group_start, group_len);
             group_len = 0;
             group_params = 0;
         }
@@ -1958,7 +2002,7 @@ void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t 
             continue;
         }
         if (!joins_group) {
-            run_single(ex, job);
+            timed_single(ex, job);
             continue;
         }
         size_t params = 0;
@@ -1966,7 +2010,7 @@ void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t 
             params += (size_t)job->qs[k].nparams;
         if (group_len &&
             (group_len >= GROUP_MAX_JOBS || group_params + params > GROUP_MAX_PARAMS)) {
-            run_group(ex, jobs + group_start, group_len);
+            timed_group(ex, jobs + group_start, group_len);
             group_len = 0;
             group_params = 0;
         }
@@ -1978,7 +2022,7 @@ void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t 
         group_params += params;
     }
     if (group_len)
-        run_group(ex, jobs + group_start, group_len);
+        timed_group(ex, jobs + group_start, group_len);
 
     for (size_t i = 0; i < n; i++) {
         job_free_stmts(&jobs[i]);

@@ -46,10 +46,15 @@ typedef struct adapter_exec_conf {
     const dbev_logger_t *logger; /* borrowed; must outlive the executor */
 } adapter_exec_conf_t;
 
-/** One request's answer: the payload to publish, on the completed or failed topic. */
+/** One request's answer: the payload to publish, on the completed or failed topic,
+ *  and where its time went (the loop puts both in the answer's metadata with
+ *  its service time, docs/protocol.md). */
 typedef struct adapter_outcome {
-    bool completed;  /* true: completed topic; false: failed topic */
-    json_t *payload; /* new reference, owned by the caller */
+    bool completed;       /* true: completed topic; false: failed topic */
+    json_t *payload;      /* new reference, owned by the caller */
+    int64_t pool_wait_us; /* getting the batch's connection from the pool, up to this request */
+    int64_t db_us;        /* on the connection: statements sent, PostgreSQL's work, results read
+                             (a request run in a group counts the group's time); 0: not run */
 } adapter_outcome_t;
 
 /**

@@ -111,6 +111,7 @@ struct dbev_adapter {
     char **allowlist;
 
     rd_kafka_t *consumer;
+    rd_kafka_queue_t *consumer_q; /* to wake the loop thread's consumer poll */
     rd_kafka_t *producer;
     rd_kafka_topic_t *rkt[T_COUNT]; /* producer topic handles (not T_REQUESTED) */
     int reg_sentinel;               /* msg_opaque of the registry announcement */
@@ -596,12 +597,31 @@ static json_t *invalid_payload(dbev_adapter_t *adapter, const rd_kafka_message_t
                                    adapter_exec_breaker_state(adapter->exec), meta);
 }
 
-/* Wraps payload (stolen) in an envelope and produces it for batch. */
+/* Puts where a request's time went into its answer's metadata
+ * (docs/protocol.md): service_ms from consumption to now (the answer is
+ * about to be handed to the producer), and within it pool_wait_ms and
+ * db_ms (o; NULL: a request never executed). One clock read. */
+static void put_timing(json_t *payload, int64_t consumed_us, const adapter_outcome_t *o)
+{
+    json_t *meta = json_object_get(payload, "metadata");
+    if (!json_is_object(meta))
+        return;
+    int64_t service = dbev_mono_us() - consumed_us;
+    int64_t db = o ? o->db_us : 0, wait = o ? o->pool_wait_us : 0;
+    json_object_set_new(meta, "service_ms", json_real((double)service / 1000.0));
+    json_object_set_new(meta, "pool_wait_ms", json_real((double)wait / 1000.0));
+    json_object_set_new(meta, "db_ms", json_real((double)db / 1000.0));
+}
+
+/* Wraps payload (stolen) in an envelope and produces it for batch, with the
+ * request's timing (put_timing). */
 static void respond(dbev_adapter_t *adapter, loop_batch_t *batch, bool completed,
-                    const char *correlation_id, json_t *payload)
+                    const char *correlation_id, json_t *payload, int64_t consumed_us,
+                    const adapter_outcome_t *timing)
 {
     char event_id[40];
     dbev_uuid_new(event_id);
+    put_timing(payload, consumed_us, timing);
     char *text = dbev_envelope_dumps(completed ? DBEV_EVENT_COMPLETED : DBEV_EVENT_FAILED, event_id,
                                      correlation_id, DBEV_ADAPTER_SERVICE, 0, payload);
     json_decref(payload);
@@ -658,6 +678,7 @@ typedef struct loop_job {
     adapter_outcome_t *outs;                  /* per decoded request, filled by the executor */
     rd_kafka_topic_partition_list_t *offsets; /* next offset to consume, per partition */
     int32_t *partition;                       /* per decoded request */
+    int64_t consumed_us; /* when the consumer poll handed over its first message */
     struct loop_share {
         struct loop_job *next; /* the lane's next job */
         size_t n;
@@ -822,10 +843,10 @@ static void job_publish(dbev_adapter_t *adapter, loop_job_t *job)
                     adapter_exec_breaker_state(adapter->exec), NULL);
                 o->completed = false;
             }
-            respond(adapter, batch, o->completed, cid, o->payload);
+            respond(adapter, batch, o->completed, cid, o->payload, job->consumed_us, o);
             o->payload = NULL;
         } else {
-            respond(adapter, batch, false, cid, job->invalid[i]);
+            respond(adapter, batch, false, cid, job->invalid[i], job->consumed_us, NULL);
             job->invalid[i] = NULL;
         }
     }
@@ -877,6 +898,10 @@ static void *exec_worker(void *arg)
                 adapter->done_head = job;
             adapter->done_tail = job;
             pthread_cond_signal(&adapter->done_cond);
+            /* The loop thread may be waiting in the consumer poll: wake it
+             * to publish now, not when its poll times out (up to 1 ms of
+             * every answer's service time otherwise). */
+            rd_kafka_queue_yield(adapter->consumer_q);
         }
     }
     pthread_mutex_unlock(&adapter->jobs_lock);
@@ -939,11 +964,14 @@ static void jobs_finish(dbev_adapter_t *adapter)
 }
 
 /* Polls the consumer: waits up to timeout_ms for the first message, then
- * takes what is already fetched, up to max. */
-static size_t gather(dbev_adapter_t *adapter, rd_kafka_message_t **msgs, size_t max, int timeout_ms)
+ * takes what is already fetched, up to max. *first_us: when the poll handed
+ * over the first message (the batch's consumption time). */
+static size_t gather(dbev_adapter_t *adapter, rd_kafka_message_t **msgs, size_t max, int timeout_ms,
+                     int64_t *first_us)
 {
     size_t n = 0;
     rd_kafka_message_t *msg = rd_kafka_consumer_poll(adapter->consumer, timeout_ms);
+    *first_us = msg ? dbev_mono_us() : 0;
     while (msg) {
         if (msg->err) {
             if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -1094,9 +1122,12 @@ int dbev_adapter_run(dbev_adapter_t *adapter)
         int64_t to_hb = (next_heartbeat - now) / 1000;
         if (to_hb < timeout)
             timeout = to_hb < 0 ? 0 : (int)to_hb;
-        size_t n = gather(adapter, msgs, adapter->batch_max, timeout);
+        int64_t consumed_us;
+        size_t n = gather(adapter, msgs, adapter->batch_max, timeout, &consumed_us);
         if (n) {
             loop_job_t *job = job_new(adapter, msgs, n);
+            if (job)
+                job->consumed_us = consumed_us;
             if (job && job_split(job, adapter->nlanes)) {
                 job_free(job);
                 job = NULL;
@@ -1226,6 +1257,8 @@ static void adapter_free(dbev_adapter_t *adapter)
             rd_kafka_topic_destroy(adapter->rkt[t]);
     if (adapter->producer)
         rd_kafka_destroy(adapter->producer);
+    if (adapter->consumer_q)
+        rd_kafka_queue_destroy(adapter->consumer_q);
     if (adapter->consumer) {
         if (!adapter->in_run)
             rd_kafka_consumer_close(adapter->consumer);
@@ -1324,6 +1357,7 @@ dbev_adapter_t *dbev_adapter_new(dbev_adapter_conf_t *conf, char *errstr, size_t
         goto fail;
     }
     rd_kafka_poll_set_consumer(adapter->consumer);
+    adapter->consumer_q = rd_kafka_queue_get_consumer(adapter->consumer);
 
     if (!(adapter->conninfo = aconf_conninfo(conf, errstr, size)))
         goto fail;

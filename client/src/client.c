@@ -546,13 +546,22 @@ fail:
     return NULL;
 }
 
-static int cli_rdconf_passthrough(dbev_client_t *client, rd_kafka_conf_t *rdconf, char *errstr,
-                                  size_t size)
+/* kafka.* onto one handle: kafka.consumer.* and kafka.producer.* only onto
+ * that one (without librdkafka's warning that the other ignores it). */
+static int cli_rdconf_passthrough(dbev_client_t *client, rd_kafka_conf_t *rdconf, bool consumer,
+                                  char *errstr, size_t size)
 {
     for (size_t i = 0; i < conf_kafka_count(client->conf); i++) {
         const char *name, *value;
         conf_kafka_entry(client->conf, i, &name, &value);
-        if (cli_rdconf_set(rdconf, name, value, "kafka.", errstr, size) < 0)
+        const char *origin = "kafka.";
+        if (!strncmp(name, "consumer.", 9) || !strncmp(name, "producer.", 9)) {
+            if ((name[0] == 'c') != consumer)
+                continue;
+            origin = consumer ? "kafka.consumer." : "kafka.producer.";
+            name += 9;
+        }
+        if (cli_rdconf_set(rdconf, name, value, origin, errstr, size) < 0)
             return -1;
     }
     return 0;
@@ -569,7 +578,7 @@ static int cli_make_producer(dbev_client_t *client, char *errstr, size_t size)
     snprintf(timeout, sizeof(timeout), "%d", client->timeout_ms);
     if (cli_rdconf_set(rdconf, "message.timeout.ms", timeout, "", errstr, size) < 0 ||
         cli_rdconf_set(rdconf, "linger.ms", "1", "", errstr, size) < 0 ||
-        cli_rdconf_passthrough(client, rdconf, errstr, size) < 0) {
+        cli_rdconf_passthrough(client, rdconf, false, errstr, size) < 0) {
         rd_kafka_conf_destroy(rdconf);
         return -1;
     }
@@ -594,7 +603,7 @@ static int cli_make_consumer(dbev_client_t *client, char *errstr, size_t size)
         cli_rdconf_set(rdconf, "auto.offset.reset", "latest", "", errstr, size) < 0 ||
         cli_rdconf_set(rdconf, "fetch.wait.max.ms", "10", "", errstr, size) < 0 ||
         cli_rdconf_set(rdconf, "fetch.error.backoff.ms", "10", "", errstr, size) < 0 ||
-        cli_rdconf_passthrough(client, rdconf, errstr, size) < 0) {
+        cli_rdconf_passthrough(client, rdconf, true, errstr, size) < 0) {
         rd_kafka_conf_destroy(rdconf);
         return -1;
     }

@@ -19,6 +19,7 @@
 
 #include "dbev_adapter.h"
 #include "faults_int.h"
+#include "kprofile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -109,9 +110,12 @@ static int build_settings(adapters_t *a, const adapters_opts_t *opts, char *errs
         add_setting(a, errstr, size, "shutdown.timeout.ms=10000") ||
         add_setting(a, errstr, size, "kafka.consumer.session.timeout.ms=6000") ||
         add_setting(a, errstr, size, "kafka.consumer.heartbeat.interval.ms=500") ||
-        add_setting(a, errstr, size, "kafka.consumer.fetch.wait.max.ms=10") ||
         add_setting(a, errstr, size, "log.level=%s", level))
         return -1;
+    char fetch[128];
+    for (int i = 0; kprofile_adapter_setting(opts->mock, i, fetch, sizeof(fetch)); i++)
+        if (add_setting(a, errstr, size, "%s", fetch))
+            return -1;
     if (opts->breaker_recovery_ms > 0 &&
         add_setting(a, errstr, size, "breaker.recovery.timeout.ms=%d", opts->breaker_recovery_ms))
         return -1;

@@ -43,6 +43,7 @@ typedef struct adapters_opts {
     const char *log_path;        /* process mode: children's stderr appended here; NULL: inherit */
     const char *const *extra;    /* NULL-terminated "key=value" adapter settings, or NULL */
     const dbev_logger_t *logger; /* thread mode: the adapters' log sink; borrowed, outlives a */
+    bool mock;                   /* the mock cluster: its low-latency fetch profile (kprofile.h) */
 } adapters_opts_t;
 
 /**
@@ -51,8 +52,8 @@ typedef struct adapters_opts {
  *        env.fallback=false, bootstrap.servers, topic.env, pg.conninfo,
  *        group.id=dbev-harness-<topic_env>, instance.id=<topic_env>-<index>,
  *        pool.min=1, shutdown.timeout.ms=10000, fast group membership
- *        (kafka.consumer.session.timeout.ms=6000, heartbeat 500 ms,
- *        fetch.wait.max.ms=10), log.level from logger,
+ *        (kafka.consumer.session.timeout.ms=6000, heartbeat 500 ms), the
+ *        consumer fetch profile of opts->mock (kprofile.h), log.level from logger,
  *        breaker.recovery.timeout.ms when set, then opts->extra. The settings
  *        are checked here with the adapter's own table before anything starts.
  * @returns the supervisor for adapters_destroy(), or NULL with errstr; nothing

@@ -8,6 +8,7 @@
 #include "canary.h"
 
 #include "adapters.h"
+#include "kprofile.h"
 #include "opcall.h"
 
 #include <math.h>
@@ -194,6 +195,7 @@ static dbev_client_t *canary_client(runctx_t *ctx, char *errstr, size_t size)
         dbev_conf_destroy(conf);
         return NULL;
     }
+    kprofile_client(conf, mockenv_is_mock(ctx->kafka));
     dbev_client_t *client = dbev_client_new(conf, errstr, size);
     if (!client)
         dbev_conf_destroy(conf);

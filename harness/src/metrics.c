@@ -20,6 +20,8 @@ struct run_metrics {
     dbev_hist_t *latency[N_PATHS][DBEV_OP__COUNT];
     long errors[N_PATHS][DBEV_OP__COUNT];
     dbev_hist_t *roundtrip;
+    /* The adapter's service time answers carry (metadata.service_ms). */
+    dbev_hist_t *service[DBEV_OP__COUNT];
     long parity_mismatches;
     json_t *figures; /* name -> number: loads, aggregates, plain figures */
     double load_sent, load_errors;
@@ -36,6 +38,8 @@ run_metrics_t *run_metrics_new(void)
     for (int p = 0; p < N_PATHS; p++)
         for (int o = 0; o < DBEV_OP__COUNT; o++)
             m->latency[p][o] = dbev_hist_new();
+    for (int o = 0; o < DBEV_OP__COUNT; o++)
+        m->service[o] = dbev_hist_new();
     return m;
 }
 
@@ -46,6 +50,8 @@ void run_metrics_destroy(run_metrics_t *m)
     for (int p = 0; p < N_PATHS; p++)
         for (int o = 0; o < DBEV_OP__COUNT; o++)
             dbev_hist_destroy(m->latency[p][o]);
+    for (int o = 0; o < DBEV_OP__COUNT; o++)
+        dbev_hist_destroy(m->service[o]);
     dbev_hist_destroy(m->roundtrip);
     json_decref(m->figures);
     pthread_mutex_destroy(&m->lock);
@@ -79,6 +85,26 @@ void run_metrics_latency(run_metrics_t *m, const char *path, dbev_op_t op, doubl
     } else {
         m->errors[p][op]++;
     }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void run_metrics_service(run_metrics_t *m, dbev_op_t op, double service_ms, bool probe)
+{
+    (void)probe; /* the latency probe's own figures: branch stats */
+    if (!m || op >= DBEV_OP__COUNT || !(service_ms >= 0))
+        return;
+    int64_t us = (int64_t)(service_ms * 1000.0);
+    pthread_mutex_lock(&m->lock);
+    dbev_hist_record(m->service[op], us);
+    pthread_mutex_unlock(&m->lock);
+}
+
+void run_metrics_merge_service(run_metrics_t *m, dbev_op_t op, const dbev_hist_t *hist)
+{
+    if (!m || !hist || op >= DBEV_OP__COUNT)
+        return;
+    pthread_mutex_lock(&m->lock);
+    dbev_hist_merge(m->service[op], hist);
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -226,6 +252,10 @@ json_t *run_metrics_json(run_metrics_t *m)
             double d = (double)dbev_hist_percentile(m->latency[PATH_DIRECT][o], 95);
             snprintf(prefix, sizeof(prefix), "ratio.%s.p95", op);
             json_object_set_new(out, prefix, json_real(d > 0 ? e / d : 0));
+        }
+        if (dbev_hist_count(m->service[o])) {
+            snprintf(prefix, sizeof(prefix), "service.%s", op);
+            put_hist(out, prefix, m->service[o], -1);
         }
     }
     if (dbev_hist_count(m->roundtrip))

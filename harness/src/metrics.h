@@ -30,6 +30,10 @@ void run_metrics_add_load(run_metrics_t *metrics, const char *scenario, const ch
  */
 void run_metrics_merge(run_metrics_t *metrics, dbev_op_t op, const dbev_hist_t *hist);
 
+/** Adds a load step's service times (metadata.service_ms of its answers) to
+ *  the operation's service.<op>.* figures. */
+void run_metrics_merge_service(run_metrics_t *metrics, dbev_op_t op, const dbev_hist_t *hist);
+
 /** An operation's name in metric names: lower case, SELECT as "query" (seed 002's call). */
 void run_metrics_op_key(dbev_op_t op, char *buf, size_t size);
 

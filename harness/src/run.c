@@ -11,8 +11,10 @@
 #include "adapters.h"
 #include "fixtures.h"
 #include "guard.h"
+#include "kprofile.h"
 #include "metrics.h"
 #include "trace.h"
+#include "transport.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -141,6 +143,8 @@ static dbev_client_t *start_client(run_t *run, runctx_t *ctx, char *errstr, size
     snprintf(value, sizeof(value), "harness-%s", ctx->topic_env);
     dbev_conf_set(conf, "service.name", value, NULL, 0);
     dbev_conf_set_log_cb(conf, client_log, (void *)&run->logger, DBEV_LOG_LEVEL_WARN);
+    /* The fetch profile of this cluster (kprofile.h); a scenario's client: may override it. */
+    kprofile_client(conf, mockenv_is_mock(run->kafka));
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)ctx->scenario->client_conf, key, v)
@@ -235,6 +239,7 @@ static int scenario_setup(run_t *run, runctx_t *ctx, size_t index, char *errstr,
         .log_path = log_path,
         .extra = (const char *const *)extra,
         .logger = &run->logger,
+        .mock = mockenv_is_mock(run->kafka),
     };
     ctx->adapters = adapters_new(&aopts, errstr, size);
     free_pairs(extra);
@@ -320,6 +325,11 @@ static dbev_report_status_t run_steps(run_t *run, runctx_t *ctx, FILE *out, char
                 dbev_hist_ascii(hist, out, 60);
         }
         guards_count_hostile(ctx, step, &res);
+        /* The adapter's share of the step's latency, when its answer says. */
+        const json_t *service =
+            json_object_get(json_object_get(res.outcome, "metadata"), "service_ms");
+        if (json_is_number(service))
+            dbev_report_step_set_service(rstep, (int64_t)(json_number_value(service) * 1000.0));
         json_decref(res.outcome);
         if (res.metrics) {
             char stem[128];
@@ -329,9 +339,12 @@ static dbev_report_status_t run_steps(run_t *run, runctx_t *ctx, FILE *out, char
             run_metrics_add_load(run->metrics, stem, step->name, res.metrics);
             dbev_op_t op;
             const char *op_name = json_string_value(json_object_get(res.metrics, "op"));
-            if (!ctx->metrics_excluded && op_name && scenario_operation_key(op_name, &op) == 0)
+            if (!ctx->metrics_excluded && op_name && scenario_operation_key(op_name, &op) == 0) {
                 run_metrics_merge(run->metrics, op,
                                   dbev_report_load_hist(dbev_report_step_load(rstep)));
+                run_metrics_merge_service(
+                    run->metrics, op, dbev_report_load_service_hist(dbev_report_step_load(rstep)));
+            }
             json_decref(res.metrics);
         }
         if (res.status != DBEV_REPORT_PASS) {
@@ -623,6 +636,67 @@ static double client_memory_mb(void)
     return mb;
 }
 
+/* The transport floor of this run's Kafka (transport.h): printed, among the
+ * report's figures, and in metrics.json (transport.*), so a reader sees
+ * which part of the latencies is the broker's. A failure to measure it is
+ * said, not fatal. */
+static void measure_transport(run_t *run)
+{
+    if (!run->kafka)
+        return;
+    char env[64], a[256], b[256], errstr[512], line[512];
+    snprintf(env, sizeof(env), "dbev%dtransport", (int)getpid());
+    transport_floor_t f;
+    transport_opts_t o = {.bootstrap = mockenv_bootstrap(run->kafka),
+                          .topic_a = dbev_topic_name(env, DBEV_TOPIC_REQUESTED, a, sizeof(a)),
+                          .topic_b = dbev_topic_name(env, DBEV_TOPIC_COMPLETED, b, sizeof(b)),
+                          .mock = mockenv_is_mock(run->kafka)};
+    if (mockenv_create_topics(run->kafka, env, errstr, sizeof(errstr)) != 0 ||
+        transport_measure(&o, &f, errstr, sizeof(errstr)) != 0) {
+        snprintf(line, sizeof(line), "not measured: %.400s", errstr);
+    } else {
+        snprintf(line, sizeof(line),
+                 "p50 %.2f ms, p99 %.2f ms over %d round trips (two hops, no adapter; %s fetch "
+                 "profile; %.2f s)",
+                 f.p50_ms, f.p99_ms, f.received, o.mock ? "mock" : "broker", f.wall_s);
+        run_metrics_set(run->metrics, "transport.p50_ms", f.p50_ms);
+        run_metrics_set(run->metrics, "transport.p99_ms", f.p99_ms);
+        run_metrics_set(run->metrics, "transport.round_trips", f.received);
+    }
+    printf("transport floor: %s\n", line);
+    dbev_report_set_figure(run->report, "transport floor", line);
+}
+
+/* The adapter's service time beside the end-to-end latency, per operation,
+ * from the metrics: printed and among the report's figures. */
+static void service_figure(run_t *run, const json_t *metrics)
+{
+    char text[2048] = "", key[96], op[32];
+    size_t len = 0;
+    for (int o = 0; o < DBEV_OP__COUNT && len < sizeof(text) - 200; o++) {
+        run_metrics_op_key((dbev_op_t)o, op, sizeof(op));
+        double v[4];
+        static const char *const kinds[] = {"service", "service", "latency", "latency"};
+        static const char *const pcts[] = {"p50_ms", "p99_ms", "p50_ms", "p99_ms"};
+        bool have = true;
+        for (int i = 0; i < 4 && have; i++) {
+            snprintf(key, sizeof(key), "%s.%s.%s", kinds[i], op, pcts[i]);
+            const json_t *n = json_object_get(metrics, key);
+            have = json_is_number(n);
+            v[i] = json_number_value(n);
+        }
+        if (have)
+            len += (size_t)snprintf(text + len, sizeof(text) - len,
+                                    "%s%s: service p50 %.2f / p99 %.2f ms, end to end p50 %.2f "
+                                    "/ p99 %.2f ms",
+                                    len ? "; " : "", op, v[0], v[1], v[2], v[3]);
+    }
+    if (!len)
+        return;
+    printf("adapter service time: %s\n", text);
+    dbev_report_set_figure(run->report, "adapter service time", text);
+}
+
 static int write_metrics(const json_t *metrics, const char *dir, char *errstr, size_t size)
 {
     char path[1100];
@@ -658,11 +732,13 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
         goto done;
     }
     fill_environment(&run);
-    printf("environment: PostgreSQL %s in %.0f ms%s, Kafka %s; seed %llu\n\n",
+    printf("environment: PostgreSQL %s in %.0f ms%s, Kafka %s; seed %llu\n",
            env_opts->pg_dsn ? "(--pg-dsn)" : "throwaway", pgenv_startup_ms(run.pg),
            pgenv_was_warm(run.pg) ? " (warm)" : "",
            run.kafka ? mockenv_bootstrap(run.kafka) : "(not used: --mode direct)",
            (unsigned long long)opts->seed);
+    measure_transport(&run); /* its line, or none with --mode direct */
+    printf("\n");
     fflush(stdout);
 
     run_pass(&run, env_opts->jobs, false);
@@ -686,6 +762,7 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
             run_metrics_set(run.metrics, "client.rss_mb", client_mb);
     }
     metrics = run_metrics_json(run.metrics);
+    service_figure(&run, metrics);
     char hostile[512];
     guards_summary(metrics, hostile, sizeof(hostile));
     if (hostile[0]) {

@@ -57,6 +57,12 @@ typedef int (*run_judge_fn)(dbev_report_t *report, const json_t *metrics, const 
  *   latency.<op>.{count,errors,p50_ms,p95_ms,p99_ms}   single event-path operations
  *   direct.latency.<op>.{...}                         the same on the direct path
  *   roundtrip.{count,p50_ms,p95_ms,p99_ms}            every event-path operation
+ *   service.<op>.{count,p50_ms,p95_ms,p99_ms}          the adapter's service time, from the
+ *                                                     answers' metadata.service_ms (single
+ *                                                     operations and loads)
+ *   transport.{p50_ms,p99_ms,round_trips}             the Kafka cluster's transport floor:
+ *                                                     a two-hop echo without the adapter
+ *                                                     (transport.h), measured at the start
  *   ratio.<op>.p95                                    event p95 / direct p95 (--mode both)
  *   load.<scenario>.<step>.<figure>                   each load step's figures
  *   load.throughput_max, load.<op>.throughput_max     best sustained rate (per op)

@@ -126,6 +126,10 @@ int step_run_registry(runctx_t *ctx, const step_t *step, step_result_t *res);
 /** Records one single operation's latency on a path ("event" or "direct"). Thread-safe. */
 void run_metrics_latency(run_metrics_t *metrics, const char *path, dbev_op_t op, double latency_ms,
                          bool ok);
+/** Records the adapter's service time an answer carried (metadata.service_ms):
+ *  service.<op>.*. probe: a latency probe's (kept apart by branch stats).
+ *  Thread-safe. */
+void run_metrics_service(run_metrics_t *metrics, dbev_op_t op, double service_ms, bool probe);
 /** Counts one parity mismatch (--mode both). Thread-safe. */
 void run_metrics_parity_mismatch(run_metrics_t *metrics);
 

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LOOKUP_BATCH    1000
 #define DRAIN_MARGIN_MS 2000 /* beyond the request timeout, for the client's timers */
@@ -64,6 +65,7 @@ typedef struct run {
     checker_t *checker;
     dbev_hist_t *hist;     /* every latency */
     dbev_hist_t *hist_sec; /* latencies of the current second */
+    dbev_hist_t *service;  /* the adapter's service times (metadata.service_ms), warm-up apart */
     json_t *errors;        /* code -> count */
     dbev_report_load_t *rload;
     phase_t *phases;
@@ -86,6 +88,15 @@ static void count_error(run_t *run, const char *code)
 {
     json_t *n = json_object_get(run->errors, code);
     json_object_set_new(run->errors, code, json_integer(n ? json_integer_value(n) + 1 : 1));
+}
+
+/* An answer's service time (metadata.service_ms: the adapter's share of
+ * its latency) into the service histogram, beside the end-to-end one. */
+static void record_service(run_t *run, const req_t *req, const json_t *metadata)
+{
+    const json_t *ms = json_object_get(metadata, "service_ms");
+    if (json_is_number(ms) && json_number_value(ms) >= 0 && !run->phases[req->phase].warmup)
+        dbev_hist_record(run->service, (int64_t)(json_number_value(ms) * 1000.0));
 }
 
 /* A request is finished: answered, failed, timed out or refused at once. */
@@ -135,6 +146,7 @@ static void on_done(dbev_client_t *client, dbev_result_t *result, dbev_error_t *
         checker_answered(run->checker, req->cid, now, true);
         run->answered++;
         run->sec_answers++;
+        record_service(run, req, dbev_result_metadata(result));
         finish(run, req, now, false);
     } else {
         dbev_err_t code = dbev_error_code(error);
@@ -147,6 +159,7 @@ static void on_done(dbev_client_t *client, dbev_result_t *result, dbev_error_t *
             checker_answered(run->checker, req->cid, now, false);
             run->answered++;
             run->sec_answers++;
+            record_service(run, req, dbev_error_metadata(error));
         }
         finish(run, req, now, true);
     }
@@ -564,16 +577,18 @@ static int run_schedule(engine_t *e)
                                         1000)
             break; /* the client never called back: give up on the rest */
 
-        int timeout_ms = 100;
+        /* Waits to the microsecond (ppoll): poll's whole milliseconds made
+         * every send up to 1 ms late, and lateness counts as latency. */
+        int64_t timeout_us = 100000;
         if (sending && !waiting_cap) {
             phase_t *phase = &run->phases[run->n_phases - 1];
-            int64_t due = load_intended_us(phase->start_us, i, phase->fig.rate);
-            int64_t wait = (due - dbev_mono_us() + 999) / 1000;
-            timeout_ms = wait < 0 ? 0 : wait > 100 ? 100 : (int)wait;
+            int64_t wait = load_intended_us(phase->start_us, i, phase->fig.rate) - dbev_mono_us();
+            timeout_us = wait < 0 ? 0 : wait > 100000 ? 100000 : wait;
         }
         pthread_mutex_unlock(&run->lock);
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        poll(&pfd, 1, timeout_ms);
+        struct timespec ts = {0, (long)timeout_us * 1000L};
+        ppoll(&pfd, 1, &ts, NULL);
         dbev_client_poll(e->ctx->client, 0);
         pthread_mutex_lock(&run->lock);
     }
@@ -822,10 +837,12 @@ static run_t *run_new(void)
     pthread_mutex_init(&run->lock, NULL);
     run->refs = 1;
     if (!(run->checker = checker_new()) || !(run->hist = dbev_hist_new()) ||
-        !(run->hist_sec = dbev_hist_new()) || !(run->errors = json_object())) {
+        !(run->hist_sec = dbev_hist_new()) || !(run->service = dbev_hist_new()) ||
+        !(run->errors = json_object())) {
         checker_destroy(run->checker);
         dbev_hist_destroy(run->hist);
         dbev_hist_destroy(run->hist_sec);
+        dbev_hist_destroy(run->service);
         pthread_mutex_destroy(&run->lock);
         free(run);
         return NULL;
@@ -844,12 +861,13 @@ static void run_free(run_t *run)
     checker_destroy(run->checker);
     dbev_hist_destroy(run->hist);
     dbev_hist_destroy(run->hist_sec);
+    dbev_hist_destroy(run->service);
     json_decref(run->errors);
     for (size_t p = 0; p < run->n_phases; p++)
         dbev_hist_destroy(run->phases[p].hist);
     free(run->phases);
     run->checker = NULL;
-    run->hist = run->hist_sec = NULL;
+    run->hist = run->hist_sec = run->service = NULL;
     run->errors = NULL;
     run->phases = NULL;
     run->n_phases = 0;
@@ -866,6 +884,8 @@ static void fill_report(run_t *run, const load_figures_t *f)
     if (!run->rload)
         return;
     dbev_report_load_set_hist(run->rload, run->hist);
+    if (dbev_hist_count(run->service))
+        dbev_report_load_set_service_hist(run->rload, run->service);
     dbev_report_load_summary_t summary = {
         .target_rate = f->target_rate,
         .duration_us = f->duration_us,
@@ -887,12 +907,13 @@ static void fill_report(run_t *run, const load_figures_t *f)
  * checker's caller-side classification and the write lookups are the loss
  * figures; the client's wire-level duplicates (redeliveries answered again
  * from the adapter's record) are reported apart, as they reach no caller. */
-static json_t *load_metrics(const load_figures_t *f, const load_spec_t *spec)
+static json_t *load_metrics(const load_figures_t *f, const load_spec_t *spec,
+                            const dbev_hist_t *service)
 {
     char op[32];
     run_metrics_op_key(spec->op, op, sizeof(op));
     double sent = (double)f->requests;
-    return json_pack(
+    json_t *out = json_pack(
         "{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I,"
         " s:I, s:I, s:I}",
         "op", op, "rate", spec->rate, "throughput", f->throughput, "p50_ms",
@@ -904,6 +925,15 @@ static json_t *load_metrics(const load_figures_t *f, const load_spec_t *spec)
         (json_int_t)f->checker.unknown_ids, "writes_lost", (json_int_t)f->writes.lost,
         "writes_doubled", (json_int_t)f->writes.doubled, "wire_duplicates",
         (json_int_t)f->duplicate, "late_responses", (json_int_t)f->late);
+    /* The adapter's share beside the end-to-end figures above. */
+    if (out && dbev_hist_count(service)) {
+        static const double ps[] = {50, 95, 99};
+        static const char *const names[] = {"service_p50_ms", "service_p95_ms", "service_p99_ms"};
+        for (int i = 0; i < 3; i++)
+            json_object_set_new(out, names[i],
+                                json_real((double)dbev_hist_percentile(service, ps[i]) / 1000.0));
+    }
+    return out;
 }
 
 int step_run_load(runctx_t *ctx, const step_t *step, step_result_t *res)
@@ -1002,7 +1032,7 @@ int step_run_load(runctx_t *ctx, const step_t *step, step_result_t *res)
     }
     fill_report(run, &f);
 
-    res->metrics = load_metrics(&f, &spec);
+    res->metrics = load_metrics(&f, &spec, run->service);
 
     load_verdict_t verdict;
     load_judge(step->expect, &f, spec.stress.on, &verdict);

@@ -99,6 +99,10 @@ int step_run_operation(runctx_t *ctx, const step_t *step, step_result_t *res)
         bool ok = json_is_true(json_object_get(outcome, "ok"));
         run_metrics_latency(ctx->metrics, ctx->opts->mode == RUN_MODE_DIRECT ? "direct" : "event",
                             step->op, res->latency_ms, ok);
+        /* The adapter's own share of that latency (docs/protocol.md). */
+        const json_t *service = json_object_get(json_object_get(outcome, "metadata"), "service_ms");
+        if (ok && ctx->opts->mode != RUN_MODE_DIRECT && json_is_number(service))
+            run_metrics_service(ctx->metrics, step->op, json_number_value(service), false);
     }
     if (outcome && res->status == DBEV_REPORT_PASS)
         judge(step, outcome, res);

@@ -28,6 +28,7 @@
 #include "adapters.h"
 #include "expect.h"
 #include "faults_int.h"
+#include "kprofile.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -87,7 +88,6 @@ static rd_kafka_t *raw_client(runctx_t *ctx, rd_kafka_type_t type, int timeout_m
           {"group.id", "dbev-harness-raw"}, /* assign() only: never joins, never commits */
           {"enable.auto.commit", "false"},
           {"enable.partition.eof", "false"},
-          {"fetch.wait.max.ms", "10"},
       };
     for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
         if (rd_kafka_conf_set(conf, common[i].k, common[i].v, errstr, size) != RD_KAFKA_CONF_OK)
@@ -101,6 +101,8 @@ static rd_kafka_t *raw_client(runctx_t *ctx, rd_kafka_type_t type, int timeout_m
         for (size_t i = 0; i < sizeof(consumer) / sizeof(consumer[0]); i++)
             if (rd_kafka_conf_set(conf, consumer[i].k, consumer[i].v, errstr, size))
                 goto fail;
+        if (kprofile_apply(conf, mockenv_is_mock(ctx->kafka), true))
+            goto fail;
     }
     rd_kafka_conf_set_opaque(conf, (void *)ctx->logger);
     rd_kafka_conf_set_log_cb(conf, raw_log_cb);

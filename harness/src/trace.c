@@ -6,6 +6,8 @@
  */
 #include "trace.h"
 
+#include "kprofile.h"
+
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,7 +145,7 @@ long trace_dump(runctx_t *ctx, const char *bootstrap, const char *path, int64_t 
     rd_kafka_conf_set(conf, "group.id", "dbev-harness-trace", err, sizeof(err));
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
     rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
-    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err, sizeof(err));
+    kprofile_apply(conf, mockenv_is_mock(ctx->kafka), true);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     if (!rk) {
         rd_kafka_conf_destroy(conf);

@@ -234,7 +234,17 @@ static void write_load(FILE *fp, const dbev_report_scenario_t *s, const dbev_rep
         h(fp, load->errors[k].code);
         fprintf(fp, " %lld", (long long)load->errors[k].n);
     }
-    fputs("</td></tr></table>\n", fp);
+    fputs("</td></tr>\n", fp);
+    /* The adapter's share of those latencies (its answers' service_ms). */
+    if (load->service) {
+        fputs("<tr><td colspan=\"4\">service time (adapter)</td>", fp);
+        for (int k = 0; k < REP_NPCT; k++)
+            fprintf(fp, "<td class=\"num\">%s</td>",
+                    dbev_hist_format_us(dbev_hist_percentile(load->service, rep_pcts[k]), buf,
+                                        sizeof(buf)));
+        fputs("<td></td></tr>\n", fp);
+    }
+    fputs("</table>\n", fp);
     if (load->has_checker) {
         const dbev_report_checker_t *c = &load->checker;
         fprintf(fp,

@@ -93,6 +93,16 @@ static json_t *load_json(const dbev_report_load_t *load, int *ok)
         put(obj, "percentiles_us", json_null(), ok);
         put(obj, "latency", json_null(), ok);
     }
+    /* The adapter's share of those latencies (its answers' service_ms). */
+    if (load->service) {
+        json_t *pcts = json_object();
+        for (int i = 0; i < REP_NPCT; i++)
+            put(pcts, rep_pct_keys[i],
+                json_integer(dbev_hist_percentile(load->service, rep_pcts[i])), ok);
+        put(obj, "service_percentiles_us", pcts, ok);
+    } else {
+        put(obj, "service_percentiles_us", json_null(), ok);
+    }
     if (load->has_checker) {
         const dbev_report_checker_t *c = &load->checker;
         json_t *checker = json_object();
@@ -133,6 +143,8 @@ static json_t *step_json(const dbev_report_step_t *step, int *ok)
     put(obj, "expected", str_or_null(step->expected), ok);
     put(obj, "actual", str_or_null(step->actual), ok);
     put(obj, "latency", step->hist ? hist_json(step->hist, ok) : json_null(), ok);
+    put(obj, "service_us", step->service_us >= 0 ? json_integer(step->service_us) : json_null(),
+        ok);
     put(obj, "load", step->load ? load_json(step->load, ok) : json_null(), ok);
     return obj;
 }

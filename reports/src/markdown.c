@@ -232,10 +232,10 @@ static void write_loads(FILE *fp, const dbev_report_t *report)
                 fputs("### Loads\n\n| load | rate | sent | throughput |", fp);
                 for (int k = 0; k < REP_NPCT; k++)
                     fprintf(fp, " %s |", rep_pct_labels[k]);
-                fputs(" errors | checker |\n|---|---:|---:|---:|", fp);
+                fputs(" errors | checker | service p50 / p99 |\n|---|---:|---:|---:|", fp);
                 for (int k = 0; k < REP_NPCT; k++)
                     fputs("---:|", fp);
-                fputs("---|---|\n", fp);
+                fputs("---|---|---:|\n", fp);
             }
             fputs("| ", fp);
             md_text(fp, s->name);
@@ -260,7 +260,16 @@ static void write_loads(FILE *fp, const dbev_report_t *report)
             }
             fputs(" | ", fp);
             write_checker(fp, load);
-            fputs(" |\n", fp);
+            /* The adapter's share of the latencies (its answers' service_ms). */
+            if (load->service) {
+                char b2[32];
+                fprintf(
+                    fp, " | %s / %s |\n",
+                    dbev_hist_format_us(dbev_hist_percentile(load->service, 50), buf, sizeof(buf)),
+                    dbev_hist_format_us(dbev_hist_percentile(load->service, 99), b2, sizeof(b2)));
+            } else {
+                fputs(" | |\n", fp);
+            }
         }
     }
     if (header)

@@ -54,6 +54,7 @@ static void load_free(dbev_report_load_t *load)
     if (!load)
         return;
     dbev_hist_destroy(load->hist);
+    dbev_hist_destroy(load->service);
     for (size_t i = 0; i < load->nerrors; i++)
         free(load->errors[i].code);
     free(load->errors);
@@ -263,6 +264,7 @@ dbev_report_step_t *dbev_report_scenario_add_step(dbev_report_scenario_t *scenar
     dbev_report_step_t *step = calloc(1, sizeof(*step));
     if (!step)
         return NULL;
+    step->service_us = -1;
     if (rep_setstr(&step->name, name ? name : "") != 0 ||
         rep_setstr(&step->kind, kind ? kind : "") != 0) {
         step_free(step);
@@ -307,6 +309,11 @@ int dbev_report_step_set_hist(dbev_report_step_t *step, const dbev_hist_t *hist)
     return set_hist(&step->hist, hist);
 }
 
+void dbev_report_step_set_service(dbev_report_step_t *step, int64_t service_us)
+{
+    step->service_us = service_us;
+}
+
 dbev_report_load_t *dbev_report_step_load(dbev_report_step_t *step)
 {
     if (!step->load)
@@ -317,6 +324,11 @@ dbev_report_load_t *dbev_report_step_load(dbev_report_step_t *step)
 int dbev_report_load_set_hist(dbev_report_load_t *load, const dbev_hist_t *hist)
 {
     return set_hist(&load->hist, hist);
+}
+
+int dbev_report_load_set_service_hist(dbev_report_load_t *load, const dbev_hist_t *hist)
+{
+    return set_hist(&load->service, hist);
 }
 
 void dbev_report_load_set_summary(dbev_report_load_t *load,
@@ -362,6 +374,11 @@ int dbev_report_load_add_point(dbev_report_load_t *load, int64_t t_us, double th
 const dbev_hist_t *dbev_report_load_hist(const dbev_report_load_t *load)
 {
     return load->hist;
+}
+
+const dbev_hist_t *dbev_report_load_service_hist(const dbev_report_load_t *load)
+{
+    return load->service;
 }
 
 int dbev_report_add_breaker(dbev_report_t *report, int64_t t_us, const char *scenario,

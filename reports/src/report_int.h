@@ -37,6 +37,7 @@ typedef struct rep_point {
 
 struct dbev_report_load {
     dbev_hist_t *hist;
+    dbev_hist_t *service; /* the adapter's service times, or NULL */
     int has_summary;
     dbev_report_load_summary_t summary;
     int has_checker;
@@ -56,6 +57,7 @@ struct dbev_report_step {
     char *expected;
     char *actual;
     dbev_hist_t *hist;
+    int64_t service_us; /* the adapter's service time of the step's answer; -1: none */
     dbev_report_load_t *load;
 };
 

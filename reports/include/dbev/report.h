@@ -143,6 +143,9 @@ int dbev_report_step_set_mismatch(dbev_report_step_t *step, const char *expected
                                   const char *actual);
 /** Latencies the step measured (copied; replaces any earlier one). @returns 0 or -1. */
 int dbev_report_step_set_hist(dbev_report_step_t *step, const dbev_hist_t *hist);
+/** The adapter's service time of the step's answer (its metadata.service_ms),
+ *  the adapter's share of the step's latency; JSON "service_us". */
+void dbev_report_step_set_service(dbev_report_step_t *step, int64_t service_us);
 
 /* ---------------------------------------------------------------- loads */
 
@@ -178,6 +181,9 @@ typedef struct dbev_report_checker {
 
 /** Latencies of the load, measured from each request's intended send time (copied). */
 int dbev_report_load_set_hist(dbev_report_load_t *load, const dbev_hist_t *hist);
+/** The adapter's service times of the load's answers (their metadata.service_ms;
+ *  copied), shown beside the end-to-end percentiles. @returns 0 or -1. */
+int dbev_report_load_set_service_hist(dbev_report_load_t *load, const dbev_hist_t *hist);
 /** Sets the headline figures (copied). */
 void dbev_report_load_set_summary(dbev_report_load_t *load,
                                   const dbev_report_load_summary_t *summary);
@@ -201,6 +207,8 @@ int dbev_report_load_add_point(dbev_report_load_t *load, int64_t t_us, double th
                                int64_t p99_us, int64_t errors);
 /** The load's histogram (borrowed, lives as long as the report), or NULL. */
 const dbev_hist_t *dbev_report_load_hist(const dbev_report_load_t *load);
+/** The load's service-time histogram (borrowed), or NULL. */
+const dbev_hist_t *dbev_report_load_service_hist(const dbev_report_load_t *load);
 
 /* -------------------------------------------------------------- breaker */
 
