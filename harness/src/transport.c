@@ -21,6 +21,11 @@
 /* How long the last answers may take after the last send (a broker that
  * loses one must not hold the run up). */
 #define TRANSPORT_TAIL_MS 1000
+/* Echoes sent and awaited before the measured ones: the first produce of
+ * each producer looks up metadata (the idempotent one also gets a producer
+ * id), which is start-up, not the floor. */
+#define TRANSPORT_WARMUP    5
+#define TRANSPORT_WARMUP_MS 2000
 
 typedef struct echo {
     rd_kafka_t *in;  /* consumer of A, the adapter's settings */
@@ -106,6 +111,27 @@ static void *echo_main(void *arg)
     return NULL;
 }
 
+/* Sends TRANSPORT_WARMUP echoes (stamped 0) and waits for them all. */
+static int warm_up(rd_kafka_t *send, rd_kafka_t *recv, rd_kafka_topic_t *a, char *errstr,
+                   size_t size)
+{
+    int64_t zero = 0, deadline = dbev_mono_us() + TRANSPORT_WARMUP_MS * 1000;
+    for (int i = 0; i < TRANSPORT_WARMUP; i++)
+        rd_kafka_produce(a, 0, RD_KAFKA_MSG_F_COPY, &zero, sizeof(zero), NULL, 0, NULL);
+    int back = 0;
+    while (back < TRANSPORT_WARMUP && dbev_mono_us() < deadline) {
+        rd_kafka_poll(send, 0);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(recv, 10);
+        back += m && !m->err;
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+    if (back < TRANSPORT_WARMUP)
+        return dbev_seterr(errstr, size, "transport: %d of %d warm-up echoes came back in %d ms",
+                           back, TRANSPORT_WARMUP, TRANSPORT_WARMUP_MS);
+    return 0;
+}
+
 int transport_measure(const transport_opts_t *o, transport_floor_t *out, char *errstr, size_t size)
 {
     memset(out, 0, sizeof(*out));
@@ -143,6 +169,8 @@ int transport_measure(const transport_opts_t *o, transport_floor_t *out, char *e
         goto out;
     }
     started = true;
+    if (warm_up(send, recv, a, errstr, size))
+        goto out;
 
     double cpu0 = cpu_seconds();
     int64_t start = dbev_mono_us(), gap_us = (int64_t)(1e6 / rate);

@@ -162,6 +162,66 @@ static void test_parallel_branches_in_parity_mode(void **state)
     free(r);
 }
 
+/* The whole text of dir/name (free it), or NULL. */
+static char *slurp(const char *dir, const char *name)
+{
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *text = malloc((size_t)n + 1);
+    if (text && fread(text, 1, (size_t)n, f) != (size_t)n) {
+        free(text);
+        text = NULL;
+    }
+    if (text)
+        text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* An event-path run measures the transport floor of its Kafka at the start
+ * and reports the adapter's service time beside the end-to-end latencies:
+ * printed, in metrics.json, report.json and summary.md. */
+static void test_event_run_reports_service_and_transport(void **state)
+{
+    char out[] = "/tmp/dbev-test-out-XXXXXX";
+    assert_non_null(mkdtemp(out));
+    run_result_t *r = malloc(sizeof(*r));
+    char *argv[] = {HARNESS, "run", "--mode", "event", "--out", out, FIXTURES "/event_service.yaml",
+                    NULL};
+    run(r, argv);
+    if (r->status != 0)
+        fail_msg("exit %d:\n%s", r->status, r->out);
+    if (!strstr(r->out, "transport floor: p50 ") || !strstr(r->out, "adapter service time: "))
+        fail_msg("no transport floor or service time printed:\n%s", r->out);
+    char *metrics = slurp(out, "metrics.json");
+    assert_non_null(metrics);
+    static const char *const keys[] = {"\"transport.p50_ms\"", "\"transport.p99_ms\"",
+                                       "\"service.insert.p50_ms\"", "\"service.insert.p99_ms\"",
+                                       "service_p50_ms\""};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (!strstr(metrics, keys[i]))
+            fail_msg("metrics.json lacks %s:\n%s", keys[i], metrics);
+    char *report = slurp(out, "report.json");
+    char *summary = slurp(out, "summary.md");
+    assert_non_null(report);
+    assert_non_null(summary);
+    assert_non_null(strstr(report, "\"service_percentiles_us\": {"));
+    assert_non_null(strstr(report, "transport floor"));
+    assert_non_null(strstr(summary, "transport floor"));
+    assert_non_null(strstr(summary, "service p50 / p99"));
+    free(metrics);
+    free(report);
+    free(summary);
+    remove_tree(out);
+    free(r);
+}
+
 static void test_list_shows_what_each_proves(void **state)
 {
     run_result_t *r = malloc(sizeof(*r));
@@ -180,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_broken_file_and_empty_selection_are_harness_errors),
         cmocka_unit_test(test_missing_feature_is_skipped_with_reason),
         cmocka_unit_test(test_parallel_branches_in_parity_mode),
+        cmocka_unit_test(test_event_run_reports_service_and_transport),
         cmocka_unit_test(test_list_shows_what_each_proves),
     };
     return cmocka_run_group_tests_name("run_cli", tests, NULL, NULL);
