@@ -548,7 +548,14 @@ void dbev_adapter_conf_help(FILE *fp, bool markdown)
                     "pass through to libpq's connection keywords (e.g. `pg.sslmode`). The "
                     "adapter always sets `enable.auto.commit=false`, "
                     "`enable.auto.offset.store=false`, `enable.idempotence=true` and `acks=all`; "
-                    "these cannot be overridden.\n\n"
+                    "these cannot be overridden. Its librdkafka defaults, which `kafka.*` "
+                    "overrides: `fetch.wait.max.ms=10` (consumer), `linger.ms=1` (producer), "
+                    "`socket.nagle.disable=true` and `reconnect.backoff.ms=100` (both). A real "
+                    "broker answers a fetch as soon as data arrives, so the fetch wait only "
+                    "paces idle fetches; librdkafka's mock cluster holds an empty fetch for the "
+                    "whole wait, and the harness gives its adapters a low-latency profile there "
+                    "(`kafka.consumer.fetch.wait.max.ms=1`, `kafka.producer.linger.ms=0`): "
+                    "figures and reasons in docs/latency.md.\n\n"
                     "| key | type | default | range | environment | description |\n"
                     "|---|---|---|---|---|---|\n");
         for (size_t i = 0; i < N_PROPS; i++) {

@@ -1191,13 +1191,20 @@ static rd_kafka_conf_t *kafka_conf(dbev_adapter_t *adapter, bool consumer, char 
     } base[] = {
         {"bootstrap.servers", aconf_value(adapter->conf, "bootstrap.servers")},
         {"client.id", client_id},
-        /* defaults the operator may override with kafka.* */
+        /* defaults the operator may override with kafka.* (docs/latency.md):
+         * a real broker answers a fetch when data arrives, so the fetch
+         * wait only paces idle fetches (librdkafka's 500 ms would also hold
+         * every answer that long on a broker that waits, as the mock does);
+         * Nagle off, or a small request may wait for a delayed ACK */
         {consumer ? "auto.offset.reset" : "linger.ms", consumer ? "earliest" : "1"},
+        {"socket.nagle.disable", "true"},
         {"reconnect.backoff.ms", "100"},
     };
     for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
         if (rd_kafka_conf_set(kconf, base[i].k, base[i].v, errstr, size) != RD_KAFKA_CONF_OK)
             goto fail;
+    if (consumer && rd_kafka_conf_set(kconf, "fetch.wait.max.ms", "10", errstr, size))
+        goto fail;
     /* Explicit, so response.max.bytes can be checked against it (aconf_validate). */
     if (!consumer) {
         char mmb[32];

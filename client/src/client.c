@@ -533,9 +533,12 @@ static int cli_rdconf_set(rd_kafka_conf_t *rdconf, const char *name, const char 
 static rd_kafka_conf_t *cli_rdconf_new(dbev_client_t *client, char *errstr, size_t size)
 {
     rd_kafka_conf_t *rdconf = rd_kafka_conf_new();
+    /* Nagle off: a small request could otherwise wait for a delayed ACK
+     * (docs/latency.md); kafka.socket.nagle.disable=false restores it. */
     if (cli_rdconf_set(rdconf, "bootstrap.servers", conf_str(client->conf, CONF_BOOTSTRAP_SERVERS),
                        "", errstr, size) < 0 ||
-        cli_rdconf_set(rdconf, "client.id", client->service, "", errstr, size) < 0)
+        cli_rdconf_set(rdconf, "client.id", client->service, "", errstr, size) < 0 ||
+        cli_rdconf_set(rdconf, "socket.nagle.disable", "true", "", errstr, size) < 0)
         goto fail;
     rd_kafka_conf_set_log_cb(rdconf, cli_rdkafka_log);
     rd_kafka_conf_set_error_cb(rdconf, cli_rdkafka_error);

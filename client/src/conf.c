@@ -434,7 +434,12 @@ void dbev_conf_properties_show(FILE *fp)
                 "is not set takes its environment variable when that is set and non-empty, "
                 "else its default. Keys starting with `kafka.` are passed to librdkafka "
                 "without the prefix (e.g. `kafka.debug=broker`), to both the producer and "
-                "the consumer.\n\n"
+                "the consumer; `kafka.consumer.` and `kafka.producer.` keys to that one "
+                "only (e.g. `kafka.consumer.fetch.wait.max.ms=1`). The client's own "
+                "librdkafka defaults, which these override: `fetch.wait.max.ms=10` and "
+                "`fetch.error.backoff.ms=10` (consumer), `linger.ms=1` (producer), "
+                "`socket.nagle.disable=true` (both); why, and the settings the harness uses "
+                "on its mock cluster: docs/latency.md.\n\n"
                 "| property | type | default | range | environment | description |\n"
                 "|---|---|---|---|---|---|\n");
     for (int i = 0; i < CONF__COUNT; i++) {
