@@ -452,14 +452,8 @@ static int cmd_main(int argc, char **argv)
                                                    : "event",
                    a.with_long ? ", long scenarios included" : "", spec->path);
             fflush(stdout);
-            char prefix[1024];
-            snprintf(prefix, sizeof(prefix), "%s run%s%s%s%s%s", DBEV_BUILD_DIR "/bin/dbev-harness",
-                     a.run.mode == RUN_MODE_BOTH     ? " --mode both"
-                     : a.run.mode == RUN_MODE_DIRECT ? " --mode direct"
-                                                     : "",
-                     a.run.adapter_mode == ADAPTER_PROCESS ? " --adapter process" : "",
-                     a.env.pg_dsn ? " --pg-dsn '" : "", a.env.pg_dsn ? a.env.pg_dsn : "",
-                     a.env.pg_dsn ? "'" : "");
+            char prefix[2048];
+            run_cli_rerun_prefix(&a.run, &a.env, prefix, sizeof(prefix));
             a.env.rerun_prefix = prefix;
             rc = run_scenarios(&a.run, &a.env, scenarios, n, judge, &g);
             if (rc < 0) {

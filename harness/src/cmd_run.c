@@ -175,36 +175,6 @@ static int make_dirs(const char *path)
     return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* The command line that reruns one scenario in the same environment: every
- * option that changes what runs or where, so the rerun meets the failure. */
-static void rerun_prefix(const args_t *a, char *buf, size_t size)
-{
-    static const char *const modes[] = {"", " --mode direct", " --mode both"};
-    static const char *const adapters[] = {"", " --adapter process", " --adapter external"};
-    size_t len = (size_t)snprintf(buf, size, "%s run%s%s", DBEV_BUILD_DIR "/bin/dbev-harness",
-                                  modes[a->run.mode], adapters[a->run.adapter_mode]);
-#define APPEND(...)                                                                                \
-    do {                                                                                           \
-        if (len < size)                                                                            \
-            len += (size_t)snprintf(buf + len, size - len, __VA_ARGS__);                           \
-    } while (0)
-    if (a->run.adapters > 1)
-        APPEND(" --adapters %d", a->run.adapters);
-    if (a->run.breaker_recovery_ms != 2000)
-        APPEND(" --breaker-recovery-ms %d", a->run.breaker_recovery_ms);
-    if (a->env.pg_bin)
-        APPEND(" --pg-bin '%s'", a->env.pg_bin);
-    if (a->env.pg_dsn)
-        APPEND(" --pg-dsn '%s'", a->env.pg_dsn);
-    if (a->env.kafka_bootstrap)
-        APPEND(" --kafka-bootstrap '%s'", a->env.kafka_bootstrap);
-    if (a->env.brokers)
-        APPEND(" --brokers %d", a->env.brokers);
-    if (a->env.partitions)
-        APPEND(" --partitions %d", a->env.partitions);
-#undef APPEND
-}
-
 static int cmd_main(int argc, char **argv)
 {
     args_t a;
@@ -265,7 +235,7 @@ static int cmd_main(int argc, char **argv)
             rc = -1;
         } else {
             char prefix[2048];
-            rerun_prefix(&a, prefix, sizeof(prefix));
+            run_cli_rerun_prefix(&a.run, &a.env, prefix, sizeof(prefix));
             a.env.rerun_prefix = prefix;
             rc = run_scenarios(&a.run, &a.env, scenarios, n, NULL, NULL);
             if (rc < 0)

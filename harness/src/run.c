@@ -34,8 +34,10 @@ typedef struct run {
     json_t *templates;    /* fixture set name -> template database name */
     size_t next;          /* next scenario to run (-j workers take from here) */
     int64_t started_wall_us;
-    int worst;       /* 0 pass, 1 fail, 2 error */
-    json_t *skipped; /* [{scenario, name, reason}] of SKIPPED scenarios (run_judge_fn) */
+    int worst;                /* 0 pass, 1 fail, 2 error */
+    json_t *skipped;          /* [{scenario, name, reason}] of SKIPPED scenarios (run_judge_fn) */
+    json_t *templates_before; /* --pg-dsn: template databases that were there before the run */
+    json_t *failed_dbs;       /* --keep: databases of the scenarios that did not pass */
 } run_t;
 
 static void client_log(void *opaque, int level, const char *correlation_id, const char *message)
@@ -445,8 +447,14 @@ static void run_one(run_t *run, size_t index)
             else if (status != DBEV_REPORT_PASS)
                 fprintf(out, "  trace: %s (%ld events)\n", path, events);
         }
-        if (run->opts->keep && ctx.dbname[0])
+        if (run->opts->keep && ctx.dbname[0]) {
             fprintf(out, "  kept database %s: psql \"%s\"\n", ctx.dbname, ctx.conninfo);
+            if (status == DBEV_REPORT_FAIL || status == DBEV_REPORT_ERROR) {
+                pthread_mutex_lock(&run->lock);
+                json_array_append_new(run->failed_dbs, json_string(ctx.dbname));
+                pthread_mutex_unlock(&run->lock);
+            }
+        }
         scenario_teardown(run, &ctx);
     }
     int64_t took = dbev_mono_us() - t0;
@@ -517,6 +525,62 @@ static void run_pass(run_t *run, int jobs, bool exclusive)
         pthread_join(threads[i], NULL);
 }
 
+/* The harness's template databases (dbev_tpl_*) on the server, as a set. */
+static json_t *list_templates(run_t *run)
+{
+    char errstr[512];
+    json_t *names = json_object();
+    PGconn *conn = pgenv_connect(run->pg, NULL, errstr, sizeof(errstr));
+    PGresult *res =
+        conn ? PQexec(conn, "SELECT datname FROM pg_database WHERE datname LIKE 'dbev\\_tpl\\_%'")
+             : NULL;
+    for (int i = 0; res && PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res); i++)
+        json_object_set_new(names, PQgetvalue(res, i, 0), json_true());
+    PQclear(res);
+    PQfinish(conn);
+    return names;
+}
+
+/* --keep: the databases worth opening are those of the scenarios that did
+ * not pass, not the server's default one; the server's own keep message
+ * (pgenv_destroy()) then names the first of them too. */
+static void keep_summary(run_t *run)
+{
+    if (!run->opts->keep || !run->pg || json_array_size(run->failed_dbs) == 0)
+        return;
+    size_t i;
+    json_t *db;
+    printf("kept for inspection (scenarios that did not pass):\n");
+    json_array_foreach(run->failed_dbs, i, db)
+    {
+        char dsn[1024];
+        pgenv_dsn(run->pg, json_string_value(db), dsn, sizeof(dsn));
+        printf("  psql \"%s\"\n", dsn);
+    }
+    fflush(stdout);
+    pgenv_keep_dbname(run->pg, json_string_value(json_array_get(run->failed_dbs, 0)));
+}
+
+/* A user's server (--pg-dsn) is left as found: the template databases this
+ * run created are dropped (those it found are someone else's and stay).
+ * The scenario databases are dropped at each scenario's teardown. */
+static void drop_own_templates(run_t *run)
+{
+    if (!run->env_opts->pg_dsn || run->opts->keep || !run->pg)
+        return;
+    const char *label;
+    json_t *name;
+    json_object_foreach(run->templates, label, name)
+    {
+        const char *tpl = json_string_value(name);
+        char errstr[512];
+        if (json_object_get(run->templates_before, tpl))
+            continue;
+        if (pgenv_drop_database(run->pg, tpl, errstr, sizeof(errstr)) != 0)
+            dbev_logf(&run->logger, DBEV_LOG_WARN, NULL, "%s", errstr);
+    }
+}
+
 static int env_up(run_t *run, char *errstr, size_t size)
 {
     pgenv_opts_t pg_opts = {0};
@@ -528,6 +592,8 @@ static int env_up(run_t *run, char *errstr, size_t size)
     run->pg = pgenv_new(&pg_opts, errstr, size);
     if (!run->pg)
         return -1;
+    if (run->env_opts->pg_dsn)
+        run->templates_before = list_templates(run);
     if (run->opts->mode == RUN_MODE_DIRECT)
         return 0;
     mockenv_opts_t k_opts = {0};
@@ -626,6 +692,7 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
     run.logger = (dbev_logger_t){dbev_log_stderr, NULL, DBEV_LOG_WARN, "harness"};
     run.templates = json_object();
     run.skipped = json_array();
+    run.failed_dbs = json_array();
     run.report = dbev_report_new("dbev-harness run");
     run.metrics = run_metrics_new();
     json_t *metrics = NULL;
@@ -686,6 +753,8 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
     printf("reports: %s/report.html (also report.xml, report.json, summary.md, metrics.json)\n",
            opts->out_dir);
 done:
+    drop_own_templates(&run);
+    keep_summary(&run);
     json_decref(metrics);
     run_metrics_destroy(run.metrics);
     mockenv_destroy(run.kafka);
@@ -693,6 +762,8 @@ done:
     dbev_report_destroy(run.report);
     json_decref(run.templates);
     json_decref(run.skipped);
+    json_decref(run.templates_before);
+    json_decref(run.failed_dbs);
     pthread_mutex_destroy(&run.lock);
     return rc;
 }
