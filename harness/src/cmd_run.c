@@ -65,6 +65,8 @@ static void usage(FILE *out)
             "  --fail-fast          start no new scenario after a failure\n"
             "  --keep               leave PostgreSQL and the scenario databases in place\n"
             "  --out DIR            reports folder (default build/reports/<timestamp>)\n"
+            "  --replay-check       replay the trace of each passing scenario without faults\n"
+            "                       or loads on a fresh database; a different answer fails it\n"
             "\n"
             "environment:\n"
             "  --pg-bin DIR         directory with initdb, pg_ctl, postgres\n"
@@ -86,6 +88,7 @@ static int parse_args(int argc, char **argv, args_t *a)
         {"skip-tag", required_argument, NULL, 'T'},
         {"phase", required_argument, NULL, 'P'},
         {"list", no_argument, NULL, 'L'},
+        {"replay-check", no_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         RUN_CLI_LONGOPTS,
         {NULL, 0, NULL, 0},
@@ -114,6 +117,9 @@ static int parse_args(int argc, char **argv, args_t *a)
             break;
         case 'L':
             a->list = true;
+            break;
+        case 'R':
+            a->run.replay_check = true;
             break;
         case 'h':
             usage(stdout);

@@ -53,6 +53,9 @@ typedef struct run_opts {
     bool keep;
     bool fail_fast;
     bool progress; /* a terminal: progress bars; CI: plain lines */
+    /* after each passing scenario without faults or loads, replay its trace
+     * on a fresh database and topics and fail it if an answer differs */
+    bool replay_check;
     const char *out_dir;
 } run_opts_t;
 
@@ -89,6 +92,9 @@ typedef struct runctx {
     /* A scenario that injects faults: its latencies are not the path's
      * performance, so they stay out of the latency metrics gates judge. */
     bool metrics_excluded;
+    /* The sql: steps run on the scenario's database, in order, as trace
+     * lines (trace_note_sql()); owned, NULL until the first. */
+    json_t *trace_sql;
 } runctx_t;
 
 /** What a step produced. */

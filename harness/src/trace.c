@@ -7,14 +7,20 @@
 #include "trace.h"
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TRACE_TIMEOUT_MS 5000
 
+/* Lines sort on a microsecond key. Kafka stamps events in milliseconds,
+ * sql: steps are stamped in microseconds; within one millisecond an answer
+ * counts from its start and a request from its end, so that a sql: step run
+ * right after an answer sorts after it, and one run right before a request
+ * sorts before it: the order replay must keep. */
 typedef struct event {
-    int64_t ts_ms;
+    int64_t key_us;
     json_t *line; /* owned */
 } event_t;
 
@@ -23,7 +29,7 @@ typedef struct events {
     size_t n, cap;
 } events_t;
 
-static int push(events_t *ev, int64_t ts_ms, json_t *line)
+static int push(events_t *ev, int64_t key_us, json_t *line)
 {
     if (ev->n == ev->cap) {
         size_t cap = ev->cap ? ev->cap * 2 : 256;
@@ -35,13 +41,13 @@ static int push(events_t *ev, int64_t ts_ms, json_t *line)
         ev->items = grown;
         ev->cap = cap;
     }
-    ev->items[ev->n++] = (event_t){ts_ms, line};
+    ev->items[ev->n++] = (event_t){key_us, line};
     return 0;
 }
 
 static int by_time(const void *a, const void *b)
 {
-    int64_t x = ((const event_t *)a)->ts_ms, y = ((const event_t *)b)->ts_ms;
+    int64_t x = ((const event_t *)a)->key_us, y = ((const event_t *)b)->key_us;
     return x < y ? -1 : x > y;
 }
 
@@ -100,7 +106,9 @@ static int read_topic(rd_kafka_t *rk, const char *topic, const char *label, even
                 continue;
             if (!m->err && m->partition < partitions && m->offset < high[m->partition]) {
                 rd_kafka_timestamp_type_t tstype;
-                if (push(ev, rd_kafka_message_timestamp(m, &tstype), line_for(m, label)) != 0)
+                int64_t key_us = rd_kafka_message_timestamp(m, &tstype) * 1000 +
+                                 (strcmp(label, "requested") == 0 ? 999 : 0);
+                if (push(ev, key_us, line_for(m, label)) != 0)
                     rc = dbev_seterr(errstr, size, "trace: out of memory");
                 remaining--;
             }
@@ -128,14 +136,31 @@ static void breaker_timeline(runctx_t *ctx, const events_t *ev, int64_t run_star
                             "circuit_breaker_state"));
         if (!state || !strcmp(state, last))
             continue;
-        int64_t t_us = ev->items[i].ts_ms * 1000 - run_started_wall_us;
+        int64_t t_us = ev->items[i].key_us / 1000 * 1000 - run_started_wall_us;
         dbev_report_add_breaker(ctx->report, t_us > 0 ? t_us : 0, ctx->scenario->name, last, state);
         last = state;
     }
 }
 
-long trace_dump(runctx_t *ctx, const char *bootstrap, const char *path, int64_t run_started_wall_us,
-                char *errstr, size_t size)
+static pthread_mutex_t sql_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void trace_note_sql(runctx_t *ctx, const json_t *body)
+{
+    int64_t now_us = dbev_wall_us();
+    json_t *line = json_pack("{s:I, s:I, s:s, s:O}", "t_ms", (json_int_t)(now_us / 1000), "t_us",
+                             (json_int_t)now_us, "topic", "sql", "step", body);
+    if (!line)
+        return;
+    json_object_del(json_object_get(line, "step"), "database");
+    pthread_mutex_lock(&sql_lock);
+    if (!ctx->trace_sql)
+        ctx->trace_sql = json_array();
+    json_array_append_new(ctx->trace_sql, line);
+    pthread_mutex_unlock(&sql_lock);
+}
+
+long trace_dump(runctx_t *ctx, const char *bootstrap, const json_t *header, const char *path,
+                int64_t run_started_wall_us, char *errstr, size_t size)
 {
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -165,6 +190,14 @@ long trace_dump(runctx_t *ctx, const char *bootstrap, const char *path, int64_t 
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     long written = -1;
+    size_t sql_index;
+    json_t *sql;
+    json_array_foreach(ctx->trace_sql, sql_index, sql)
+    {
+        if (rc == 0 &&
+            push(&ev, json_integer_value(json_object_get(sql, "t_us")), json_incref(sql)) != 0)
+            rc = dbev_seterr(errstr, size, "trace: out of memory");
+    }
     if (rc == 0) {
         qsort(ev.items, ev.n, sizeof(event_t), by_time);
         breaker_timeline(ctx, &ev, run_started_wall_us);
@@ -172,6 +205,14 @@ long trace_dump(runctx_t *ctx, const char *bootstrap, const char *path, int64_t 
         if (!f) {
             dbev_seterr(errstr, size, "trace: cannot write %s", path);
         } else {
+            if (header) {
+                json_t *first = json_pack("{s:O}", "header", header);
+                char *text = first ? json_dumps(first, JSON_COMPACT) : NULL;
+                if (text)
+                    fprintf(f, "%s\n", text);
+                free(text);
+                json_decref(first);
+            }
             for (size_t i = 0; i < ev.n; i++) {
                 char *text = json_dumps(ev.items[i].line, JSON_COMPACT);
                 if (text)
