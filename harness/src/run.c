@@ -9,6 +9,7 @@
 #include "run.h"
 
 #include "adapters.h"
+#include "bundle.h"
 #include "fixtures.h"
 #include "guard.h"
 #include "metrics.h"
@@ -535,6 +536,19 @@ static void run_one(run_t *run, size_t index)
                 fprintf(out, "  trace: %s (%ld events)\n", path, events);
             else if (run->opts->replay_check && replayable(run, sc))
                 status = replay_check(run, &ctx, index, path, out, reason, sizeof(reason));
+        }
+        if ((status == DBEV_REPORT_FAIL || status == DBEV_REPORT_ERROR) && ctx.dbname[0]) {
+            /* Everything to reproduce it elsewhere, before teardown drops the database. */
+            char dir[1100], trace_path[1100], log_path[1100], why[1024];
+            snprintf(dir, sizeof(dir), "%s/bundle-s%zu", run->opts->out_dir, index + 1);
+            snprintf(trace_path, sizeof(trace_path), "%s/trace-s%zu.jsonl", run->opts->out_dir,
+                     index + 1);
+            snprintf(log_path, sizeof(log_path), "%s/adapter-s%zu.log", run->opts->out_dir,
+                     index + 1);
+            if (bundle_write(dir, &ctx, run->env_opts, rerun, trace_path, log_path, why,
+                             sizeof(why)) != 0)
+                dbev_logf(&run->logger, DBEV_LOG_WARN, NULL, "bundle: %s", why);
+            fprintf(out, "  bundle: %s (rerun: dbev-harness run --from-bundle %s)\n", dir, dir);
         }
         if (run->opts->keep && ctx.dbname[0]) {
             fprintf(out, "  kept database %s: psql \"%s\"\n", ctx.dbname, ctx.conninfo);
