@@ -56,7 +56,7 @@ replay_trace_t *replay_trace_load(const char *path, char *errstr, size_t size)
         if (len <= 1)
             continue;
         json_error_t jerr;
-        json_t *line = json_loads(buf, 0, &jerr);
+        json_t *line = json_loads(buf, JSON_ALLOW_NUL, &jerr);
         if (!json_is_object(line)) {
             rc = dbev_seterr(errstr, size, "%s:%d: not a trace line: %s", path, lineno, jerr.text);
             json_decref(line);
@@ -305,49 +305,71 @@ static int64_t request_timeout_ms(const json_t *line)
     return (t > 0 ? t : 10000) + REPLAY_ANSWER_MARGIN_MS;
 }
 
-/* The request as it will be published: ids mapped, timestamp moved. */
+/* Replaces every occurrence of "from" (quoted) in *text by "to" (quoted). */
+static void replace_quoted(char **text, const char *from, const char *to)
+{
+    char qf[600], qt[600];
+    snprintf(qf, sizeof(qf), "\"%s\"", from);
+    snprintf(qt, sizeof(qt), "\"%s\"", to);
+    size_t lf = strlen(qf), lt = strlen(qt), n = 0;
+    for (const char *p = *text; (p = strstr(p, qf)) != NULL; p += lf)
+        n++;
+    if (n == 0)
+        return;
+    size_t len = strlen(*text);
+    char *out = malloc(len + n * (lt > lf ? lt - lf : 0) + 1);
+    if (!out)
+        return;
+    char *o = out;
+    const char *p = *text, *hit;
+    while ((hit = strstr(p, qf)) != NULL) {
+        memcpy(o, p, (size_t)(hit - p));
+        o += hit - p;
+        memcpy(o, qt, lt);
+        o += lt;
+        p = hit + lf;
+    }
+    strcpy(o, p);
+    free(*text);
+    *text = out;
+}
+
+/* The request as it will be published: the recorded bytes, with the ids
+ * mapped and the timestamp moved (textually, so that everything else a
+ * scenario crafted on purpose, spacing or a duplicate key, stays as it was). */
 static int publish(replay_t *r, const line_t *it, const replay_opts_t *opts, char *errstr,
                    size_t size)
 {
     const json_t *line = it->json;
     const char *key = json_string_value(json_object_get(line, "key"));
-    json_t *event = json_deep_copy(json_object_get(line, "event"));
-    char *payload = NULL;
-    size_t len = 0;
+    const json_t *event = json_object_get(line, "event");
+    const char *bytes = json_string_value(json_object_get(line, "bytes"));
+    char *payload = bytes ? strdup(bytes) : json_dumps(event, JSON_COMPACT);
     char newkey[64];
+    if (!payload)
+        return dbev_seterr(errstr, size, "out of memory");
     if (event) {
         const char *corr = json_string_value(json_object_get(event, "correlation_id"));
-        if (!opts->keep_ids) {
-            const char *eid = json_string_value(json_object_get(event, "event_id"));
-            if (is_uuid(eid))
-                json_object_set_new(event, "event_id", json_string(idmap_new(&r->ids, eid)));
-            if (is_uuid(corr)) {
-                const char *nc = idmap_new(&r->ids, corr);
-                if (key && !strcmp(key, corr)) {
-                    snprintf(newkey, sizeof(newkey), "%s", nc);
-                    key = newkey;
-                }
-                json_object_set_new(event, "correlation_id", json_string(nc));
+        const char *eid = json_string_value(json_object_get(event, "event_id"));
+        if (!opts->keep_ids && is_uuid(eid))
+            replace_quoted(&payload, eid, idmap_new(&r->ids, eid));
+        if (!opts->keep_ids && is_uuid(corr)) {
+            const char *nc = idmap_new(&r->ids, corr);
+            if (key && !strcmp(key, corr)) {
+                snprintf(newkey, sizeof(newkey), "%s", nc);
+                key = newkey;
             }
+            replace_quoted(&payload, corr, nc);
         }
         int64_t ts;
         const char *stamp = json_string_value(json_object_get(event, "timestamp"));
         if (stamp && dbev_parse_iso8601(stamp, &ts) == 0) {
             char iso[DBEV_ISO8601_SIZE];
             ts += dbev_wall_us() - it->t_ms * 1000;
-            json_object_set_new(event, "timestamp",
-                                json_string(dbev_iso8601(ts, iso, sizeof(iso))));
+            replace_quoted(&payload, stamp, dbev_iso8601(ts, iso, sizeof(iso)));
         }
-        payload = json_dumps(event, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        len = payload ? strlen(payload) : 0;
-        json_decref(event);
-    } else {
-        const char *bytes = json_string_value(json_object_get(line, "bytes"));
-        payload = strdup(bytes ? bytes : "");
-        len = payload ? strlen(payload) : 0;
     }
-    if (!payload)
-        return dbev_seterr(errstr, size, "out of memory");
+    size_t len = strlen(payload);
     char topic[256];
     dbev_topic_name(r->target->topic_env, DBEV_TOPIC_REQUESTED, topic, sizeof(topic));
     rd_kafka_resp_err_t err = rd_kafka_producev(

@@ -21,7 +21,8 @@
  * in the past on purpose is as late as it was.
  *
  * Volatile fields, ignored by the diff (docs/scenarios.md lists them):
- * event_id, correlation_id, timestamp, execution_time_ms, the HEALTH row's
+ * event_id, correlation_id, timestamp, execution_time_ms, metadata.source
+ * (where the request was read: topic, partition, offset), the HEALTH row's
  * counters and times (uptime_seconds, total_queries, failed_queries,
  * avg_query_time_ms, connects, connect_failures, circuit_opened_count,
  * pool_size, pool_free, pool_in_use, pool_utilization_pct, last_error,

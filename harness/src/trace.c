@@ -64,9 +64,15 @@ static json_t *line_for(const rd_kafka_message_t *m, const char *label)
     const char *corr = json_string_value(json_object_get(event, "correlation_id"));
     if (corr)
         json_object_set_new(line, "correlation_id", json_string(corr));
-    if (event)
+    if (event) {
+        /* A request whose bytes the parsed event does not give back (spacing,
+         * a duplicate key, escapes) keeps them too: replay sends those. */
+        char *again = strcmp(label, "requested") == 0 ? json_dumps(event, JSON_COMPACT) : NULL;
+        if (again && (strlen(again) != m->len || memcmp(again, m->payload, m->len) != 0))
+            json_object_set_new(line, "bytes", json_stringn_nocheck(m->payload, m->len));
+        free(again);
         json_object_set_new(line, "event", event);
-    else /* not JSON (a bad-input scenario sent it on purpose): keep the bytes, cut */
+    } else /* not JSON (a bad-input scenario sent it on purpose): keep the bytes, cut */
         json_object_set_new(line, "bytes",
                             json_stringn_nocheck(m->payload, m->len < 4096 ? m->len : 4096));
     return line;

@@ -5,7 +5,8 @@
  * every answer) and written as JSON lines, one per event, in time order:
  *   {"t_ms": ..., "topic": "requested", "partition": 2, "offset": 17,
  *    "correlation_id": "...", "event": {...}}   (or "bytes": "..." when the
- *    event is not JSON, as bad-input scenarios send)
+ *    event is not JSON, as bad-input scenarios send; a request that is JSON
+ *    but whose bytes its compact form does not give back has both)
  * The first line is the header, {"header": {...}}: what replay needs to
  * rebuild the scenario's world (trace_header() in run.c writes it: scenario
  * path and name, seed, fixtures, the migrations' key, setup_sql, the
