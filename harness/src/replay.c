@@ -22,6 +22,9 @@
  * (the adapter answers TIMEOUT_ERROR at its deadline, then Kafka carries it). */
 #define REPLAY_ANSWER_MARGIN_MS 10000
 #define REPLAY_DIFF_LINES_MAX   12
+/* A request's timestamp this close to its recorded send time was stamped at
+ * sending, and moves with the replay. */
+#define REPLAY_STAMP_NEAR_US (3600LL * 1000000)
 
 typedef enum line_kind { LINE_REQUEST, LINE_ANSWER, LINE_SQL } line_kind_t;
 
@@ -168,7 +171,7 @@ static void idmap_restore(const idmap_t *m, json_t *v)
             while (text && (at = strstr(text, k)) != NULL)
                 memcpy(at, json_string_value(old), 36);
         }
-        if (text)
+        if (text && strcmp(text, s) != 0)
             json_string_set(v, text);
         free(text);
     }
@@ -274,10 +277,12 @@ static void collect(replay_t *r, int wait_ms)
             const char *topic = rd_kafka_topic_name(m->rkt);
             json_t *event = json_loadb(m->payload, m->len, 0, NULL);
             const char *corr = json_string_value(json_object_get(event, "correlation_id"));
-            char key[256] = "";
-            if (!corr && m->key)
-                snprintf(key, sizeof(key), "%.*s", (int)m->key_len, (const char *)m->key);
-            const char *id = corr ? corr : key;
+            /* A copy: idmap_restore() below may replace the event's strings. */
+            char id[256] = "";
+            if (corr)
+                snprintf(id, sizeof(id), "%s", corr);
+            else if (m->key)
+                snprintf(id, sizeof(id), "%.*s", (int)m->key_len, (const char *)m->key);
             json_t *old = json_object_get(r->ids.back, id);
             const char *label = strstr(topic, "query-failed") ? "failed" : "completed";
             if (event) {
@@ -343,8 +348,23 @@ static int publish(replay_t *r, const line_t *it, const replay_opts_t *opts, cha
     const json_t *line = it->json;
     const char *key = json_string_value(json_object_get(line, "key"));
     const json_t *event = json_object_get(line, "event");
-    const char *bytes = json_string_value(json_object_get(line, "bytes"));
-    char *payload = bytes ? strdup(bytes) : json_dumps(event, JSON_COMPACT);
+    const json_t *bytes = json_object_get(line, "bytes");
+    const char *hex = json_string_value(json_object_get(line, "bytes_hex"));
+    size_t len = bytes ? json_string_length(bytes) : hex ? strlen(hex) / 2 : 0;
+    char *payload = NULL;
+    if (bytes && (payload = malloc(len + 1)) != NULL) { /* may hold NUL bytes on purpose */
+        memcpy(payload, json_string_value(bytes), len);
+        payload[len] = '\0';
+    } else if (hex && (payload = malloc(len + 1)) != NULL) { /* not UTF-8, on purpose */
+        for (size_t i = 0; i < len; i++) {
+            unsigned v = 0;
+            sscanf(hex + i * 2, "%2x", &v);
+            payload[i] = (char)v;
+        }
+        payload[len] = '\0';
+    } else if (!bytes && !hex) {
+        payload = json_dumps(event, JSON_COMPACT);
+    }
     char newkey[64];
     if (!payload)
         return dbev_seterr(errstr, size, "out of memory");
@@ -363,13 +383,22 @@ static int publish(replay_t *r, const line_t *it, const replay_opts_t *opts, cha
         }
         int64_t ts;
         const char *stamp = json_string_value(json_object_get(event, "timestamp"));
-        if (stamp && dbev_parse_iso8601(stamp, &ts) == 0) {
+        /* Only a timestamp the client stamped at sending moves: one set far
+         * from it on purpose (a stale or a future request) stays as it is. */
+        if (stamp && dbev_parse_iso8601(stamp, &ts) == 0 &&
+            llabs(ts - it->t_ms * 1000) < REPLAY_STAMP_NEAR_US) {
             char iso[DBEV_ISO8601_SIZE];
             ts += dbev_wall_us() - it->t_ms * 1000;
-            replace_quoted(&payload, stamp, dbev_iso8601(ts, iso, sizeof(iso)));
+            dbev_iso8601(ts, iso, sizeof(iso)); /* 2025-10-30T10:00:00.000Z */
+            /* Same shape as the recorded one (error messages quote columns). */
+            if (!strchr(stamp, '.') && strlen(iso) >= 24 && iso[19] == '.')
+                memmove(iso + 19, iso + 23, strlen(iso + 23) + 1);
+            if (stamp[strlen(stamp) - 1] != 'Z' && !strchr(stamp + 19, '+'))
+                iso[strlen(iso) - 1] = '\0';
+            replace_quoted(&payload, stamp, iso);
         }
+        len = strlen(payload);
     }
-    size_t len = strlen(payload);
     char topic[256];
     dbev_topic_name(r->target->topic_env, DBEV_TOPIC_REQUESTED, topic, sizeof(topic));
     rd_kafka_resp_err_t err = rd_kafka_producev(
@@ -395,13 +424,24 @@ static long diff_value(const char *path, const json_t *a, const json_t *b, FILE 
 
 static bool volatile_key(const char *k)
 {
-    static const char *const keys[] = {
-        "event_id",          "correlation_id",       "timestamp",
-        "execution_time_ms", "uptime_seconds",       "total_queries",
-        "failed_queries",    "avg_query_time_ms",    "connects",
-        "connect_failures",  "circuit_opened_count", "pool_size",
-        "pool_free",         "pool_in_use",          "pool_utilization_pct",
-        "last_error",        "last_error_time"};
+    static const char *const keys[] = {"source",
+                                       "event_id",
+                                       "correlation_id",
+                                       "timestamp",
+                                       "execution_time_ms",
+                                       "uptime_seconds",
+                                       "total_queries",
+                                       "failed_queries",
+                                       "avg_query_time_ms",
+                                       "connects",
+                                       "connect_failures",
+                                       "circuit_opened_count",
+                                       "pool_size",
+                                       "pool_free",
+                                       "pool_in_use",
+                                       "pool_utilization_pct",
+                                       "last_error",
+                                       "last_error_time"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (!strcmp(k, keys[i]))
             return true;
@@ -617,6 +657,7 @@ long replay_run(const replay_trace_t *trace, const replay_target_t *target,
     collect(&r, 0);
 
     size_t answers_before = 0; /* recorded answers before the current line */
+    size_t given_up = 0;       /* of those, never answered in the replay */
     int64_t anchor_us = dbev_mono_us(), anchor_ms = trace->n ? trace->items[0].t_ms : 0;
     int64_t last_deadline_us = dbev_mono_us();
     for (size_t i = 0; i < trace->n; i++) {
@@ -626,8 +667,12 @@ long replay_run(const replay_trace_t *trace, const replay_target_t *target,
             continue;
         }
         /* Happened-before: the answers recorded before this line. */
-        if (r.received < answers_before) {
-            await_answers(&r, answers_before, last_deadline_us);
+        if (r.received + given_up < answers_before) {
+            await_answers(&r, answers_before - given_up, last_deadline_us);
+            /* Those still missing are given up on (the diff reports them): a
+             * later line does not wait for them again. */
+            if (r.received + given_up < answers_before)
+                given_up = answers_before - r.received;
             anchor_us = dbev_mono_us();
             anchor_ms = it->t_ms;
         }

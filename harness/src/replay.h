@@ -15,10 +15,10 @@
  * by a fresh one, the same old id always by the same new one (a duplicate
  * stays a duplicate), so a trace can be replayed twice on one sandbox
  * without the adapter's duplicate detection answering from its records; a
- * message key equal to the old correlation id follows it. Each request's
- * timestamp moves by the time elapsed since it was recorded, so a deadline
- * (timestamp + timeout_ms) is as far away as it was, and a request stamped
- * in the past on purpose is as late as it was.
+ * message key equal to the old correlation id follows it. A request's
+ * timestamp within an hour of its recorded sending moves by the time elapsed
+ * since, so a deadline (timestamp + timeout_ms) is as far away as it was;
+ * one set far off on purpose (a stale or future request) stays as it is.
  *
  * Volatile fields, ignored by the diff (docs/scenarios.md lists them):
  * event_id, correlation_id, timestamp, execution_time_ms, metadata.source

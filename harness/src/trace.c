@@ -51,6 +51,26 @@ static int by_time(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* "bytes": the payload as a JSON string when it is UTF-8 (NULs allowed);
+ * "bytes_hex" when it is not (a JSON text cannot hold it, and a line that
+ * does not encode would be lost). */
+static void set_bytes(json_t *line, const void *payload, size_t len)
+{
+    json_t *text = json_stringn(payload, len);
+    if (text) {
+        json_object_set_new(line, "bytes", text);
+        return;
+    }
+    char *hex = malloc(len * 2 + 1);
+    for (size_t i = 0; hex && i < len; i++)
+        snprintf(hex + i * 2, 3, "%02x", ((const unsigned char *)payload)[i]);
+    if (hex) {
+        hex[len * 2] = '\0';
+        json_object_set_new(line, "bytes_hex", json_string(hex));
+    }
+    free(hex);
+}
+
 static json_t *line_for(const rd_kafka_message_t *m, const char *label)
 {
     json_error_t jerr;
@@ -69,12 +89,16 @@ static json_t *line_for(const rd_kafka_message_t *m, const char *label)
          * a duplicate key, escapes) keeps them too: replay sends those. */
         char *again = strcmp(label, "requested") == 0 ? json_dumps(event, JSON_COMPACT) : NULL;
         if (again && (strlen(again) != m->len || memcmp(again, m->payload, m->len) != 0))
-            json_object_set_new(line, "bytes", json_stringn_nocheck(m->payload, m->len));
+            set_bytes(line, m->payload, m->len);
         free(again);
         json_object_set_new(line, "event", event);
-    } else /* not JSON (a bad-input scenario sent it on purpose): keep the bytes, cut */
+    } else if (strcmp(label, "requested") == 0) {
+        /* not JSON (a bad-input scenario sent it on purpose): all of it, replay sends it */
+        set_bytes(line, m->payload, m->len);
+    } else { /* an answer that is not JSON: keep the bytes, cut */
         json_object_set_new(line, "bytes",
                             json_stringn_nocheck(m->payload, m->len < 4096 ? m->len : 4096));
+    }
     return line;
 }
 

@@ -6,7 +6,8 @@
  *   {"t_ms": ..., "topic": "requested", "partition": 2, "offset": 17,
  *    "correlation_id": "...", "event": {...}}   (or "bytes": "..." when the
  *    event is not JSON, as bad-input scenarios send; a request that is JSON
- *    but whose bytes its compact form does not give back has both)
+ *    but whose bytes its compact form does not give back has both;
+ *    "bytes_hex" instead of "bytes" when they are not UTF-8)
  * The first line is the header, {"header": {...}}: what replay needs to
  * rebuild the scenario's world (trace_header() in run.c writes it: scenario
  * path and name, seed, fixtures, the migrations' key, setup_sql, the
