@@ -20,5 +20,10 @@ if(TARGET dbev_adapter_core)
                       LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
         dbev_add_test(test_exec_session SOURCES integration/test_exec_session.c
                       LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
+        # every refused keyword, in every spelling, at the decoder and the executor
+        dbev_add_test(test_exec_refusals SOURCES integration/test_exec_refusals.c
+                      LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
+        dbev_add_test(test_exec_privilege SOURCES integration/test_exec_privilege.c
+                      LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
     endif()
 endif()

@@ -778,7 +778,8 @@ replay_stack_t *replay_stack_new(pgenv_t *pg, mockenv_t *kafka, const json_t *he
     }
     if (mockenv_create_topics(kafka, s->topic_env, errstr, size) != 0)
         goto fail;
-    pgenv_dsn(pg, s->dbname, s->conninfo, sizeof(s->conninfo));
+    /* The adapters run as their own role, as in the run (runctx.h). */
+    pgenv_dsn_as(pg, s->dbname, PGENV_APP_ROLE, s->conninfo, sizeof(s->conninfo));
     /* The scenario's adapter: settings, as "key=value". */
     const json_t *conf = json_object_get(header, "adapter_conf");
     size_t n = json_object_size(conf), i = 0;

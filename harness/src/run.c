@@ -230,10 +230,26 @@ static int scenario_setup(run_t *run, runctx_t *ctx, size_t index, char *errstr,
     if (setup_database(run, ctx, ctx->dbname, &ctx->direct, errstr, size) != 0)
         return -1;
     pgenv_dsn(run->pg, ctx->dbname, ctx->conninfo, sizeof(ctx->conninfo));
+    pgenv_dsn_as(run->pg, ctx->dbname, PGENV_APP_ROLE, ctx->app_conninfo,
+                 sizeof(ctx->app_conninfo));
     if (run->opts->mode == RUN_MODE_BOTH) {
         snprintf(ctx->dbname_direct, sizeof(ctx->dbname_direct), "%s_direct", ctx->dbname);
         if (setup_database(run, ctx, ctx->dbname_direct, &ctx->direct_twin, errstr, size) != 0)
             return -1;
+    }
+    /* The direct path runs operations as the adapters' role (migration 007
+     * made it; the templates carry its grants). */
+    const char *op_db = run->opts->mode == RUN_MODE_DIRECT ? ctx->dbname
+                        : run->opts->mode == RUN_MODE_BOTH ? ctx->dbname_direct
+                                                           : NULL;
+    if (op_db) {
+        PGconn *conn = pgenv_connect_as(run->pg, op_db, PGENV_APP_ROLE, errstr, size);
+        if (!conn)
+            return -1;
+        if (run->opts->mode == RUN_MODE_DIRECT)
+            ctx->direct_op = conn;
+        else
+            ctx->direct_twin_op = conn;
     }
     ctx->vars = vars_new(run->opts->seed);
     if (run->opts->mode == RUN_MODE_DIRECT)
@@ -248,7 +264,7 @@ static int scenario_setup(run_t *run, runctx_t *ctx, size_t index, char *errstr,
         .count = ctx->adapter_count,
         .bootstrap = mockenv_bootstrap(run->kafka),
         .topic_env = ctx->topic_env,
-        .conninfo = ctx->conninfo,
+        .conninfo = ctx->app_conninfo,
         .breaker_recovery_ms = run->opts->breaker_recovery_ms,
         .log_path = log_path,
         .extra = (const char *const *)extra,
@@ -274,6 +290,8 @@ static void scenario_teardown(run_t *run, runctx_t *ctx)
     adapters_destroy(ctx->adapters);
     PQfinish(ctx->direct);
     PQfinish(ctx->direct_twin);
+    PQfinish(ctx->direct_op);
+    PQfinish(ctx->direct_twin_op);
     vars_destroy(ctx->vars);
     json_decref(ctx->trace_sql);
     if (!run->opts->keep) {

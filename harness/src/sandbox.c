@@ -55,17 +55,12 @@ const char *sandbox_dir(char *buf, size_t size)
     return buf;
 }
 
-/* The adapter's DSN. Once migration 007 (the adapter's own role) is in,
- * pgenv.h defines PGENV_APP_ROLE and the adapters, the CLI's PG* settings
- * and DBEV_PG_DSN take that role; the superuser's DSN stays
- * DBEV_PG_ADMIN_DSN, for setup. This is the one place that chooses. */
+/* The adapter's DSN: its own role (migration 007, PGENV_APP_ROLE), never
+ * the superuser, whose DSN is exported apart as DBEV_PG_ADMIN_DSN for
+ * setup. The one place that chooses. */
 static const char *app_dsn(const pgenv_t *pg, const char *dbname, char *buf, size_t size)
 {
-#ifdef PGENV_APP_ROLE
     return pgenv_dsn_as(pg, dbname, PGENV_APP_ROLE, buf, size);
-#else
-    return pgenv_dsn(pg, dbname, buf, size);
-#endif
 }
 
 static void path_in(const char *dir, const char *name, char *buf, size_t size)

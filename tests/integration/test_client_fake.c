@@ -925,7 +925,7 @@ static void test_cli_exit_codes(void **state)
     char cmd[2048];
     snprintf(cmd, sizeof(cmd),
              "script -qec \"%s/bin/dbev -b %s --env %s --correlation-id cli-tty query "
-             "'SELECT 1' -p 7\" /dev/null 2>/dev/null",
+             "'SELECT \\$1' -p 7\" /dev/null 2>/dev/null",
              DBEV_BUILD_DIR, R.bootstrap, ENV_PREFIX);
     FILE *fp = popen(cmd, "r");
     assert_non_null(fp);

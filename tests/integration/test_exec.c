@@ -634,7 +634,7 @@ static void test_record_conflict_in_group(void **state)
     /* wait (deadline 30 s) until the group's record INSERT waits on our lock */
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query "
-             "LIKE 'INSERT INTO dbev_adapter.processed_events%%' AND pid <> %d",
+             "LIKE '%%dbev_adapter.record(%%' AND pid <> %d",
              PQbackendPID(other));
     int64_t deadline = dbev_mono_us() + 30 * 1000000LL;
     long waiting = 0;
