@@ -20,6 +20,12 @@ struct run_metrics {
     dbev_hist_t *latency[N_PATHS][DBEV_OP__COUNT];
     long errors[N_PATHS][DBEV_OP__COUNT];
     dbev_hist_t *roundtrip;
+    /* The latency probe's own (tag perf, repeat:), per path and operation,
+     * and the adapter's service time answers carry (metadata.service_ms):
+     * every measured answer's, and the probe's. */
+    dbev_hist_t *probe[N_PATHS][DBEV_OP__COUNT];
+    dbev_hist_t *service[DBEV_OP__COUNT];
+    dbev_hist_t *probe_service[DBEV_OP__COUNT];
     long parity_mismatches;
     json_t *figures; /* name -> number: loads, aggregates, plain figures */
     double load_sent, load_errors;
@@ -34,8 +40,14 @@ run_metrics_t *run_metrics_new(void)
     m->figures = json_object();
     m->roundtrip = dbev_hist_new();
     for (int p = 0; p < N_PATHS; p++)
-        for (int o = 0; o < DBEV_OP__COUNT; o++)
+        for (int o = 0; o < DBEV_OP__COUNT; o++) {
             m->latency[p][o] = dbev_hist_new();
+            m->probe[p][o] = dbev_hist_new();
+        }
+    for (int o = 0; o < DBEV_OP__COUNT; o++) {
+        m->service[o] = dbev_hist_new();
+        m->probe_service[o] = dbev_hist_new();
+    }
     return m;
 }
 
@@ -44,8 +56,14 @@ void run_metrics_destroy(run_metrics_t *m)
     if (!m)
         return;
     for (int p = 0; p < N_PATHS; p++)
-        for (int o = 0; o < DBEV_OP__COUNT; o++)
+        for (int o = 0; o < DBEV_OP__COUNT; o++) {
             dbev_hist_destroy(m->latency[p][o]);
+            dbev_hist_destroy(m->probe[p][o]);
+        }
+    for (int o = 0; o < DBEV_OP__COUNT; o++) {
+        dbev_hist_destroy(m->service[o]);
+        dbev_hist_destroy(m->probe_service[o]);
+    }
     dbev_hist_destroy(m->roundtrip);
     json_decref(m->figures);
     pthread_mutex_destroy(&m->lock);
@@ -79,6 +97,28 @@ void run_metrics_latency(run_metrics_t *m, const char *path, dbev_op_t op, doubl
     } else {
         m->errors[p][op]++;
     }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void run_metrics_probe(run_metrics_t *m, const char *path, dbev_op_t op, double latency_ms, bool ok)
+{
+    if (!m || op >= DBEV_OP__COUNT || !ok)
+        return; /* a failed probe request fails its step: the scenario says so */
+    int p = strcmp(path, "direct") == 0 ? PATH_DIRECT : PATH_EVENT;
+    pthread_mutex_lock(&m->lock);
+    dbev_hist_record(m->probe[p][op], (int64_t)(latency_ms * 1000.0));
+    pthread_mutex_unlock(&m->lock);
+}
+
+void run_metrics_service(run_metrics_t *m, dbev_op_t op, double service_ms, bool probe)
+{
+    if (!m || op >= DBEV_OP__COUNT || !(service_ms >= 0))
+        return;
+    int64_t us = (int64_t)(service_ms * 1000.0);
+    pthread_mutex_lock(&m->lock);
+    dbev_hist_record(m->service[op], us);
+    if (probe)
+        dbev_hist_record(m->probe_service[op], us);
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -217,6 +257,34 @@ json_t *run_metrics_json(run_metrics_t *m)
             double d = (double)dbev_hist_percentile(m->latency[PATH_DIRECT][o], 95);
             snprintf(prefix, sizeof(prefix), "ratio.%s.p95", op);
             json_object_set_new(out, prefix, json_real(d > 0 ? e / d : 0));
+        }
+    }
+    for (int o = 0; o < DBEV_OP__COUNT; o++) {
+        run_metrics_op_key((dbev_op_t)o, op, sizeof(op));
+        const dbev_hist_t *ev = m->probe[PATH_EVENT][o], *di = m->probe[PATH_DIRECT][o];
+        if (dbev_hist_count(ev)) {
+            snprintf(prefix, sizeof(prefix), "probe.%s", op);
+            put_hist(out, prefix, ev, -1);
+        }
+        if (dbev_hist_count(di)) {
+            snprintf(prefix, sizeof(prefix), "probe.direct.%s", op);
+            put_hist(out, prefix, di, -1);
+        }
+        /* The same run's direct path: how fast this machine and its
+         * PostgreSQL were while the event path was measured. */
+        if (dbev_hist_count(ev) && dbev_hist_count(di) && dbev_hist_percentile(di, 50) > 0) {
+            snprintf(prefix, sizeof(prefix), "probe.%s.ratio_p50", op);
+            json_object_set_new(out, prefix,
+                                json_real((double)dbev_hist_percentile(ev, 50) /
+                                          (double)dbev_hist_percentile(di, 50)));
+        }
+        if (dbev_hist_count(m->service[o])) {
+            snprintf(prefix, sizeof(prefix), "service.%s", op);
+            put_hist(out, prefix, m->service[o], -1);
+        }
+        if (dbev_hist_count(m->probe_service[o])) {
+            snprintf(prefix, sizeof(prefix), "probe.service.%s", op);
+            put_hist(out, prefix, m->probe_service[o], -1);
         }
     }
     if (dbev_hist_count(m->roundtrip))

@@ -410,6 +410,7 @@ static void run_one(run_t *run, size_t index)
      * not the path's speed: their latencies stay out of the metrics. */
     ctx.metrics_excluded = has_fault(sc->steps, sc->n_steps, false) ||
                            scenario_has_tag(sc, "validation") || scenario_has_tag(sc, "timeout");
+    ctx.probe = scenario_has_tag(sc, "perf");
     if (status == DBEV_REPORT_PASS) {
         char errstr[1024];
         if (scenario_setup(run, &ctx, index, errstr, sizeof(errstr)) != 0) {

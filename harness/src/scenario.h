@@ -41,6 +41,7 @@ typedef struct step {
     const json_t *parity;  /* borrowed; {ignore_columns: [...]} for --mode both, or NULL */
     int64_t timeout_ms;    /* per-step timeout (until: the deadline); 0: default */
     double max_latency_ms; /* expect.latency_ms_max, 0: none */
+    int repeat;            /* operation steps: run this many times in a row (repeat:); 1 */
     struct step *children; /* STEP_PARALLEL, STEP_UNTIL (the polled step): owned */
     size_t n_children;
 } step_t;
