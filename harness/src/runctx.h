@@ -122,9 +122,11 @@ int step_run_parallel(runctx_t *ctx, const step_t *step, step_result_t *res);
 /** Records one single operation's latency on a path ("event" or "direct"). Thread-safe. */
 void run_metrics_latency(run_metrics_t *metrics, const char *path, dbev_op_t op, double latency_ms,
                          bool ok);
-/** Records one latency of a latency probe's repeated step (probe.*). Thread-safe. */
-void run_metrics_probe(run_metrics_t *metrics, const char *path, dbev_op_t op, double latency_ms,
-                       bool ok);
+/** Records one latency of a latency probe's repeated step (probe.*); block
+ *  names the step (its file:line:column; its samples' median is one
+ *  block's). Thread-safe. */
+void run_metrics_probe(run_metrics_t *metrics, const char *block, const char *path, dbev_op_t op,
+                       double latency_ms, bool ok);
 /** Records the adapter's service time an answer carried (metadata.service_ms):
  *  service.<op>.*, and probe.service.<op>.* when probe. Thread-safe. */
 void run_metrics_service(run_metrics_t *metrics, dbev_op_t op, double service_ms, bool probe);

@@ -73,7 +73,7 @@ static void record(runctx_t *ctx, const step_t *step, const char *path, const js
     bool ok = json_is_true(json_object_get(outcome, "ok"));
     bool probe = ctx->probe && step->repeat > 1;
     if (probe)
-        run_metrics_probe(ctx->metrics, path, step->op, ms, ok);
+        run_metrics_probe(ctx->metrics, step->where, path, step->op, ms, ok);
     else if (!ctx->metrics_excluded)
         run_metrics_latency(ctx->metrics, path, step->op, ms, ok);
     const json_t *service = json_object_get(json_object_get(outcome, "metadata"), "service_ms");
