@@ -135,10 +135,14 @@ json_t *gate_baseline_load(const char *path, const char *key, char *errstr, size
 static bool same_settings(const json_t *a, const json_t *b)
 {
     static const char *const keys[] = {"mode", "gates", "with_long", "scenarios"};
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (!json_equal(json_object_get(a, keys[i]), json_object_get(b, keys[i])))
+    if (!a || !b)
+        return false;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const json_t *x = json_object_get(a, keys[i]), *y = json_object_get(b, keys[i]);
+        if ((x || y) && !json_equal(x, y)) /* json_equal(NULL, NULL) is false */
             return false;
-    return a && b;
+    }
+    return true;
 }
 
 /* Why a run cannot join an entry ("" when it can). */
