@@ -89,8 +89,8 @@ static void test_mistakes_are_pointed_at(void **state)
                  "mapping of the operation");
     expect_error("name: x\nproves: y\nfoo: 1\nsteps:\n  - sql: SELECT 1\n", "bad.yaml:3:6",
                  "unknown scenario key 'foo'");
-    expect_error("name: x\nproves: y\nsteps:\n  - sql: SELECT 1\n    repeat: 3\n",
-                 "bad.yaml:5:13", "only an operation step repeats");
+    expect_error("name: x\nproves: y\nsteps:\n  - sql: SELECT 1\n    repeat: 3\n", "bad.yaml:5:13",
+                 "only an operation step repeats");
     expect_error("name: x\nproves: y\nsteps:\n  - query: SELECT 1\n    repeat: 0\n",
                  "bad.yaml:5:13", "repeat must be a whole number");
     expect_error("name: [x\n", "bad.yaml:", "");
