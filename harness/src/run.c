@@ -519,6 +519,7 @@ static void run_one(run_t *run, size_t index)
     ctx.metrics_excluded = has_fault(sc->steps, sc->n_steps, false) ||
                            scenario_has_tag(sc, "validation") || scenario_has_tag(sc, "timeout") ||
                            scenario_has_tag(sc, "security");
+    ctx.probe = scenario_has_tag(sc, "perf");
     if (status == DBEV_REPORT_PASS) {
         char errstr[1024];
         guards_t guards;

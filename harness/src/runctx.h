@@ -101,6 +101,9 @@ typedef struct runctx {
     /* The sql: steps run on the scenario's database, in order, as trace
      * lines (trace_note_sql()); owned, NULL until the first. */
     json_t *trace_sql;
+    /* A latency probe (tag perf): its repeated steps' latencies go to the
+     * probe.* figures (run.h), apart from the suite's. */
+    bool probe;
 } runctx_t;
 
 /** What a step produced. */
@@ -132,6 +135,14 @@ int step_run_registry(runctx_t *ctx, const step_t *step, step_result_t *res);
 /** Records one single operation's latency on a path ("event" or "direct"). Thread-safe. */
 void run_metrics_latency(run_metrics_t *metrics, const char *path, dbev_op_t op, double latency_ms,
                          bool ok);
+/** Records one latency of a latency probe's repeated step (probe.*); block
+ *  names the step (its file:line:column; its samples' median is one
+ *  block's). Thread-safe. */
+void run_metrics_probe(run_metrics_t *metrics, const char *block, const char *path, dbev_op_t op,
+                       double latency_ms, bool ok);
+/** Records the adapter's service time an answer carried (metadata.service_ms):
+ *  service.<op>.*, and probe.service.<op>.* when probe. Thread-safe. */
+void run_metrics_service(run_metrics_t *metrics, dbev_op_t op, double service_ms, bool probe);
 /** Counts one parity mismatch (--mode both). Thread-safe. */
 void run_metrics_parity_mismatch(run_metrics_t *metrics);
 
