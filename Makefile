@@ -2,6 +2,7 @@
 # README's Quick start, plus the few a developer wants day to day.
 #   make run    install what is missing, build, run the main job
 #   make test   the same, then every test through ctest
+#   make replay-check  run the suite (no long loads), replaying each trace
 BUILD_DIR  ?= build
 BUILD_TYPE ?= RelWithDebInfo
 SANITIZE   ?=
@@ -9,7 +10,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS  += --no-print-directory
 CMAKE_ARGS ?=
 
-.PHONY: all deps configure build run test bench format format-check clean
+.PHONY: all deps configure build run test replay-check bench format format-check clean
 
 all: build
 
@@ -29,6 +30,11 @@ run: build
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+# Every scenario without faults or loads is run, then its trace replayed on a
+# fresh database with the same fixtures: a different answer fails it.
+replay-check: build
+	@$(BUILD_DIR)/bin/dbev-harness run --replay-check --skip-tag long -j 2
 
 bench: build
 	@bench/run $(BUILD_DIR)

@@ -124,6 +124,10 @@ static rd_kafka_t *new_handle(mockenv_t *env, const char *bootstrap, char *errst
     }
     /* One connection attempt per probe is enough to tell a dead address. */
     rd_kafka_conf_set(conf, "reconnect.backoff.ms", "100", err, sizeof(err));
+    /* The mock cluster's brokers set up the sockets they accept with their
+     * host handle's settings: without this their small responses could wait
+     * for a delayed ACK (Nagle), 30-45 ms spikes in the echo's p99. */
+    rd_kafka_conf_set(conf, "socket.nagle.disable", "true", err, sizeof(err));
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     if (!rk) {
         rd_kafka_conf_destroy(conf);
