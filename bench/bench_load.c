@@ -13,6 +13,7 @@
 #include "cpu_split.h"
 #include "kprofile.h"
 #include "runctx.h"
+#include "transport.h"
 
 #include "dbev_adapter.h"
 
@@ -100,6 +101,16 @@ int main(int argc, char **argv)
     for (int i = 0; kprofile_adapter_setting(mock_profile, i, buf, sizeof(buf)); i++)
         dbev_adapter_conf_set_kv(aconf, buf, err, sizeof(err));
     char extra[512] = "";
+    /* DBEV_BENCH_ADAPTER="key=value,...": more adapter settings (e.g.
+     * kafka.producer.linger.ms=0.5), after the profile. */
+    const char *more_adapter = getenv("DBEV_BENCH_ADAPTER");
+    snprintf(extra, sizeof(extra), "%s", more_adapter ? more_adapter : "");
+    for (char *save = NULL, *kv = strtok_r(extra, ",", &save); kv; kv = strtok_r(NULL, ",", &save))
+        if (dbev_adapter_conf_set_kv(aconf, kv, err, sizeof(err))) {
+            dbev_adapter_conf_destroy(aconf);
+            rc = die("DBEV_BENCH_ADAPTER", err);
+            goto out;
+        }
     snprintf(extra, sizeof(extra), "%s", more ? more : "");
     for (char *save = NULL, *kv = strtok_r(extra, ",", &save); kv;
          kv = strtok_r(NULL, ",", &save)) {
@@ -146,6 +157,18 @@ int main(int argc, char **argv)
     dbev_conf_set(conf, "topic.prefix", mockenv_env_name(mk), err, sizeof(err));
     dbev_conf_set(conf, "kafka.log_level", "0", err, sizeof(err));
     kprofile_client(conf, mock_profile);
+    /* DBEV_BENCH_CLIENT="key=value,...": more client settings (e.g.
+     * kafka.consumer.fetch.wait.max.ms=0), after the profile. */
+    const char *more_client = getenv("DBEV_BENCH_CLIENT");
+    snprintf(extra, sizeof(extra), "%s", more_client ? more_client : "");
+    for (char *save = NULL, *kv = strtok_r(extra, ",", &save); kv;
+         kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq) {
+            *eq = '\0';
+            dbev_conf_set(conf, kv, eq + 1, err, sizeof(err));
+        }
+    }
     snprintf(extra, sizeof(extra), "%s", more ? more : "");
     for (char *save = NULL, *kv = strtok_r(extra, ",", &save); kv;
          kv = strtok_r(NULL, ",", &save)) {
@@ -202,6 +225,19 @@ int main(int argc, char **argv)
                     .started_us = dbev_mono_us()};
     step_result_t res = {0};
     res.report_step = dbev_report_scenario_add_step(rs, step.name, "load");
+    /* The transport floor of this mock cluster under the same profile (the
+     * harness's, transport.h), before the load: the broker's part of the
+     * latencies below. */
+    transport_floor_t floor = {0};
+    char floor_err[256] = "";
+    mockenv_create_topics(mk, "benchfloor", floor_err, sizeof(floor_err));
+    char fa[256], fb[256];
+    transport_opts_t fopts = {
+        .bootstrap = mockenv_bootstrap(mk),
+        .topic_a = dbev_topic_name("benchfloor", DBEV_TOPIC_REQUESTED, fa, sizeof(fa)),
+        .topic_b = dbev_topic_name("benchfloor", DBEV_TOPIC_COMPLETED, fb, sizeof(fb)),
+        .mock = mock_profile};
+    bool have_floor = transport_measure(&fopts, &floor, floor_err, sizeof(floor_err)) == 0;
     int64_t t0 = dbev_mono_us();
     cpu_split_t split0, split1;
     cpu_split_take(&split0, pgenv_server_pid(pg), "postgres");
@@ -234,6 +270,12 @@ int main(int argc, char **argv)
     dump = json_dumps(vars_path_get(load, "service_percentiles_us"), JSON_COMPACT);
     printf("  adapter service time (us):       %s\n", dump);
     free(dump);
+    if (have_floor)
+        printf("  transport floor (two hops, no adapter, %d at %d/s before the load): p50 %.0f us, "
+               "p99 %.0f us\n",
+               floor.received, TRANSPORT_DEFAULT_RATE, floor.p50_ms * 1000, floor.p99_ms * 1000);
+    else
+        printf("  transport floor: not measured: %s\n", floor_err);
     dump = json_dumps(json_object_get(load, "errors"), JSON_COMPACT);
     /* Where the CPU went: the consumers' polling shows in rdk:broker* and
      * rdk:mock (the mock cluster's thread answering fetches). */

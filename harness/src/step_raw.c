@@ -101,7 +101,7 @@ static rd_kafka_t *raw_client(runctx_t *ctx, rd_kafka_type_t type, int timeout_m
         for (size_t i = 0; i < sizeof(consumer) / sizeof(consumer[0]); i++)
             if (rd_kafka_conf_set(conf, consumer[i].k, consumer[i].v, errstr, size))
                 goto fail;
-        if (kprofile_apply(conf, mockenv_is_mock(ctx->kafka), true))
+        if (kprofile_apply(conf, mockenv_is_mock(ctx->kafka), KPROFILE_CONSUMER))
             goto fail;
     }
     rd_kafka_conf_set_opaque(conf, (void *)ctx->logger);

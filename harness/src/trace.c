@@ -200,7 +200,7 @@ long trace_dump(runctx_t *ctx, const char *bootstrap, const json_t *header, cons
     rd_kafka_conf_set(conf, "group.id", "dbev-harness-trace", err, sizeof(err));
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
     rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
-    kprofile_apply(conf, mockenv_is_mock(ctx->kafka), true);
+    kprofile_apply(conf, mockenv_is_mock(ctx->kafka), KPROFILE_CONSUMER);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     if (!rk) {
         rd_kafka_conf_destroy(conf);

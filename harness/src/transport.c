@@ -56,15 +56,16 @@ static int set_all(rd_kafka_conf_t *conf, const char *const *kv, char *errstr, s
     return 0;
 }
 
-static rd_kafka_t *make(const transport_opts_t *o, bool consumer, const char *const *own,
+static rd_kafka_t *make(const transport_opts_t *o, kprofile_role_t role, const char *const *own,
                         char *errstr, size_t size)
 {
+    bool consumer = role == KPROFILE_CONSUMER;
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     const char *base[] = {"log_level=0", "reconnect.backoff.ms=100", NULL};
     if (rd_kafka_conf_set(conf, "bootstrap.servers", o->bootstrap, err, sizeof(err)) ||
         set_all(conf, base, errstr, size) || set_all(conf, own, errstr, size) ||
-        kprofile_apply(conf, o->mock, consumer) ||
+        kprofile_apply(conf, o->mock, role) ||
         set_all(conf, consumer ? o->extra : o->extra_producer, errstr, size)) {
         if (!errstr[0])
             dbev_seterr(errstr, size, "transport: %s", err);
@@ -147,10 +148,10 @@ int transport_measure(const transport_opts_t *o, transport_floor_t *out, char *e
     const char *const adapter_producer[] = {"linger.ms=1", "enable.idempotence=true", "acks=all",
                                             NULL};
     echo_t e = {0};
-    rd_kafka_t *send = make(o, false, client_producer, errstr, size);
-    rd_kafka_t *recv = send ? make(o, true, consumer_own, errstr, size) : NULL;
-    e.in = recv ? make(o, true, consumer_own, errstr, size) : NULL;
-    e.out = e.in ? make(o, false, adapter_producer, errstr, size) : NULL;
+    rd_kafka_t *send = make(o, KPROFILE_CLIENT_PRODUCER, client_producer, errstr, size);
+    rd_kafka_t *recv = send ? make(o, KPROFILE_CONSUMER, consumer_own, errstr, size) : NULL;
+    e.in = recv ? make(o, KPROFILE_CONSUMER, consumer_own, errstr, size) : NULL;
+    e.out = e.in ? make(o, KPROFILE_ADAPTER_PRODUCER, adapter_producer, errstr, size) : NULL;
     rd_kafka_topic_t *a = e.out ? rd_kafka_topic_new(send, o->topic_a, NULL) : NULL;
     e.b = a ? rd_kafka_topic_new(e.out, o->topic_b, NULL) : NULL;
     dbev_hist_t *hist = dbev_hist_new();

@@ -143,7 +143,11 @@ static void write_steps(FILE *fp, const dbev_report_scenario_t *s)
             h(fp, step->kind);
             fputs("</td><td>", fp);
             badge(fp, dbev_report_status_name(step->status));
-            fprintf(fp, "</td><td class=\"num\">%.3f s</td><td>", (double)step->duration_us / 1e6);
+            fprintf(fp, "</td><td class=\"num\">%.3f s", (double)step->duration_us / 1e6);
+            if (step->service_us >= 0) /* the adapter's share (its answer's service_ms) */
+                fprintf(fp, "<div class=\"muted\">adapter %.2f ms</div>",
+                        (double)step->service_us / 1000.0);
+            fputs("</td><td>", fp);
             h(fp, step->reason);
             if (step->expected) {
                 fputs("<div>expected:</div><pre>", fp);
