@@ -92,12 +92,11 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         dbev_adapter_conf_set_kv(aconf, fixed[i], err, sizeof(err));
     /* The harness's fetch profile for the mock (kprofile.h), as its runs use;
-     * DBEV_BENCH_PROFILE=broker measures the real-broker one instead, and
+     * DBEV_KAFKA_PROFILE=broker (kprofile.h) measures the real-broker one instead, and
      * DBEV_BENCH_CONSUMER="key=value,..." adds consumer settings to both
      * consumers (the adapter's and the client's) after it. */
-    const char *profile = getenv("DBEV_BENCH_PROFILE");
     const char *more = getenv("DBEV_BENCH_CONSUMER");
-    bool mock_profile = !profile || strcmp(profile, "broker") != 0;
+    bool mock_profile = strcmp(kprofile_name(true), "mock") == 0;
     for (int i = 0; kprofile_adapter_setting(mock_profile, i, buf, sizeof(buf)); i++)
         dbev_adapter_conf_set_kv(aconf, buf, err, sizeof(err));
     char extra[512] = "";

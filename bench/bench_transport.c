@@ -11,6 +11,7 @@
  * setting of both producers (e.g. -P linger.ms=0).
  * Default 2000 round trips at 1000/s on a 3-broker mock cluster.
  */
+#include "kprofile.h"
 #include "mockenv.h"
 #include "transport.h"
 
@@ -65,7 +66,7 @@ int main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "bench_transport: %s\n", err);
     } else {
-        printf("bench_transport: %s profile", broker ? "broker" : "mock");
+        printf("bench_transport: %s profile", kprofile_name(!broker));
         for (int i = 0; i < n_extra; i++)
             printf(" %s", extra[i]);
         for (int i = 0; i < n_extra_p; i++)

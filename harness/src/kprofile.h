@@ -42,8 +42,12 @@ typedef enum {
 } kprofile_role_t;
 
 /** The settings of role for the mock cluster (mock) or a real Kafka,
- *  terminated by {NULL, NULL}. Static storage. */
+ *  terminated by {NULL, NULL}. Static storage. The environment variable
+ *  DBEV_KAFKA_PROFILE=broker gives the broker profile on the mock too. */
 const kprofile_setting_t *kprofile_settings(bool mock, kprofile_role_t role);
+
+/** "mock" or "broker": the profile kprofile_settings(mock, ...) gives. */
+const char *kprofile_name(bool mock);
 
 /** Applies kprofile_settings(mock, role) to a librdkafka configuration.
  *  Returns 0, or -1 (a setting librdkafka refused: never with the built-in ones). */

@@ -828,7 +828,7 @@ static void measure_transport(run_t *run)
         snprintf(line, sizeof(line),
                  "p50 %.2f ms, p99 %.2f ms over %d round trips (two hops, no adapter; %s fetch "
                  "profile; %.2f s)",
-                 f.p50_ms, f.p99_ms, f.received, o.mock ? "mock" : "broker", f.wall_s);
+                 f.p50_ms, f.p99_ms, f.received, kprofile_name(o.mock), f.wall_s);
         run_metrics_set(run->metrics, "transport.p50_ms", f.p50_ms);
         run_metrics_set(run->metrics, "transport.p99_ms", f.p99_ms);
         run_metrics_set(run->metrics, "transport.round_trips", f.received);
