@@ -145,6 +145,38 @@ dbev_adapter_conf_t *kit_adapter_conf(kit_t *kit)
     return conf;
 }
 
+dbev_adapter_t *kit_start_adapter(kit_t *kit, const char *const *kv, int wait_ms)
+{
+    dbev_adapter_conf_t *conf = kit_adapter_conf(kit);
+    char err[512];
+    for (size_t i = 0; kv && kv[i]; i++)
+        if (dbev_adapter_conf_set_kv(conf, kv[i], err, sizeof(err)) != DBEV_ADAPTER_CONF_OK) {
+            dbev_adapter_conf_destroy(conf);
+            fail_msg("conf %s: %s", kv[i], err);
+        }
+    dbev_adapter_t *adapter = dbev_adapter_new(conf, err, sizeof(err));
+    if (!adapter) {
+        dbev_adapter_conf_destroy(conf);
+        fail_msg("dbev_adapter_new: %s", err);
+    }
+    if (dbev_adapter_start(adapter, err, sizeof(err))) {
+        dbev_adapter_destroy(adapter);
+        fail_msg("dbev_adapter_start: %s", err);
+    }
+    if (wait_ms > 0 && !kit_wait_for(kit_adapter_assigned, adapter, wait_ms)) {
+        dbev_adapter_destroy(adapter);
+        fail_msg("the adapter got no partitions within %d ms", wait_ms);
+    }
+    return adapter;
+}
+
+bool kit_adapter_assigned(void *adapter)
+{
+    dbev_adapter_stats_t st;
+    dbev_adapter_stats(adapter, &st);
+    return st.assigned > 0;
+}
+
 int kit_adapter_args(kit_t *kit, char **argv, int max)
 {
     char buf[600];
