@@ -3,6 +3,12 @@
  * program (pg_kit.h). Every step's failure unwinds through pg_kit_destroy(),
  * which copes with a kit filled only part way.
  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include "pg_kit.h"
 
 #include <stdbool.h>
@@ -85,4 +91,23 @@ void pg_kit_destroy(pg_kit_t *kit)
     if (kit->tmpdir[0])
         rmdir(kit->tmpdir);
     free(kit);
+}
+
+void pg_kit_exec(PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(conn));
+    PQclear(res);
+}
+
+long pg_kit_count(PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(conn));
+    long n = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return n;
 }

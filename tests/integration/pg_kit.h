@@ -6,9 +6,10 @@
  * test's group setup and teardown are a few lines and a failure half way
  * leaves nothing behind.
  *
- * Free of cmocka (errors as errstr): it serves group setups, which report
- * by returning -1, and links with either pgenv library (dbev_adb_pgenv or
- * dbev_harness_core) as one more source of the test.
+ * pg_kit_new() reports errors as errstr, since group setups report by
+ * returning -1; the query helpers fail the running cmocka test. It links
+ * with either pgenv library (dbev_adb_pgenv or dbev_harness_core) as one
+ * more source of the test.
  */
 #ifndef TEST_PG_KIT_H
 #define TEST_PG_KIT_H
@@ -41,5 +42,12 @@ pg_kit_t *pg_kit_new(const char *tag, const char *dbname, const char *schema_sql
 
 /** Stops the server and removes its directory and the parent. NULL is a no-op. */
 void pg_kit_destroy(pg_kit_t *kit);
+
+/** Runs sql on conn; fails the test unless it completes. */
+void pg_kit_exec(PGconn *conn, const char *sql);
+
+/** The first column of the first row of sql as a number (a count(*));
+ *  fails the test when sql fails or is not a query. */
+long pg_kit_count(PGconn *conn, const char *sql);
 
 #endif

@@ -110,20 +110,12 @@ static json_t *run_err(dbev_op_t op, const char *body, const char *code, const c
 
 static long count_sql(PGconn *c, const char *sql)
 {
-    PGresult *res = PQexec(c, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(c));
-    long n = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return n;
+    return pg_kit_count(c, sql);
 }
 
 static void exec_sql(PGconn *c, const char *sql)
 {
-    PGresult *res = PQexec(c, sql);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(c));
-    PQclear(res);
+    pg_kit_exec(c, sql);
 }
 
 static int64_t rc_of(const json_t *o)

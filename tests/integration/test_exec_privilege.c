@@ -62,12 +62,7 @@ static const char *schema_sql = "CREATE TABLE notes (id serial PRIMARY KEY, body
 
 static long count_sql(const char *sql)
 {
-    PGresult *res = PQexec(direct, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(direct));
-    long n = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return n;
+    return pg_kit_count(direct, sql);
 }
 
 static adapter_exec_t *new_exec(const char *dsn, bool refuse_superuser, char *err, size_t size)

@@ -178,12 +178,7 @@ static const dbev_logger_t logger = {
 
 static long count_sql(const char *sql)
 {
-    PGresult *res = PQexec(direct, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(direct));
-    long n = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return n;
+    return pg_kit_count(direct, sql);
 }
 
 static int group_teardown(void **state);

@@ -76,21 +76,12 @@ static const char *probe_sql =
 
 static void exec_sql(const char *sql)
 {
-    PGresult *res = PQexec(direct, sql);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(direct));
-    PQclear(res);
+    pg_kit_exec(direct, sql);
 }
 
 static long count_sql(const char *sql)
 {
-    PGresult *res = PQexec(direct, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(direct));
-    long n = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return n;
+    return pg_kit_count(direct, sql);
 }
 
 static int group_teardown(void **state);

@@ -30,11 +30,7 @@ static PGconn *conn;
 
 static void must(const char *sql)
 {
-    PGresult *res = PQexec(conn, sql);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(conn));
-    PQclear(res);
+    pg_kit_exec(conn, sql);
 }
 
 static int group_setup(void **state)
