@@ -26,8 +26,15 @@ int64_t dbev_wall_us(void)
 
 char *dbev_iso8601(int64_t wall_us, char *buf, size_t size)
 {
-    time_t secs = (time_t)(wall_us / 1000000);
-    int millis = (int)((wall_us % 1000000) / 1000);
+    /* Floor, not C's truncation toward zero: before 1970 the remainder is
+     * negative and would print as ".-999". */
+    int64_t secs64 = wall_us / 1000000, sub_us = wall_us % 1000000;
+    if (sub_us < 0) {
+        secs64--;
+        sub_us += 1000000;
+    }
+    time_t secs = (time_t)secs64;
+    int millis = (int)(sub_us / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,

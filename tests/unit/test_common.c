@@ -20,6 +20,22 @@ static void test_iso8601_round_trip(void **state)
     assert_int_equal(dbev_parse_iso8601("2025-10-30T10:00:00", &us), 0); /* no zone: UTC */
 }
 
+/* Found by fuzz/fuzz_request_decode: a time before 1970 came out as
+ * "...T10:00:01.-999Z", which the decoder then refused. */
+static void test_iso8601_before_1970(void **state)
+{
+    char buf[40];
+    int64_t us;
+    assert_string_equal(dbev_iso8601(-1000, buf, sizeof(buf)), "1969-12-31T23:59:59.999Z");
+    assert_int_equal(dbev_parse_iso8601("1012-10-30T10:00:00.0001Z", &us), 0);
+    assert_string_equal(dbev_iso8601(us, buf, sizeof(buf)), "1012-10-30T10:00:00.000Z");
+    assert_int_equal(dbev_parse_iso8601("1969-07-20T20:17:40.250Z", &us), 0);
+    assert_string_equal(dbev_iso8601(us, buf, sizeof(buf)), "1969-07-20T20:17:40.250Z");
+    int64_t again;
+    assert_int_equal(dbev_parse_iso8601(buf, &again), 0);
+    assert_true(again == us);
+}
+
 static void test_iso8601_refuses_malformed(void **state)
 {
     int64_t us;
@@ -47,6 +63,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iso8601_round_trip),
+        cmocka_unit_test(test_iso8601_before_1970),
         cmocka_unit_test(test_iso8601_refuses_malformed),
         cmocka_unit_test(test_log_levels),
     };
