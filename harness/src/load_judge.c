@@ -18,6 +18,8 @@ typedef struct judge {
 } judge_t;
 
 static void append(char *buf, size_t size, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void append(char *buf, size_t size, const char *fmt, va_list ap)
 {
     size_t len = strlen(buf);
     if (len + 3 >= size)
