@@ -2,14 +2,19 @@
 # README's Quick start, plus the few a developer wants day to day.
 #   make run    install what is missing, build, run the main job
 #   make test   the same, then every test through ctest
+#               (SANITIZE=address,undefined BUILD_DIR=build-asan: under ASan+UBSan)
+#   make fuzz   build the libFuzzer targets (clang) in FUZZ_DIR and run each
+#               FUZZ_SECONDS over a copy of its corpus; fuzz-merge keeps the finds
 BUILD_DIR  ?= build
 BUILD_TYPE ?= RelWithDebInfo
 SANITIZE   ?=
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS  += --no-print-directory
 CMAKE_ARGS ?=
+FUZZ_DIR   ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build run test bench format format-check clean
+.PHONY: all deps configure build run test bench fuzz fuzz-build fuzz-merge format format-check clean
 
 all: build
 
@@ -29,6 +34,17 @@ run: build
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+fuzz-build: deps
+	@CC=clang cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBEV_FUZZ=ON \
+	    -DCMAKE_C_COMPILER=clang $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(FUZZ_DIR) --target fuzz_targets -j $(JOBS)
+
+fuzz: fuzz-build
+	@fuzz/run $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+fuzz-merge: fuzz-build
+	@fuzz/run --merge $(FUZZ_DIR)
 
 bench: build
 	@bench/run $(BUILD_DIR)
