@@ -2,12 +2,13 @@
 # README's Quick start, plus the few a developer wants day to day.
 #   make run    install what is missing, build, run the main job
 #   make test   the same, then every test through ctest
-#               (SANITIZE=address,undefined BUILD_DIR=build-asan: under ASan+UBSan)
+#               (SANITIZE=address,undefined: under ASan+UBSan, in build-asan)
 #   make fuzz   build the libFuzzer targets (clang) in FUZZ_DIR and run each
 #               FUZZ_SECONDS over a copy of its corpus; fuzz-merge keeps the finds
-BUILD_DIR  ?= build
-BUILD_TYPE ?= RelWithDebInfo
 SANITIZE   ?=
+# A sanitizer build gets a dir of its own (build-asan), so the plain one stays.
+BUILD_DIR  ?= $(if $(SANITIZE),build-asan,build)
+BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS  += --no-print-directory
 CMAKE_ARGS ?=
