@@ -286,6 +286,9 @@ int main(int argc, char **argv)
         {"pg.port", port},
         {"pg.user", pgenv_user(pg)},
         {"pg.dbname", "bench"},
+        /* a throwaway server's database without migrations: the superuser
+         * adapter applies migration 007 itself */
+        {"pg.allow.superuser", "true"},
         {"batch.max", batch},
         {"log.level", "warn"},
         {"kafka.consumer.fetch.wait.max.ms", "10"},

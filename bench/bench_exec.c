@@ -5,7 +5,12 @@
  * libpq, once one INSERT per round trip and once pipelined per batch. Also
  * the same executor run with the request decode and the response
  * serialisation included, the adapter's whole CPU cost per request short of
- * Kafka. Prints one line per figure, then a JSON line with all of them.
+ * Kafka. Then two figures for caller-written SQL, which runs each request
+ * alone and leaves its connection's session to be reset before anything else
+ * uses it: SELECT requests only (one key each, n/5 of them), and a mix of
+ * nine INSERTs to one SELECT (n/5), where every SELECT also costs the
+ * INSERTs after it their prepared statements. Prints one line per figure,
+ * then a JSON line with all of them.
  *
  * Usage: bench_exec [requests] [batch]   (default 100000 and 500)
  */
@@ -164,6 +169,25 @@ static char *event_text(const char *prefix, long i)
     return text;
 }
 
+/* A SELECT request for the row written as prefix-i. */
+static char *select_text(const char *prefix, long i)
+{
+    char id[40], corr[40], ts[DBEV_ISO8601_SIZE];
+    dbev_uuid_new(id);
+    dbev_uuid_new(corr);
+    dbev_iso8601(dbev_wall_us(), ts, sizeof(ts));
+    char *text = NULL;
+    if (asprintf(&text,
+                 "{\"event_id\":\"%s\",\"event_type\":\"DATABASE_QUERY_REQUESTED\","
+                 "\"correlation_id\":\"%s\",\"timestamp\":\"%s\",\"service\":\"bench\","
+                 "\"payload\":{\"operation_type\":\"SELECT\",\"sql\":\"SELECT id, score FROM "
+                 "bench_rows WHERE id = $1\",\"params\":[\"%s-%ld\"],\"options\":{\"timeout_ms\":"
+                 "60000}}}",
+                 id, corr, ts, prefix, i) < 0)
+        exit(1);
+    return text;
+}
+
 static dbev_request_t *decode(const char *text)
 {
     dbev_request_t *req = NULL;
@@ -179,14 +203,17 @@ static int cpu_postmaster;
 static cpu_t cpu_mark, cpu_end;
 
 /* Runs n requests through the executor in batches; returns microseconds. */
-static int64_t run_exec(adapter_exec_t *ex, const char *prefix, long n, long batch, bool full,
-                        long *failed)
+/* select_every: every so many requests a SELECT (of row "exec-i") instead
+ * of an INSERT; 1: only SELECTs, 0: none. */
+static int64_t run_exec_mix(adapter_exec_t *ex, const char *prefix, long n, long batch, bool full,
+                            long select_every, long *failed)
 {
     char **texts = calloc((size_t)n, sizeof(*texts));
     dbev_request_t **reqs = calloc((size_t)n, sizeof(*reqs));
     adapter_outcome_t *out = calloc((size_t)batch, sizeof(*out));
     for (long i = 0; i < n; i++) {
-        texts[i] = event_text(prefix, i);
+        texts[i] = select_every > 0 && i % select_every == 0 ? select_text("exec", i)
+                                                             : event_text(prefix, i);
         if (!full)
             reqs[i] = decode(texts[i]);
     }
@@ -230,6 +257,12 @@ static int64_t run_exec(adapter_exec_t *ex, const char *prefix, long n, long bat
     free(reqs);
     free(out);
     return us;
+}
+
+static int64_t run_exec(adapter_exec_t *ex, const char *prefix, long n, long batch, bool full,
+                        long *failed)
+{
+    return run_exec_mix(ex, prefix, n, batch, full, 0, failed);
 }
 
 static const char insert_sql[] =
@@ -344,6 +377,12 @@ int main(int argc, char **argv)
     snprintf(sql, sizeof(sql), "INSERT INTO bench_rows (id) VALUES ('split-%ld')", batch / 2);
     must(conn, sql);
     int64_t split_us = run_exec(ex, "split", batch, batch, false, &failed_split);
+    long n_sql = n / 5 > 0 ? n / 5 : 1, failed_select = 0, failed_mixed = 0;
+    int64_t select_us = run_exec_mix(ex, "select", n_sql, batch, false, 1, &failed_select);
+    cpu_t sel_a = cpu_mark, sel_b = cpu_end;
+    int64_t mixed_us = run_exec_mix(ex, "mixed", n_sql, batch, false, 10, &failed_mixed);
+    cpu_t mix_a = cpu_mark, mix_b = cpu_end;
+    double sel_self, sel_srv, mix_self, mix_srv;
 
     printf("exec_batch (dedupe, 1 txn/batch): %9.0f req/s  (%ld requests, batch %ld, %ld failed)\n",
            rate(n, exec_us), n, batch, failed);
@@ -357,17 +396,26 @@ int main(int argc, char **argv)
     cpu_line("", d_b, p_b, n, &p_self, &p_srv);
     printf("one batch of %ld with request %ld failing: %.1f ms (%ld failed)\n", batch, batch / 2,
            (double)split_us / 1000.0, failed_split);
+    printf("exec_batch, SELECT only:          %9.0f req/s  (%ld requests, %ld failed)\n",
+           rate(n_sql, select_us), n_sql, failed_select);
+    cpu_line("", sel_a, sel_b, n_sql, &sel_self, &sel_srv);
+    printf("exec_batch, 9 INSERTs : 1 SELECT: %9.0f req/s  (%ld requests, %ld failed)\n",
+           rate(n_sql, mixed_us), n_sql, failed_mixed);
+    cpu_line("", mix_a, mix_b, n_sql, &mix_self, &mix_srv);
     printf("{\"bench\":\"exec\",\"requests\":%ld,\"batch\":%ld,\"exec_req_per_s\":%.0f,"
            "\"exec_cpu_us\":{\"adapter\":%.1f,\"postgres\":%.1f},\"exec_full_req_per_s\":%.0f,"
            "\"exec_full_cpu_us\":{\"adapter\":%.1f,\"postgres\":%.1f},"
            "\"direct_rows_per_s\":%.0f,\"direct_cpu_us\":{\"client\":%.1f,\"postgres\":%.1f},"
            "\"pipelined_rows_per_s\":%.0f,\"pipelined_cpu_us\":{\"client\":%.1f,\"postgres\":%.1f},"
-           "\"split_batch_ms\":%.1f}\n",
+           "\"split_batch_ms\":%.1f,\"select_req_per_s\":%.0f,"
+           "\"select_cpu_us\":{\"adapter\":%.1f,\"postgres\":%.1f},\"mixed_req_per_s\":%.0f,"
+           "\"mixed_cpu_us\":{\"adapter\":%.1f,\"postgres\":%.1f}}\n",
            n, batch, rate(n, exec_us), ex_self, ex_srv, rate(n, full_us), full_self, full_srv,
            rate(n_direct, direct_us), d_self, d_srv, rate(n, piped_us), p_self, p_srv,
-           (double)split_us / 1000.0);
+           (double)split_us / 1000.0, rate(n_sql, select_us), sel_self, sel_srv,
+           rate(n_sql, mixed_us), mix_self, mix_srv);
     adapter_exec_destroy(ex);
     PQfinish(conn);
     pgenv_destroy(env);
-    return failed ? 1 : 0;
+    return failed || failed_select || failed_mixed ? 1 : 0;
 }

@@ -83,7 +83,12 @@ int main(int argc, char **argv)
     }
 
     dbev_adapter_conf_t *aconf = dbev_adapter_conf_new();
-    const char *fixed[] = {"env.fallback=false", "pool.min=2", "pool.max=4", "log.level=warn",
+    /* pg.allow.superuser: a throwaway server's database without migrations */
+    const char *fixed[] = {"env.fallback=false",
+                           "pool.min=2",
+                           "pool.max=4",
+                           "log.level=warn",
+                           "pg.allow.superuser=true",
                            "kafka.consumer.fetch.wait.max.ms=10"};
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         dbev_adapter_conf_set_kv(aconf, fixed[i], err, sizeof(err));

@@ -18,5 +18,12 @@ if(TARGET dbev_adapter_core)
         target_link_libraries(dbev_adb_pgenv PUBLIC dbev_common PkgConfig::LIBPQ Threads::Threads)
         dbev_add_test(test_exec SOURCES integration/test_exec.c
                       LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
+        dbev_add_test(test_exec_session SOURCES integration/test_exec_session.c
+                      LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
+        # every refused keyword, in every spelling, at the decoder and the executor
+        dbev_add_test(test_exec_refusals SOURCES integration/test_exec_refusals.c
+                      LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
+        dbev_add_test(test_exec_privilege SOURCES integration/test_exec_privilege.c
+                      LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
     endif()
 endif()

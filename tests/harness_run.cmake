@@ -5,22 +5,11 @@ dbev_add_test(test_run_cli SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_ru
 add_dependencies(test_run_cli dbev-harness)
 
 # The scenario suite itself, on the embedded defaults, less the long loads
-# (those belong to `make run` and bench/). It loads both cores, so ctest runs
+# (those belong to `make run` and bench/); the runner starts the adapter
+# processes the kill scenarios require. It loads both cores, so ctest runs
 # it alone (PROCESSORS 2).
 add_test(NAME scenario_suite
          COMMAND dbev-harness run --skip-tag long -j 2 --seed 1
                  --out ${CMAKE_BINARY_DIR}/reports/ctest-suite)
 set_tests_properties(scenario_suite PROPERTIES TIMEOUT 600 LABELS "integration;scenarios"
                      PROCESSORS 2)
-# The kill/rebalance scenarios need adapters as processes.
-add_test(NAME scenario_suite_process_adapters
-         COMMAND dbev-harness run --adapter process --adapters 2 --tag adapter --skip-tag long
-                 --seed 1 --out ${CMAKE_BINARY_DIR}/reports/ctest-suite-process)
-set_tests_properties(scenario_suite_process_adapters PROPERTIES TIMEOUT 300
-                     LABELS "integration;scenarios" PROCESSORS 2)
-# Kill and restart of the only adapter (one process, no rebalance partner).
-add_test(NAME scenario_suite_single_process_adapter
-         COMMAND dbev-harness run --adapter process --tag adapter_single --skip-tag long
-                 --seed 1 --out ${CMAKE_BINARY_DIR}/reports/ctest-suite-single)
-set_tests_properties(scenario_suite_single_process_adapter PROPERTIES TIMEOUT 300
-                     LABELS "integration;scenarios" PROCESSORS 2)

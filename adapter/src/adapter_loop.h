@@ -27,6 +27,17 @@ bool aconf_bool(const dbev_adapter_conf_t *conf, const char *key);
  */
 int aconf_validate(const dbev_adapter_conf_t *conf, char *errstr, size_t size);
 
+/** The producer's message.max.bytes unless a kafka. key sets it: librdkafka's
+ *  own default (1000000) made explicit, below the brokers' default (1048588). */
+#define ACONF_MESSAGE_MAX_BYTES 1000000
+/** Room an answer's envelope takes around its payload on the wire: event id,
+ *  type, correlation id (at most DBEV_ID_SIZE, also the message key),
+ *  timestamp, service, and the Kafka record's own overhead. */
+#define ACONF_ENVELOPE_BYTES 1024
+
+/** The producer's effective message.max.bytes (ACONF_MESSAGE_MAX_BYTES or a kafka. key). */
+int64_t aconf_producer_message_max_bytes(const dbev_adapter_conf_t *conf);
+
 /** Pass-through pairs: i-th key (with its prefix) and value; false past the end. */
 bool aconf_passthrough(const dbev_adapter_conf_t *conf, size_t i, const char **key,
                        const char **value);

@@ -77,6 +77,12 @@ static const prop_t props[] = {
      "Database user; empty: libpq's default."},
     {"pg.password", PT_STR, "", 0, 0, NULL, "POSTGRES_PASSWORD", true,
      "Database password. Never logged or dumped."},
+    {"pg.allow.superuser", PT_BOOL, "false", 0, 0, NULL, NULL, false,
+     "Start even when connected as a PostgreSQL superuser (a warning is logged). Callers' SELECT "
+     "and EXECUTE run as the adapter's role, so a superuser adapter lets any caller read the "
+     "server's files, run programs and create roles: connect as dbev_app (migration 007) "
+     "instead. For tests and benches on throwaway servers; there the adapter also applies "
+     "migration 007 itself when its records are missing."},
     {"pool.min", PT_INT, "5", 0, 1000, NULL, "POSTGRES_POOL_MIN_SIZE", false,
      "Connections opened at start and kept open."},
     {"pool.max", PT_INT, "20", 1, 1000, NULL, "POSTGRES_POOL_MAX_SIZE", false,
@@ -91,10 +97,19 @@ static const prop_t props[] = {
      "Successes in HALF_OPEN that close the breaker."},
     {"request.timeout.default.ms", PT_INT, "30000", 0, 86400000, NULL, NULL, false,
      "Statement timeout for requests that name none (options.timeout_ms); 0: none."},
+    {"response.max.bytes", PT_INT, "900000", 1024, 1000000000, NULL, NULL, false,
+     "Largest answer (its payload, JSON-encoded) the adapter publishes. A larger one is "
+     "replaced by a failed answer, VALIDATION_ERROR `ResponseTooLarge`, saying how to ask for "
+     "less (options.max_rows, fewer returning columns, paging); a write is then rolled back, "
+     "never applied unanswered. Must be below the producer's `message.max.bytes` (the adapter "
+     "sets 1000000; `kafka.message.max.bytes` or `kafka.producer.message.max.bytes` changes it) "
+     "minus 1024 bytes for the envelope."},
     {"tables.allowlist", PT_STR, "", 0, 0, NULL, NULL, false,
      "Comma-separated tables (schema-qualified where needed) requests may name; empty: all."},
     {"dedupe.retention.ms", PT_INT, "604800000", 1000, I64_MAX, NULL, NULL, false,
-     "How long processed event ids (and their responses) are kept to answer redeliveries."},
+     "How long processed event ids (and their responses) are kept to answer redeliveries. The "
+     "database keeps every record for at least an hour whatever this says (migration 007), so "
+     "that no caller can erase the records of recent writes."},
 };
 #define N_PROPS (sizeof(props) / sizeof(props[0]))
 
@@ -587,7 +602,31 @@ int aconf_validate(const dbev_adapter_conf_t *conf, char *errstr, size_t size)
                            "exec.lanes (%" PRId64 ") is larger than pool.max (%" PRId64
                            "): each lane holds a connection; lower exec.lanes or raise pool.max",
                            aconf_int(conf, "exec.lanes"), aconf_int(conf, "pool.max"));
+    int64_t message_max = aconf_producer_message_max_bytes(conf);
+    if (aconf_int(conf, "response.max.bytes") >= message_max - ACONF_ENVELOPE_BYTES)
+        return dbev_seterr(errstr, size,
+                           "response.max.bytes (%" PRId64
+                           ") must be less than the producer's message.max.bytes (%" PRId64
+                           ") minus %d bytes for the envelope: lower response.max.bytes or "
+                           "raise kafka.producer.message.max.bytes",
+                           aconf_int(conf, "response.max.bytes"), message_max,
+                           ACONF_ENVELOPE_BYTES);
     return 0;
+}
+
+int64_t aconf_producer_message_max_bytes(const dbev_adapter_conf_t *conf)
+{
+    /* kafka_conf() (loop.c) sets the pass-throughs in order: the last one wins. */
+    int64_t v = ACONF_MESSAGE_MAX_BYTES;
+    for (size_t i = 0; i < conf->n_pt; i++) {
+        const char *k = conf->pt[i].key;
+        int64_t n;
+        if ((!strcmp(k, "kafka.message.max.bytes") ||
+             !strcmp(k, "kafka.producer.message.max.bytes")) &&
+            !parse_i64(conf->pt[i].value, &n))
+            v = n;
+    }
+    return v;
 }
 
 bool aconf_passthrough(const dbev_adapter_conf_t *conf, size_t i, const char **key,

@@ -32,7 +32,17 @@
  * retried once on a fresh one (after a server restart every pooled
  * connection is dead; the record's primary key makes the retry safe for
  * writes, should the lost connection have committed). What still fails is
- * answered DATABASE_CONNECTION_FAILED and counted by the breaker.
+ * answered DATABASE_CONNECTION_FAILED and counted by the breaker. Which
+ * failures are the connection's, the server's or the caller's is decided by
+ * SQLSTATE and severity (dbev_sql_sqlstate_class): a caller's mistake (a
+ * syntax error, a constraint, permission denied, its own timeout, a Bind
+ * with the wrong number of values) is never retried and never counted.
+ *
+ * Every answer must fit the transport (response.max.bytes): one that
+ * would not is replaced by a failed ResponseTooLarge answer, measured before
+ * COMMIT for anything but a SELECT and rolled back, so a write is never
+ * applied unanswered; in a group, the group is split around it as around a
+ * failing statement. Rows past max_rows are read one by one and dropped.
  *
  * Design choice for TRANSACTION: the completed payload has `results`, one
  * completed payload per operation, `rows` empty and `row_count` the number of
@@ -46,6 +56,8 @@
 #include "pool.h"
 #include "sqlbuild.h"
 #include "typemap.h"
+
+#include <dbev/sql.h>
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -83,7 +95,8 @@ typedef struct dberr {
     const char *type;
     char sqlstate[6];
     char message[1024];
-    bool conn; /* connection-class: counts for the breaker */
+    bool conn;   /* the connection failed: retried on a fresh one */
+    bool counts; /* the database's failure: counts for the breaker (conn, or SERVER) */
 } dberr_t;
 
 /* One request being executed. */
@@ -93,8 +106,10 @@ typedef struct job {
     sqlb_query_t *qs; /* its statements (TRANSACTION: all ops' statements) */
     size_t nq;
     size_t *op_first; /* TRANSACTION: first statement of op k; op_first[n_ops] = nq */
+    int *row_limit;   /* per statement: rows run_step keeps (0: all; NULL: all) */
     int64_t timeout_ms;
     int64_t t0_us;
+    char fp[DEDUPE_FP_SIZE]; /* the request's fingerprint, when it dedupes */
 } job_t;
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -125,9 +140,11 @@ static void job_free_stmts(job_t *job)
 {
     sqlb_queries_free(job->qs, job->nq);
     free(job->op_first);
+    free(job->row_limit);
     job->qs = NULL;
     job->nq = 0;
     job->op_first = NULL;
+    job->row_limit = NULL;
 }
 
 /* message = prefix + msg */
@@ -139,6 +156,7 @@ static void err_set(dberr_t *e, dbev_err_t code, const char *type, const char *s
     snprintf(e->sqlstate, sizeof(e->sqlstate), "%s", sqlstate ? sqlstate : "");
     snprintf(e->message, sizeof(e->message), "%s%s", prefix, msg ? msg : "");
     e->conn = code == DBEV_ERR_DATABASE_CONNECTION_FAILED;
+    e->counts = e->conn;
 }
 
 static void err_conn(dberr_t *e, const char *msg)
@@ -146,21 +164,36 @@ static void err_conn(dberr_t *e, const char *msg)
     err_set(e, DBEV_ERR_DATABASE_CONNECTION_FAILED, "ConnectionError", NULL, "", msg);
 }
 
-/* Classifies a failed result. */
+/*
+ * Classifies a failed result by whose fault it was (dbev_sql_sqlstate_class,
+ * the table in docs/protocol.md): only the database's failures are retried
+ * on a fresh connection and counted by the breaker, never a caller's. The
+ * session ended when the server said FATAL/PANIC or libpq lost it.
+ */
 static void err_from_result(PGconn *conn, const PGresult *res, dberr_t *e)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *severity = res ? PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED) : NULL;
     if (!msg)
         msg = PQerrorMessage(conn);
-    if (state && strcmp(state, "57014") == 0) {
+    bool ended = PQstatus(conn) != CONNECTION_OK ||
+                 (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0));
+    switch (dbev_sql_sqlstate_class(state, ended)) {
+    case DBEV_SQL_FAULT_TIMEOUT:
         err_set(e, DBEV_ERR_TIMEOUT_ERROR, "TimeoutError", state, "statement timeout: ", msg);
-    } else if ((state && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
-                          strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0)) ||
-               (!state && PQstatus(conn) != CONNECTION_OK)) {
+        break;
+    case DBEV_SQL_FAULT_CONNECTION:
         err_set(e, DBEV_ERR_DATABASE_CONNECTION_FAILED, "ConnectionError", state, "", msg);
-    } else {
+        break;
+    case DBEV_SQL_FAULT_SERVER:
         err_set(e, DBEV_ERR_DATABASE_OPERATION_FAILED, "PostgresError", state, "", msg);
+        e->counts = true; /* the server is failing, though the connection lives */
+        break;
+    case DBEV_SQL_FAULT_CALLER:
+    case DBEV_SQL_FAULT_TRANSIENT:
+        err_set(e, DBEV_ERR_DATABASE_OPERATION_FAILED, "PostgresError", state, "", msg);
+        break;
     }
     /* libpq messages end with a newline */
     size_t n = strlen(e->message);
@@ -180,11 +213,11 @@ static void answer_fail_ex(adapter_exec_t *ex, job_t *job, const dberr_t *e, jso
     const dbev_operation_t *op = &job->req->op;
     bool reached_db = touched_db && (e->code == DBEV_ERR_DATABASE_OPERATION_FAILED ||
                                      e->code == DBEV_ERR_TIMEOUT_ERROR);
-    if (e->conn)
+    if (e->counts)
         breaker_failure(ex->breaker);
     else if (reached_db)
         breaker_success(ex->breaker);
-    if (e->conn || reached_db)
+    if (e->counts || reached_db)
         stats_record(ex, job, true, e->message);
     if (!metadata)
         metadata = json_object();
@@ -195,7 +228,7 @@ static void answer_fail_ex(adapter_exec_t *ex, job_t *job, const dberr_t *e, jso
     job->out->payload = dbev_failed_payload_new(op->type, e->code, e->message, e->type,
                                                 e->sqlstate[0] ? e->sqlstate : NULL,
                                                 breaker_state(ex->breaker), metadata);
-    dbev_logf(ex->logger, e->conn ? DBEV_LOG_WARN : DBEV_LOG_INFO, corr(job), "%s failed: %s: %s",
+    dbev_logf(ex->logger, e->counts ? DBEV_LOG_WARN : DBEV_LOG_INFO, corr(job), "%s failed: %s: %s",
               dbev_op_name(op->type), dbev_err2name(e->code), e->message);
 }
 
@@ -233,8 +266,26 @@ static void answer_ok(adapter_exec_t *ex, job_t *job, json_t *payload)
     job->out->payload = payload;
 }
 
+/* An event id recorded for another request: refused, neither run nor given
+ * that request's answer (dedupe.h). */
+static void answer_reused(adapter_exec_t *ex, job_t *job)
+{
+    char msg[DBEV_ID_SIZE + 160];
+    snprintf(msg, sizeof(msg),
+             "event_id \"%s\" was already used for a different request; not executed "
+             "(a new request needs a new event_id)",
+             job->req->event_id);
+    answer_simple(ex, job, DBEV_ERR_VALIDATION_ERROR, "EventIdReused", msg);
+}
+
+/* Answers a job from a dedupe_lookup() answer: its own stored response, or
+ * the refusal of a reused id. */
 static void answer_cached(adapter_exec_t *ex, job_t *job, const json_t *stored)
 {
+    if (dedupe_is_reused(stored)) {
+        answer_reused(ex, job);
+        return;
+    }
     breaker_success(ex->breaker);
     json_t *copy = dedupe_cached_copy(stored, breaker_state(ex->breaker));
     job->out->completed = true;
@@ -244,6 +295,29 @@ static void answer_cached(adapter_exec_t *ex, job_t *job, const json_t *stored)
 }
 
 /* ---- connection per batch ------------------------------------------------ */
+
+/* Whether conn is a superuser's session: the server reports is_superuser at
+ * connect (and when it changes), so this is a local lookup. */
+static bool conn_is_superuser(PGconn *conn)
+{
+    const char *v = PQparameterStatus(conn, "is_superuser");
+    return v && strcmp(v, "on") == 0;
+}
+
+/* A superuser's connection, unless pg.allow.superuser: -1 with errstr.
+ * Callers' SELECT and EXECUTE run as the adapter's role, so as a superuser
+ * they could read the server's files, run programs and create roles. */
+static int refuse_superuser(const adapter_exec_t *ex, PGconn *conn, char *errstr, size_t size)
+{
+    if (!ex->conf.refuse_superuser || !conn_is_superuser(conn))
+        return 0;
+    dbev_seterr(errstr, size,
+                "connected to PostgreSQL as the superuser \"%s\": callers' SQL would run with "
+                "every privilege (server files, programs, roles); connect as the adapter's role "
+                "(dbev_app, migration 007), or set pg.allow.superuser=true (tests only)",
+                PQuser(conn));
+    return -1;
+}
 
 static pool_conn_t *get_conn(adapter_exec_t *ex)
 {
@@ -258,8 +332,19 @@ static pool_conn_t *get_conn(adapter_exec_t *ex)
         snprintf(ex->conn_err, sizeof(ex->conn_err), "%s", err);
         return NULL;
     }
+    /* Every connection, new ones after a restart too: a local lookup of what
+     * the server reported at connect, so it costs nothing per batch. */
+    if (refuse_superuser(ex, ex->pc->conn, err, sizeof(err))) {
+        pool_release(ex->pool, ex->pc, true);
+        ex->pc = NULL;
+        ex->conn_failed = true;
+        snprintf(ex->conn_err, sizeof(ex->conn_err), "%s", err);
+        dbev_logf(ex->logger, DBEV_LOG_ERROR, NULL, "%s", err);
+        return NULL;
+    }
     if (!ex->table_ready) {
-        if (dedupe_ensure_table(ex->pc->conn, io_deadline(30000), err, sizeof(err)) == 0)
+        if (dedupe_prepare(ex->pc->conn, conn_is_superuser(ex->pc->conn), io_deadline(30000), err,
+                           sizeof(err)) == 0)
             ex->table_ready = true;
         else
             dbev_logf(ex->logger, DBEV_LOG_ERROR, NULL, "dedupe: %s", err);
@@ -410,36 +495,18 @@ static int build_sql_op(adapter_exec_t *ex, const dbev_operation_t *op, sqlb_que
     return 0;
 }
 
-static const char *const txn_keywords[] = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE",
-                                           "START", "END",    "ABORT",    "PREPARE",   NULL};
-
-/* Refusals that need no database: allowlist and transaction control. */
+/* Refusals that need no database: the SQL rules (dbev/sql.h; the decoder
+ * applies the same ones, the executor does not rely on it), $n against
+ * params, the allowlist. */
 static int check_op(const adapter_exec_t *ex, const dbev_operation_t *op, char *errstr, size_t size)
 {
     if (op->type == DBEV_OP_EXECUTE || op->type == DBEV_OP_SELECT) {
-        char kw[32];
         if (!op->sql)
             return dbev_seterr(errstr, size, "%s needs sql", dbev_op_name(op->type));
-        const char *rest = sqlb_first_keyword(op->sql, kw, sizeof(kw));
-        char kw2[32];
-        sqlb_first_keyword(rest, kw2, sizeof(kw2));
-        if ((strcmp(kw, "SET") == 0 && strcmp(kw2, "LOCAL") != 0) || strcmp(kw, "RESET") == 0 ||
-            strcmp(kw, "DISCARD") == 0)
-            return dbev_seterr(errstr, size,
-                               "%s statements are not allowed in %s: they would change the "
-                               "session of a pooled connection that other requests share (SET "
-                               "LOCAL is fine)",
-                               kw, dbev_op_name(op->type));
-        for (int i = 0; txn_keywords[i]; i++) {
-            if (strcmp(kw, txn_keywords[i]) == 0 &&
-                (strcmp(kw, "PREPARE") != 0 || strstr(op->sql, "TRANSACTION") ||
-                 strstr(op->sql, "transaction")))
-                return dbev_seterr(
-                    errstr, size,
-                    "%s statements are not allowed in %s: connections are pooled, so a "
-                    "transaction cannot span requests; use a TRANSACTION operation instead",
-                    kw, dbev_op_name(op->type));
-        }
+        if (dbev_sql_check(op->sql, dbev_op_name(op->type), errstr, size) ||
+            dbev_sql_params_check(op->sql, op->params ? json_array_size(op->params) : 0, errstr,
+                                  size))
+            return -1;
     }
     if (op->table && ex->allowlist) {
         bool ok = false;
@@ -498,49 +565,118 @@ static int build_one(adapter_exec_t *ex, job_t *job, const dbev_operation_t *op,
     return 0;
 }
 
+/*
+ * The rows run_step keeps of a statement of op: max_rows and one more, to
+ * tell that the answer was truncated; the rest are read one by one and
+ * dropped, never held. 0 (keep all, no single-row mode) when the statement
+ * returns no rows or never more than that: a single-row INSERT or UPSERT
+ * with RETURNING returns at most one, a BATCH_INSERT chunk one per row.
+ */
+static int stmt_row_limit(const dbev_operation_t *op, const sqlb_query_t *q)
+{
+    bool rows = op->type == DBEV_OP_SELECT || op->type == DBEV_OP_EXECUTE ||
+                (op->returning && json_array_size(op->returning) > 0);
+    if (!rows)
+        return 0;
+    int64_t max_rows = op->max_rows > 0 ? op->max_rows : DBEV_DEFAULT_MAX_ROWS;
+    int64_t keep = max_rows < INT32_MAX - 1 ? max_rows + 1 : INT32_MAX;
+    int64_t most = op->type == DBEV_OP_INSERT || op->type == DBEV_OP_UPSERT ? 1
+                   : op->type == DBEV_OP_BATCH_INSERT                       ? q->nrows
+                                                                            : -1;
+    return most >= 0 && most < keep ? 0 : (int)keep;
+}
+
 static int build_job(adapter_exec_t *ex, job_t *job, char *errstr, size_t size)
 {
     const dbev_operation_t *op = &job->req->op;
-    if (op->type != DBEV_OP_TRANSACTION)
-        return build_one(ex, job, op, errstr, size);
-    job->op_first = calloc(op->n_ops + 1, sizeof(size_t));
-    if (!job->op_first)
-        return dbev_seterr(errstr, size, "out of memory");
-    for (size_t k = 0; k < op->n_ops; k++) {
-        char sub_err[400];
-        job->op_first[k] = job->nq;
-        if (build_one(ex, job, &op->ops[k], sub_err, sizeof(sub_err)))
-            return dbev_seterr(errstr, size, "operations[%zu]: %s", k, sub_err);
+    if (op->type != DBEV_OP_TRANSACTION) {
+        if (build_one(ex, job, op, errstr, size))
+            return -1;
+    } else {
+        job->op_first = calloc(op->n_ops + 1, sizeof(size_t));
+        if (!job->op_first)
+            return dbev_seterr(errstr, size, "out of memory");
+        for (size_t k = 0; k < op->n_ops; k++) {
+            char sub_err[400];
+            job->op_first[k] = job->nq;
+            if (build_one(ex, job, &op->ops[k], sub_err, sizeof(sub_err)))
+                return dbev_seterr(errstr, size, "operations[%zu]: %s", k, sub_err);
+        }
+        job->op_first[op->n_ops] = job->nq;
     }
-    job->op_first[op->n_ops] = job->nq;
+    job->row_limit = calloc(job->nq ? job->nq : 1, sizeof(*job->row_limit));
+    if (!job->row_limit)
+        return dbev_seterr(errstr, size, "out of memory");
+    for (size_t k = 0, o = 0; k < job->nq; k++) {
+        const dbev_operation_t *sub = op;
+        if (op->type == DBEV_OP_TRANSACTION) {
+            while (o + 1 < op->n_ops && job->op_first[o + 1] <= k)
+                o++;
+            sub = &op->ops[o];
+        }
+        job->row_limit[k] = stmt_row_limit(sub, &job->qs[k]);
+    }
     return 0;
 }
 
 /* ---- results to payloads ------------------------------------------------- */
 
-/* The completed payload of one operation from the results of its statements. */
+/*
+ * An upper bound of the encoded size of the first nrows rows of res, known
+ * without encoding them: JSON escapes a byte into at most 6 (\u00XX), and a
+ * number re-encoded from a json column grows at most to %.17g's 24
+ * characters; each value also pays its column name, quotes and separators.
+ */
+static size_t rows_bound(const PGresult *res, int nrows)
+{
+    int ncols = PQnfields(res);
+    size_t per_row = 2, bound = 2;
+    for (int c = 0; c < ncols; c++)
+        per_row += 6 * strlen(PQfname(res, c)) + 8;
+    for (int r = 0; r < nrows; r++) {
+        bound += per_row;
+        for (int c = 0; c < ncols; c++)
+            bound += 8 * (size_t)PQgetlength(res, r, c) + 24;
+    }
+    return bound;
+}
+
+/* What a payload holds besides its rows (operation, counts, metadata). */
+#define PAYLOAD_SKELETON_BOUND 1024
+/* run_step stops keeping a statement's rows once their text is over this
+ * many times response.max.bytes: their JSON cannot fit then (it is at
+ * least the text, except where re-encoding drops padding: jsonb's spaces, a
+ * numeric's trailing zeros; eight times covers all but the absurd). */
+#define HELD_BYTES_FACTOR 8
+
+/* The completed payload of one operation from the results of its statements
+ * (tuples: each statement's own row count, which a result read row by row
+ * does not carry). *bound grows by an upper bound of its encoded size. */
 static json_t *op_payload(adapter_exec_t *ex, const dbev_operation_t *op, PGresult *const *res,
-                          size_t nres, double ms)
+                          const int64_t *tuples, size_t nres, double ms, size_t *bound)
 {
     json_t *rows = json_array();
     json_t *meta = json_object();
     int64_t row_count = 0;
     bool truncated = false;
     int64_t max_rows = op->max_rows > 0 ? op->max_rows : DBEV_DEFAULT_MAX_ROWS;
+    *bound += PAYLOAD_SKELETON_BOUND;
     for (size_t i = 0; i < nres; i++) {
         if (PQresultStatus(res[i]) == PGRES_TUPLES_OK && PQnfields(res[i]) > 0) {
             int64_t room = max_rows - (int64_t)json_array_size(rows);
-            bool t = false;
-            json_t *part = tm_rows(res[i], room > 0 ? room : 0, &t);
-            if (room <= 0 && PQntuples(res[i]) > 0)
-                t = true;
-            if (room > 0)
+            if (room <= 0) {
+                truncated = truncated || PQntuples(res[i]) > 0;
+            } else {
+                bool t = false;
+                json_t *part = tm_rows(res[i], room, &t);
+                *bound += rows_bound(res[i], (int)json_array_size(part));
                 json_array_extend(rows, part);
-            json_decref(part);
-            truncated = truncated || t;
+                json_decref(part);
+                truncated = truncated || t;
+            }
         }
         if (op->type != DBEV_OP_SELECT)
-            row_count += strtoll(PQcmdTuples(res[i]), NULL, 10);
+            row_count += tuples[i];
     }
     if (op->type == DBEV_OP_SELECT)
         row_count = (int64_t)json_array_size(rows);
@@ -553,22 +689,79 @@ static json_t *op_payload(adapter_exec_t *ex, const dbev_operation_t *op, PGresu
                                       false, truncated, meta);
 }
 
-/* The whole job's payload; res[] has one result per statement. */
-static json_t *job_payload(adapter_exec_t *ex, job_t *job, PGresult *const *res)
+/* The whole job's payload; res[] and tuples[] have one entry per statement.
+ * *bound: an upper bound of its encoded size (see too_large()). */
+static json_t *job_payload(adapter_exec_t *ex, job_t *job, PGresult *const *res,
+                           const int64_t *tuples, size_t *bound)
 {
     const dbev_operation_t *op = &job->req->op;
     double ms = elapsed_ms(job);
+    *bound = 0;
     if (op->type != DBEV_OP_TRANSACTION)
-        return op_payload(ex, op, res, job->nq, ms);
+        return op_payload(ex, op, res, tuples, job->nq, ms, bound);
     json_t *results = json_array();
     for (size_t k = 0; k < op->n_ops; k++) {
         size_t a = job->op_first[k], b = job->op_first[k + 1];
-        json_array_append_new(results, op_payload(ex, &op->ops[k], res + a, b - a, ms));
+        json_array_append_new(results,
+                              op_payload(ex, &op->ops[k], res + a, tuples + a, b - a, ms, bound));
     }
+    *bound += PAYLOAD_SKELETON_BOUND;
     json_t *p = dbev_completed_payload_new(op->type, json_array(), (int64_t)op->n_ops, ms,
                                            breaker_state(ex->breaker), false, false, NULL);
     json_object_set_new(p, "results", results);
     return p;
+}
+
+/*
+ * Whether a payload is larger than response.max.bytes once encoded (as
+ * dbev_envelope_dumps writes it: JSON_COMPACT). Only when the bound is over
+ * the limit is the payload measured, by a counting pass that stores
+ * nothing: ordinary answers are never encoded twice (once here, once for
+ * the wire). *size: the exact size when measured.
+ */
+static bool too_large(const adapter_exec_t *ex, const json_t *payload, size_t bound,
+                      const bool *overflow, size_t nstmts, size_t *size)
+{
+    int64_t limit = ex->conf.response_max_bytes;
+    *size = 0;
+    for (size_t k = 0; k < nstmts; k++)
+        if (overflow[k])
+            return true; /* *size 0: not measured, its rows were not all kept */
+    if (limit <= 0 || !payload || bound <= (size_t)limit)
+        return false;
+    *size = json_dumpb(payload, NULL, 0, JSON_COMPACT);
+    return *size > (size_t)limit;
+}
+
+/*
+ * Answers a job whose answer would not fit the transport: VALIDATION_ERROR
+ * "ResponseTooLarge", saying how to ask for less. The caller has rolled its
+ * transaction back. A caller's choice, not the database's failure: the
+ * breaker does not count it.
+ */
+static void answer_too_large(adapter_exec_t *ex, job_t *job, size_t size)
+{
+    const dbev_operation_t *op = &job->req->op;
+    char msg[600];
+    char what[64];
+    if (size)
+        snprintf(what, sizeof(what), "%zu bytes", size);
+    else /* not built: its rows alone were over HELD_BYTES_FACTOR times the limit */
+        snprintf(what, sizeof(what), "over %" PRId64 " bytes",
+                 ex->conf.response_max_bytes * HELD_BYTES_FACTOR);
+    snprintf(msg, sizeof(msg),
+             "the answer would be %s, more than the adapter's response.max.bytes (%" PRId64
+             ")%s; ask for less: a smaller options.max_rows, fewer or narrower returning "
+             "columns, or page with LIMIT/OFFSET",
+             what, ex->conf.response_max_bytes,
+             op->type == DBEV_OP_SELECT ? "" : ": rolled back, nothing was written");
+    dberr_t e;
+    err_set(&e, DBEV_ERR_VALIDATION_ERROR, "ResponseTooLarge", NULL, "", msg);
+    json_t *meta = json_object();
+    if (size)
+        json_object_set_new(meta, "response_bytes", json_integer((json_int_t)size));
+    json_object_set_new(meta, "response_max_bytes", json_integer(ex->conf.response_max_bytes));
+    answer_fail_ex(ex, job, &e, meta, false);
 }
 
 /* ---- pipelined transactions ---------------------------------------------- */
@@ -594,10 +787,10 @@ typedef struct step {
     const char *const *claim_values;
     job_t *jobs; /* statements of these jobs */
     size_t njobs;
-    int row_limit; /* > 0: keep at most this many rows of each statement */
     /* a single write's commit step: its response to record, a primary-key
      * UPDATE of its claim */
     const char *const *store_ids;
+    const char *const *store_fps;
     char *const *store_texts;
     size_t nstore;
     bool commit;
@@ -610,7 +803,9 @@ typedef struct step_result {
     size_t fail_stmt; /* statement index within that job */
     bool fail_claim;  /* the claim or record INSERT failed (a duplicate in flight) */
     dberr_t err;
-    PGresult **res; /* per statement of all jobs, in order (owned; NULL when not kept) */
+    PGresult **res;  /* per statement of all jobs, in order (owned; NULL when not kept) */
+    int64_t *tuples; /* per statement: its row count (PQcmdTuples), also of rows not kept */
+    bool *overflow;  /* per statement: its rows outgrew HELD_BYTES_FACTOR x response.max.bytes */
     size_t nres;
 } step_result_t;
 
@@ -619,7 +814,11 @@ static void step_result_clear(step_result_t *sr)
     for (size_t i = 0; i < sr->nres; i++)
         PQclear(sr->res[i]);
     free(sr->res);
+    free(sr->tuples);
+    free(sr->overflow);
     sr->res = NULL;
+    sr->tuples = NULL;
+    sr->overflow = NULL;
     sr->nres = 0;
 }
 
@@ -654,7 +853,9 @@ static int run_step(adapter_exec_t *ex, pool_conn_t *pc, const step_t *st, int64
         total += st->jobs[j].nq;
     sent_t *sent = calloc(total * 2 + st->nstore + 8, sizeof(*sent));
     sr->res = calloc(total + 1, sizeof(PGresult *));
-    if (!sent || !sr->res) {
+    sr->tuples = calloc(total + 1, sizeof(*sr->tuples));
+    sr->overflow = calloc(total + 1, sizeof(*sr->overflow));
+    if (!sent || !sr->res || !sr->tuples || !sr->overflow) {
         free(sent);
         err_set(&sr->err, DBEV_ERR_DATABASE_OPERATION_FAILED, "PostgresError", NULL, "",
                 "out of memory");
@@ -732,8 +933,8 @@ static int run_step(adapter_exec_t *ex, pool_conn_t *pc, const step_t *st, int64
         }
     }
     for (size_t k = 0; k < st->nstore; k++) {
-        const char *values[2] = {st->store_ids[k], st->store_texts[k]};
-        if (!PQsendQueryParams(pc->conn, DEDUPE_STORE_SQL, 2, NULL, values, NULL, NULL, 0))
+        const char *values[3] = {st->store_ids[k], st->store_fps[k], st->store_texts[k]};
+        if (!PQsendQueryParams(pc->conn, DEDUPE_STORE_SQL, 3, NULL, values, NULL, NULL, 0))
             goto send_failed;
         sent[nsent++] = (sent_t){.kind = SENT_STORE};
     }
@@ -747,11 +948,18 @@ static int run_step(adapter_exec_t *ex, pool_conn_t *pc, const step_t *st, int64
 
     for (size_t i = 0; i < nsent; i++) {
         PGresult *res, *last = NULL, *acc = NULL;
-        /* A SELECT's rows come one by one and at most row_limit are kept, so
-         * a huge result never sits in memory (max_rows is enforced here). */
-        bool single =
-            sent[i].kind == SENT_STMT && st->row_limit > 0 && PQsetSingleRowMode(pc->conn);
+        /* Rows come one by one and at most the statement's row_limit are
+         * kept, so a huge result never sits in memory (max_rows is enforced
+         * here, for every operation that returns rows). */
+        const job_t *sj = sent[i].kind == SENT_STMT ? &st->jobs[sent[i].job] : NULL;
+        int row_limit = sj && sj->row_limit ? sj->row_limit[sent[i].stmt] : 0;
+        bool single = row_limit > 0 && PQsetSingleRowMode(pc->conn);
         int kept = 0;
+        /* Nor do its bytes, past what could still make an answer. */
+        size_t held = 0, held_max = ex->conf.response_max_bytes > 0
+                                        ? (size_t)ex->conf.response_max_bytes * HELD_BYTES_FACTOR
+                                        : SIZE_MAX;
+        bool overflow = false;
         for (;;) {
             if (pool_get_result(pc->conn, deadline, &res, err, sizeof(err))) {
                 PQclear(last);
@@ -763,17 +971,27 @@ static int run_step(adapter_exec_t *ex, pool_conn_t *pc, const step_t *st, int64
             if (single && PQresultStatus(res) == PGRES_SINGLE_TUPLE) {
                 if (!acc)
                     acc = PQcopyResult(res, PG_COPYRES_ATTRS);
-                if (acc && kept < st->row_limit) {
+                size_t bytes = 0;
+                for (int c = 0; c < PQnfields(res); c++)
+                    bytes += (size_t)PQgetlength(res, 0, c);
+                if (held + bytes > held_max)
+                    overflow = true;
+                if (acc && kept < row_limit && !overflow) {
                     for (int c = 0; c < PQnfields(res); c++)
                         PQsetvalue(acc, kept, c, PQgetvalue(res, 0, c),
                                    PQgetisnull(res, 0, c) ? -1 : PQgetlength(res, 0, c));
                     kept++;
+                    held += bytes;
                 }
                 PQclear(res);
                 continue;
             }
             PQclear(last);
             last = res;
+        }
+        if (sent[i].kind == SENT_STMT && last) {
+            sr->tuples[sent[i].res_index] = strtoll(PQcmdTuples(last), NULL, 10);
+            sr->overflow[sent[i].res_index] = overflow;
         }
         if (acc && last && PQresultStatus(last) == PGRES_TUPLES_OK) {
             PQclear(last);
@@ -867,18 +1085,11 @@ static bool dedupes(const adapter_exec_t *ex, const job_t *job)
     return ex->table_ready && has_event_id(job) && dbev_op_is_write(job->req->op.type);
 }
 
-/* Rows a SELECT keeps: max_rows, and one more to tell that it was truncated. */
-static int64_t select_row_limit(const dbev_operation_t *op)
-{
-    int64_t max_rows = op->max_rows > 0 ? op->max_rows : DBEV_DEFAULT_MAX_ROWS;
-    return max_rows < INT32_MAX - 1 ? max_rows + 1 : INT32_MAX;
-}
-
 /* A failure that rolled the whole transaction back for reasons of timing
  * (deadlock victim, serialization failure): running it again is safe. */
 static bool retriable_sqlstate(const char *sqlstate)
 {
-    return strcmp(sqlstate, "40P01") == 0 || strcmp(sqlstate, "40001") == 0;
+    return dbev_sql_sqlstate_class(sqlstate, false) == DBEV_SQL_FAULT_TRANSIENT;
 }
 
 /*
@@ -895,30 +1106,33 @@ static int try_single_once(adapter_exec_t *ex, pool_conn_t *pc, job_t *job, bool
     if (job->out->payload)
         return 0; /* answered before a retry */
     char err[512];
+    const char *ids[] = {job->req->event_id};
+    const char *fps[] = {job->fp};
     if (write) {
         bool cf;
-        const char *ids[] = {job->req->event_id};
-        json_t *found = dedupe_lookup(pc->conn, ids, 1, deadline, &cf, err, sizeof(err));
+        json_t *found = dedupe_lookup(pc->conn, ids, fps, 1, deadline, &cf, err, sizeof(err));
         if (!found && cf)
             return -1;
-        json_t *stored = json_object_get(found, job->req->event_id);
-        if (stored) {
+        json_t *stored = json_array_get(found, 0);
+        if (dedupe_is_recorded(stored)) {
             answer_cached(ex, job, stored);
             json_decref(found);
             return 0;
         }
         json_decref(found);
     }
-    const char *claim[3] = {job->req->event_id, job->req->correlation_id, dbev_op_name(op->type)};
+    const char *claim[4] = {job->req->event_id, job->req->correlation_id, dbev_op_name(op->type),
+                            job->fp};
     step_t st = {.begin = true,
                  .read_only = op->type == DBEV_OP_SELECT,
                  .claim_sql = write ? DEDUPE_CLAIM_SQL : NULL,
-                 .claim_nparams = 3,
+                 .claim_nparams = 4,
                  .claim_values = claim,
                  .jobs = job,
                  .njobs = 1,
-                 .row_limit = op->type == DBEV_OP_SELECT ? (int)select_row_limit(op) : 0,
-                 .commit = !write};
+                 /* Only a SELECT commits at once: anything else may write, so
+                  * its answer is measured before COMMIT (too_large()). */
+                 .commit = op->type == DBEV_OP_SELECT && !write};
     step_result_t sr;
     int rc = run_step(ex, pc, &st, deadline, &sr);
     if (rc < 0) {
@@ -930,12 +1144,11 @@ static int try_single_once(adapter_exec_t *ex, pool_conn_t *pc, job_t *job, bool
             /* The same event is being (or was just) processed elsewhere. */
             step_result_clear(&sr);
             bool cf;
-            const char *ids[] = {job->req->event_id};
-            json_t *found = dedupe_lookup(pc->conn, ids, 1, deadline, &cf, err, sizeof(err));
+            json_t *found = dedupe_lookup(pc->conn, ids, fps, 1, deadline, &cf, err, sizeof(err));
             if (!found && cf)
                 return -1;
-            json_t *stored = json_object_get(found, job->req->event_id);
-            if (stored) {
+            json_t *stored = json_array_get(found, 0);
+            if (dedupe_is_recorded(stored)) {
                 answer_cached(ex, job, stored);
             } else {
                 dberr_t e;
@@ -962,15 +1175,27 @@ static int try_single_once(adapter_exec_t *ex, pool_conn_t *pc, job_t *job, bool
         step_result_clear(&sr);
         return 0;
     }
-    json_t *payload = job_payload(ex, job, sr.res);
+    size_t bound, size;
+    json_t *payload = job_payload(ex, job, sr.res, sr.tuples, &bound);
+    bool oversized = too_large(ex, payload, bound, sr.overflow, job->nq, &size);
     step_result_clear(&sr);
-    if (write) {
-        char *text = predictable(job) && row_count_is_one(payload)
+    if (oversized) {
+        /* Never applied without being answered: roll back, answer that. */
+        json_decref(payload);
+        if (rollback(pc, deadline))
+            return -1;
+        answer_too_large(ex, job, size);
+        return 0;
+    }
+    if (!st.commit) {
+        char *text = !write || (predictable(job) && row_count_is_one(payload))
                          ? NULL
                          : json_dumps(payload, JSON_COMPACT);
-        const char *values[] = {job->req->event_id, text};
-        step_t commit = {
-            .store_ids = values, .store_texts = &text, .nstore = text ? 1 : 0, .commit = true};
+        step_t commit = {.store_ids = ids,
+                         .store_fps = fps,
+                         .store_texts = &text,
+                         .nstore = text ? 1 : 0,
+                         .commit = true};
         rc = run_step(ex, pc, &commit, deadline, &sr);
         free(text);
         step_result_clear(&sr);
@@ -1005,15 +1230,76 @@ static int try_single(adapter_exec_t *ex, pool_conn_t *pc, job_t *job)
     return rc == 2 ? try_single_once(ex, pc, job, true) : rc;
 }
 
+/*
+ * Sessions. A request must neither see nor leave session state (settings
+ * incl. role and search_path, advisory locks, LISTEN, temp tables, prepared
+ * statements, cursors, sequences' currval) on the pooled connection the next
+ * request gets. DISCARD ALL and the settings again cost a round trip and
+ * the connection's prepared statements, so it is paid only around
+ * caller-written SQL (SELECT, EXECUTE, a TRANSACTION holding one): before
+ * it when the session ran anything since its last reset, after it always.
+ * Structured operations (INSERT, UPDATE, DELETE, UPSERT, BATCH_INSERT) run
+ * SQL the adapter builds from quoted identifiers and $n parameters, and no
+ * caller text reaches the server as SQL; what can still change their
+ * session is code in the schema: a column default's nextval() sets currval,
+ * and a trigger or a default may call set_config() or take a lock. That
+ * code is the database owner's, trusted like the adapter's own settings,
+ * so groups of structured writes share a session unreset (the throughput
+ * path, bench_adapter); whatever it left is reset before a caller's SQL
+ * can look at it. A caller who could create such code (EXECUTE of DDL) is
+ * a matter of privileges, not of sessions.
+ */
+static bool runs_caller_sql(const dbev_operation_t *op)
+{
+    if (op->type == DBEV_OP_SELECT || op->type == DBEV_OP_EXECUTE)
+        return true;
+    for (size_t k = 0; op->type == DBEV_OP_TRANSACTION && k < op->n_ops; k++)
+        if (runs_caller_sql(&op->ops[k]))
+            return true;
+    return false;
+}
+
+/* Resets the batch's connection's session; when that fails, the connection
+ * is closed (ex->pc NULL) rather than serve anyone with a caller's state. */
+static int reset_session(adapter_exec_t *ex)
+{
+    char err[512];
+    if (!ex->pc || pool_reset_session(ex->pc, io_deadline(30000), err, sizeof(err)) == 0)
+        return 0;
+    dbev_logf(ex->logger, DBEV_LOG_WARN, NULL,
+              "closing a connection whose session could not be reset: %s", err);
+    pool_release(ex->pool, ex->pc, true);
+    ex->pc = NULL;
+    return -1;
+}
+
+/* A connection for caller-written SQL: one whose session ran nothing since
+ * it was opened or reset. */
+static pool_conn_t *get_clean_conn(adapter_exec_t *ex, bool fresh)
+{
+    pool_conn_t *pc = fresh ? get_fresh_conn(ex) : get_conn(ex);
+    if (pc && pc->used && reset_session(ex))
+        pc = get_fresh_conn(ex);
+    return pc;
+}
+
 static void run_single(adapter_exec_t *ex, job_t *job)
 {
+    bool caller_sql = runs_caller_sql(&job->req->op);
     for (int attempt = 0; attempt < 2; attempt++) {
-        pool_conn_t *pc = attempt == 0 ? get_conn(ex) : get_fresh_conn(ex);
+        pool_conn_t *pc = caller_sql     ? get_clean_conn(ex, attempt > 0)
+                          : attempt == 0 ? get_conn(ex)
+                                         : get_fresh_conn(ex);
         if (!pc)
             break;
         bool reused = pc->reused;
-        if (try_single(ex, pc, job) == 0)
+        pc->used = true;
+        pc->dirty = pc->dirty || caller_sql;
+        if (try_single(ex, pc, job) == 0) {
+            if (caller_sql)
+                reset_session(ex);
             return;
+        }
         conn_lost(ex, PQerrorMessage(pc->conn));
         if (!reused)
             break;
@@ -1150,6 +1436,7 @@ static int plan_build(job_t *jobs, size_t n, bool merge, plan_t *pl)
                 pl->nmerged++;
                 pl->send[s].qs = q;
                 pl->send[s].nq = 1;
+                pl->send[s].row_limit = NULL; /* plain INSERTs: no rows */
             } else {
                 pl->count[s] = k = 1; /* out of memory: send it alone */
             }
@@ -1166,23 +1453,31 @@ static int answer_recorded(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, siz
                            int64_t deadline)
 {
     const char **ids = calloc(n, sizeof(*ids));
-    if (!ids)
+    const char **fps = calloc(n, sizeof(*fps));
+    if (!ids || !fps) {
+        free(ids);
+        free(fps);
         return 0; /* out of memory: nothing answered; the record INSERT still guards */
+    }
     size_t nids = 0;
     for (size_t i = 0; i < n; i++)
-        if (dedupes(ex, &jobs[i]))
+        if (dedupes(ex, &jobs[i])) {
+            fps[nids] = jobs[i].fp;
             ids[nids++] = jobs[i].req->event_id;
+        }
     int answered = 0;
     if (nids > 0) {
         bool cf;
         char err[512];
-        json_t *found = dedupe_lookup(pc->conn, ids, nids, deadline, &cf, err, sizeof(err));
+        json_t *found = dedupe_lookup(pc->conn, ids, fps, nids, deadline, &cf, err, sizeof(err));
         if (!found && cf)
             answered = -1;
-        for (size_t i = 0; found && i < n; i++) {
-            json_t *stored =
-                dedupes(ex, &jobs[i]) ? json_object_get(found, jobs[i].req->event_id) : NULL;
-            if (stored) {
+        /* answers in the order asked: the k-th job that dedupes is the k-th */
+        for (size_t i = 0, k = 0; found && i < n; i++) {
+            if (!dedupes(ex, &jobs[i]))
+                continue;
+            json_t *stored = json_array_get(found, k++);
+            if (dedupe_is_recorded(stored)) {
                 answer_cached(ex, &jobs[i], stored);
                 answered++;
             }
@@ -1190,24 +1485,27 @@ static int answer_recorded(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, siz
         json_decref(found);
     }
     free(ids);
+    free(fps);
     return answered;
 }
 
 /*
- * The four parameters of DEDUPE_RECORD_MANY_SQL for the jobs of a group that
- * dedupe: text[] literals of event ids, correlation ids and operations, and
+ * The five parameters of DEDUPE_RECORD_MANY_SQL for the jobs of a group that
+ * dedupe: text[] literals of event ids, correlation ids, operations and
+ * fingerprints, and
  * ONE JSON array of the responses, each dumped straight into it (null for a
  * plain INSERT that answered its one row: dedupe_lookup rebuilds that
  * answer). A jsonb[] literal would quote every response again. Returns 1
  * when built, 0 when no job dedupes, -1 when out of memory.
  */
+#define RECORD_NPARAMS 5
 static int record_texts(const adapter_exec_t *ex, const job_t *jobs, json_t *const *payloads,
-                        size_t n, char *texts[4])
+                        size_t n, char *texts[RECORD_NPARAMS])
 {
-    const char **cols[3] = {calloc(n, sizeof(char *)), calloc(n, sizeof(char *)),
-                            calloc(n, sizeof(char *))};
+    const char **cols[4] = {calloc(n, sizeof(char *)), calloc(n, sizeof(char *)),
+                            calloc(n, sizeof(char *)), calloc(n, sizeof(char *))};
     const json_t **responses = calloc(n, sizeof(*responses));
-    bool oom = !cols[0] || !cols[1] || !cols[2] || !responses;
+    bool oom = !cols[0] || !cols[1] || !cols[2] || !cols[3] || !responses;
     size_t k = 0;
     for (size_t i = 0; i < n && !oom; i++) {
         if (!dedupes(ex, &jobs[i]))
@@ -1216,23 +1514,24 @@ static int record_texts(const adapter_exec_t *ex, const job_t *jobs, json_t *con
         cols[0][k] = req->event_id;
         cols[1][k] = req->correlation_id;
         cols[2][k] = dbev_op_name(req->op.type);
+        cols[3][k] = jobs[i].fp;
         bool plain = predictable(&jobs[i]) && row_count_is_one(payloads[i]);
         responses[k++] = plain ? NULL : payloads[i];
     }
-    for (int c = 0; c < 4; c++) {
+    for (int c = 0; c < RECORD_NPARAMS; c++) {
         texts[c] = NULL;
         if (!oom && k) {
             bool failed;
-            texts[c] = c < 3 ? sqlb_text_array(cols[c], k, &failed)
+            texts[c] = c < 4 ? sqlb_text_array(cols[c], k, &failed)
                              : sqlb_json_array(responses, k, &failed);
             oom = failed;
         }
     }
-    for (int c = 0; c < 3; c++)
+    for (int c = 0; c < 4; c++)
         free(cols[c]);
     free(responses);
     if (oom || !k) {
-        for (int c = 0; c < 4; c++) {
+        for (int c = 0; c < RECORD_NPARAMS; c++) {
             free(texts[c]);
             texts[c] = NULL;
         }
@@ -1339,6 +1638,8 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
         return -1; /* out of memory: nothing committed; handled as a failed connection */
     }
     size_t base = 0;
+    long too_big = -1; /* the first job whose answer is over response.max.bytes */
+    size_t too_big_size = 0;
     for (size_t s = 0; s < pl.nsend; s++) {
         size_t i = pl.first[s];
         if (pl.count[s] > 1) {
@@ -1350,13 +1651,30 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
             base += 1;
             continue;
         }
-        payloads[i] = job_payload(ex, &jobs[i], sr.res + base);
+        size_t bound, size;
+        payloads[i] = job_payload(ex, &jobs[i], sr.res + base, sr.tuples + base, &bound);
+        if (too_big < 0 &&
+            too_large(ex, payloads[i], bound, sr.overflow + base, jobs[i].nq, &size)) {
+            too_big = (long)i;
+            too_big_size = size;
+        }
         base += jobs[i].nq;
     }
     step_result_clear(&sr);
     plan_free(&pl);
+    if (too_big >= 0) {
+        /* Roll back and split around it, as around a failing statement: it
+         * is answered (nothing of it written), its neighbours run again. */
+        for (size_t i = 0; i < n; i++)
+            json_decref(payloads[i]);
+        free(payloads);
+        if (rollback(pc, deadline))
+            return -1;
+        answer_too_large(ex, &jobs[too_big], too_big_size);
+        return run_group_split(ex, pc, jobs, n, too_big);
+    }
     /* Record every event id with its answer in one statement, then commit. */
-    char *record[4] = {NULL, NULL, NULL, NULL};
+    char *record[RECORD_NPARAMS] = {NULL};
     int any_record = record_texts(ex, jobs, payloads, n, record);
     if (any_record < 0) {
         /* Committing unrecorded writes would let a redelivery apply them twice. */
@@ -1371,11 +1689,11 @@ static int try_group_ex(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, size_t
         return 0;
     }
     step_t commit = {.claim_sql = any_record ? DEDUPE_RECORD_MANY_SQL : NULL,
-                     .claim_nparams = 4,
+                     .claim_nparams = RECORD_NPARAMS,
                      .claim_values = (const char *const *)record,
                      .commit = true};
     rc = run_step(ex, pc, &commit, deadline, &sr);
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < RECORD_NPARAMS; k++)
         free(record[k]);
     step_result_clear(&sr);
     if (rc == 0) {
@@ -1416,6 +1734,7 @@ static void run_group(adapter_exec_t *ex, job_t *jobs, size_t n)
         if (!pc)
             break;
         bool reused = pc->reused;
+        pc->used = true;
         if (try_group(ex, pc, jobs, n) == 0)
             return;
         conn_lost(ex, PQerrorMessage(pc->conn));
@@ -1583,7 +1902,7 @@ void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t 
             run_health(ex, job);
             continue;
         }
-        if (job->timeout_ms > 0 && reqs[i]->timestamp_us > 0 &&
+        if (job->timeout_ms > 0 && reqs[i]->has_timestamp &&
             now_wall > reqs[i]->timestamp_us + job->timeout_ms * 1000) {
             snprintf(err, sizeof(err),
                      "deadline passed before execution (request timestamp + %" PRId64
@@ -1604,6 +1923,12 @@ void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t 
         }
         if (build_job(ex, job, err, sizeof(err))) {
             answer_simple(ex, job, DBEV_ERR_VALIDATION_ERROR, "ValidationError", err);
+            continue;
+        }
+        if (has_event_id(job) && dbev_op_is_write(op->type) &&
+            dedupe_fingerprint(reqs[i], job->fp)) {
+            answer_simple(ex, job, DBEV_ERR_DATABASE_OPERATION_FAILED, "PostgresError",
+                          "out of memory");
             continue;
         }
         if (!joins_group) {
@@ -1693,16 +2018,34 @@ adapter_exec_t *adapter_exec_new(const adapter_exec_conf_t *conf, char *errstr, 
         dbev_seterr(errstr, size, "out of memory");
         return NULL;
     }
-    /* The bookkeeping table, if the database is there now; else on first use. */
+    /* Who we are and the bookkeeping, if the database is there now; else on
+     * first use (get_conn). Either refusal stops the start: a superuser
+     * adapter hands every caller the server, and writes without their
+     * records could run twice. */
     char err[512];
     ex->pc = pool_acquire(ex->pool, err, sizeof(err));
     if (ex->pc) {
-        if (dedupe_ensure_table(ex->pc->conn, io_deadline(30000), err, sizeof(err)) == 0)
-            ex->table_ready = true;
-        else
-            dbev_logf(ex->logger, DBEV_LOG_ERROR, NULL, "dedupe: %s", err);
-        pool_release(ex->pool, ex->pc, false);
+        PGconn *conn = ex->pc->conn;
+        int rc = refuse_superuser(ex, conn, errstr, size);
+        if (rc == 0 && conn_is_superuser(conn))
+            dbev_logf(ex->logger, DBEV_LOG_WARN, NULL,
+                      "connected to PostgreSQL as the superuser \"%s\" (pg.allow.superuser): "
+                      "callers' SQL runs with every privilege; production adapters connect as "
+                      "dbev_app",
+                      PQuser(conn));
+        if (rc == 0) {
+            rc =
+                dedupe_prepare(conn, conn_is_superuser(conn), io_deadline(30000), err, sizeof(err));
+            if (rc)
+                dbev_seterr(errstr, size, "%s", err);
+        }
+        pool_release(ex->pool, ex->pc, rc != 0);
         ex->pc = NULL;
+        if (rc) {
+            adapter_exec_destroy(ex);
+            return NULL;
+        }
+        ex->table_ready = true;
     } else {
         dbev_logf(ex->logger, DBEV_LOG_WARN, NULL,
                   "PostgreSQL not reachable at start (%s); starting with an empty pool", err);

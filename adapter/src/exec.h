@@ -31,9 +31,14 @@ typedef struct adapter_exec_conf {
     int64_t breaker_recovery_ms;        /* OPEN -> HALF_OPEN after this (60000) */
     int breaker_success_threshold;      /* HALF_OPEN -> CLOSED after this many successes (3) */
     int64_t default_timeout_ms;         /* statement timeout when a request names none */
+    int64_t response_max_bytes;         /* largest encoded answer payload; 0: no limit */
     const char *const *table_allowlist; /* NULL-terminated; NULL: every table allowed */
     int64_t dedupe_retention_ms;        /* how long processed event ids are remembered */
-    const dbev_logger_t *logger;        /* borrowed; must outlive the executor */
+    /* Refuse a superuser's connections (the adapter's pg.allow.superuser=false,
+     * its default). False here, for the executor's own tests and benches:
+     * connected as a superuser, it also applies migration 007 where missing. */
+    bool refuse_superuser;
+    const dbev_logger_t *logger; /* borrowed; must outlive the executor */
 } adapter_exec_conf_t;
 
 /** One request's answer: the payload to publish, on the completed or failed topic. */
@@ -43,9 +48,12 @@ typedef struct adapter_outcome {
 } adapter_outcome_t;
 
 /**
- * @brief Creates the executor: opens pool_min connections and ensures the
- *        adapter's own bookkeeping table (processed events) exists.
- * @returns a handle for adapter_exec_destroy(), or NULL with errstr.
+ * @brief Creates the executor: opens pool_min connections and checks that
+ *        it is not connected as a superuser (unless allowed: then it warns)
+ *        and that its bookkeeping (migration 007) is there (a superuser
+ *        connection applies it where missing).
+ * @returns a handle for adapter_exec_destroy(), or NULL with errstr (a
+ *          refused superuser, the bookkeeping missing).
  * @remark A database that cannot be reached at start is not fatal: the
  *         executor starts with an empty pool and the breaker decides.
  */

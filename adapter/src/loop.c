@@ -26,7 +26,13 @@
  * responses may be unacknowledged at once.
  *
  * A failed delivery is retried (re-produced) rather than skipped, because a
- * commit is cumulative: skipping one response would acknowledge it. A stop
+ * commit is cumulative: skipping one response would acknowledge it. An
+ * error that the same bytes cannot cure (too large for the producer or the
+ * broker, a record refused as invalid) is the exception: after
+ * LOOP_RESEND_MAX tries the response is replaced by a small failed answer
+ * for the same correlation id saying why, so one request can never stop a
+ * partition (a failed replacement is given up on, logged, and its offset
+ * moves on). A stop
  * (dbev_adapter_stop, SIGTERM in the daemon) finishes the jobs in hand, waits
  * up to shutdown.timeout.ms for the last acknowledgements, commits and leaves
  * the group; a revocation does the same for the partitions it takes away;
@@ -59,22 +65,37 @@ enum { STOP_NONE = 0, STOP_GRACEFUL = 1, STOP_ABORT = 2 };
 
 enum { T_REQUESTED, T_COMPLETED, T_FAILED, T_REGISTRY, T_HEARTBEAT, T_COUNT };
 
+/* A response failing with a per-message permanent error (too large, an
+ * invalid record) is produced this many more times before it is replaced:
+ * the broker's error may have been passing (test_delivery_failure_resent). */
+#define LOOP_RESEND_MAX 2
+
+/* What a response's msg_opaque points to (its first member): its batch, or,
+ * once its delivery failed, the resend, which knows its batch. */
+enum { OPAQUE_BATCH = 1, OPAQUE_RESEND };
+
 /* A batch whose responses are on their way to the broker. */
 typedef struct loop_batch {
+    int kind; /* OPAQUE_BATCH */
     struct loop_batch *next;
     size_t pending;                           /* responses not yet acknowledged */
     bool lost;                                /* a response could not be delivered */
     rd_kafka_topic_partition_list_t *offsets; /* next offset to consume, per partition */
 } loop_batch_t;
 
-/* A response whose delivery failed, to be produced again. */
+/* A response whose delivery failed, to be produced again: on the retries
+ * list until produced, then the message's opaque (its payload, produced
+ * without a copy, lives here until the delivery report). */
 typedef struct loop_retry {
+    int kind; /* OPAQUE_RESEND */
     struct loop_retry *next;
     rd_kafka_topic_t *rkt;
     char *key;
     char *payload;
     size_t len;
     struct loop_batch *batch;
+    int attempts;     /* failed with a per-message permanent error so many times */
+    bool replacement; /* payload is the failed answer replacing the response */
 } loop_retry_t;
 
 struct dbev_adapter {
@@ -98,6 +119,7 @@ struct dbev_adapter {
     int64_t inflight_max;
     int64_t heartbeat_ms;
     int64_t shutdown_timeout_ms;
+    int64_t message_max_bytes; /* the producer's */
 
     /* Loop thread only. */
     loop_batch_t *head, *tail;
@@ -179,25 +201,166 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 }
 
 /* Produces one message; on a full queue serves delivery reports and retries.
- * payload is freed by librdkafka (F_FREE) on success, by us on failure. */
-static int produce(dbev_adapter_t *adapter, rd_kafka_topic_t *rkt, const char *key, char *payload,
-                   size_t len, int msgflags, void *opaque)
+ * With F_FREE, payload is freed by librdkafka on success, by us on failure.
+ * Returns 0 or the error. */
+static rd_kafka_resp_err_t produce(dbev_adapter_t *adapter, rd_kafka_topic_t *rkt, const char *key,
+                                   char *payload, size_t len, int msgflags, void *opaque)
 {
     size_t keylen = key ? strlen(key) : 0;
     for (;;) {
         if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, msgflags, payload, len,
                              keylen ? key : NULL, keylen, opaque) == 0)
-            return 0;
+            return RD_KAFKA_RESP_ERR_NO_ERROR;
         rd_kafka_resp_err_t err = rd_kafka_last_error();
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || atomic_load(&adapter->stop) == STOP_ABORT) {
-            dbev_logf(&adapter->logger, DBEV_LOG_ERROR, key, "cannot produce to %s: %s",
-                      rd_kafka_topic_name(rkt), rd_kafka_err2str(err));
+            dbev_logf(&adapter->logger, DBEV_LOG_ERROR, key, "cannot produce %zu bytes to %s: %s",
+                      len, rd_kafka_topic_name(rkt), rd_kafka_err2str(err));
             if (msgflags & RD_KAFKA_MSG_F_FREE)
                 free(payload);
-            return -1;
+            return err ? err : RD_KAFKA_RESP_ERR__FAIL;
         }
         rd_kafka_poll(adapter->producer, 10);
     }
+}
+
+/* Errors of one message that producing the same bytes again cannot cure.
+ * Anything else (timeouts, a broker away, a topic-wide refusal) is retried. */
+static bool permanent_for_message(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR__BAD_MSG:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*
+ * The failed answer that replaces a response which cannot be delivered
+ * (original: its event, len bytes): small, same correlation id, saying why.
+ * The request did run: a write was applied, and the message says so.
+ * Returns the event text to free with free(), or NULL when out of memory.
+ */
+static char *replacement_text(dbev_adapter_t *adapter, const char *correlation_id,
+                              const char *original, size_t len, rd_kafka_resp_err_t err)
+{
+    int op = -1;
+    bool completed = false;
+    json_t *event = json_loadb(original, len, 0, NULL);
+    json_t *payload = json_object_get(event, "payload");
+    const char *name = json_string_value(json_object_get(payload, "operation_type"));
+    dbev_op_t parsed;
+    if (name && dbev_op_parse(name, &parsed) == 0)
+        op = (int)parsed;
+    completed = payload && !json_object_get(payload, "error_code");
+    json_decref(event);
+    bool size = err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+                err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
+                err == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE;
+    char msg[512];
+    snprintf(msg, sizeof(msg), "the %s answer (%zu bytes) could not be delivered: %s%s; %s",
+             completed ? "completed" : "failed", len, rd_kafka_err2str(err),
+             size ? " (over the producer's or the broker's message.max.bytes)" : "",
+             op >= 0 && dbev_op_is_write((dbev_op_t)op) && completed
+                 ? "the operation was executed (a write was applied); ask for a smaller answer "
+                   "(options.max_rows, fewer returning columns) next time"
+                 : "ask for less: a smaller options.max_rows, fewer or narrower columns, or "
+                   "page with LIMIT/OFFSET");
+    json_t *meta = json_object();
+    json_object_set_new(meta, "response_bytes", json_integer((json_int_t)len));
+    json_object_set_new(meta, "kafka_error", json_string(rd_kafka_err2name(err)));
+    json_t *failed = dbev_failed_payload_new(
+        (dbev_op_t)op, size ? DBEV_ERR_VALIDATION_ERROR : DBEV_ERR_DATABASE_OPERATION_FAILED, msg,
+        size ? "ResponseTooLarge" : "ResponseUndeliverable", NULL,
+        adapter_exec_breaker_state(adapter->exec), meta);
+    if (!failed)
+        return NULL;
+    char event_id[40];
+    dbev_uuid_new(event_id);
+    char *text = dbev_envelope_dumps(DBEV_EVENT_FAILED, event_id, correlation_id,
+                                     DBEV_ADAPTER_SERVICE, 0, failed);
+    json_decref(failed);
+    dbev_logf(&adapter->logger, DBEV_LOG_ERROR, correlation_id,
+              "answer of %zu bytes not deliverable (%s): answering failed instead", len,
+              rd_kafka_err2name(err));
+    if (completed) {
+        atomic_fetch_sub(&adapter->completed, 1);
+        atomic_fetch_add(&adapter->failed, 1);
+    }
+    return text;
+}
+
+static void retry_free(loop_retry_t *r)
+{
+    if (!r)
+        return;
+    free(r->key);
+    free(r->payload);
+    free(r);
+}
+
+/* A response is done with, delivered or not: its batch may commit past it. */
+static void response_done(dbev_adapter_t *adapter, loop_batch_t *batch, bool lost)
+{
+    batch->pending--;
+    if (lost)
+        batch->lost = true;
+    atomic_fetch_sub(&adapter->in_flight, 1);
+}
+
+/*
+ * A response failed with err: queues it to be produced again (r: its resend
+ * so far, or NULL for a first failure, then copied from payload). A per-
+ * message permanent error counts: past LOOP_RESEND_MAX the response is
+ * replaced by a failed answer, and a replacement that fails so is given up.
+ */
+static void resend(dbev_adapter_t *adapter, loop_batch_t *batch, loop_retry_t *r,
+                   rd_kafka_topic_t *rkt, const char *key, const void *payload, size_t len,
+                   rd_kafka_resp_err_t err)
+{
+    if (!r) {
+        r = calloc(1, sizeof(*r));
+        if (!r || !(r->key = strdup(key)) || !(r->payload = malloc(len + 1))) {
+            retry_free(r);
+            response_done(adapter, batch, true);
+            return;
+        }
+        r->kind = OPAQUE_RESEND;
+        memcpy(r->payload, payload, len);
+        r->len = len;
+        r->rkt = rkt;
+        r->batch = batch;
+    }
+    if (permanent_for_message(err) && ++r->attempts > LOOP_RESEND_MAX) {
+        if (r->replacement) {
+            dbev_logf(&adapter->logger, DBEV_LOG_ERROR, r->key,
+                      "even the failed answer could not be delivered (%s): the request stays "
+                      "unanswered and its offset moves on",
+                      rd_kafka_err2str(err));
+            retry_free(r);
+            response_done(adapter, batch, false);
+            return;
+        }
+        char *text = replacement_text(adapter, r->key, r->payload, r->len, err);
+        if (!text) {
+            retry_free(r);
+            response_done(adapter, batch, true);
+            return;
+        }
+        free(r->payload);
+        r->payload = text;
+        r->len = strlen(text);
+        r->rkt = adapter->rkt[T_FAILED];
+        r->replacement = true;
+        r->attempts = 0;
+    }
+    r->next = adapter->retries;
+    adapter->retries = r;
 }
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
@@ -211,17 +374,22 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
             atomic_store(&adapter->registered, true);
         return;
     }
-    loop_batch_t *batch = msg->_private;
-    if (!batch) { /* heartbeat: best effort */
+    if (!msg->_private) { /* heartbeat: best effort */
         if (msg->err)
             dbev_logf(&adapter->logger, DBEV_LOG_DEBUG, adapter->instance_id,
                       "heartbeat not delivered: %s", rd_kafka_err2str(msg->err));
         return;
     }
+    loop_retry_t *r = NULL;
+    loop_batch_t *batch = msg->_private;
+    if (*(const int *)msg->_private == OPAQUE_RESEND) { /* the first member of both */
+        r = msg->_private;
+        batch = r->batch;
+    }
     if (!msg->err) {
-        batch->pending--;
+        retry_free(r);
+        response_done(adapter, batch, false);
         atomic_fetch_add(&adapter->delivered, 1);
-        atomic_fetch_sub(&adapter->in_flight, 1);
         return;
     }
     atomic_fetch_add(&adapter->delivery_errors, 1);
@@ -238,23 +406,11 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
         dbev_logf(&adapter->logger, DBEV_LOG_WARN, key,
                   "response to %s not delivered (%s), resending", rd_kafka_topic_name(msg->rkt),
                   rd_kafka_err2str(msg->err));
-        loop_retry_t *retry = calloc(1, sizeof(*retry));
-        if (retry && (retry->key = strdup(key)) && (retry->payload = malloc(msg->len + 1))) {
-            memcpy(retry->payload, msg->payload, msg->len);
-            retry->len = msg->len;
-            retry->rkt = msg->rkt;
-            retry->batch = batch;
-            retry->next = adapter->retries;
-            adapter->retries = retry;
-            return;
-        }
-        if (retry)
-            free(retry->key);
-        free(retry);
+        resend(adapter, batch, r, msg->rkt, key, msg->payload, msg->len, msg->err);
+        return;
     }
-    batch->pending--;
-    batch->lost = true;
-    atomic_fetch_sub(&adapter->in_flight, 1);
+    retry_free(r);
+    response_done(adapter, batch, true);
 }
 
 /* Serves delivery reports (waiting up to timeout_ms), then produces again
@@ -268,20 +424,20 @@ static void serve_deliveries(dbev_adapter_t *adapter, int timeout_ms)
         while (retries) {
             loop_retry_t *r = retries;
             retries = r->next;
-            bool dropped =
-                atomic_load(&adapter->stop) == STOP_ABORT || atomic_load(&adapter->fatal);
-            if (dropped)
-                free(r->payload);
-            else /* on failure produce() frees the payload */
-                dropped = produce(adapter, r->rkt, r->key, r->payload, r->len, RD_KAFKA_MSG_F_FREE,
-                                  r->batch) != 0;
-            if (dropped) {
-                r->batch->pending--;
-                r->batch->lost = true;
-                atomic_fetch_sub(&adapter->in_flight, 1);
+            r->next = NULL;
+            if (atomic_load(&adapter->stop) == STOP_ABORT || atomic_load(&adapter->fatal)) {
+                response_done(adapter, r->batch, true);
+                retry_free(r);
+                continue;
             }
-            free(r->key);
-            free(r);
+            /* No copy: the payload stays r's until the delivery report. */
+            rd_kafka_resp_err_t err = produce(adapter, r->rkt, r->key, r->payload, r->len, 0, r);
+            if (err && permanent_for_message(err)) {
+                resend(adapter, r->batch, r, r->rkt, r->key, r->payload, r->len, err);
+            } else if (err) {
+                response_done(adapter, r->batch, true);
+                retry_free(r);
+            }
         }
     }
 }
@@ -457,14 +613,29 @@ static void respond(dbev_adapter_t *adapter, loop_batch_t *batch, bool completed
     }
     batch->pending++;
     atomic_fetch_add(&adapter->in_flight, 1);
-    if (produce(adapter, adapter->rkt[completed ? T_COMPLETED : T_FAILED], correlation_id, text,
-                strlen(text), RD_KAFKA_MSG_F_FREE, batch)) {
-        batch->pending--;
-        batch->lost = true;
-        atomic_fetch_sub(&adapter->in_flight, 1);
-        return;
-    }
     atomic_fetch_add(completed ? &adapter->completed : &adapter->failed, 1);
+    size_t len = strlen(text);
+    /* The copy is kept only for a replacement: produce() frees text on failure. */
+    char *copy = NULL;
+    if (len > (size_t)adapter->message_max_bytes - ACONF_ENVELOPE_BYTES)
+        copy = strdup(text);
+    rd_kafka_resp_err_t err = produce(adapter, adapter->rkt[completed ? T_COMPLETED : T_FAILED],
+                                      correlation_id, text, len, RD_KAFKA_MSG_F_FREE, batch);
+    bool replaced = false;
+    if (err && permanent_for_message(err) && copy) {
+        /* Too large for the producer (librdkafka checks at once): no
+         * resending cures that, answer failed instead. */
+        char *failed = replacement_text(adapter, correlation_id, copy, len, err);
+        replaced = failed != NULL;
+        err = failed ? produce(adapter, adapter->rkt[T_FAILED], correlation_id, failed,
+                               strlen(failed), RD_KAFKA_MSG_F_FREE, batch)
+                     : RD_KAFKA_RESP_ERR__FAIL;
+    }
+    free(copy);
+    if (err) {
+        atomic_fetch_sub(completed && !replaced ? &adapter->completed : &adapter->failed, 1);
+        response_done(adapter, batch, true);
+    }
 }
 
 /*
@@ -626,6 +797,8 @@ static int job_split(loop_job_t *job, int nlanes)
 static void job_publish(dbev_adapter_t *adapter, loop_job_t *job)
 {
     loop_batch_t *batch = calloc(1, sizeof(*batch));
+    if (batch)
+        batch->kind = OPAQUE_BATCH;
     if (!batch) {
         /* Nothing can be answered: stop uncommitted, to be redelivered. */
         dbev_logf(&adapter->logger, DBEV_LOG_ERROR, NULL, "out of memory answering %zu requests",
@@ -994,6 +1167,13 @@ static rd_kafka_conf_t *kafka_conf(dbev_adapter_t *adapter, bool consumer, char 
     for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
         if (rd_kafka_conf_set(kconf, base[i].k, base[i].v, errstr, size) != RD_KAFKA_CONF_OK)
             goto fail;
+    /* Explicit, so response.max.bytes can be checked against it (aconf_validate). */
+    if (!consumer) {
+        char mmb[32];
+        snprintf(mmb, sizeof(mmb), "%d", ACONF_MESSAGE_MAX_BYTES);
+        if (rd_kafka_conf_set(kconf, "message.max.bytes", mmb, errstr, size) != RD_KAFKA_CONF_OK)
+            goto fail;
+    }
     const char *key, *value;
     for (size_t i = 0; aconf_passthrough(adapter->conf, i, &key, &value); i++) {
         if (strncmp(key, "kafka.", 6))
@@ -1053,9 +1233,7 @@ static void adapter_free(dbev_adapter_t *adapter)
     }
     while (adapter->retries) {
         loop_retry_t *next = adapter->retries->next;
-        free(adapter->retries->key);
-        free(adapter->retries->payload);
-        free(adapter->retries);
+        retry_free(adapter->retries);
         adapter->retries = next;
     }
     while (adapter->head) {
@@ -1101,6 +1279,7 @@ dbev_adapter_t *dbev_adapter_new(dbev_adapter_conf_t *conf, char *errstr, size_t
     adapter->inflight_max = aconf_int(conf, "inflight.max");
     adapter->heartbeat_ms = aconf_int(conf, "heartbeat.interval.ms");
     adapter->shutdown_timeout_ms = aconf_int(conf, "shutdown.timeout.ms");
+    adapter->message_max_bytes = aconf_producer_message_max_bytes(conf);
     adapter->done = rd_kafka_topic_partition_list_new(8);
     pthread_mutex_init(&adapter->jobs_lock, NULL);
     pthread_cond_init(&adapter->todo_cond, NULL);
@@ -1158,8 +1337,10 @@ dbev_adapter_t *dbev_adapter_new(dbev_adapter_conf_t *conf, char *errstr, size_t
         .breaker_recovery_ms = aconf_int(conf, "breaker.recovery.timeout.ms"),
         .breaker_success_threshold = (int)aconf_int(conf, "breaker.success.threshold"),
         .default_timeout_ms = aconf_int(conf, "request.timeout.default.ms"),
+        .response_max_bytes = aconf_int(conf, "response.max.bytes"),
         .table_allowlist = (const char *const *)adapter->allowlist,
         .dedupe_retention_ms = aconf_int(conf, "dedupe.retention.ms"),
+        .refuse_superuser = !aconf_bool(conf, "pg.allow.superuser"),
         .logger = &adapter->logger,
     };
     char eerr[512];

@@ -69,6 +69,86 @@ static void notice_to_log(void *arg, const char *message)
     dbev_logf(pool->conf.logger, DBEV_LOG_DEBUG, NULL, "postgres: %s", line);
 }
 
+/* The adapter's own session settings: typemap.c relies on these output
+ * formats. harness/src/direct.c applies the same four on its connection;
+ * keep them alike. Applied by SET after connecting and again after every
+ * DISCARD ALL (which resets them to the server's defaults). */
+static const char *const session_settings[] = {"SET DateStyle = 'ISO, MDY'", "SET TimeZone = 'UTC'",
+                                               "SET extra_float_digits = 1",
+                                               "SET IntervalStyle = 'iso_8601'"};
+
+#define SESSION_SETUP_TIMEOUT_US (30 * 1000000LL)
+
+/*
+ * [DISCARD ALL, Sync] when discard, then the settings and a Sync: one
+ * pipelined round trip. DISCARD ALL refuses to run in a transaction block,
+ * and the statements of one pipeline segment share an implicit one, hence
+ * its own segment. Every result is read, even after a failure, so the
+ * connection is never left mid-pipeline.
+ */
+static int session_setup(PGconn *conn, bool discard, int64_t deadline_us, char *errstr, size_t size)
+{
+    char line[256];
+    int syncs = 0;
+    bool ok = true;
+    if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+        return dbev_seterr(errstr, size, "cannot reset the session: a transaction is open");
+    if (!PQenterPipelineMode(conn))
+        goto send_failed;
+    if (discard) {
+        if (!PQsendQueryParams(conn, "DISCARD ALL", 0, NULL, NULL, NULL, NULL, 0) ||
+            !PQpipelineSync(conn))
+            goto send_failed;
+        syncs++;
+    }
+    for (size_t i = 0; i < sizeof(session_settings) / sizeof(session_settings[0]); i++)
+        if (!PQsendQueryParams(conn, session_settings[i], 0, NULL, NULL, NULL, NULL, 0))
+            goto send_failed;
+    if (!PQpipelineSync(conn))
+        goto send_failed;
+    syncs++;
+    while (syncs > 0) {
+        PGresult *res;
+        if (pool_get_result(conn, deadline_us, &res, errstr, size))
+            return -1;
+        if (!res)
+            continue; /* the end of one statement's results */
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_PIPELINE_SYNC) {
+            syncs--;
+        } else if (st != PGRES_COMMAND_OK && ok) {
+            ok = false;
+            first_line(PQresultErrorMessage(res), line, sizeof(line));
+            dbev_seterr(errstr, size, "cannot set up the session: %s",
+                        line[0] ? line : PQresStatus(st));
+        }
+        PQclear(res);
+    }
+    PQexitPipelineMode(conn);
+    return ok ? 0 : -1;
+send_failed:
+    first_line(PQerrorMessage(conn), line, sizeof(line));
+    return dbev_seterr(errstr, size, "cannot set up the session: %s", line);
+}
+
+static void stmts_forget(pool_conn_t *pc)
+{
+    for (int k = 0; k < pc->nstmts; k++)
+        free(pc->stmts[k].sql);
+    pc->nstmts = 0;
+}
+
+int pool_reset_session(pool_conn_t *pc, int64_t deadline_us, char *errstr, size_t size)
+{
+    if (session_setup(pc->conn, true, deadline_us, errstr, size))
+        return -1;
+    stmts_forget(pc);
+    pc->reset_stmts = false;
+    pc->used = false;
+    pc->dirty = false;
+    return 0;
+}
+
 static pool_conn_t *conn_open(pool_t *pool, char *errstr, size_t size)
 {
     /* Defaults first: the caller's conninfo (expanded at "dbname") overrides them. */
@@ -92,18 +172,12 @@ static pool_conn_t *conn_open(pool_t *pool, char *errstr, size_t size)
         return NULL;
     }
     PQsetNoticeProcessor(pc->conn, notice_to_log, pool);
-    PGresult *res = PQexec(pc->conn, "SET DateStyle = 'ISO, MDY'; SET TimeZone = 'UTC'; "
-                                     "SET extra_float_digits = 1; SET IntervalStyle = 'iso_8601'");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        first_line(PQerrorMessage(pc->conn), line, sizeof(line));
-        dbev_seterr(errstr, size, "cannot set up the session: %s", line);
-        PQclear(res);
+    if (PQsetnonblocking(pc->conn, 1) != 0) {
+        dbev_seterr(errstr, size, "cannot make the connection non-blocking");
         conn_free(pc);
         return NULL;
     }
-    PQclear(res);
-    if (PQsetnonblocking(pc->conn, 1) != 0) {
-        dbev_seterr(errstr, size, "cannot make the connection non-blocking");
+    if (session_setup(pc->conn, false, dbev_mono_us() + SESSION_SETUP_TIMEOUT_US, errstr, size)) {
         conn_free(pc);
         return NULL;
     }
@@ -235,9 +309,7 @@ pool_conn_t *pool_acquire(pool_t *pool, char *errstr, size_t size)
         if (s->pc->reset_stmts) {
             PGresult *res = pool_exec(s->pc->conn, "DEALLOCATE ALL", 0, NULL, 0, errstr, size);
             PQclear(res);
-            for (int k = 0; k < s->pc->nstmts; k++)
-                free(s->pc->stmts[k].sql);
-            s->pc->nstmts = 0;
+            stmts_forget(s->pc);
             s->pc->reset_stmts = false;
         }
         s->pc->reused = true;
@@ -249,6 +321,14 @@ void pool_release(pool_t *pool, pool_conn_t *pc, bool broken)
 {
     if (!pc)
         return;
+    if (!broken && pc->dirty) {
+        char err[512];
+        if (pool_reset_session(pc, dbev_mono_us() + SESSION_SETUP_TIMEOUT_US, err, sizeof(err))) {
+            dbev_logf(pool->conf.logger, DBEV_LOG_WARN, NULL,
+                      "pool: closing a connection whose session could not be reset: %s", err);
+            broken = true;
+        }
+    }
     if (!broken &&
         (PQstatus(pc->conn) != CONNECTION_OK || PQtransactionStatus(pc->conn) != PQTRANS_IDLE ||
          PQpipelineStatus(pc->conn) != PQ_PIPELINE_OFF))

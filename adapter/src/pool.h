@@ -6,6 +6,11 @@
  * older than max_age are replaced when next acquired. Each connection keeps a
  * cache of named prepared statements keyed by SQL text.
  *
+ * Sessions: a connection that ran a caller's own SQL is marked dirty, and
+ * its session is reset (pool_reset_session: DISCARD ALL, then the settings
+ * above again) before it serves anyone else; pool_release does it at the
+ * latest. See adapter/src/exec.c for who marks what and why.
+ *
  * Also the small non-blocking I/O helpers the executor drives pipelines with
  * (flush while reading, so a long pipeline never deadlocks on full socket
  * buffers), and the statistics of seed 004's health metrics.
@@ -37,6 +42,8 @@ typedef struct pool_conn {
     int64_t created_us; /* monotonic */
     bool reused;        /* false on its first acquire after connecting */
     bool reset_stmts;   /* a cached plan went stale: DEALLOCATE ALL before reuse */
+    bool used;          /* ran a request since its session was opened or last reset */
+    bool dirty;         /* ran caller-written SQL since: reset before it serves anyone else */
     pool_stmt_t stmts[POOL_STMT_CACHE];
     int nstmts;
     int next_stmt_id;
@@ -70,7 +77,11 @@ void pool_destroy(pool_t *pool);
  */
 pool_conn_t *pool_acquire(pool_t *pool, char *errstr, size_t size);
 
-/** Gives a connection back; broken (or not idle in a transaction): closed. */
+/**
+ * @brief Gives a connection back; broken (or not idle in a transaction):
+ *        closed. A dirty one is reset first (pool_reset_session) and closed
+ *        when that fails, so no idle connection holds a caller's session.
+ */
 void pool_release(pool_t *pool, pool_conn_t *pc, bool broken);
 
 /**
@@ -89,6 +100,18 @@ void pool_record(pool_t *pool, uint64_t queries, uint64_t failures, int64_t tota
 
 /** A snapshot of the statistics; thread-safe. */
 void pool_stats(pool_t *pool, pool_stats_t *st);
+
+/**
+ * @brief Puts the session back as a new connection has it: DISCARD ALL
+ *        (settings incl. role and search_path, advisory locks, LISTEN, temp
+ *        tables, prepared statements, cursors, sequences' currval) and then
+ *        the adapter's own settings again, in one pipelined round trip. The
+ *        statement cache is emptied (DISCARD ALL dropped its statements);
+ *        used and dirty are cleared.
+ * @returns 0, or -1 (errstr) when the session could not be reset: the
+ *          caller must not use the connection further (release it broken).
+ */
+int pool_reset_session(pool_conn_t *pc, int64_t deadline_us, char *errstr, size_t size);
 
 /**
  * @brief Looks up the prepared statement name for sql on this connection.

@@ -7,15 +7,14 @@
 
 #include "dbev_common.h"
 
-#include <ctype.h>
+#include <dbev/sql.h>
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define IDENT_MAX 63
 
 /* ---- a small string buffer ---------------------------------------------- */
 
@@ -65,34 +64,8 @@ static void sb_int(sbuf_t *b, long long v)
 
 /* ---- identifiers --------------------------------------------------------- */
 
-static bool valid_ident_n(const char *s, size_t n)
-{
-    if (n == 0 || n > IDENT_MAX)
-        return false;
-    if (!(isalpha((unsigned char)s[0]) || s[0] == '_'))
-        return false;
-    for (size_t i = 1; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(isalnum(c) || c == '_' || c == '$'))
-            return false;
-    }
-    return true;
-}
-
-bool sqlb_valid_column(const char *s)
-{
-    return s && valid_ident_n(s, strlen(s));
-}
-
-bool sqlb_valid_table(const char *s)
-{
-    if (!s)
-        return false;
-    const char *dot = strchr(s, '.');
-    if (!dot)
-        return valid_ident_n(s, strlen(s));
-    return valid_ident_n(s, (size_t)(dot - s)) && valid_ident_n(dot + 1, strlen(dot + 1));
-}
+/* The grammar is the SQL rules' (dbev_sql_ident_check); the protocol's
+ * decoder has refused a bad name already, the builder does not rely on it. */
 
 /* Appends a validated identifier, quoted; "schema.table" becomes "schema"."table". */
 static void sb_ident(sbuf_t *b, const char *s)
@@ -380,8 +353,9 @@ static int add_param(build_t *bd, const char *col, const json_t *value)
 
 static int check_column(build_t *bd, const char *col)
 {
-    if (!sqlb_valid_column(col))
-        return fail(bd, "invalid column name \"%s\" (letters, digits, _ and $, at most 63)", col);
+    char why[256];
+    if (dbev_sql_ident_check(col, DBEV_SQL_IDENT_COLUMN, why, sizeof(why)))
+        return fail(bd, "invalid column name: %s", why);
     return 0;
 }
 
@@ -640,11 +614,9 @@ static int conflict_clause(build_t *bd, dbev_conflict_t conflict, const json_t *
 
 static int need_table(build_t *bd, const char *table)
 {
-    if (!table || !sqlb_valid_table(table))
-        return fail(bd,
-                    "invalid table name \"%s\" (identifier or schema.identifier: letters, "
-                    "digits, _ and $, at most 63 each)",
-                    table ? table : "(none)");
+    char why[256];
+    if (dbev_sql_ident_check(table, DBEV_SQL_IDENT_TABLE, why, sizeof(why)))
+        return fail(bd, "invalid table name: %s", why);
     return 0;
 }
 
@@ -823,40 +795,4 @@ int sqlb_build(const dbev_operation_t *op, sqlb_colkind_fn colkind, void *opaque
     *out = q;
     *nout = 1;
     return 0;
-}
-
-const char *sqlb_first_keyword(const char *sql, char *out, size_t size)
-{
-    const char *p = sql;
-    size_t n = 0;
-    for (;;) {
-        while (*p && isspace((unsigned char)*p))
-            p++;
-        if (p[0] == '-' && p[1] == '-') {
-            while (*p && *p != '\n')
-                p++;
-            continue;
-        }
-        if (p[0] == '/' && p[1] == '*') {
-            int depth = 1;
-            p += 2;
-            while (*p && depth > 0) {
-                if (p[0] == '/' && p[1] == '*') {
-                    depth++;
-                    p += 2;
-                } else if (p[0] == '*' && p[1] == '/') {
-                    depth--;
-                    p += 2;
-                } else {
-                    p++;
-                }
-            }
-            continue;
-        }
-        break;
-    }
-    while (*p && (isalpha((unsigned char)*p) || *p == '_') && n + 1 < size)
-        out[n++] = (char)toupper((unsigned char)*p++);
-    out[n] = '\0';
-    return p;
 }

@@ -1,8 +1,8 @@
 /*
  * SQL builder: turns a structured operation (INSERT, UPDATE, DELETE, UPSERT,
  * BATCH_INSERT) into SQL text plus positional parameters. Identifiers are
- * validated (letters, digits, '_' and '$', at most 63 bytes, one optional
- * schema qualifier) and always double-quoted; values are never spliced into
+ * validated by the SQL rules (<dbev/sql.h>: plain names, one optional schema
+ * qualifier, no system schema) and always double-quoted; values are never spliced into
  * the text, they travel as $n parameters in text format. JSON objects become
  * their JSON text (PostgreSQL infers json/jsonb from the target column); JSON
  * arrays become PostgreSQL array literals for array-typed columns and JSON
@@ -63,12 +63,6 @@ void sqlb_queries_free(sqlb_query_t *qs, size_t n);
 int sqlb_build(const dbev_operation_t *op, sqlb_colkind_fn colkind, void *opaque,
                sqlb_query_t **out, size_t *nout, char *errstr, size_t size);
 
-/** Whether s is a valid column name (no schema part). */
-bool sqlb_valid_column(const char *s);
-
-/** Whether s is a valid table name, optionally schema-qualified ("schema.table"). */
-bool sqlb_valid_table(const char *s);
-
 /**
  * @brief Converts a JSON value to a text-format parameter.
  * @param as_array for JSON arrays: true gives a PostgreSQL array literal,
@@ -97,12 +91,5 @@ char *sqlb_json_array(const json_t *const *values, size_t n, bool *oom);
  *        (0.95 stays "0.95"). buf at least 32 bytes.
  */
 void sqlb_format_double(double d, char *buf, size_t size);
-
-/**
- * @brief The first keyword of a statement, upper-cased, after whitespace and
- *        comments (-- and nested slash-star); "" when none. out at least 32 bytes.
- * @returns the text after that keyword (call again for the second keyword).
- */
-const char *sqlb_first_keyword(const char *sql, char *out, size_t size);
 
 #endif

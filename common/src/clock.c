@@ -26,15 +26,15 @@ int64_t dbev_wall_us(void)
 
 char *dbev_iso8601(int64_t wall_us, char *buf, size_t size)
 {
-    /* Floor, not C's truncation toward zero: before 1970 the remainder is
-     * negative and would print as ".-999". */
-    int64_t secs64 = wall_us / 1000000, sub_us = wall_us % 1000000;
-    if (sub_us < 0) {
-        secs64--;
-        sub_us += 1000000;
-    }
-    time_t secs = (time_t)secs64;
-    int millis = (int)(sub_us / 1000);
+    /* Floor division: before 1970 wall_us is negative and C's division
+     * truncates toward zero, which would print "...T10:00:01.-999Z" for a
+     * time just before 10:00:01. The second is the one below, the fraction
+     * is counted up from it. */
+    int64_t rem_us = wall_us % 1000000;
+    if (rem_us < 0)
+        rem_us += 1000000;
+    time_t secs = (time_t)((wall_us - rem_us) / 1000000);
+    int millis = (int)(rem_us / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,

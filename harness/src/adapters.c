@@ -578,8 +578,15 @@ bool adapters_running(const adapters_t *a, int index)
 {
     if (!a || index < 0 || index >= a->count)
         return false;
-    if (a->mode == ADAPTER_THREAD)
-        return a->slots[index].ad != NULL;
+    if (a->mode == ADAPTER_THREAD) {
+        /* An embedded adapter whose loop returned (a fatal error) is as dead
+         * as an exited child, though its handle is still held. */
+        if (!a->slots[index].ad)
+            return false;
+        dbev_adapter_stats_t stats;
+        dbev_adapter_stats(a->slots[index].ad, &stats);
+        return stats.running;
+    }
     return adapters_pid(a, index) > 0;
 }
 

@@ -76,7 +76,8 @@ bool adapters_supports_process_faults(const adapters_t *a);
 /** The child's pid (process mode, while it has not been reaped), else 0. */
 pid_t adapters_pid(const adapters_t *a, int index);
 
-/** Whether instance index is running (process mode: not exited; stopped counts). */
+/** Whether instance index is running (process mode: not exited; stopped counts;
+ *  thread mode: its loop has not returned). */
 bool adapters_running(const adapters_t *a, int index);
 
 /**
@@ -100,7 +101,18 @@ int adapters_signal(adapters_t *a, int index, int sig, char *errstr, size_t size
 int adapters_restart(adapters_t *a, int index, char *errstr, size_t size);
 
 /**
+ * @brief Sets ctx->adapter_mode and ctx->adapter_count for ctx's scenario:
+ *        the run's options, raised to what the scenario requires (adapters
+ *        as processes for process_adapter, two of them for multi_adapter),
+ *        so that no scenario is skipped for lack of what the harness can
+ *        start itself. An external adapter or the direct path stays as it
+ *        is: those the harness cannot change.
+ */
+void runctx_plan_adapters(runctx_t *ctx);
+
+/**
  * @brief Whether the environment of ctx has feature (a scenario's requires:).
+ *        Call runctx_plan_adapters() first.
  *        Known features: process_adapter (--adapter process), mock_kafka
  *        (the in-process mock cluster, not --kafka-bootstrap), local_postgres
  *        (a throwaway server, not --pg-dsn), event_path (not --mode direct),

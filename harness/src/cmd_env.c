@@ -1,7 +1,10 @@
 /*
  * dbev-harness env: the test environment on demand. `env up` brings up a
  * throwaway PostgreSQL and a Kafka mock cluster, prints shell settings to
- * reach them and holds them until SIGINT/SIGTERM; `env check` brings both up,
+ * reach them and holds them until SIGINT/SIGTERM (a throwaway server is
+ * migrated first, so the adapter's role dbev_app exists and the exported
+ * settings name it; the superuser's DSN is exported apart, for setup);
+ * `env check` brings both up,
  * proves each works (SELECT 1 through libpq, one message produced and
  * consumed back through Kafka), tears down and prints timings. `env check` is
  * what `make run` runs, so its output speaks to someone who has just cloned
@@ -10,6 +13,7 @@
  * failed, 2 usage error.
  */
 #include "commands.h"
+#include "fixtures.h"
 #include "mockenv.h"
 #include "pgenv.h"
 
@@ -45,8 +49,10 @@ static void usage(FILE *out)
         "usage: dbev-harness env up|check [options]\n"
         "\n"
         "actions:\n"
-        "  up     bring up a throwaway PostgreSQL and a Kafka mock cluster, print shell\n"
-        "         settings (export ...) to reach them, wait for Ctrl-C or SIGTERM, tear down\n"
+        "  up     bring up a throwaway PostgreSQL (migrated to the latest version) and a\n"
+        "         Kafka mock cluster, print shell settings (export ...) to reach them as\n"
+        "         the adapter's role dbev_app (DBEV_PG_ADMIN_DSN: as the superuser, for\n"
+        "         setup), wait for Ctrl-C or SIGTERM, tear down\n"
         "  check  bring both up, run SELECT 1, send one message through Kafka and read\n"
         "         it back, tear down, print timings; exit 0 only if all of it worked\n"
         "\n"
@@ -285,10 +291,13 @@ static const char *conninfo_value(PQconninfoOption *opts, const char *key)
     return NULL;
 }
 
+/* The adapter (POSTGRES_*), the CLI and psql (PG*) connect as the adapter's
+ * role; setup (migrate, fixtures) takes DBEV_PG_ADMIN_DSN, the superuser's. */
 static void print_settings(const envs_t *e)
 {
-    char dsn[4096];
-    pgenv_dsn(e->pg, NULL, dsn, sizeof(dsn));
+    char dsn[4096], admin[4096];
+    pgenv_dsn_as(e->pg, NULL, PGENV_APP_ROLE, dsn, sizeof(dsn));
+    pgenv_dsn(e->pg, NULL, admin, sizeof(admin));
     print_export("KAFKA_BOOTSTRAP_SERVERS", mockenv_bootstrap(e->kafka));
     print_export("DBEV_ENV", mockenv_env_name(e->kafka));
     PQconninfoOption *parsed = PQconninfoParse(dsn, NULL);
@@ -306,6 +315,7 @@ static void print_settings(const envs_t *e)
     }
     PQconninfoFree(parsed);
     print_export("DBEV_PG_DSN", dsn);
+    print_export("DBEV_PG_ADMIN_DSN", admin);
     fflush(stdout);
 }
 
@@ -327,6 +337,20 @@ static int cmd_up(const args_t *a, envs_t *e)
     if (bring_up(a, e, errstr, sizeof(errstr))) {
         fprintf(stderr, "dbev-harness env up: %s\n", errstr);
         return 1;
+    }
+    /* A throwaway server is ours: migrate it, which makes the adapter's role
+     * (migration 007). An external one is left as it is: migrate it with
+     * `dbev-harness migrate up --pg-dsn SUPERUSER_DSN`. */
+    if (!a->pg_dsn) {
+        progress(a, "migrating the database ...\n");
+        PGconn *conn = pgenv_connect(e->pg, NULL, errstr, sizeof(errstr));
+        if (!conn || fixtures_prepare(conn, NULL, errstr, sizeof(errstr))) {
+            PQfinish(conn);
+            fprintf(stderr, "dbev-harness env up: %s\n", errstr);
+            tear_down(e);
+            return 1;
+        }
+        PQfinish(conn);
     }
     if (!a->quiet) {
         int brokers = mockenv_broker_count(e->kafka);

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const known_keys[] = {"rows",           "rows_ordered", "rows_include",
-                                         "row_count",      "error_code",   "sqlstate",
-                                         "error_contains", "metadata",     NULL};
+static const char *const known_keys[] = {
+    "rows",     "rows_ordered",   "rows_include", "row_count",  "error_code",
+    "sqlstate", "error_contains", "metadata",     "error_type", NULL};
 
 bool expectation_key_known(const char *key)
 {
@@ -126,6 +126,12 @@ int expectation_check(const json_t *expectation, const json_t *outcome, char *di
     if (want && !expectation_values_equal(want, json_object_get(outcome, "sqlstate")))
         return dbev_seterr(diff, size, "sqlstate: expected %s, got %s", show(want, e, sizeof(e)),
                            show(json_object_get(outcome, "sqlstate"), a, sizeof(a)));
+    want = json_object_get(expectation, "error_type");
+    if (want && !expectation_values_equal(want, json_object_get(outcome, "error_type")))
+        return dbev_seterr(diff, size, "error_type: expected %s, got %s (%s)",
+                           show(want, e, sizeof(e)),
+                           show(json_object_get(outcome, "error_type"), a, sizeof(a)),
+                           json_string_value(json_object_get(outcome, "message")));
     want = json_object_get(expectation, "error_contains");
     if (want) {
         const char *message = json_string_value(json_object_get(outcome, "message"));

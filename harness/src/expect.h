@@ -14,6 +14,8 @@
  *   error_code     the failure expected (a wire or local code name)
  *   sqlstate       the SQLSTATE of the failure
  *   error_contains text the error message must contain
+ *   error_type     the failed answer's error_type (e.g. EventIdReused); only
+ *                  raw: steps see it (the client does not expose it)
  *   metadata       fields the response metadata must have (a subset)
  * Without error_code the step expects success.
  */

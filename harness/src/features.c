@@ -5,6 +5,7 @@
  * reasons are written for the person reading the run's summary.
  */
 #include "adapters.h"
+#include "scenario.h"
 
 #include <string.h>
 
@@ -14,9 +15,32 @@ typedef struct feature {
     const char *lacking; /* why not, when has() is false */
 } feature_t;
 
+static bool scenario_requires(const runctx_t *ctx, const char *feature)
+{
+    const json_t *requires = ctx->scenario ? ctx->scenario->requires : NULL;
+    size_t i;
+    const json_t *name;
+    json_array_foreach((json_t *) requires, i,
+                       name) if (json_is_string(name) &&
+                                 strcmp(json_string_value(name), feature) == 0) return true;
+    return false;
+}
+
+void runctx_plan_adapters(runctx_t *ctx)
+{
+    ctx->adapter_mode = ctx->opts ? ctx->opts->adapter_mode : ADAPTER_THREAD;
+    ctx->adapter_count = ctx->opts && ctx->opts->adapters > 0 ? ctx->opts->adapters : 1;
+    if (ctx->adapter_mode == ADAPTER_EXTERNAL || (ctx->opts && ctx->opts->mode == RUN_MODE_DIRECT))
+        return;
+    if (scenario_requires(ctx, "process_adapter"))
+        ctx->adapter_mode = ADAPTER_PROCESS;
+    if (scenario_requires(ctx, "multi_adapter") && ctx->adapter_count < 2)
+        ctx->adapter_count = 2;
+}
+
 static adapter_mode_t adapter_mode(const runctx_t *ctx)
 {
-    return ctx->opts ? ctx->opts->adapter_mode : ADAPTER_THREAD;
+    return ctx->adapter_mode;
 }
 
 static bool has_process_adapter(const runctx_t *ctx)
@@ -51,12 +75,13 @@ static bool has_multi_adapter(const runctx_t *ctx)
 {
     if (ctx->adapters)
         return adapters_count(ctx->adapters) >= 2;
-    return has_own_adapter(ctx) && ctx->opts && ctx->opts->adapters >= 2;
+    return has_own_adapter(ctx) && ctx->adapter_count >= 2;
 }
 
 static const feature_t features[] = {
     {"process_adapter", has_process_adapter,
-     "the adapter does not run as a process (run with --adapter process)"},
+     "the adapter is external or absent (--adapter external, --mode direct): the "
+     "harness cannot start adapter processes"},
     {"mock_kafka", has_mock_kafka,
      "Kafka is an external cluster (--kafka-bootstrap); its brokers cannot be faulted"},
     {"local_postgres", has_local_postgres,
@@ -65,7 +90,8 @@ static const feature_t features[] = {
     {"own_adapter", has_own_adapter,
      "the adapter is external or absent (--adapter external, --mode direct)"},
     {"multi_adapter", has_multi_adapter,
-     "fewer than two adapter instances (run with --adapters 2)"},
+     "the adapter is external or absent (--adapter external, --mode direct): the "
+     "harness cannot start a second adapter"},
 };
 #define N_FEATURES (sizeof(features) / sizeof(features[0]))
 

@@ -58,11 +58,19 @@ typedef struct gate_rule {
     char where[256]; /* file:line:column of the rule */
 } gate_rule_t;
 
+/** A scenario a gate may see SKIPPED without failing (allowed_skips:). */
+typedef struct gate_allowed_skip {
+    char *scenario; /* its file name, e.g. "idem_adapter_kill_restart.yaml" */
+    char *reason;   /* why the team accepts it, printed in every verdict */
+} gate_allowed_skip_t;
+
 typedef struct gate_spec {
     char *path;
     double tolerance; /* baseline.tolerance: the default of regression rules */
     gate_rule_t *rules;
     size_t n_rules;
+    gate_allowed_skip_t *allowed_skips;
+    size_t n_allowed_skips;
 } gate_spec_t;
 
 /**
@@ -78,7 +86,7 @@ void gate_spec_destroy(gate_spec_t *spec);
 /** Outcome of one row, and of the gate (the worst row). */
 typedef enum gate_outcome {
     GATE_PASS = 0,
-    GATE_SKIP,     /* not judged, and the row says why (no baseline, needs --with-long) */
+    GATE_SKIP,     /* not judged; the row says why (no baseline, no long scenarios) */
     GATE_FAIL,     /* a criterion or a regression limit did not hold */
     GATE_ERROR,    /* could not be judged: a metric nobody produced, a harness error */
     GATE_ROLLBACK, /* a rollback trigger fired */
@@ -111,6 +119,9 @@ typedef struct gate_input {
     const char *baseline_note; /* why there is none ("no --baseline", "no entry for phase 2") */
     int scenarios_failed;      /* scenarios that failed */
     int scenarios_errors;      /* scenarios that could not run */
+    /* [{"scenario": file name, "reason": why}] of the scenarios that were
+     * SKIPPED; NULL: none. Each fails the gate unless allowed by name. */
+    const json_t *skipped;
 } gate_input_t;
 
 typedef struct gate_result {

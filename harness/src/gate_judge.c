@@ -282,12 +282,55 @@ static void scenario_rows(gate_result_t *res, const gate_input_t *in)
     }
 }
 
+static const gate_allowed_skip_t *allowed_skip(const gate_spec_t *spec, const char *scenario)
+{
+    for (size_t i = 0; i < spec->n_allowed_skips; i++)
+        if (strcmp(spec->allowed_skips[i].scenario, scenario) == 0)
+            return &spec->allowed_skips[i];
+    return NULL;
+}
+
+/* A row per skipped scenario: a gate that passes without running a scenario
+ * would certify what it never checked, so a skip FAILs unless the gates
+ * file allows that scenario by name; an allowed one is listed with its
+ * reason (SKIP), so every verdict shows what it did not check. */
+static void skip_rows(gate_result_t *res, const gate_spec_t *spec, const gate_input_t *in)
+{
+    size_t i;
+    const json_t *skipped;
+    json_array_foreach(in->skipped, i, skipped)
+    {
+        const char *file = json_string_value(json_object_get(skipped, "scenario"));
+        const char *why = json_string_value(json_object_get(skipped, "reason"));
+        char name[256];
+        snprintf(name, sizeof(name), "scenario %s ran", file ? file : "?");
+        gate_row_t *row = add_row(res, NULL, name, "scenarios.skipped");
+        if (!row)
+            return;
+        row->figure = 1;
+        row->bound = 0;
+        const gate_allowed_skip_t *allowed = file ? allowed_skip(spec, file) : NULL;
+        if (allowed) {
+            row->outcome = GATE_SKIP;
+            note(row, "skipped (%.150s); allowed by %.100s: %.200s", why ? why : "?", spec->path,
+                 allowed->reason);
+        } else {
+            row->outcome = GATE_FAIL;
+            note(row,
+                 "skipped (%.200s): a gate runs every scenario; make it runnable here, or allow it "
+                 "by name with a reason under allowed_skips in %.100s",
+                 why ? why : "?", spec->path);
+        }
+    }
+}
+
 gate_result_t *gate_judge(const gate_spec_t *spec, const gate_input_t *in)
 {
     gate_result_t *res = calloc(1, sizeof(*res));
     if (!res)
         return NULL;
     scenario_rows(res, in);
+    skip_rows(res, spec, in);
     /* Criteria, then rollback triggers, then regressions: the file's order within each. */
     static const gate_kind_t order[] = {GATE_RULE_CRITERION, GATE_RULE_ROLLBACK,
                                         GATE_RULE_REGRESSION};
@@ -302,7 +345,7 @@ gate_result_t *gate_judge(const gate_spec_t *spec, const gate_input_t *in)
                     row->outcome = GATE_SKIP;
                     if (rule->kind == GATE_RULE_ROLLBACK)
                         row->cmp = negate(rule->cmp);
-                    note(row, "not judged: needs the long scenarios (--with-long)");
+                    note(row, "not judged: needs the long scenarios (the run had --without-long)");
                 }
             } else if (rule->kind == GATE_RULE_REGRESSION) {
                 judge_regression(res, rule, in);

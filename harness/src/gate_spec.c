@@ -361,6 +361,39 @@ static int load_baseline(loader_t *ld, const json_t *root)
     return 0;
 }
 
+/* allowed_skips: [{scenario: file.yaml, reason: text}]. A gate runs every
+ * scenario; a skip it accepts is named here with its reason, so that
+ * accepting one is a reviewed change of this file, never a default. */
+static int load_allowed_skips(loader_t *ld, const json_t *root)
+{
+    const json_t *list = json_object_get(root, "allowed_skips");
+    if (!list)
+        return 0;
+    if (!json_is_array(list))
+        return fail_at(ld, list, "allowed_skips: expected a list of {scenario, reason}");
+    gate_spec_t *spec = ld->spec;
+    spec->allowed_skips = calloc(json_array_size(list) + 1, sizeof(*spec->allowed_skips));
+    if (!spec->allowed_skips)
+        return dbev_seterr(ld->errstr, ld->size, "out of memory");
+    static const char *const keys[] = {"scenario", "reason", NULL};
+    size_t i;
+    const json_t *node;
+    json_array_foreach(list, i, node)
+    {
+        gate_allowed_skip_t *skip = &spec->allowed_skips[spec->n_allowed_skips];
+        if (!json_is_object(node))
+            return fail_at(ld, node, "allowed_skips: expected {scenario: FILE, reason: TEXT}");
+        if (check_keys(ld, node, "an allowed skip", keys) ||
+            get_string(ld, node, "scenario", true, &skip->scenario) ||
+            get_string(ld, node, "reason", true, &skip->reason)) {
+            spec->n_allowed_skips++; /* owns whatever was read */
+            return -1;
+        }
+        spec->n_allowed_skips++;
+    }
+    return 0;
+}
+
 static gate_spec_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, size_t size)
 {
     gate_spec_t *spec = calloc(1, sizeof(*spec));
@@ -373,7 +406,8 @@ static gate_spec_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, s
     spec->tolerance = 0.10; /* seed 001: no performance regressions, ±10 % acceptable */
     loader_t ld = {doc, spec, errstr, size};
     const json_t *root = yamlj_root(doc);
-    static const char *const keys[] = {"version", "criteria", "rollback", "baseline", NULL};
+    static const char *const keys[] = {"version",  "criteria",      "rollback",
+                                       "baseline", "allowed_skips", NULL};
     int rc = 0;
     if (!json_is_object(root))
         rc = fail_at(&ld, root, "expected a mapping with criteria, rollback and baseline");
@@ -390,6 +424,8 @@ static gate_spec_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, s
         rc = load_baseline(&ld, root);
     if (rc == 0)
         rc = check_watch(&ld, root);
+    if (rc == 0)
+        rc = load_allowed_skips(&ld, root);
     for (size_t i = 0; rc == 0 && i < spec->n_rules; i++)
         if (spec->rules[i].kind == GATE_RULE_REGRESSION && spec->rules[i].tolerance < 0)
             spec->rules[i].tolerance = spec->tolerance;
@@ -428,6 +464,11 @@ void gate_spec_destroy(gate_spec_t *spec)
         free(spec->rules[i].watch);
     }
     free(spec->rules);
+    for (size_t i = 0; i < spec->n_allowed_skips; i++) {
+        free(spec->allowed_skips[i].scenario);
+        free(spec->allowed_skips[i].reason);
+    }
+    free(spec->allowed_skips);
     free(spec->path);
     free(spec);
 }

@@ -130,6 +130,15 @@ static void fold(run_metrics_t *m, const char *name, double value, bool sum)
         set_locked(m, name, value);
 }
 
+void run_metrics_fold(run_metrics_t *m, const char *name, double value, bool sum)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    fold(m, name, value, sum);
+    pthread_mutex_unlock(&m->lock);
+}
+
 /* Metric names are dotted paths: keep a scenario's or step's name to
  * letters, digits, '-' and '_'. */
 static void slug(const char *in, char *out, size_t size)

@@ -36,6 +36,9 @@ void run_metrics_op_key(dbev_op_t op, char *buf, size_t size);
 /** Sets a plain figure (scenario counts, memory). */
 void run_metrics_set(run_metrics_t *metrics, const char *name, double value);
 
+/** Adds value to a figure (sum) or keeps the larger of the two (!sum). Thread-safe. */
+void run_metrics_fold(run_metrics_t *metrics, const char *name, double value, bool sum);
+
 /** The flat object of every figure; a new reference. */
 json_t *run_metrics_json(run_metrics_t *metrics);
 

@@ -115,13 +115,19 @@ static void append_kv(char *buf, size_t size, const char *key, const char *value
 
 const char *pgenv_dsn(const pgenv_t *env, const char *dbname, char *buf, size_t size)
 {
+    return pgenv_dsn_as(env, dbname, NULL, buf, size);
+}
+
+const char *pgenv_dsn_as(const pgenv_t *env, const char *dbname, const char *user, char *buf,
+                         size_t size)
+{
     buf[0] = '\0';
     if (!env->external) {
         char port[16];
         snprintf(port, sizeof(port), "%d", env->port);
         append_kv(buf, size, "host", env->dir);
         append_kv(buf, size, "port", port);
-        append_kv(buf, size, "user", env->user);
+        append_kv(buf, size, "user", user ? user : env->user);
         append_kv(buf, size, "dbname", dbname ? dbname : env->dbname);
         return buf;
     }
@@ -137,19 +143,29 @@ const char *pgenv_dsn(const pgenv_t *env, const char *dbname, char *buf, size_t 
             if (dbname)
                 val = dbname;
         }
+        if (user && (strcmp(o->keyword, "user") == 0 || strcmp(o->keyword, "password") == 0))
+            continue;
         if (val && *val)
             append_kv(buf, size, o->keyword, val);
     }
     if (!have_db && dbname)
         append_kv(buf, size, "dbname", dbname);
+    if (user)
+        append_kv(buf, size, "user", user);
     PQconninfoFree(opts);
     return buf;
 }
 
 PGconn *pgenv_connect(const pgenv_t *env, const char *dbname, char *errstr, size_t size)
 {
+    return pgenv_connect_as(env, dbname, NULL, errstr, size);
+}
+
+PGconn *pgenv_connect_as(const pgenv_t *env, const char *dbname, const char *user, char *errstr,
+                         size_t size)
+{
     char dsn[4096];
-    pgenv_dsn(env, dbname, dsn, sizeof(dsn));
+    pgenv_dsn_as(env, dbname, user, dsn, sizeof(dsn));
     PGconn *conn = PQconnectdb(dsn);
     if (conn && PQstatus(conn) == CONNECTION_OK)
         return conn;
@@ -157,8 +173,9 @@ PGconn *pgenv_connect(const pgenv_t *env, const char *dbname, char *errstr, size
     char line[512];
     snprintf(line, sizeof(line), "%s", msg);
     line[strcspn(line, "\n")] = '\0';
-    dbev_seterr(errstr, size, "cannot connect to database %s: %s",
-                dbname ? dbname : (env->dbname[0] ? env->dbname : "(default)"), line);
+    dbev_seterr(errstr, size, "cannot connect to database %s%s%s: %s",
+                dbname ? dbname : (env->dbname[0] ? env->dbname : "(default)"), user ? " as " : "",
+                user ? user : "", line);
     PQfinish(conn);
     return NULL;
 }

@@ -72,8 +72,27 @@ void pgenv_destroy(pgenv_t *env);
  */
 const char *pgenv_dsn(const pgenv_t *env, const char *dbname, char *buf, size_t size);
 
+/*
+ * The role the adapter connects as (migration 007 creates it: no superuser,
+ * DML on the application's tables). The harness runs adapters, and the
+ * direct path's operations, as this role; setup (migrations, fixtures, sql:
+ * steps, faults) stays with the superuser.
+ */
+#define PGENV_APP_ROLE "dbev_app"
+
+/**
+ * @brief pgenv_dsn() as user instead of the superuser. For an external
+ *        server the given DSN's password is left out (the role's own comes
+ *        from ~/.pgpass or PGPASSWORD). Written to buf; returns buf.
+ */
+const char *pgenv_dsn_as(const pgenv_t *env, const char *dbname, const char *user, char *buf,
+                         size_t size);
+
 /** Opens a connection to dbname (NULL: default); NULL with errstr on failure. */
 PGconn *pgenv_connect(const pgenv_t *env, const char *dbname, char *errstr, size_t size);
+/** pgenv_connect() as user (pgenv_dsn_as()). */
+PGconn *pgenv_connect_as(const pgenv_t *env, const char *dbname, const char *user, char *errstr,
+                         size_t size);
 
 /** Unix socket directory, port, user; NULL/0 fields for an external server not known. */
 const char *pgenv_host(const pgenv_t *env);

@@ -10,6 +10,7 @@
 
 #include "adapters.h"
 #include "fixtures.h"
+#include "guard.h"
 #include "metrics.h"
 #include "trace.h"
 
@@ -34,7 +35,8 @@ typedef struct run {
     json_t *templates;    /* fixture set name -> template database name */
     size_t next;          /* next scenario to run (-j workers take from here) */
     int64_t started_wall_us;
-    int worst; /* 0 pass, 1 fail, 2 error */
+    int worst;       /* 0 pass, 1 fail, 2 error */
+    json_t *skipped; /* [{scenario, name, reason}] of SKIPPED scenarios (run_judge_fn) */
 } run_t;
 
 static void client_log(void *opaque, int level, const char *correlation_id, const char *message)
@@ -195,10 +197,26 @@ static int scenario_setup(run_t *run, runctx_t *ctx, size_t index, char *errstr,
     if (setup_database(run, ctx, ctx->dbname, &ctx->direct, errstr, size) != 0)
         return -1;
     pgenv_dsn(run->pg, ctx->dbname, ctx->conninfo, sizeof(ctx->conninfo));
+    pgenv_dsn_as(run->pg, ctx->dbname, PGENV_APP_ROLE, ctx->app_conninfo,
+                 sizeof(ctx->app_conninfo));
     if (run->opts->mode == RUN_MODE_BOTH) {
         snprintf(ctx->dbname_direct, sizeof(ctx->dbname_direct), "%s_direct", ctx->dbname);
         if (setup_database(run, ctx, ctx->dbname_direct, &ctx->direct_twin, errstr, size) != 0)
             return -1;
+    }
+    /* The direct path runs operations as the adapters' role (migration 007
+     * made it; the templates carry its grants). */
+    const char *op_db = run->opts->mode == RUN_MODE_DIRECT ? ctx->dbname
+                        : run->opts->mode == RUN_MODE_BOTH ? ctx->dbname_direct
+                                                           : NULL;
+    if (op_db) {
+        PGconn *conn = pgenv_connect_as(run->pg, op_db, PGENV_APP_ROLE, errstr, size);
+        if (!conn)
+            return -1;
+        if (run->opts->mode == RUN_MODE_DIRECT)
+            ctx->direct_op = conn;
+        else
+            ctx->direct_twin_op = conn;
     }
     ctx->vars = vars_new(run->opts->seed);
     if (run->opts->mode == RUN_MODE_DIRECT)
@@ -209,11 +227,11 @@ static int scenario_setup(run_t *run, runctx_t *ctx, size_t index, char *errstr,
     snprintf(log_path, sizeof(log_path), "%s/adapter-s%zu.log", run->opts->out_dir, index + 1);
     char **extra = conf_pairs(sc->adapter_conf);
     adapters_opts_t aopts = {
-        .mode = run->opts->adapter_mode,
-        .count = run->opts->adapters > 0 ? run->opts->adapters : 1,
+        .mode = ctx->adapter_mode,
+        .count = ctx->adapter_count,
         .bootstrap = mockenv_bootstrap(run->kafka),
         .topic_env = ctx->topic_env,
-        .conninfo = ctx->conninfo,
+        .conninfo = ctx->app_conninfo,
         .breaker_recovery_ms = run->opts->breaker_recovery_ms,
         .log_path = log_path,
         .extra = (const char *const *)extra,
@@ -239,6 +257,8 @@ static void scenario_teardown(run_t *run, runctx_t *ctx)
     adapters_destroy(ctx->adapters);
     PQfinish(ctx->direct);
     PQfinish(ctx->direct_twin);
+    PQfinish(ctx->direct_op);
+    PQfinish(ctx->direct_twin_op);
     vars_destroy(ctx->vars);
     if (!run->opts->keep) {
         if (ctx->dbname[0] && pgenv_drop_database(run->pg, ctx->dbname, errstr, sizeof(errstr)))
@@ -300,6 +320,7 @@ static dbev_report_status_t run_steps(run_t *run, runctx_t *ctx, FILE *out, char
             if (hist && dbev_hist_count(hist) > 0)
                 dbev_hist_ascii(hist, out, 60);
         }
+        guards_count_hostile(ctx, step, &res);
         json_decref(res.outcome);
         if (res.metrics) {
             char stem[128];
@@ -396,6 +417,7 @@ static void run_one(run_t *run, size_t index)
     size_t executed = 0;
     int64_t t0 = dbev_mono_us();
     ctx.started_us = t0;
+    runctx_plan_adapters(&ctx);
     for (i = 0; i < json_array_size(sc->requires) && status == DBEV_REPORT_PASS; i++) {
         const char *feature = json_string_value(json_array_get(sc->requires, i));
         char why[512];
@@ -408,10 +430,18 @@ static void run_one(run_t *run, size_t index)
     /* Fault, bad-input and timeout scenarios measure failures and refusals,
      * not the path's speed: their latencies stay out of the metrics. */
     ctx.metrics_excluded = has_fault(sc->steps, sc->n_steps, false) ||
-                           scenario_has_tag(sc, "validation") || scenario_has_tag(sc, "timeout");
+                           scenario_has_tag(sc, "validation") || scenario_has_tag(sc, "timeout") ||
+                           scenario_has_tag(sc, "security");
     if (status == DBEV_REPORT_PASS) {
         char errstr[1024];
+        guards_t guards;
+        memset(&guards, 0, sizeof(guards));
+        run_metrics_fold(run->metrics, "security.hostile_declared",
+                         (double)scenario_count_hostile(sc), true);
         if (scenario_setup(run, &ctx, index, errstr, sizeof(errstr)) != 0) {
+            status = DBEV_REPORT_ERROR;
+            snprintf(reason, sizeof(reason), "setup: %s", errstr);
+        } else if (guards_begin(&ctx, &guards, errstr, sizeof(errstr)) != 0) {
             status = DBEV_REPORT_ERROR;
             snprintf(reason, sizeof(reason), "setup: %s", errstr);
         } else {
@@ -421,6 +451,8 @@ static void run_one(run_t *run, size_t index)
                 snprintf(reason, sizeof(reason), "no step was executed");
             }
         }
+        /* The canary, the fingerprint and teardown_sql, pass or fail. */
+        status = guards_end(&ctx, &guards, out, status, reason, sizeof(reason));
         if (ctx.client) {
             /* The reproduction bundle: every event the scenario exchanged. */
             char path[1100], why[512];
@@ -447,6 +479,12 @@ static void run_one(run_t *run, size_t index)
     fputc('\n', out);
 
     pthread_mutex_lock(&run->lock);
+    if (status == DBEV_REPORT_SKIP) {
+        const char *slash = strrchr(sc->path, '/');
+        json_array_append_new(run->skipped,
+                              json_pack("{s:s, s:s, s:s}", "scenario", slash ? slash + 1 : sc->path,
+                                        "name", sc->name, "reason", reason));
+    }
     if (out != stdout) {
         fclose(out);
         fwrite(buffered, 1, buffered_len, stdout);
@@ -615,6 +653,7 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
     run.n = n;
     run.logger = (dbev_logger_t){dbev_log_stderr, NULL, DBEV_LOG_WARN, "harness"};
     run.templates = json_object();
+    run.skipped = json_array();
     run.report = dbev_report_new("dbev-harness run");
     run.metrics = run_metrics_new();
     json_t *metrics = NULL;
@@ -657,9 +696,15 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
             run_metrics_set(run.metrics, "client.rss_mb", client_mb);
     }
     metrics = run_metrics_json(run.metrics);
+    char hostile[512];
+    guards_summary(metrics, hostile, sizeof(hostile));
+    if (hostile[0]) {
+        printf("hostile requests: %s\n", hostile);
+        dbev_report_set_figure(run.report, "hostile requests", hostile);
+    }
     rc = run.worst;
     if (judge)
-        rc = judge(run.report, metrics, rc, opaque);
+        rc = judge(run.report, metrics, run.skipped, rc, opaque);
     if (write_metrics(metrics, opts->out_dir, errstr, sizeof(errstr)) != 0 ||
         dbev_report_write_all(run.report, opts->out_dir, errstr, sizeof(errstr)) != 0) {
         fprintf(stderr, "dbev-harness run: cannot write reports: %s\n", errstr);
@@ -675,6 +720,7 @@ done:
     pgenv_destroy(run.pg);
     dbev_report_destroy(run.report);
     json_decref(run.templates);
+    json_decref(run.skipped);
     pthread_mutex_destroy(&run.lock);
     return rc;
 }

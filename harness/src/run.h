@@ -36,11 +36,13 @@ typedef struct run_env_opts {
 
 /**
  * Called after the scenarios ran and before the reports are written, with
- * the run's metrics (below); it may add criteria and a verdict to the
- * report. status is what run_scenarios() would return; the callback's
- * return value is returned instead.
+ * the run's metrics (below) and the scenarios that were SKIPPED, as
+ * [{"scenario": file name, "name": title, "reason": why}]; it may add
+ * criteria and a verdict to the report. status is what run_scenarios()
+ * would return; the callback's return value is returned instead.
  */
-typedef int (*run_judge_fn)(dbev_report_t *report, const json_t *metrics, int status, void *opaque);
+typedef int (*run_judge_fn)(dbev_report_t *report, const json_t *metrics, const json_t *skipped,
+                            int status, void *opaque);
 
 /**
  * @brief Runs scenarios and writes the reports (and metrics.json) into

@@ -70,11 +70,21 @@ typedef struct runctx {
     char dbname[64];        /* the scenario's own database */
     char dbname_direct[80]; /* RUN_MODE_BOTH: the direct path's twin database */
     char topic_env[64];     /* the scenario's topic prefix: its own request/response topics */
-    char conninfo[512];     /* libpq connection string of dbname */
-    PGconn *direct;         /* connection to dbname (sql: steps, checks) */
-    PGconn *direct_twin;    /* RUN_MODE_BOTH: connection to dbname_direct */
-    dbev_client_t *client;  /* NULL in RUN_MODE_DIRECT */
-    adapters_t *adapters;   /* NULL in RUN_MODE_DIRECT */
+    char conninfo[512];     /* libpq connection string of dbname, as the superuser */
+    char app_conninfo[512]; /* the same as PGENV_APP_ROLE: the adapters' */
+    PGconn *direct;         /* connection to dbname (sql: steps, checks), as the superuser */
+    PGconn *direct_twin;    /* RUN_MODE_BOTH: connection to dbname_direct, as the superuser */
+    /* The direct path's operations, as PGENV_APP_ROLE like the adapters, so
+     * parity compares like with like: to dbname (RUN_MODE_DIRECT) and
+     * dbname_direct (RUN_MODE_BOTH); NULL in the other modes. */
+    PGconn *direct_op;
+    PGconn *direct_twin_op;
+    dbev_client_t *client; /* NULL in RUN_MODE_DIRECT */
+    adapters_t *adapters;  /* NULL in RUN_MODE_DIRECT */
+    /* The adapters this scenario runs on (runctx_plan_adapters): the run's
+     * --adapter/--adapters, raised to what its requires: names. */
+    adapter_mode_t adapter_mode;
+    int adapter_count;
     vars_t *vars;
     int64_t started_us;     /* monotonic, for timelines */
     run_metrics_t *metrics; /* the run's figures (metrics.h); steps add through run_metrics_* */

@@ -39,8 +39,8 @@ static const struct {
 #define N_OPERATION_KEYS (sizeof(operation_keys) / sizeof(operation_keys[0]))
 
 /* Keys a step may carry besides its kind. */
-static const char *const step_keys[] = {"name",        "expect", "save", "timeout_ms",
-                                        "interval_ms", "parity", NULL};
+static const char *const step_keys[] = {"name",        "expect", "save",    "timeout_ms",
+                                        "interval_ms", "parity", "hostile", NULL};
 
 static const char *const load_expect_keys[] = {"min_throughput", "p50_ms",      "p90_ms",
                                                "p95_ms",         "p99_ms",      "max_error_rate",
@@ -125,8 +125,8 @@ static int check_expect(loader_t *ld, step_t *step, const json_t *expect)
         } else if (!expectation_key_known(key)) {
             return fail_at(ld, value,
                            "unknown expectation '%s'; known: rows, rows_ordered, rows_include, "
-                           "row_count, error_code, sqlstate, error_contains, metadata, "
-                           "latency_ms_max",
+                           "row_count, error_code, sqlstate, error_contains, error_type, "
+                           "metadata, latency_ms_max",
                            key);
         }
     }
@@ -235,6 +235,11 @@ static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *ste
             return fail_at(ld, timeout, "timeout_ms must be a positive whole number");
         step->timeout_ms = json_integer_value(timeout);
     }
+    const json_t *hostile = json_object_get(node, "hostile");
+    if (hostile && !json_is_boolean(hostile))
+        return fail_at(ld, hostile,
+                       "hostile must be true or false (true: counted as a hostile request)");
+    step->hostile = json_is_true(hostile);
     if (step->save && !json_is_object(step->save))
         return fail_at(ld, step->save,
                        "save must map variable names to paths, e.g. {id: rows[0].id}");
@@ -321,8 +326,87 @@ void scenario_destroy(scenario_t *scenario)
 }
 
 static const char *const header_keys[] = {
-    "name",  "proves",      "tags",   "phase",   "fixtures", "requires", "setup_sql",
-    "steps", "description", "client", "adapter", "paths",    NULL};
+    "name",        "proves", "tags",    "phase", "fixtures",     "requires", "setup_sql",   "steps",
+    "description", "client", "adapter", "paths", "teardown_sql", "canary",   "fingerprint", NULL};
+
+/* canary: true, or {rate, max_latency_ms, timeout_ms, one operation}. */
+static int load_canary(loader_t *ld, const json_t *node, scenario_canary_t *canary)
+{
+    canary->rate = CANARY_DEFAULT_RATE;
+    canary->max_latency_ms = CANARY_DEFAULT_MAX_LATENCY_MS;
+    canary->timeout_ms = CANARY_DEFAULT_TIMEOUT_MS;
+    if (json_is_boolean(node)) {
+        canary->on = json_is_true(node);
+        return 0;
+    }
+    if (!json_is_object(node))
+        return fail_at(ld, node,
+                       "canary: true, or a mapping with rate, max_latency_ms, timeout_ms and "
+                       "optionally one operation (insert: {...}, query: ...)");
+    canary->on = true;
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)node, key, value)
+    {
+        dbev_op_t op;
+        if (!strcmp(key, "rate") || !strcmp(key, "max_latency_ms")) {
+            double v = json_number_value(value);
+            if (!json_is_number(value) || v <= 0 || (!strcmp(key, "rate") && v > 1000))
+                return fail_at(ld, value, "canary.%s: a positive number%s", key,
+                               !strcmp(key, "rate") ? " of requests per second, at most 1000"
+                                                    : " of milliseconds");
+            *(!strcmp(key, "rate") ? &canary->rate : &canary->max_latency_ms) = v;
+        } else if (!strcmp(key, "timeout_ms")) {
+            if (!json_is_integer(value) || json_integer_value(value) <= 0 ||
+                json_integer_value(value) > 600000)
+                return fail_at(ld, value, "canary.timeout_ms: a whole number of ms, 1..600000");
+            canary->timeout_ms = (int)json_integer_value(value);
+        } else if (scenario_operation_key(key, &op) == 0) {
+            if (canary->body)
+                return fail_at(ld, value, "canary: one operation only");
+            if (!json_is_object(value) && !json_is_string(value))
+                return fail_at(ld, value,
+                               "canary.%s: the operation's fields as in a step (or the SQL text)",
+                               key);
+            canary->op = op;
+            canary->body = value;
+        } else {
+            return fail_at(ld, value,
+                           "unknown canary key '%s'; known: rate, max_latency_ms, timeout_ms and "
+                           "one operation (insert, query, ...)",
+                           key);
+        }
+    }
+    if (canary->timeout_ms < canary->max_latency_ms)
+        return fail_at(ld, node,
+                       "canary: timeout_ms (%d) below max_latency_ms (%.0f): a slow answer "
+                       "would show as a timeout, not as its latency",
+                       canary->timeout_ms, canary->max_latency_ms);
+    return 0;
+}
+
+/* fingerprint: true, or {allow: [patterns]}. */
+static int load_fingerprint(loader_t *ld, const json_t *node, scenario_fingerprint_t *fp)
+{
+    if (json_is_boolean(node)) {
+        fp->on = json_is_true(node);
+        return 0;
+    }
+    const json_t *allow = json_object_get(node, "allow");
+    if (!json_is_object(node) || json_object_size(node) != (allow ? 1u : 0u))
+        return fail_at(ld, node,
+                       "fingerprint: true, or {allow: [...]} listing what may change "
+                       "(public.t, table:public.*, role:NAME, large_object:*, ...)");
+    size_t i;
+    json_t *item;
+    if (!json_is_array(allow))
+        return fail_at(ld, allow, "fingerprint.allow: a list of patterns");
+    json_array_foreach((json_t *)allow, i, item) if (!json_is_string(item)) return fail_at(
+        ld, item, "fingerprint.allow: each pattern is text, e.g. public.agent_actions");
+    fp->on = true;
+    fp->allow = allow;
+    return 0;
+}
 
 static scenario_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, size_t size)
 {
@@ -347,7 +431,8 @@ static scenario_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, si
         if (!in_list(key, header_keys)) {
             fail_at(&ld, value,
                     "unknown scenario key '%s'; known: name, proves, tags, phase, "
-                    "fixtures, requires, setup_sql, client, adapter, paths, steps",
+                    "fixtures, requires, setup_sql, teardown_sql, client, adapter, paths, "
+                    "canary, fingerprint, steps",
                     key);
             goto fail;
         }
@@ -398,6 +483,18 @@ static scenario_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, si
         goto fail;
     }
     sc->setup_sql = json_string_value(setup);
+    const json_t *teardown = json_object_get(root, "teardown_sql");
+    if (teardown && !json_is_string(teardown)) {
+        fail_at(&ld, teardown, "teardown_sql must be SQL text");
+        goto fail;
+    }
+    sc->teardown_sql = json_string_value(teardown);
+    const json_t *canary = json_object_get(root, "canary");
+    if (canary && load_canary(&ld, canary, &sc->canary) != 0)
+        goto fail;
+    const json_t *fingerprint = json_object_get(root, "fingerprint");
+    if (fingerprint && load_fingerprint(&ld, fingerprint, &sc->fingerprint) != 0)
+        goto fail;
     const json_t *paths = json_object_get(root, "paths");
     if (paths) {
         const char *p = json_string_value(paths);
@@ -436,6 +533,21 @@ static scenario_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, si
     }
     if (load_steps(&ld, steps, &sc->steps, &sc->n_steps) != 0)
         goto fail;
+    /* A security scenario proves that a hostile request harms no one else:
+     * without the canary and the fingerprint it would prove only the answer. */
+    if (scenario_has_tag(sc, "security")) {
+        if (!sc->canary.on || !sc->fingerprint.on) {
+            fail_at(&ld, root,
+                    "a scenario tagged security runs with the canary and the fingerprint on: "
+                    "add canary: true and fingerprint: true (or {allow: [...]})");
+            goto fail;
+        }
+        if (scenario_count_hostile(sc) == 0) {
+            fail_at(&ld, steps,
+                    "a scenario tagged security marks its hostile requests with hostile: true");
+            goto fail;
+        }
+    }
     return sc;
 fail:
     scenario_destroy(sc);
@@ -469,6 +581,14 @@ static size_t count(const step_t *steps, size_t n)
     for (size_t i = 0; i < n; i++)
         total += 1 + (steps[i].kind == STEP_PARALLEL ? count(steps[i].children, steps[i].n_children)
                                                      : 0);
+    return total;
+}
+
+size_t scenario_count_hostile(const scenario_t *scenario)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < scenario->n_steps; i++)
+        total += scenario->steps[i].hostile ? 1 : 0;
     return total;
 }
 

@@ -41,9 +41,42 @@ typedef struct step {
     const json_t *parity;  /* borrowed; {ignore_columns: [...]} for --mode both, or NULL */
     int64_t timeout_ms;    /* per-step timeout (until: the deadline); 0: default */
     double max_latency_ms; /* expect.latency_ms_max, 0: none */
+    bool hostile;          /* `hostile: true`: counted in the run's hostile-request figures */
     struct step *children; /* STEP_PARALLEL, STEP_UNTIL (the polled step): owned */
     size_t n_children;
 } step_t;
+
+/*
+ * The canary (`canary:`): another caller, with its own client and
+ * correlation ids, sending one ordinary request at a steady rate for as long
+ * as the steps run; the scenario fails when one of them fails, is answered
+ * twice or waits longer than max_latency_ms (canary.h).
+ */
+typedef struct scenario_canary {
+    bool on;
+    double rate;           /* requests per second */
+    double max_latency_ms; /* bound on each request's latency, from its intended send */
+    int timeout_ms;        /* the client's per-request timeout */
+    dbev_op_t op;          /* the request's operation (with body) */
+    const json_t *body;    /* borrowed: its body, placeholders substituted per request;
+                              NULL: the default, an INSERT into the harness's dbev_canary */
+} scenario_canary_t;
+
+#define CANARY_DEFAULT_RATE           50
+#define CANARY_DEFAULT_MAX_LATENCY_MS 1000
+#define CANARY_DEFAULT_TIMEOUT_MS     5000
+
+/*
+ * The database fingerprint (`fingerprint:`): every user table's contents,
+ * the schemas, relations and functions, the roles and their memberships and
+ * the large objects, taken before the first step and after the last one;
+ * anything that changed and is not in allow fails the scenario
+ * (fingerprint.h).
+ */
+typedef struct scenario_fingerprint {
+    bool on;
+    const json_t *allow; /* borrowed: array of patterns ("public.t", "role:*"), or NULL */
+} scenario_fingerprint_t;
 
 typedef struct scenario {
     char *path;             /* owned */
@@ -58,6 +91,10 @@ typedef struct scenario {
     bool event_only;        /* paths: event — the event path's own behaviour (docs/parity.md) */
     const json_t *client_conf;  /* client: {key: value} libdbev settings, or NULL */
     const json_t *adapter_conf; /* adapter: {key: value} dbev-adapter settings, or NULL */
+    const char *teardown_sql;   /* run on the scenario's database after the steps, pass or
+                                   fail (e.g. DROP ROLE a hostile step may have created); NULL */
+    scenario_canary_t canary;
+    scenario_fingerprint_t fingerprint;
     step_t *steps;
     size_t n_steps;
 } scenario_t;
@@ -86,5 +123,8 @@ bool scenario_has_tag(const scenario_t *scenario, const char *tag);
 
 /** The number of steps, children included (a scenario with none is an error to run). */
 size_t scenario_count_steps(const scenario_t *scenario);
+
+/** The top-level steps marked hostile: true (the ones the run counts). */
+size_t scenario_count_hostile(const scenario_t *scenario);
 
 #endif

@@ -143,14 +143,29 @@ int step_run_parallel(runctx_t *ctx, const step_t *step, step_result_t *res)
         b->ctx.direct_twin = NULL;
         if (b->ctx.direct && ctx->dbname_direct[0])
             b->ctx.direct_twin = pgenv_connect(ctx->pg, ctx->dbname_direct, errstr, sizeof(errstr));
-        if (!b->ctx.direct || (ctx->dbname_direct[0] && !b->ctx.direct_twin)) {
+        /* the direct path's operations: the adapters' role, like the runner's */
+        b->ctx.direct_op = ctx->direct_op ? pgenv_connect_as(ctx->pg, ctx->dbname, PGENV_APP_ROLE,
+                                                             errstr, sizeof(errstr))
+                                          : NULL;
+        b->ctx.direct_twin_op = ctx->direct_twin_op
+                                    ? pgenv_connect_as(ctx->pg, ctx->dbname_direct, PGENV_APP_ROLE,
+                                                       errstr, sizeof(errstr))
+                                    : NULL;
+        if (!b->ctx.direct || (ctx->dbname_direct[0] && !b->ctx.direct_twin) ||
+            (ctx->direct_op && !b->ctx.direct_op) ||
+            (ctx->direct_twin_op && !b->ctx.direct_twin_op)) {
             PQfinish(b->ctx.direct);
+            PQfinish(b->ctx.direct_twin);
+            PQfinish(b->ctx.direct_op);
+            PQfinish(b->ctx.direct_twin_op);
             step_fail(res, DBEV_REPORT_ERROR, "parallel: %s", errstr);
             break;
         }
         if (pthread_create(&b->thread, NULL, run_branch, b) != 0) {
             PQfinish(b->ctx.direct);
             PQfinish(b->ctx.direct_twin);
+            PQfinish(b->ctx.direct_op);
+            PQfinish(b->ctx.direct_twin_op);
             step_fail(res, DBEV_REPORT_ERROR, "parallel: cannot start a thread");
             break;
         }
@@ -162,6 +177,8 @@ int step_run_parallel(runctx_t *ctx, const step_t *step, step_result_t *res)
         pthread_join(b->thread, NULL);
         PQfinish(b->ctx.direct);
         PQfinish(b->ctx.direct_twin);
+        PQfinish(b->ctx.direct_op);
+        PQfinish(b->ctx.direct_twin_op);
         if (b->rc)
             rc = -1;
         if (b->res.status != DBEV_REPORT_PASS && res->status == DBEV_REPORT_PASS)

@@ -165,6 +165,10 @@ static void reset_direct(runctx_t *ctx)
         PQreset(ctx->direct);
     if (ctx->direct_twin)
         PQreset(ctx->direct_twin);
+    if (ctx->direct_op)
+        PQreset(ctx->direct_op);
+    if (ctx->direct_twin_op)
+        PQreset(ctx->direct_twin_op);
 }
 
 void faults_revert(runctx_t *ctx)

@@ -71,12 +71,12 @@ int step_run_operation(runctx_t *ctx, const step_t *step, step_result_t *res)
 
     json_t *outcome = NULL;
     if (ctx->opts->mode == RUN_MODE_DIRECT) {
-        outcome = run_direct(ctx->direct, step, body, &res->latency_ms, res);
+        outcome = run_direct(ctx->direct_op, step, body, &res->latency_ms, res);
     } else {
         outcome = run_event(ctx, step, body, &res->latency_ms);
         if (ctx->opts->mode == RUN_MODE_BOTH && !ctx->event_only && outcome) {
             double direct_ms;
-            json_t *twin = run_direct(ctx->direct_twin, step, body, &direct_ms, res);
+            json_t *twin = run_direct(ctx->direct_twin_op, step, body, &direct_ms, res);
             const json_t *sql = json_is_string(body) ? body : json_object_get(body, "sql");
             bool ordered = json_is_string(sql) && parity_sql_is_ordered(json_string_value(sql));
             char diff[1024];

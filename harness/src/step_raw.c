@@ -29,6 +29,7 @@
 #include "expect.h"
 #include "faults_int.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +204,28 @@ static json_t *raw_outcome(const rd_kafka_message_t *msg, const char *cid, bool 
     return o;
 }
 
+/* Decodes every \xNN of buf in place (bytes: with escapes: true), so a
+ * scenario can send what YAML and JSON cannot hold: invalid UTF-8, a NUL.
+ * Returns the new length, or -1 at a \x not followed by two hex digits. */
+static long raw_unescape(char *buf, size_t len)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != '\\' || i + 1 >= len || buf[i + 1] != 'x') {
+            buf[out++] = buf[i];
+            continue;
+        }
+        if (i + 3 >= len || !isxdigit((unsigned char)buf[i + 2]) ||
+            !isxdigit((unsigned char)buf[i + 3]))
+            return -1;
+        char hex[3] = {buf[i + 2], buf[i + 3], '\0'};
+        buf[out++] = (char)strtol(hex, NULL, 16);
+        i += 3;
+    }
+    buf[out] = '\0';
+    return (long)out;
+}
+
 /* The correlation id of an event's text, when it parses. */
 static const char *raw_text_cid(const void *buf, size_t len, char *out, size_t size)
 {
@@ -248,6 +271,18 @@ static int raw_parse(runctx_t *ctx, const step_t *step, const json_t *body, raw_
     }
     if (!rq->payload)
         return faults_step_status(res, DBEV_REPORT_ERROR, "raw: out of memory");
+    const json_t *escapes = json_object_get(body, "escapes");
+    if (escapes && (!json_is_boolean(escapes) || (json_is_true(escapes) && !bytes)))
+        return faults_step_status(res, DBEV_REPORT_ERROR,
+                                  "raw: escapes is true or false, and only with bytes:");
+    if (json_is_true(escapes)) {
+        long n = raw_unescape(rq->payload, rq->len);
+        if (n < 0)
+            return faults_step_status(res, DBEV_REPORT_ERROR,
+                                      "raw: with escapes: true, write a byte as \\xNN (two hex "
+                                      "digits)");
+        rq->len = (size_t)n;
+    }
     const json_t *topic = json_object_get(body, "topic");
     if (topic && !json_is_string(topic))
         return faults_step_status(res, DBEV_REPORT_ERROR,

@@ -99,6 +99,32 @@ static json_t *resolve(vars_t *vars, const char *body, char *errstr, size_t size
         uint64_t span = (uint64_t)(hi - lo) + 1;
         return json_integer(lo + (long long)(next_random(vars) % span));
     }
+    if (strncmp(body, "repeat:", 7) == 0) {
+        /* Huge or deeply nested input for hostile scenarios, without a
+         * megabyte of YAML: ${repeat:100000:[} is 100,000 '['. */
+        char *end;
+        long long n = strtoll(body + 7, &end, 10);
+        size_t unit = *end == ':' ? strlen(end + 1) : 0;
+        if (end == body + 7 || *end != ':' || n < 0 || unit == 0 ||
+            (unsigned long long)n * unit > VARS_REPEAT_MAX) {
+            dbev_seterr(errstr, size,
+                        "${%s}: write ${repeat:N:TEXT} with N >= 0, TEXT not empty and at most "
+                        "%d bytes in all",
+                        body, VARS_REPEAT_MAX);
+            return NULL;
+        }
+        char *text = malloc((size_t)n * unit + 1);
+        if (!text) {
+            dbev_seterr(errstr, size, "${%s}: out of memory", body);
+            return NULL;
+        }
+        for (long long i = 0; i < n; i++)
+            memcpy(text + (size_t)i * unit, end + 1, unit);
+        text[(size_t)n * unit] = '\0';
+        json_t *value = json_stringn(text, (size_t)n * unit);
+        free(text);
+        return value;
+    }
     /* A captured value, possibly with a path: ${row.id} or ${rows[0].id}. */
     char name[128];
     size_t n = strcspn(body, ".[");
@@ -142,7 +168,7 @@ static json_t *substitute_string(vars_t *vars, const char *text, char *errstr, s
 {
     const char *open = strstr(text, "${");
     if (!open)
-        return json_string(text);
+        return json_string(text); /* substitute() keeps such strings whole (NULs included) */
     const char *close = strchr(open, '}');
     if (open == text && close && close[1] == '\0') {
         /* The whole string is one placeholder: keep the value's type. */
@@ -208,6 +234,8 @@ json_t *vars_substitute(vars_t *vars, const json_t *template_value, char *errstr
 static json_t *substitute(vars_t *vars, const json_t *template_value, char *errstr, size_t size)
 {
     json_t *value = (json_t *)template_value;
+    if (json_is_string(value) && !strstr(json_string_value(value), "${"))
+        return json_deep_copy(value); /* as it is, even with a NUL inside */
     if (json_is_string(value))
         return substitute_string(vars, json_string_value(value), errstr, size);
     if (json_is_array(value)) {

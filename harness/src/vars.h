@@ -6,6 +6,8 @@
  *   ${seq}           a counter, 1, 2, 3 ... per scenario (load: per request)
  *   ${now}           the current time, ISO-8601 UTC
  *   ${rand:LO..HI}   an integer drawn uniformly from [LO, HI] (seeded)
+ *   ${repeat:N:TEXT} TEXT N times (huge or deeply nested hostile input);
+ *                    at most VARS_REPEAT_MAX bytes
  *   ${name}          a value captured earlier with `save:`
  * A string that is exactly one placeholder takes the value's JSON type (a
  * saved integer stays an integer); inside longer text the value is printed.
@@ -18,6 +20,8 @@
 #include <stdint.h>
 
 typedef struct vars vars_t;
+
+#define VARS_REPEAT_MAX (16 * 1024 * 1024)
 
 /** New variable set; seed drives ${rand} (the run's --seed). Free with vars_destroy(). */
 vars_t *vars_new(uint64_t seed);

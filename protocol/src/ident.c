@@ -1,16 +1,15 @@
 /*
- * Syntactic checks on identifiers and the column lists built from them.
- * The adapter quotes every identifier it puts into SQL, but the protocol
- * refuses anything that is not a plain name first: a request naming
- * `users; DROP TABLE x` or `"quoted"` is a bug or an attack, and saying so
- * early is better than letting a quoted oddity reach the database.
+ * Identifier checks with field paths, and the column lists built from
+ * identifiers. The grammar (plain names, reserved schemas) is the SQL rules'
+ * (sql/src/ident.c); the protocol refuses anything else at decode time, so
+ * the client hears of it before sending and the adapter before building.
  * Also the small JSON helpers (type names, depth, timestamp shape).
  */
 #include "proto_int.h"
 
+#include <dbev/sql.h>
 #include <dbev_common.h>
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,44 +46,8 @@ const char *proto_json_type(const json_t *v)
     return "unknown";
 }
 
-static bool ident_start(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-}
-
-static bool ident_char(unsigned char c)
-{
-    return ident_start(c) || (c >= '0' && c <= '9') || c == '$';
-}
-
-/* Checks one part [start, end); returns NULL when fine, else the problem. */
-static const char *ident_part_problem(const char *start, size_t len, char *why, size_t size)
-{
-    if (len == 0)
-        return "is empty";
-    if (len > PROTO_IDENT_MAX) {
-        proto_pathf(why, size, "is %zu bytes long, PostgreSQL keeps at most %d", len,
-                    PROTO_IDENT_MAX);
-        return why;
-    }
-    if (!ident_start((unsigned char)start[0])) {
-        proto_pathf(why, size, "must start with a letter or '_', not '%c'",
-                    isprint((unsigned char)start[0]) ? start[0] : '?');
-        return why;
-    }
-    for (size_t i = 1; i < len; i++) {
-        unsigned char c = (unsigned char)start[i];
-        if (!ident_char(c)) {
-            if (isprint(c))
-                proto_pathf(why, size, "contains '%c' at offset %zu", c, i);
-            else
-                proto_pathf(why, size, "contains byte 0x%02x at offset %zu", c, i);
-            return why;
-        }
-    }
-    return NULL;
-}
-
+/* The grammar itself is the SQL rules' (dbev_sql_ident_check), shared with
+ * the adapter's SQL builder; this adds the field path and how to fix it. */
 int proto_ident_check(const char *ident, bool qualified, const char *path, char *errstr,
                       size_t size)
 {
@@ -92,29 +55,13 @@ int proto_ident_check(const char *ident, bool qualified, const char *path, char 
                                    "[A-Za-z_][A-Za-z0-9_$]* (at most 63 bytes)"
                                  : "a column is a plain name [A-Za-z_][A-Za-z0-9_$]* "
                                    "(at most 63 bytes)";
-    char why[96];
-    const char *problem;
-    size_t len = strlen(ident);
-    if (len == 0)
-        return dbev_seterr(errstr, size, "%s: identifier is empty; %s", path, hint);
-    const char *dot = qualified ? memchr(ident, '.', len) : NULL;
-    if (dot) {
-        problem = ident_part_problem(ident, (size_t)(dot - ident), why, sizeof(why));
-        if (problem)
-            return dbev_seterr(errstr, size, "%s: invalid identifier \"%.64s\": schema %s; %s",
-                               path, ident, problem, hint);
-        const char *name = dot + 1;
-        problem = ident_part_problem(name, len - (size_t)(name - ident), why, sizeof(why));
-        if (problem)
-            return dbev_seterr(errstr, size, "%s: invalid identifier \"%.64s\": name %s; %s", path,
-                               ident, problem, hint);
+    char why[256];
+    if (dbev_sql_ident_check(ident, qualified ? DBEV_SQL_IDENT_TABLE : DBEV_SQL_IDENT_COLUMN, why,
+                             sizeof(why)) == 0)
         return 0;
-    }
-    problem = ident_part_problem(ident, len, why, sizeof(why));
-    if (problem)
-        return dbev_seterr(errstr, size, "%s: invalid identifier \"%.64s\": it %s; %s", path, ident,
-                           problem, hint);
-    return 0;
+    if (strncmp(why, "table ", 6) == 0) /* a reserved schema: the grammar is not the problem */
+        return dbev_seterr(errstr, size, "%s: %s", path, why);
+    return dbev_seterr(errstr, size, "%s: %s; %s", path, why, hint);
 }
 
 static int returning_add(json_t *names, const char *name, size_t len, const char *path,

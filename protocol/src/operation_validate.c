@@ -9,9 +9,9 @@
  */
 #include "proto_int.h"
 
+#include <dbev/sql.h>
 #include <dbev_common.h>
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,87 +83,14 @@ static int string_field(json_t *payload, const char *key, bool required, const c
     return 0;
 }
 
-/* Skips blanks and SQL comments. */
-static const char *skip_blanks(const char *p)
-{
-    for (;;) {
-        while (isspace((unsigned char)*p))
-            p++;
-        if (p[0] == '-' && p[1] == '-') {
-            while (*p && *p != '\n')
-                p++;
-            continue;
-        }
-        if (p[0] == '/' && p[1] == '*') {
-            const char *end = strstr(p + 2, "*/");
-            p = end ? end + 2 : p + strlen(p);
-            continue;
-        }
-        return p;
-    }
-}
-
-/* The first keyword of a statement, upper-cased into word; returns its length. */
-static size_t first_keyword(const char *sql, char *word, size_t size)
-{
-    const char *p = skip_blanks(sql);
-    size_t n = 0;
-    while (n + 1 < size && isalpha((unsigned char)p[n])) {
-        word[n] = (char)toupper((unsigned char)p[n]);
-        n++;
-    }
-    word[n] = '\0';
-    return n;
-}
-
-/* The text after the first keyword. */
-static const char *sql_after_keyword(const char *sql)
-{
-    const char *p = skip_blanks(sql);
-    while (isalpha((unsigned char)*p))
-        p++;
-    return p;
-}
-
+/* The statement rules (empty, one statement, refused keywords) are the SQL
+ * rules' (sql/src/refusals.c has the table and the reason of each): the
+ * executor asks the same functions, so the two cannot disagree. */
 static int sql_check(dbev_op_t type, const char *sql, const char *path, char *errstr, size_t size)
 {
-    static const char *const tx_words[] = {"BEGIN",    "START", "COMMIT",    "END",
-                                           "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE"};
-    char word[16];
-    if (sql[strspn(sql, " \t\r\n")] == '\0')
-        return dbev_seterr(errstr, size, "%s.sql: empty; give the statement to run", path);
-    if (first_keyword(sql, word, sizeof(word)) == 0)
-        return 0;
-    /* Session state would outlive the request on a pooled connection and
-     * leak into whichever request uses the connection next. */
-    static const char *const session_words[] = {"SET",      "RESET",   "DISCARD",    "LISTEN",
-                                                "UNLISTEN", "PREPARE", "DEALLOCATE", "LOAD"};
-    for (size_t i = 0; i < sizeof(session_words) / sizeof(session_words[0]); i++) {
-        if (strcmp(word, session_words[i]) != 0)
-            continue;
-        if (strcmp(word, "SET") == 0) {
-            char next[16];
-            const char *rest = sql_after_keyword(sql);
-            first_keyword(rest, next, sizeof(next));
-            if (strcmp(next, "LOCAL") == 0 || strcmp(next, "TRANSACTION") == 0 ||
-                strcmp(next, "CONSTRAINTS") == 0)
-                return 0; /* scoped to the request's own transaction */
-        }
-        return dbev_seterr(errstr, size,
-                           "%s.sql: %s changes the session of a pooled connection, and whichever "
-                           "request uses that connection next would inherit it; use "
-                           "options.timeout_ms for timeouts, SET LOCAL for settings of one "
-                           "request",
-                           path, word);
-    }
-    for (size_t i = 0; i < sizeof(tx_words) / sizeof(tx_words[0]); i++) {
-        if (strcmp(word, tx_words[i]) == 0)
-            return dbev_seterr(errstr, size,
-                               "%s.sql: transaction control (%s) is not allowed in %s: each "
-                               "request runs on a pooled connection, so a transaction cannot "
-                               "span requests; send the statements as one TRANSACTION operation",
-                               path, word, dbev_op_name(type));
-    }
+    char why[400];
+    if (dbev_sql_check(sql, dbev_op_name(type), why, sizeof(why)) < 0)
+        return dbev_seterr(errstr, size, "%s.sql: %s", path, why);
     return 0;
 }
 
@@ -181,6 +108,18 @@ static int params_check(json_t *payload, const char *path, json_t **out, char *e
         return dbev_seterr(errstr, size, "%s.params: %zu values, PostgreSQL accepts at most %d",
                            path, json_array_size(v), PROTO_MAX_PARAMS);
     *out = v;
+    return 0;
+}
+
+/* PostgreSQL binds exactly as many values as the highest $n; a mismatch
+ * would come back as 08P01, a "protocol violation" that reads like a broken
+ * connection. Said here, it is what it is: the request's mistake. */
+static int placeholders_check(const char *sql, const json_t *params, const char *path, char *errstr,
+                              size_t size)
+{
+    char why[200];
+    if (dbev_sql_params_check(sql, params ? json_array_size(params) : 0, why, sizeof(why)) < 0)
+        return dbev_seterr(errstr, size, "%s.params: %s", path, why);
     return 0;
 }
 
@@ -587,9 +526,10 @@ static int operation_decode(json_t *payload, const char *path, bool nested, dbev
         if (string_field(payload, "sql", true, path,
                          "give the statement, with $1, $2, ... for params", &op->sql, errstr,
                          size) < 0 ||
-            sql_check(type, op->sql, path, errstr, size) < 0)
+            sql_check(type, op->sql, path, errstr, size) < 0 ||
+            params_check(payload, path, &op->params, errstr, size) < 0)
             return -1;
-        return params_check(payload, path, &op->params, errstr, size);
+        return placeholders_check(op->sql, op->params, path, errstr, size);
     case DBEV_OP_INSERT:
         if (table_check(payload, path, &op->table, errstr, size) < 0 ||
             data_check(payload, path, &op->data, errstr, size) < 0)

@@ -92,6 +92,7 @@ static int envelope_check(dbev_request_t *req, char *errstr, size_t size)
                            "timestamp: \"%.40s\" is not an ISO-8601 time such as "
                            "\"2025-10-30T10:00:00.000Z\"",
                            ts);
+    req->has_timestamp = true;
     v = json_object_get(root, "service");
     if (!v)
         return dbev_seterr(errstr, size, "service: missing; name the sending service");

@@ -367,6 +367,7 @@ static void write_environment(FILE *fp, const dbev_report_t *report)
     write_kv(fp, "Versions", &report->versions);
     write_kv(fp, "Host", &report->host);
     write_kv(fp, "Run", &report->env);
+    write_kv(fp, "Figures", &report->figures);
 }
 
 int dbev_report_write_html(const dbev_report_t *report, const char *path, char *errstr, size_t size)

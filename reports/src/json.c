@@ -151,6 +151,7 @@ static json_t *scenario_json(const dbev_report_scenario_t *scenario, int *ok)
     put(obj, "reason", str_or_null(scenario->reason), ok);
     put(obj, "duration_us", json_integer(scenario->duration_us), ok);
     put(obj, "rerun", str_or_null(scenario->rerun), ok);
+    put(obj, "properties", kvlist_json(&scenario->properties, ok), ok);
     json_t *steps = json_array();
     for (size_t i = 0; i < scenario->nsteps; i++)
         append(steps, step_json(scenario->steps[i], ok), ok);
@@ -205,6 +206,7 @@ static json_t *report_json(const dbev_report_t *report, int *ok)
     put(tot, "steps", counts_json(totals.steps, totals.step_count, ok), ok);
     put(root, "totals", tot, ok);
 
+    put(root, "figures", kvlist_json(&report->figures, ok), ok);
     json_t *scenarios = json_array();
     for (size_t i = 0; i < report->nscenarios; i++)
         append(scenarios, scenario_json(report->scenarios[i], ok), ok);

@@ -138,6 +138,8 @@ static void write_scenario(FILE *fp, const dbev_report_t *report,
         snprintf(buf, sizeof(buf), "%llu", (unsigned long long)report->seed);
         write_property(fp, "seed", buf);
     }
+    for (size_t i = 0; i < scenario->properties.n; i++)
+        write_property(fp, scenario->properties.items[i].key, scenario->properties.items[i].value);
     fputs("    </properties>\n", fp);
 
     for (size_t i = 0; i < scenario->nsteps; i++) {

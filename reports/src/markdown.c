@@ -116,6 +116,19 @@ static void write_header(FILE *fp, const dbev_report_t *report)
     fputs("\n\n", fp);
 }
 
+static void write_figures(FILE *fp, const dbev_report_t *report)
+{
+    for (size_t i = 0; i < report->figures.n; i++) {
+        fputs("- ", fp);
+        md_text(fp, report->figures.items[i].key);
+        fputs(": ", fp);
+        md_text(fp, report->figures.items[i].value);
+        fputc('\n', fp);
+    }
+    if (report->figures.n)
+        fputc('\n', fp);
+}
+
 static void write_scenarios(FILE *fp, const dbev_report_t *report)
 {
     if (report->nscenarios == 0)
@@ -315,6 +328,7 @@ int dbev_report_write_markdown(const dbev_report_t *report, const char *path, ch
     if (!fp)
         return -1;
     write_header(fp, report);
+    write_figures(fp, report);
     write_verdict(fp, report);
     write_scenarios(fp, report);
     write_failures(fp, report);

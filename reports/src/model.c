@@ -82,6 +82,7 @@ static void scenario_free(dbev_report_scenario_t *scenario)
     free(scenario->tags);
     free(scenario->reason);
     free(scenario->rerun);
+    kvlist_free(&scenario->properties);
     for (size_t i = 0; i < scenario->nsteps; i++)
         step_free(scenario->steps[i]);
     free(scenario->steps);
@@ -97,6 +98,7 @@ void dbev_report_destroy(dbev_report_t *report)
     kvlist_free(&report->versions);
     kvlist_free(&report->host);
     kvlist_free(&report->env);
+    kvlist_free(&report->figures);
     for (size_t i = 0; i < report->nscenarios; i++)
         scenario_free(report->scenarios[i]);
     free(report->scenarios);
@@ -169,6 +171,17 @@ int dbev_report_set_host(dbev_report_t *report, const char *key, const char *val
 int dbev_report_set_env(dbev_report_t *report, const char *key, const char *value)
 {
     return kvlist_set(&report->env, key, value);
+}
+
+int dbev_report_set_figure(dbev_report_t *report, const char *name, const char *value)
+{
+    return kvlist_set(&report->figures, name, value);
+}
+
+int dbev_report_scenario_set_property(dbev_report_scenario_t *scenario, const char *name,
+                                      const char *value)
+{
+    return kvlist_set(&scenario->properties, name, value);
 }
 
 int dbev_report_fill_host(dbev_report_t *report)

@@ -69,6 +69,7 @@ struct dbev_report_scenario {
     char *reason;
     int64_t duration_us;
     char *rerun;
+    rep_kvlist_t properties; /* figures of the scenario as a whole (the canary's) */
     dbev_report_step_t **steps;
     size_t nsteps, capsteps;
 };
@@ -106,6 +107,7 @@ struct dbev_report {
     rep_kvlist_t versions;
     rep_kvlist_t host;
     rep_kvlist_t env;
+    rep_kvlist_t figures; /* run-wide figures shown in every format (hostile requests) */
     dbev_report_scenario_t **scenarios;
     size_t nscenarios, capscenarios;
     rep_breaker_t *breaker;

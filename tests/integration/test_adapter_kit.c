@@ -110,6 +110,8 @@ void kit_destroy(kit_t *kit)
         rd_kafka_flush(kit->producer, 5000);
         rd_kafka_destroy(kit->producer);
     }
+    if (kit->offsets_reader)
+        rd_kafka_destroy(kit->offsets_reader);
     if (kit->collector) {
         rd_kafka_consumer_close(kit->collector);
         rd_kafka_destroy(kit->collector);
@@ -161,6 +163,10 @@ int kit_adapter_args(kit_t *kit, char **argv, int max)
     ARG("pg.port=%d", pgenv_port(kit->pg));
     ARG("pg.user=%s", pgenv_user(kit->pg));
     ARG("pg.dbname=%s", kit->dbname);
+    /* The kit's database has no migrations and its adapters connect as the
+     * superuser, which then applies migration 007 itself
+     * (test_exec_privilege runs the adapter as dbev_app). */
+    ARG("pg.allow.superuser=true");
     ARG("pool.min=2");
     ARG("pool.max=4");
     ARG("heartbeat.interval.ms=500");
@@ -417,4 +423,90 @@ bool kit_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms)
         usleep(10 * 1000); /* polling interval while waiting for a condition */
     }
     return true;
+}
+
+void kit_cid_for_partition(kit_t *kit, int partition, char *cid)
+{
+    rd_kafka_topic_t *rkt =
+        rd_kafka_topic_new(kit->producer, mockenv_topic(kit->mk, DBEV_TOPIC_COMPLETED), NULL);
+    assert_non_null(rkt);
+    do
+        dbev_uuid_new(cid);
+    while (rd_kafka_msg_partitioner_consistent_random(
+               rkt, cid, strlen(cid), mockenv_partitions(kit->mk), NULL, NULL) != partition);
+    rd_kafka_topic_destroy(rkt);
+}
+
+int64_t kit_send_to(kit_t *kit, int partition, const char *payload_json, const char *cid)
+{
+    char eid[40];
+    dbev_uuid_new(eid);
+    size_t size = strlen(payload_json) + 512;
+    char *text = malloc(size);
+    assert_non_null(text);
+    snprintf(text, size,
+             "{\"event_id\":\"%s\",\"event_type\":\"DATABASE_QUERY_REQUESTED\","
+             "\"correlation_id\":\"%s\",\"timestamp\":\"2030-01-01T00:00:00.000Z\","
+             "\"service\":\"dbev-test\",\"payload\":%s}",
+             eid, cid, payload_json);
+    const char *topic = mockenv_topic(kit->mk, DBEV_TOPIC_REQUESTED);
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(kit->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                          RD_KAFKA_V_VALUE(text, strlen(text)), RD_KAFKA_V_KEY(cid, strlen(cid)),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END);
+    if (err) {
+        free(text);
+        fail_msg("produce: %s", rd_kafka_err2str(err));
+    }
+    dr_wait(kit);
+    int64_t low = 0, high = 0;
+    err = rd_kafka_query_watermark_offsets(kit->producer, topic, partition, &low, &high, 10000);
+    if (err)
+        fail_msg("watermarks of %s [%d]: %s", topic, partition, rd_kafka_err2str(err));
+    return high - 1;
+}
+
+int64_t kit_committed(kit_t *kit, int partition)
+{
+    char err[512];
+    if (!kit->offsets_reader) {
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_conf_set(conf, "bootstrap.servers", mockenv_bootstrap(kit->mk), err, sizeof(err));
+        rd_kafka_conf_set(conf, "group.id", "database-adapter-effect", err, sizeof(err));
+        kit->offsets_reader = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+        if (!kit->offsets_reader)
+            fail_msg("rd_kafka_new: %s", err);
+    }
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, mockenv_topic(kit->mk, DBEV_TOPIC_REQUESTED),
+                                      partition);
+    rd_kafka_resp_err_t e = rd_kafka_committed(kit->offsets_reader, parts, 10000);
+    int64_t offset = parts->elems[0].offset;
+    rd_kafka_resp_err_t pe = parts->elems[0].err;
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (e || pe)
+        fail_msg("committed offset of partition %d: %s", partition, rd_kafka_err2str(e ? e : pe));
+    return offset;
+}
+
+void kit_hold_answers(kit_t *kit, int partition, bool hold)
+{
+    char err[512];
+    const dbev_topic_t topics[] = {DBEV_TOPIC_COMPLETED, DBEV_TOPIC_FAILED};
+    for (int t = 0; t < 2; t++)
+        if (mockenv_partition_leader(kit->mk, mockenv_topic(kit->mk, topics[t]), partition,
+                                     hold ? -1 : 1, err, sizeof(err)))
+            fail_msg("%s answers: %s", hold ? "holding" : "releasing", err);
+}
+
+void kit_wait_committed_past(kit_t *kit, int partition, int64_t offset, int timeout_ms)
+{
+    int64_t committed = RD_KAFKA_OFFSET_INVALID;
+    int64_t deadline = dbev_mono_us() + (int64_t)timeout_ms * 1000;
+    while ((committed = kit_committed(kit, partition)) <= offset && dbev_mono_us() < deadline)
+        kit_collect(kit, kit->n_resps + 1, 50); /* polling interval */
+    if (committed <= offset)
+        fail_msg("the group's offset of partition %d stayed at %lld after the answer to the "
+                 "request at %lld was acknowledged",
+                 partition, (long long)committed, (long long)offset);
 }

@@ -38,6 +38,7 @@ typedef struct kit {
     unsigned *counts;
     size_t index_cap;
     char tmpdir[256];
+    rd_kafka_t *offsets_reader; /* reads a group's committed offsets (kit_committed) */
 } kit_t;
 
 /** Starts PostgreSQL and the mock cluster, creates database "dbname" with
@@ -82,6 +83,32 @@ void kit_exec(kit_t *kit, const char *sql);
  *  it) or NULL. */
 char *kit_read_topic(kit_t *kit, const char *topic, bool (*match)(const char *text, void *arg),
                      void *arg, int timeout_ms);
+
+/** Writes to cid a fresh correlation id whose response (keyed by it, with the
+ *  producer's default partitioner) lands on that partition of the completed
+ *  and failed topics: lets a test hold the answers of one partition. */
+void kit_cid_for_partition(kit_t *kit, int partition, char *cid);
+
+/** Produces a request event (payload as JSON text, correlation id cid) to one
+ *  partition of the requests topic, waits for the ack and returns its offset.
+ *  Only the test produces requests, so the offset is the partition's last. */
+int64_t kit_send_to(kit_t *kit, int partition, const char *payload_json, const char *cid);
+
+/** The committed offset of one partition of the requests topic for the
+ *  adapter's consumer group (conf group.id, default "database-adapter-effect"),
+ *  read by a client of its own that never joins the group;
+ *  RD_KAFKA_OFFSET_INVALID when nothing is committed. Fails the test on error. */
+int64_t kit_committed(kit_t *kit, int partition);
+
+/** Holds (hold true) or releases the answers of one partition of the
+ *  completed and failed topics by taking away its leader (and giving it back
+ *  to broker 1): the adapter's producer keeps them queued, with no error, so
+ *  the requests are executed but their answers stay unacknowledged. */
+void kit_hold_answers(kit_t *kit, int partition, bool hold);
+
+/** Waits up to timeout_ms until the group's committed offset of the requests
+ *  partition passes offset; fails the test if it does not. */
+void kit_wait_committed_past(kit_t *kit, int partition, int64_t offset, int timeout_ms);
 
 /** Waits until cond(arg) is true or timeout_ms passes; returns the last value. */
 bool kit_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms);

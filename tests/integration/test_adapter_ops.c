@@ -8,8 +8,11 @@
  * executed in order; the registry announcement and heartbeats published; a
  * graceful stop answering everything consumed; an abort (crash) after which
  * the next instance answers everything without applying a write twice; a
- * second instance joining mid-stream (rebalance); a response refused by the
- * broker produced again, not skipped.
+ * second instance joining mid-stream (rebalance); offsets committed only
+ * after the broker acknowledged the answers (answers held by taking a
+ * partition's leader away, the group's offsets read with rd_kafka_committed);
+ * a response refused by the broker produced again, not skipped, and its
+ * request not committed before the resent answer is acknowledged.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,31 +33,76 @@ static const char *schema =
     "  price numeric(10,2), tags jsonb, created_at timestamptz DEFAULT now());"
     "CREATE TABLE seqlog (id bigserial PRIMARY KEY, n integer NOT NULL, p integer);";
 
+/* Every adapter a test starts is recorded here, so that teardown stops them
+ * all even when an assertion fails half way: a leftover instance would stay
+ * in the consumer group and take partitions from the next test. */
+#define MAX_ADAPTERS 4
+
 typedef struct fixture {
     kit_t *kit;
-    dbev_adapter_t *adapter;
+    dbev_adapter_t *adapter; /* the instance the tests talk to (also in all[]) */
+    dbev_adapter_t *all[MAX_ADAPTERS];
 } fixture_t;
+
+/* Creates and starts an adapter from conf (taken), recorded in f->all. */
+static dbev_adapter_t *start_adapter(fixture_t *f, dbev_adapter_conf_t *conf, char *err,
+                                     size_t size)
+{
+    int slot = 0;
+    while (slot < MAX_ADAPTERS && f->all[slot])
+        slot++;
+    if (slot == MAX_ADAPTERS) {
+        dbev_adapter_conf_destroy(conf);
+        snprintf(err, size, "more than %d adapters at once", MAX_ADAPTERS);
+        return NULL;
+    }
+    dbev_adapter_t *adapter = dbev_adapter_new(conf, err, size);
+    if (!adapter) {
+        dbev_adapter_conf_destroy(conf);
+        return NULL;
+    }
+    f->all[slot] = adapter;
+    if (dbev_adapter_start(adapter, err, size))
+        return NULL; /* recorded: teardown destroys it */
+    return adapter;
+}
+
+/* Stops and destroys one recorded adapter (NULL: no-op). */
+static void stop_adapter(fixture_t *f, dbev_adapter_t *adapter)
+{
+    if (!adapter)
+        return;
+    for (int i = 0; i < MAX_ADAPTERS; i++)
+        if (f->all[i] == adapter)
+            f->all[i] = NULL;
+    if (f->adapter == adapter)
+        f->adapter = NULL;
+    dbev_adapter_destroy(adapter);
+}
+
+static dbev_adapter_t *start_main(fixture_t *f)
+{
+    dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
+    char err[512];
+    dbev_adapter_conf_set(conf, "instance.id", "adapter-under-test", err, sizeof(err));
+    f->adapter = start_adapter(f, conf, err, sizeof(err));
+    if (!f->adapter)
+        fprintf(stderr, "starting the adapter: %s\n", err);
+    return f->adapter;
+}
+
+static int teardown(void **state);
 
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
-    f->kit = kit_new(schema, 3);
-    dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
-    char err[512];
-    dbev_adapter_conf_set(conf, "instance.id", "adapter-under-test", err, sizeof(err));
-    f->adapter = dbev_adapter_new(conf, err, sizeof(err));
-    if (!f->adapter) {
-        dbev_adapter_conf_destroy(conf);
-        kit_destroy(f->kit);
-        free(f);
-        fprintf(stderr, "dbev_adapter_new: %s\n", err);
-        return -1;
-    }
-    if (dbev_adapter_start(f->adapter, err, sizeof(err))) {
-        fprintf(stderr, "dbev_adapter_start: %s\n", err);
-        return -1;
-    }
     *state = f;
+    f->kit = kit_new(schema, 3);
+    if (!start_main(f)) {
+        teardown(state);
+        *state = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -63,10 +111,31 @@ static int teardown(void **state)
     fixture_t *f = *state;
     if (!f)
         return 0;
-    dbev_adapter_destroy(f->adapter);
+    for (int i = 0; i < MAX_ADAPTERS; i++)
+        stop_adapter(f, f->all[i]);
     kit_destroy(f->kit);
     free(f);
     return 0;
+}
+
+/* After each test, also a failed one: only the main instance keeps running
+ * (started again if the test left none) and the faults a test armed are
+ * gone, so one failure does not spread. */
+static int test_teardown(void **state)
+{
+    fixture_t *f = *state;
+    char err[512];
+    mockenv_clear_request_errors(f->kit->mk, 0 /* Produce */, err, sizeof(err));
+    for (int p = 0; p < mockenv_partitions(f->kit->mk); p++) {
+        mockenv_partition_leader(f->kit->mk, mockenv_topic(f->kit->mk, DBEV_TOPIC_COMPLETED), p, 1,
+                                 err, sizeof(err));
+        mockenv_partition_leader(f->kit->mk, mockenv_topic(f->kit->mk, DBEV_TOPIC_FAILED), p, 1,
+                                 err, sizeof(err));
+    }
+    for (int i = 0; i < MAX_ADAPTERS; i++)
+        if (f->all[i] && f->all[i] != f->adapter)
+            stop_adapter(f, f->all[i]);
+    return f->adapter || start_main(f) ? 0 : -1;
 }
 
 /* Sends one operation and waits for its answer; checks the envelope. */
@@ -419,15 +488,10 @@ static void test_graceful_stop(void **state)
     assert_false(stats.running);
     assert_int_equal(stats.in_flight, 0);
     assert_int_equal(stats.delivered, stats.completed + stats.failed);
-    dbev_adapter_destroy(f->adapter);
-    f->adapter = NULL;
+    stop_adapter(f, f->adapter);
 
     /* a second instance of the group takes over the rest: all answered, none twice applied */
-    dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
-    char err[512];
-    f->adapter = dbev_adapter_new(conf, err, sizeof(err));
-    assert_non_null(f->adapter);
-    assert_int_equal(dbev_adapter_start(f->adapter, err, sizeof(err)), 0);
+    assert_non_null(start_main(f));
     for (int i = 0; i < N; i++)
         if (!kit_wait(f->kit, cids[i], WAIT_MS))
             fail_msg("request %d unanswered", i);
@@ -451,14 +515,9 @@ static void test_abort(void **state)
     assert_non_null(kit_wait(f->kit, cids[0], WAIT_MS));
     dbev_adapter_abort(f->adapter);
     assert_int_equal(dbev_adapter_join(f->adapter), 0);
-    dbev_adapter_destroy(f->adapter);
-    f->adapter = NULL;
+    stop_adapter(f, f->adapter);
 
-    dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
-    char err[512];
-    f->adapter = dbev_adapter_new(conf, err, sizeof(err));
-    assert_non_null(f->adapter);
-    assert_int_equal(dbev_adapter_start(f->adapter, err, sizeof(err)), 0);
+    assert_non_null(start_main(f));
     for (int i = 0; i < N; i++)
         if (!kit_wait(f->kit, cids[i], WAIT_MS))
             fail_msg("request %d unanswered", i);
@@ -495,10 +554,9 @@ static void test_second_instance_joins(void **state)
         if (i == N / 4) {
             kit_flush(f->kit);
             char err[512];
-            dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
-            second = dbev_adapter_new(conf, err, sizeof(err));
-            assert_non_null(second);
-            assert_int_equal(dbev_adapter_start(second, err, sizeof(err)), 0);
+            second = start_adapter(f, kit_adapter_conf(f->kit), err, sizeof(err));
+            if (!second)
+                fail_msg("second instance: %s", err);
         }
     }
     kit_flush(f->kit);
@@ -524,71 +582,164 @@ static void test_second_instance_joins(void **state)
     assert_true(b.assigned > 0);
     assert_true(b.consumed > 0);
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n = -4"), N);
-    dbev_adapter_destroy(second);
+    stop_adapter(f, second);
     free(cids);
 }
 
-static bool consumed_more(void *arg)
+/* The answers of one partition of the completed and failed topics are held
+ * by taking away its leader: the adapter's producer keeps them queued, with
+ * no error, until the leader is back. The requests' partition is another. */
+#define HELD_PARTITION    0
+#define REQUEST_PARTITION 2
+
+static bool has_in_flight(void *arg)
+{
+    dbev_adapter_stats_t stats;
+    dbev_adapter_stats(arg, &stats);
+    return stats.in_flight > 0;
+}
+
+/* The group's committed offset of the requests partition must not pass the
+ * request at offset: committed offsets name the next request to read. */
+static void assert_not_committed(fixture_t *f, int64_t offset, const char *when)
+{
+    int64_t committed = kit_committed(f->kit, REQUEST_PARTITION);
+    if (committed > offset)
+        fail_msg("%s: the group's offset of partition %d was committed to %lld, past the request "
+                 "at %lld whose answer is not acknowledged",
+                 when, REQUEST_PARTITION, (long long)committed, (long long)offset);
+}
+
+/* Sends a request whose answer is not held and waits until the group's
+ * offset passes it: the group is settled (no rebalance under way, in which
+ * commits are refused) and the adapter commits, so a wrong commit later
+ * cannot hide behind a refused one. */
+static void wait_commits_work(fixture_t *f)
+{
+    char cid[DBEV_ID_SIZE];
+    kit_cid_for_partition(f->kit, HELD_PARTITION + 1, cid);
+    int64_t off = kit_send_to(f->kit, REQUEST_PARTITION,
+                              "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 1\"}", cid);
+    if (!kit_wait(f->kit, cid, WAIT_MS))
+        fail_msg("no answer to a request before the test");
+    kit_wait_committed_past(f->kit, REQUEST_PARTITION, off, WAIT_MS);
+}
+
+static bool row_written(void *arg)
+{
+    return kit_query_long(arg, "SELECT count(*) FROM seqlog WHERE n = -5") == 1;
+}
+
+/* Offsets are committed only after the answers are acknowledged, asserted
+ * without timing: request B is executed but its answer held by the broker;
+ * request E, behind B in the same partition, is answered on another
+ * partition, so the adapter has gone round its loop (and had every chance to
+ * commit) after publishing B. The group's offset must not pass B until B's
+ * answer is acknowledged, and must pass both once it is. */
+static void test_commit_waits_for_ack(void **state)
+{
+    fixture_t *f = *state;
+    char cid_b[DBEV_ID_SIZE], cid_e[DBEV_ID_SIZE];
+    kit_cid_for_partition(f->kit, HELD_PARTITION, cid_b);
+    kit_cid_for_partition(f->kit, HELD_PARTITION + 1, cid_e);
+    wait_commits_work(f);
+    kit_hold_answers(f->kit, HELD_PARTITION, true);
+    int64_t off_b = kit_send_to(
+        f->kit, REQUEST_PARTITION,
+        "{\"operation_type\":\"INSERT\",\"table\":\"seqlog\",\"data\":{\"n\":-5}}", cid_b);
+    assert_true(kit_wait_for(row_written, f->kit, WAIT_MS));
+    assert_true(kit_wait_for(has_in_flight, f->adapter, WAIT_MS));
+    int64_t off_e =
+        kit_send_to(f->kit, REQUEST_PARTITION, "{\"operation_type\":\"HEALTH\"}", cid_e);
+    assert_true(off_e > off_b);
+    if (!kit_wait(f->kit, cid_e, WAIT_MS))
+        fail_msg("no answer to the request behind the held one");
+    assert_int_equal(kit_count(f->kit, cid_b), 0);
+    assert_not_committed(f, off_b, "answer held by the broker");
+
+    kit_hold_answers(f->kit, HELD_PARTITION, false);
+    const kit_resp_t *r = kit_wait(f->kit, cid_b, WAIT_MS);
+    if (!r)
+        fail_msg("no answer to the held request after its partition got its leader back");
+    assert_true(r->completed);
+    kit_wait_committed_past(f->kit, REQUEST_PARTITION, off_e, WAIT_MS);
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n = -5"), 1);
+}
+
+static bool delivery_failed(void *arg)
 {
     void **a = arg;
     dbev_adapter_stats_t stats;
     dbev_adapter_stats(a[0], &stats);
-    return stats.consumed > *(uint64_t *)a[1];
+    return stats.delivery_errors > *(uint64_t *)a[1];
 }
 
 /* A response the broker refuses is produced again, never skipped: the
- * request is answered and its offset committed only after that. */
+ * request is answered and its offset committed only after that. The answer
+ * is held (leaderless partition) while the fault is armed, so the refusal
+ * hits it and nothing else; the resend then meets a few retriable errors, so
+ * the adapter has time to commit wrongly between the refusal and the
+ * acknowledgement of the resent answer. */
 static void test_delivery_failure_resent(void **state)
 {
     fixture_t *f = *state;
-    dbev_adapter_destroy(f->adapter);
+    stop_adapter(f, f->adapter);
+    /* held before the adapter starts: its producer never tries the partition */
+    kit_hold_answers(f->kit, HELD_PARTITION, true);
     dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
     char err[512];
-    /* no heartbeat after the first: the injected error must hit the response */
+    /* no heartbeat after the first: the injected errors must hit the response */
     assert_int_equal(
         dbev_adapter_conf_set(conf, "heartbeat.interval.ms", "3600000", err, sizeof(err)),
         DBEV_ADAPTER_CONF_OK);
-    f->adapter = dbev_adapter_new(conf, err, sizeof(err));
-    assert_non_null(f->adapter);
-    assert_int_equal(dbev_adapter_start(f->adapter, err, sizeof(err)), 0);
-    call(f, "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 1 AS one\"}", true);
+    f->adapter = start_adapter(f, conf, err, sizeof(err));
+    if (!f->adapter)
+        fail_msg("adapter: %s", err);
+    wait_commits_work(f); /* also: the adapter is up and registered */
 
     dbev_adapter_stats_t before;
     dbev_adapter_stats(f->adapter, &before);
-    /* a request that keeps the executor busy while the fault is armed */
-    char cid[DBEV_ID_SIZE] = "";
-    kit_send_op(f->kit,
-                "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT pg_sleep(0.5) IS NULL AS slept\"}",
-                cid, NULL, NULL);
-    kit_flush(f->kit);
-    void *args[2] = {f->adapter, &before.consumed};
-    assert_true(kit_wait_for(consumed_more, args, WAIT_MS));
-    const rd_kafka_resp_err_t errors[] = {RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE};
+    char cid[DBEV_ID_SIZE];
+    kit_cid_for_partition(f->kit, HELD_PARTITION, cid);
+    int64_t off = kit_send_to(f->kit, REQUEST_PARTITION,
+                              "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 2 AS two\"}", cid);
+    assert_true(kit_wait_for(has_in_flight, f->adapter, WAIT_MS));
+    assert_not_committed(f, off, "answer held by the broker");
+    const rd_kafka_resp_err_t errors[] = {
+        RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,  /* refused: reported, the adapter resends */
+        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, /* retried by librdkafka after a backoff */
+        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS};
     assert_int_equal(
-        mockenv_push_request_errors(f->kit->mk, 0 /* Produce */, 1, errors, err, sizeof(err)), 0);
+        mockenv_push_request_errors(f->kit->mk, 0 /* Produce */, 4, errors, err, sizeof(err)), 0);
+    kit_hold_answers(f->kit, HELD_PARTITION, false);
+    void *args[2] = {f->adapter, &before.delivery_errors};
+    assert_true(kit_wait_for(delivery_failed, args, WAIT_MS));
+    assert_not_committed(f, off, "answer refused by the broker, resent");
     const kit_resp_t *r = kit_wait(f->kit, cid, WAIT_MS);
     assert_non_null(r);
     assert_true(r->completed);
+    kit_wait_committed_past(f->kit, REQUEST_PARTITION, off, WAIT_MS);
     assert_int_equal(kit_count(f->kit, cid), 1);
     dbev_adapter_stats_t after;
     dbev_adapter_stats(f->adapter, &after);
     assert_int_equal(after.delivery_errors - before.delivery_errors, 1);
     /* and the adapter goes on */
-    call(f, "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 2 AS two\"}", true);
+    call(f, "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 3 AS three\"}", true);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_operation),
-        cmocka_unit_test(test_unparseable_input),
-        cmocka_unit_test(test_duplicate_executed_once),
-        cmocka_unit_test(test_partition_order),
-        cmocka_unit_test(test_registry_and_heartbeat),
-        cmocka_unit_test(test_graceful_stop),
-        cmocka_unit_test(test_abort),
-        cmocka_unit_test(test_second_instance_joins),
-        cmocka_unit_test(test_delivery_failure_resent),
+        cmocka_unit_test_teardown(test_every_operation, test_teardown),
+        cmocka_unit_test_teardown(test_unparseable_input, test_teardown),
+        cmocka_unit_test_teardown(test_duplicate_executed_once, test_teardown),
+        cmocka_unit_test_teardown(test_partition_order, test_teardown),
+        cmocka_unit_test_teardown(test_registry_and_heartbeat, test_teardown),
+        cmocka_unit_test_teardown(test_graceful_stop, test_teardown),
+        cmocka_unit_test_teardown(test_abort, test_teardown),
+        cmocka_unit_test_teardown(test_second_instance_joins, test_teardown),
+        cmocka_unit_test_teardown(test_commit_waits_for_ack, test_teardown),
+        cmocka_unit_test_teardown(test_delivery_failure_resent, test_teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,12 +31,43 @@
 #define N_CHUNKS    30
 #define KILL_RTT_MS 1500
 
+#define MAX_CHILDREN 8
+
 typedef struct fixture {
     kit_t *kit;
-    pid_t pid;
+    pid_t pid;                    /* the daemon the test talks to (also in children) */
+    pid_t children[MAX_CHILDREN]; /* every child not reaped yet */
     int runs;
     char log[300];
 } fixture_t;
+
+/* Kills and reaps every child not reaped yet. */
+static void kill_children(fixture_t *f)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++) {
+        if (f->children[i] <= 0)
+            continue;
+        kill(f->children[i], SIGKILL);
+        waitpid(f->children[i], NULL, 0);
+        f->children[i] = 0;
+    }
+    f->pid = 0;
+}
+
+/* After each test, also a failed one: no daemon left, no answers held. */
+static int test_teardown(void **state)
+{
+    fixture_t *f = *state;
+    kill_children(f);
+    char err[512];
+    for (int p = 0; p < mockenv_partitions(f->kit->mk); p++) {
+        mockenv_partition_leader(f->kit->mk, mockenv_topic(f->kit->mk, DBEV_TOPIC_COMPLETED), p, 1,
+                                 err, sizeof(err));
+        mockenv_partition_leader(f->kit->mk, mockenv_topic(f->kit->mk, DBEV_TOPIC_FAILED), p, 1,
+                                 err, sizeof(err));
+    }
+    return 0;
+}
 
 static int setup(void **state)
 {
@@ -62,10 +94,7 @@ static int teardown(void **state)
     fixture_t *f = *state;
     if (!f)
         return 0;
-    if (f->pid > 0) {
-        kill(f->pid, SIGKILL);
-        waitpid(f->pid, NULL, 0);
-    }
+    kill_children(f);
     for (int i = 0; i < f->runs; i++) {
         char path[300];
         snprintf(path, sizeof(path), "%s/adapter-%d.log", f->kit->tmpdir, i);
@@ -100,9 +129,18 @@ static pid_t spawn(fixture_t *f, const char *const *extra, const char *out)
         snprintf(f->log, sizeof(f->log), "%s/adapter-%d.log", f->kit->tmpdir, f->runs++);
         out = f->log;
     }
+    int slot = 0;
+    while (slot < MAX_CHILDREN && f->children[slot] > 0)
+        slot++;
+    if (slot == MAX_CHILDREN)
+        fail_msg("more than %d children at once", MAX_CHILDREN);
+    pid_t parent = getpid();
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* dies with the test process, whatever kills it */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(127);
         int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
@@ -111,20 +149,28 @@ static pid_t spawn(fixture_t *f, const char *const *extra, const char *out)
         execv(args[0], args);
         _exit(127);
     }
+    f->children[slot] = pid;
     for (int i = 0; i < n; i++)
         free(args[i]);
     return pid;
 }
 
-/* Waits for pid to exit within timeout_ms; returns its wait status, or -1. */
-static int wait_exit(pid_t pid, int timeout_ms)
+/* Waits for the child pid to exit within timeout_ms; returns its wait
+ * status, or -1 (the child stays recorded: teardown kills it). */
+static int wait_exit(fixture_t *f, pid_t pid, int timeout_ms)
 {
     int64_t deadline = dbev_mono_us() + (int64_t)timeout_ms * 1000;
     int status;
     while (dbev_mono_us() < deadline) {
         pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
+        if (r == pid) {
+            for (int i = 0; i < MAX_CHILDREN; i++)
+                if (f->children[i] == pid)
+                    f->children[i] = 0;
+            if (f->pid == pid)
+                f->pid = 0;
             return status;
+        }
         usleep(10 * 1000); /* polling interval while waiting for the exit */
     }
     return -1;
@@ -147,7 +193,7 @@ static void run_cli(fixture_t *f, const char *const *argv, int want_status, cons
     char out[300];
     snprintf(out, sizeof(out), "%s/cli.out", f->kit->tmpdir);
     pid_t pid = spawn(f, argv, out);
-    int status = wait_exit(pid, 10000);
+    int status = wait_exit(f, pid, 10000);
     char *text = slurp(out);
     unlink(out);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != want_status)
@@ -251,7 +297,7 @@ static void test_sigkill_restart(void **state)
             while (kit_query_long(f->kit, sql) < 10 && dbev_mono_us() < deadline)
                 usleep(2000); /* polling interval while waiting for the writes */
             assert_int_equal(kill(f->pid, SIGKILL), 0);
-            int status = wait_exit(f->pid, 10000);
+            int status = wait_exit(f, f->pid, 10000);
             assert_true(WIFSIGNALED(status));
             set_rtt_all(f, 0);
             f->pid = spawn(f, small_batches, NULL);
@@ -289,7 +335,7 @@ static void test_sigkill_restart(void **state)
     assert_int_equal(kit_query_long(f->kit, "SELECT count(DISTINCT seq) FROM ledger"), n);
 
     kill(f->pid, SIGTERM);
-    int status = wait_exit(f->pid, 30000);
+    int status = wait_exit(f, f->pid, 30000);
     f->pid = 0;
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
@@ -379,7 +425,7 @@ static void test_sigterm(void **state)
            dbev_mono_us() < deadline)
         usleep(2000); /* polling interval while waiting for the writes */
     assert_int_equal(kill(f->pid, SIGTERM), 0);
-    int status = wait_exit(f->pid, 30000);
+    int status = wait_exit(f, f->pid, 30000);
     f->pid = 0;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         show_log(f->log);
@@ -400,7 +446,7 @@ static void test_sigterm(void **state)
     wait_answered(f, cids, 10 * CHUNK);
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM ledger") - base, 10 * CHUNK);
     kill(f->pid, SIGTERM);
-    status = wait_exit(f->pid, 30000);
+    status = wait_exit(f, f->pid, 30000);
     f->pid = 0;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         show_log(f->log);
@@ -409,12 +455,82 @@ static void test_sigterm(void **state)
     free(cids);
 }
 
+/* The answers of this partition of the completed and failed topics are held
+ * (kit_hold_answers); requests go to another one. */
+#define HELD_PARTITION    0
+#define REQUEST_PARTITION 2
+
+static bool ledger_written(void *arg)
+{
+    return kit_query_long(arg, "SELECT count(*) FROM ledger WHERE seq = -1") == 1;
+}
+
+/* test_sigkill_restart without timing: request B is executed while the
+ * broker holds its answer; request E behind it (same partition, answered on
+ * another) shows the daemon went on past B. B's offset must not be committed;
+ * after a SIGKILL the next instance gets B again and answers it from the
+ * idempotency record, once, without writing twice, and commits past both. */
+static void test_sigkill_unacknowledged(void **state)
+{
+    fixture_t *f = *state;
+    f->pid = spawn(f, NULL, NULL);
+    char cid_a[DBEV_ID_SIZE], cid_b[DBEV_ID_SIZE], cid_e[DBEV_ID_SIZE];
+    kit_cid_for_partition(f->kit, HELD_PARTITION + 1, cid_a);
+    kit_cid_for_partition(f->kit, HELD_PARTITION, cid_b);
+    kit_cid_for_partition(f->kit, HELD_PARTITION + 1, cid_e);
+    /* the daemon is in the group and commits */
+    int64_t off_a = kit_send_to(f->kit, REQUEST_PARTITION,
+                                "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 1\"}", cid_a);
+    if (!kit_wait(f->kit, cid_a, WAIT_MS)) {
+        show_log(f->log);
+        fail_msg("no answer from the daemon");
+    }
+    kit_wait_committed_past(f->kit, REQUEST_PARTITION, off_a, WAIT_MS);
+
+    kit_hold_answers(f->kit, HELD_PARTITION, true);
+    int64_t off_b = kit_send_to(
+        f->kit, REQUEST_PARTITION,
+        "{\"operation_type\":\"INSERT\",\"table\":\"ledger\",\"data\":{\"seq\":-1}}", cid_b);
+    assert_true(kit_wait_for(ledger_written, f->kit, WAIT_MS));
+    int64_t off_e = kit_send_to(f->kit, REQUEST_PARTITION,
+                                "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 2\"}", cid_e);
+    if (!kit_wait(f->kit, cid_e, WAIT_MS))
+        fail_msg("no answer to the request behind the held one");
+    assert_int_equal(kit_count(f->kit, cid_b), 0);
+    int64_t committed = kit_committed(f->kit, REQUEST_PARTITION);
+    if (committed > off_b)
+        fail_msg("the group's offset was committed to %lld, past the request at %lld whose answer "
+                 "is not acknowledged",
+                 (long long)committed, (long long)off_b);
+
+    assert_int_equal(kill(f->pid, SIGKILL), 0);
+    assert_true(WIFSIGNALED(wait_exit(f, f->pid, 10000)));
+    kit_hold_answers(f->kit, HELD_PARTITION, false);
+    f->pid = spawn(f, NULL, NULL);
+    const kit_resp_t *r = kit_wait(f->kit, cid_b, WAIT_MS);
+    if (!r) {
+        show_log(f->log);
+        fail_msg("the request whose answer was lost at the SIGKILL was not answered");
+    }
+    assert_true(r->completed);
+    assert_true(r->resp->cached);
+    kit_wait_committed_past(f->kit, REQUEST_PARTITION, off_e, WAIT_MS);
+    assert_int_equal(kit_count(f->kit, cid_b), 1);
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM ledger WHERE seq = -1"), 1);
+
+    kill(f->pid, SIGTERM);
+    int status = wait_exit(f, f->pid, 30000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_command_line),
-        cmocka_unit_test(test_sigkill_restart),
-        cmocka_unit_test(test_sigterm),
+        cmocka_unit_test_teardown(test_command_line, test_teardown),
+        cmocka_unit_test_teardown(test_sigkill_restart, test_teardown),
+        cmocka_unit_test_teardown(test_sigterm, test_teardown),
+        cmocka_unit_test_teardown(test_sigkill_unacknowledged, test_teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

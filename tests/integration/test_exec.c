@@ -635,7 +635,7 @@ static void test_record_conflict_in_group(void **state)
     /* wait (deadline 30 s) until the group's record INSERT waits on our lock */
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query "
-             "LIKE 'INSERT INTO dbev_adapter.processed_events%%' AND pid <> %d",
+             "LIKE '%%dbev_adapter.record(%%' AND pid <> %d",
              PQbackendPID(other));
     int64_t deadline = dbev_mono_us() + 30 * 1000000LL;
     long waiting = 0;
@@ -1164,6 +1164,62 @@ static void test_breaker_server_stop_start(void **state)
     assert_non_null(direct);
 }
 
+/*
+ * A caller's mistakes never open the breaker (issue 11): ten requests whose
+ * $n do not match their params (refused before sending, VALIDATION_ERROR;
+ * PostgreSQL would answer 08P01) and ten syntax errors
+ * (DATABASE_OPERATION_FAILED) in a row, twice the breaker's threshold, then
+ * ordinary requests beside them: all succeed and the breaker stays CLOSED.
+ * The executor is given the statements directly (the decoder would refuse
+ * the mismatches first), and a LISTEN hidden behind a nested comment too.
+ */
+static void test_caller_faults_keep_breaker_closed(void **state)
+{
+    (void)state;
+    enum { N = 10 };
+    adapter_exec_t *e = new_exec(60000);
+    dbev_request_t *reqs[3 * N + 1];
+    adapter_outcome_t out[3 * N + 1];
+    for (int i = 0; i < N; i++) {
+        reqs[i] = request(NULL,
+                          "{\"operation_type\": \"SELECT\", \"sql\": \"SELECT $1::int\", "
+                          "\"params\": [1]}",
+                          0);
+        reqs[i]->op.sql = "SELECT $1::int + $2::int";
+        reqs[N + i] = request(NULL, "{\"operation_type\": \"SELECT\", \"sql\": \"SELEC 1\"}", 0);
+        reqs[2 * N + i] =
+            request(NULL, "{\"operation_type\": \"SELECT\", \"sql\": \"SELECT 41 + 1 AS n\"}", 0);
+    }
+    reqs[3 * N] = request(NULL, "{\"operation_type\": \"EXECUTE\", \"sql\": \"SELECT 1\"}", 0);
+    reqs[3 * N]->op.sql = "/* /* */ SELECT 1 */ LISTEN x";
+    adapter_exec_batch(e, reqs, 3 * N + 1, out);
+    for (int i = 0; i < 3 * N + 1; i++) {
+        const char *want = i < N       ? "VALIDATION_ERROR"
+                           : i < 2 * N ? "DATABASE_OPERATION_FAILED"
+                           : i < 3 * N ? NULL
+                                       : "VALIDATION_ERROR";
+        char *text = json_dumps(out[i].payload, JSON_COMPACT);
+        if (want ? out[i].completed || strcmp(err_code(out[i].payload), want) != 0
+                 : !out[i].completed || row_count(out[i].payload) != 1)
+            fail_msg("request %d: expected %s, got %s", i, want ? want : "completed", text);
+        free(text);
+        json_t *meta = json_object_get(out[i].payload, "metadata");
+        assert_string_equal(json_string_value(json_object_get(meta, "circuit_breaker_state")),
+                            "CLOSED");
+        if (i < N)
+            assert_non_null(
+                strstr(json_string_value(json_object_get(out[i].payload, "error_message")),
+                       "sql uses $2 but params has 1 value"));
+        if (i == 3 * N)
+            assert_non_null(strstr(
+                json_string_value(json_object_get(out[i].payload, "error_message")), "LISTEN"));
+        json_decref(out[i].payload);
+        dbev_request_destroy(reqs[i]);
+    }
+    assert_int_equal(adapter_exec_breaker_state(e), DBEV_BREAKER_CLOSED);
+    adapter_exec_destroy(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1182,6 +1238,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_allowlist),
         cmocka_unit_test(test_breaker_server_stop_start),
+        cmocka_unit_test(test_caller_faults_keep_breaker_closed),
     };
     return cmocka_run_group_tests_name("exec", tests, group_setup, group_teardown);
 }

@@ -109,9 +109,14 @@ void fk_adapters(fk_t *fk, adapter_mode_t mode, int count)
     fk->opts.adapters = count;
     /* A shorter session than the supervisor's default: a killed member is
      * noticed 3 s sooner, which keeps the kill test short. */
-    const char *const extra[] = {"pool.max=4", "heartbeat.interval.ms=500",
+    /* A database without migrations, reached as the superuser: the adapters
+     * apply migration 007 themselves. */
+    const char *const extra[] = {"pool.max=4",
+                                 "heartbeat.interval.ms=500",
                                  "kafka.consumer.session.timeout.ms=3000",
-                                 "kafka.consumer.heartbeat.interval.ms=300", NULL};
+                                 "kafka.consumer.heartbeat.interval.ms=300",
+                                 "pg.allow.superuser=true",
+                                 NULL};
     adapters_opts_t aopts = {
         .mode = mode,
         .count = count,

@@ -69,8 +69,9 @@ static int teardown(void **state)
 }
 
 /* gate --phase PHASE --mode direct with the test's gates file, history and out dir. */
-static void gate(fixture_t *f, const char *phase, const char *gates, const char *extra1,
-                 const char *extra2, const char *scenarios)
+/* Runs the gate on scenarios (NULL: the fixture folder) with the extra
+ * options that follow, up to a NULL. */
+static void gate(fixture_t *f, const char *phase, const char *gates, const char *scenarios, ...)
 {
     char gates_path[512];
     snprintf(gates_path, sizeof(gates_path), FIXTURES "/%s", gates);
@@ -90,10 +91,11 @@ static void gate(fixture_t *f, const char *phase, const char *gates, const char 
     argv[n++] = f->out;
     argv[n++] = "--history";
     argv[n++] = f->history;
-    if (extra1)
-        argv[n++] = (char *)extra1;
-    if (extra2)
-        argv[n++] = (char *)extra2;
+    va_list ap;
+    va_start(ap, scenarios);
+    for (const char *extra; (extra = va_arg(ap, const char *)) != NULL && n < 17;)
+        argv[n++] = (char *)extra;
+    va_end(ap);
     argv[n++] = (char *)(scenarios ? scenarios : FIXTURES "/scenarios");
     argv[n] = NULL;
     run(&f->r, argv);
@@ -133,9 +135,9 @@ static void expect_status(fixture_t *f, int status)
 static void test_pass_writes_verdict_everywhere(void **state)
 {
     fixture_t *f = *state;
-    gate(f, "2", "gates_pass.yaml", "--update-baseline", f->baseline, NULL);
+    gate(f, "2", "gates_pass.yaml", NULL, "--update-baseline", f->baseline, "--without-long", NULL);
     expect_status(f, 0);
-    /* Phase 2 runs phases 1 and 2; not 3, not long, not phase-less. */
+    /* Phase 2 runs phases 1 and 2; not 3, not long (--without-long), not phase-less. */
     assert_non_null(strstr(f->r.out, "gate fixture, phase 1, a direct query"));
     assert_non_null(strstr(f->r.out, "gate fixture, phase 2, a direct update"));
     assert_null(strstr(f->r.out, "phase 3, another query"));
@@ -198,7 +200,7 @@ static void test_pass_writes_verdict_everywhere(void **state)
     free(history);
 
     /* The stored baseline is judged by the next run: same counts, a pass. */
-    gate(f, "2", "gates_pass.yaml", "--baseline", f->baseline, NULL);
+    gate(f, "2", "gates_pass.yaml", NULL, "--baseline", f->baseline, "--without-long", NULL);
     expect_status(f, 0);
     assert_non_null(strstr(f->r.out, "direct.latency.query.count against the baseline"));
     assert_non_null(strstr(f->r.out, "baseline 1, better by 0.0 %"));
@@ -223,11 +225,11 @@ static void test_pass_writes_verdict_everywhere(void **state)
     json_object_set_new(m, "direct.latency.query.count", json_real(count / 2));
     assert_int_equal(json_dump_file(b, f->baseline, 0), 0);
     json_decref(b);
-    gate(f, "2", "gates_pass.yaml", "--baseline", f->baseline, NULL);
+    gate(f, "2", "gates_pass.yaml", NULL, "--baseline", f->baseline, "--without-long", NULL);
     expect_status(f, 2);
     assert_non_null(strstr(f->r.out, "ROLLBACK  degradation over 50 %"));
     /* No entry for phase 1 in the baseline: a harness error, not a quiet skip. */
-    gate(f, "1", "gates_pass.yaml", "--baseline", f->baseline, NULL);
+    gate(f, "1", "gates_pass.yaml", NULL, "--baseline", f->baseline, "--without-long", NULL);
     expect_status(f, 3);
     assert_non_null(strstr(f->r.out, "no metrics for phase 1"));
 }
@@ -235,8 +237,10 @@ static void test_pass_writes_verdict_everywhere(void **state)
 static void test_failing_criterion_exits_1(void **state)
 {
     fixture_t *f = *state;
-    gate(f, "1", "gates_fail.yaml", NULL, NULL, NULL);
+    gate(f, "1", "gates_fail.yaml", NULL, NULL);
     expect_status(f, 1);
+    /* By default a gate runs the long scenarios of its phases too. */
+    assert_non_null(strstr(f->r.out, "gate fixture, phase 1 but long"));
     assert_non_null(strstr(f->r.out, "FAIL      direct query p95 under a nanosecond"));
     assert_non_null(strstr(f->r.out, "verdict: FAIL"));
     json_t *report = load_json(f->out, "report.json");
@@ -251,7 +255,7 @@ static void test_failing_criterion_exits_1(void **state)
 static void test_rollback_trigger_exits_2(void **state)
 {
     fixture_t *f = *state;
-    gate(f, "all", "gates_rollback.yaml", NULL, NULL, NULL);
+    gate(f, "all", "gates_rollback.yaml", NULL, NULL);
     expect_status(f, 2);
     assert_non_null(strstr(f->r.out, "ROLLBACK  any query at all"));
     assert_non_null(strstr(f->r.out, "phase 3, another query")); /* all: every phase */
@@ -268,7 +272,7 @@ static void test_rollback_trigger_exits_2(void **state)
 static void test_missing_metric_exits_3(void **state)
 {
     fixture_t *f = *state;
-    gate(f, "1", "gates_missing.yaml", NULL, NULL, NULL);
+    gate(f, "1", "gates_missing.yaml", NULL, NULL);
     expect_status(f, 3);
     assert_non_null(strstr(f->r.out, "ERROR     event query p95 under 100 ms"));
     assert_non_null(strstr(f->r.out, "no scenario produced latency.query.p95_ms"));
@@ -278,7 +282,7 @@ static void test_missing_metric_exits_3(void **state)
 static void test_failed_scenario_fails_the_gate(void **state)
 {
     fixture_t *f = *state;
-    gate(f, "1", "gates_pass.yaml", NULL, NULL, FIXTURES "/failing");
+    gate(f, "1", "gates_pass.yaml", FIXTURES "/failing", NULL);
     expect_status(f, 1);
     assert_non_null(strstr(f->r.out, "FAIL      every scenario passed"));
 }
@@ -287,7 +291,7 @@ static void test_bad_gates_file_and_options_exit_3(void **state)
 {
     fixture_t *f = *state;
     /* A scenario file stands in for a broken gates file: unknown keys at line 1. */
-    gate(f, "1", "scenarios/p1_query.yaml", NULL, NULL, NULL);
+    gate(f, "1", "scenarios/p1_query.yaml", NULL, NULL);
     expect_status(f, 3);
     assert_non_null(strstr(f->r.out, "p1_query.yaml:1:7: unknown key 'name'"));
     char *argv[] = {HARNESS, "gate", "--phase", "4", NULL};

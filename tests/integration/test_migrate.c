@@ -268,7 +268,7 @@ static void test_round_trip(void **state)
 {
     tdb_t *t = *state;
     int latest = mig_set_latest(real_set);
-    assert_true(latest >= 6);
+    assert_true(latest >= 7);
     mig_catalog_t *empty = snap(t->conn);
     /* Per step: up then down restores exactly the catalog that stood before. */
     for (int v = 1; v <= latest; v++) {
@@ -543,8 +543,8 @@ static void test_broken_migration_rolled_back_with_file_line(void **state)
 {
     tdb_t *t = *state;
     const char *dir = copy_migrations(t);
-    write_file(dir, "007_broken.up.sql",
-               "-- 007: a migration that fails halfway\n"  /* 1 */
+    write_file(dir, "008_broken.up.sql",
+               "-- 008: a migration that fails halfway\n"  /* 1 */
                "CREATE TABLE broken_first (id integer);\n" /* 2 */
                "INSERT INTO broken_first VALUES (1);\n"    /* 3 */
                "\n"                                        /* 4 */
@@ -553,29 +553,29 @@ static void test_broken_migration_rolled_back_with_file_line(void **state)
                "    label no_such_type\n"                  /* 7 */
                ");\n",
                "w");
-    write_file(dir, "007_broken.down.sql", "DROP TABLE broken_first;\n", "w");
+    write_file(dir, "008_broken.down.sql", "DROP TABLE broken_first;\n", "w");
     char err[2048];
     mig_set_t *set = mig_set_load(dir, err, sizeof(err));
     assert_non_null(set);
-    must_run(t->conn, set, MIG_UP, 6);
+    must_run(t->conn, set, MIG_UP, 7);
     mig_catalog_t *before = snap(t->conn);
     mig_result_t res;
     assert_int_equal(run(t->conn, set, MIG_UP, -1, &res, err, sizeof(err)), -1);
     assert_int_equal(res.applied, 0);
     assert_int_equal(res.failed, 1);
-    assert_int_equal(res.to_version, 6);
+    assert_int_equal(res.to_version, 7);
     mig_result_clear(&res);
     mig_catalog_t *after = snap(t->conn);
     assert_same_catalog(before, after, "after a failed migration");
     mig_catalog_destroy(after);
-    assert_non_null(strstr(err, "007_broken up failed, rolled back"));
+    assert_non_null(strstr(err, "008_broken up failed, rolled back"));
     assert_non_null(
-        strstr(err, "/007_broken.up.sql:7: ERROR: type \"no_such_type\" does not exist"));
-    assert_int_equal(version(t->conn), 6);
+        strstr(err, "/008_broken.up.sql:7: ERROR: type \"no_such_type\" does not exist"));
+    assert_int_equal(version(t->conn), 7);
     assert_int_equal(scalar(t->conn, "SELECT count(*) FROM pg_class WHERE relname LIKE 'broken%'"),
                      0);
     /* An error without a position (a runtime error) names its statement's line. */
-    write_file(dir, "007_broken.up.sql",
+    write_file(dir, "008_broken.up.sql",
                "CREATE TABLE broken_first (id integer);\n"
                "\n"
                "INSERT INTO broken_first\n"
@@ -584,11 +584,11 @@ static void test_broken_migration_rolled_back_with_file_line(void **state)
     mig_set_destroy(set);
     set = mig_set_load(dir, err, sizeof(err));
     assert_int_equal(run(t->conn, set, MIG_UP, -1, NULL, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "/007_broken.up.sql:3: ERROR: division by zero (SQLSTATE 22012)"));
+    assert_non_null(strstr(err, "/008_broken.up.sql:3: ERROR: division by zero (SQLSTATE 22012)"));
     assert_int_equal(scalar(t->conn, "SELECT count(*) FROM pg_class WHERE relname LIKE 'broken%'"),
                      0);
     /* A failing assertion inside a DO block names the line of the ASSERT. */
-    write_file(dir, "007_broken.up.sql",
+    write_file(dir, "008_broken.up.sql",
                "CREATE TABLE broken_first (id integer);\n" /* 1 */
                "DO $$\n"                                   /* 2 */
                "BEGIN\n"                                   /* 3 */
@@ -598,9 +598,9 @@ static void test_broken_migration_rolled_back_with_file_line(void **state)
     mig_set_destroy(set);
     set = mig_set_load(dir, err, sizeof(err));
     assert_int_equal(run(t->conn, set, MIG_UP, -1, NULL, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "/007_broken.up.sql:4: ERROR: one is not two"));
+    assert_non_null(strstr(err, "/008_broken.up.sql:4: ERROR: one is not two"));
     /* Transaction control inside a migration is refused before anything runs. */
-    write_file(dir, "007_broken.up.sql",
+    write_file(dir, "008_broken.up.sql",
                "CREATE TABLE broken_first (id integer);\n"
                "COMMIT;\n"
                "CREATE TABLE broken_second (id integer);\n",
@@ -608,13 +608,13 @@ static void test_broken_migration_rolled_back_with_file_line(void **state)
     mig_set_destroy(set);
     set = mig_set_load(dir, err, sizeof(err));
     assert_int_equal(run(t->conn, set, MIG_UP, -1, NULL, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "/007_broken.up.sql:2: COMMIT is not allowed here"));
+    assert_non_null(strstr(err, "/008_broken.up.sql:2: COMMIT is not allowed here"));
     mig_catalog_t *end = snap(t->conn);
     assert_same_catalog(before, end, "after refused transaction control");
     mig_catalog_destroy(end);
     mig_catalog_destroy(before);
     mig_set_destroy(set);
-    assert_int_equal(version(t->conn), 6);
+    assert_int_equal(version(t->conn), 7);
 }
 
 static void test_pre_check_failure_applies_nothing(void **state)
@@ -696,16 +696,17 @@ static PGresult *table_checksums(PGconn *conn)
 {
     exec_ok(conn, "CREATE TEMP TABLE IF NOT EXISTS sums (tbl text, rows bigint, sum text)");
     exec_ok(conn, "TRUNCATE sums");
-    exec_ok(conn,
-            "DO $$ DECLARE r record; BEGIN"
-            " FOR r IN SELECT n.nspname, c.relname FROM pg_class c"
-            "  JOIN pg_namespace n ON n.oid = c.relnamespace"
-            "  WHERE c.relkind = 'r' AND n.nspname IN ('public', 'agent_observability')"
-            "  AND c.relname <> 'schema_migrations' LOOP"
-            "  EXECUTE format('INSERT INTO sums SELECT %L, count(*),"
-            "   md5(coalesce(string_agg(t::text, ''|'' ORDER BY t::text), '''')) FROM %I.%I t',"
-            "   r.nspname || '.' || r.relname, r.nspname, r.relname);"
-            " END LOOP; END $$");
+    exec_ok(
+        conn,
+        "DO $$ DECLARE r record; BEGIN"
+        " FOR r IN SELECT n.nspname, c.relname FROM pg_class c"
+        "  JOIN pg_namespace n ON n.oid = c.relnamespace"
+        "  WHERE c.relkind = 'r' AND n.nspname IN ('public', 'agent_observability', 'dbev_adapter')"
+        "  AND c.relname <> 'schema_migrations' LOOP"
+        "  EXECUTE format('INSERT INTO sums SELECT %L, count(*),"
+        "   md5(coalesce(string_agg(t::text, ''|'' ORDER BY t::text), '''')) FROM %I.%I t',"
+        "   r.nspname || '.' || r.relname, r.nspname, r.relname);"
+        " END LOOP; END $$");
     PGresult *res = PQexec(conn, "SELECT tbl, rows, sum FROM sums ORDER BY tbl");
     assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
     return res;
@@ -826,7 +827,7 @@ static void test_command_line(void **state)
     pgenv_dsn(env, t->name, dsn, sizeof(dsn));
     snprintf(quoted, sizeof(quoted), "'%s'", dsn);
     assert_int_equal(harness(out, sizeof(out), "migrate up --dry-run --pg-dsn %s", quoted), 0);
-    assert_non_null(strstr(out, "-- dry run: up from 000, 6 step(s)"));
+    assert_non_null(strstr(out, "-- dry run: up from 000, 7 step(s)"));
     assert_non_null(strstr(out, "CREATE TABLE agent_definitions"));
     assert_int_equal(version(t->conn), 0);
     assert_int_equal(harness(out, sizeof(out), "migrate up --to 2 --pg-dsn %s", quoted), 0);
@@ -836,8 +837,8 @@ static void test_command_line(void **state)
     assert_non_null(strstr(out, "002     agent_transformation_events          applied"));
     assert_non_null(strstr(out, "003     router_performance_metrics           pending"));
     assert_int_equal(harness(out, sizeof(out), "migrate up --pg-dsn %s", quoted), 0);
-    assert_non_null(strstr(out, "migrations applied: 4"));
-    assert_non_null(strstr(out, "version: 002 -> 006"));
+    assert_non_null(strstr(out, "migrations applied: 5"));
+    assert_non_null(strstr(out, "version: 002 -> 007"));
     assert_int_equal(harness(out, sizeof(out), "migrate verify --pg-dsn %s", quoted), 0);
     assert_non_null(strstr(out, "the catalog matches"));
     assert_int_equal(harness(out, sizeof(out), "fixtures load base,bulk --pg-dsn %s", quoted), 0);

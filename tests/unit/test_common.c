@@ -6,6 +6,7 @@
 
 #include "dbev_common.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 static void test_iso8601_round_trip(void **state)
@@ -20,20 +21,42 @@ static void test_iso8601_round_trip(void **state)
     assert_int_equal(dbev_parse_iso8601("2025-10-30T10:00:00", &us), 0); /* no zone: UTC */
 }
 
-/* Found by fuzz/fuzz_request_decode: a time before 1970 came out as
- * "...T10:00:01.-999Z", which the decoder then refused. */
-static void test_iso8601_before_1970(void **state)
+/* Around the epoch: C's division truncates toward zero, so a time before
+ * 1970 once printed as "...T23:59:59.-500Z" (or a second late). Each time
+ * formats as expected and parses back to the same microsecond count. */
+static void test_iso8601_around_epoch(void **state)
 {
-    char buf[40];
-    int64_t us;
-    assert_string_equal(dbev_iso8601(-1000, buf, sizeof(buf)), "1969-12-31T23:59:59.999Z");
-    assert_int_equal(dbev_parse_iso8601("1012-10-30T10:00:00.0001Z", &us), 0);
-    assert_string_equal(dbev_iso8601(us, buf, sizeof(buf)), "1012-10-30T10:00:00.000Z");
-    assert_int_equal(dbev_parse_iso8601("1969-07-20T20:17:40.250Z", &us), 0);
-    assert_string_equal(dbev_iso8601(us, buf, sizeof(buf)), "1969-07-20T20:17:40.250Z");
-    int64_t again;
-    assert_int_equal(dbev_parse_iso8601(buf, &again), 0);
-    assert_true(again == us);
+    static const struct {
+        int64_t us;
+        const char *text;
+    } cases[] = {
+        {-31536000000000LL, "1969-01-01T00:00:00.000Z"},
+        {-2208988800000000LL, "1900-01-01T00:00:00.000Z"},
+        {-1000000, "1969-12-31T23:59:59.000Z"},
+        {-999000, "1969-12-31T23:59:59.001Z"},
+        {-500000, "1969-12-31T23:59:59.500Z"},
+        {-1000, "1969-12-31T23:59:59.999Z"},
+        {0, "1970-01-01T00:00:00.000Z"},
+        {1000, "1970-01-01T00:00:00.001Z"},
+        {999000, "1970-01-01T00:00:00.999Z"},
+        {1000000, "1970-01-01T00:00:01.000Z"},
+        {-1262303998999000LL, "1930-01-01T00:00:01.001Z"},
+        {1761818400500000LL, "2025-10-30T10:00:00.500Z"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char buf[DBEV_ISO8601_SIZE];
+        int64_t back = 42;
+        dbev_iso8601(cases[i].us, buf, sizeof(buf));
+        if (strcmp(buf, cases[i].text) != 0)
+            fail_msg("%" PRId64 " formats as %s, expected %s", cases[i].us, buf, cases[i].text);
+        if (dbev_parse_iso8601(buf, &back) != 0 || back != cases[i].us)
+            fail_msg("%s parses as %" PRId64 ", expected %" PRId64, buf, back, cases[i].us);
+    }
+    /* Sub-millisecond parts are dropped toward the earlier millisecond, as
+     * after the epoch: -1 us is 23:59:59.999 (not .000 of the next second). */
+    char buf[DBEV_ISO8601_SIZE];
+    assert_string_equal(dbev_iso8601(-1, buf, sizeof(buf)), "1969-12-31T23:59:59.999Z");
+    assert_string_equal(dbev_iso8601(1999, buf, sizeof(buf)), "1970-01-01T00:00:00.001Z");
 }
 
 static void test_iso8601_refuses_malformed(void **state)
@@ -63,7 +86,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iso8601_round_trip),
-        cmocka_unit_test(test_iso8601_before_1970),
+        cmocka_unit_test(test_iso8601_around_epoch),
         cmocka_unit_test(test_iso8601_refuses_malformed),
         cmocka_unit_test(test_log_levels),
     };

@@ -230,6 +230,47 @@ static void test_judge_fail_and_rollback(void **state)
     gate_spec_destroy(spec);
 }
 
+/* A skipped scenario fails the gate unless the gates file allows it by name,
+ * and an allowed one is listed with its reason. */
+static void test_skipped_scenario_fails_unless_allowed(void **state)
+{
+    (void)state;
+    char text[4096];
+    snprintf(text, sizeof(text),
+             "%sallowed_skips:\n  - scenario: needs_gpu.yaml\n    reason: no GPU on CI\n", GATES);
+    gate_spec_t *spec = load_ok(text);
+    json_t *m = good_metrics();
+    json_t *skipped = json_pack("[{s:s, s:s}]", "scenario", "idem_adapter_kill_restart.yaml",
+                                "reason", "requires process_adapter: external adapter");
+    gate_input_t in = {.phase = 3, .with_long = true, .metrics = m, .skipped = skipped};
+    gate_result_t *res = gate_judge(spec, &in);
+    assert_int_equal(res->verdict, GATE_FAIL);
+    const gate_row_t *row = row_for(res, "scenario idem_adapter_kill_restart.yaml ran");
+    assert_int_equal(row->outcome, GATE_FAIL);
+    assert_non_null(strstr(row->note, "requires process_adapter"));
+    assert_non_null(strstr(row->note, "allowed_skips"));
+    gate_result_destroy(res);
+
+    json_array_append_new(
+        skipped, json_pack("{s:s, s:s}", "scenario", "needs_gpu.yaml", "reason", "requires gpu"));
+    json_array_remove(skipped, 0);
+    res = gate_judge(spec, &in);
+    assert_int_equal(res->verdict, GATE_PASS);
+    row = row_for(res, "scenario needs_gpu.yaml ran");
+    assert_int_equal(row->outcome, GATE_SKIP);
+    assert_non_null(strstr(row->note, "no GPU on CI"));
+    gate_result_destroy(res);
+    json_decref(skipped);
+    json_decref(m);
+    gate_spec_destroy(spec);
+
+    /* An allowed skip without a reason is a mistake in the file. */
+    char err[512];
+    snprintf(text, sizeof(text), "%sallowed_skips:\n  - scenario: x.yaml\n", GATES);
+    assert_null(gate_spec_load_buffer("g.yaml", text, err, sizeof(err)));
+    assert_non_null(strstr(err, "reason"));
+}
+
 static void test_missing_metric_is_an_error_not_a_pass(void **state)
 {
     (void)state;
@@ -246,13 +287,13 @@ static void test_missing_metric_is_an_error_not_a_pass(void **state)
     assert_non_null(strstr(r->note, "no scenario produced loss.*"));
     gate_result_destroy(res);
 
-    /* Without --with-long, the long-only rule is skipped (and says so), not an error. */
+    /* With --without-long, the long-only rule is skipped (and says so), not an error. */
     json_object_del(m, "load.throughput_max");
     json_object_set_new(m, "loss.unanswered", json_integer(0));
     res = judge(spec, 3, false, m, NULL);
     assert_int_equal(res->verdict, GATE_PASS);
     assert_int_equal(row_for(res, "throughput")->outcome, GATE_SKIP);
-    assert_non_null(strstr(row_for(res, "throughput")->note, "--with-long"));
+    assert_non_null(strstr(row_for(res, "throughput")->note, "--without-long"));
     gate_result_destroy(res);
     /* With it, the same missing metric is an error. */
     res = judge(spec, 3, true, m, NULL);
@@ -512,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_committed_gates_file_loads),
         cmocka_unit_test(test_judge_pass),
         cmocka_unit_test(test_judge_fail_and_rollback),
+        cmocka_unit_test(test_skipped_scenario_fails_unless_allowed),
         cmocka_unit_test(test_missing_metric_is_an_error_not_a_pass),
         cmocka_unit_test(test_baseline_tolerance_and_override),
         cmocka_unit_test(test_degradation_watches_only_its_metrics),

@@ -365,6 +365,51 @@ static void test_timestamp_forms(void **state)
     }
 }
 
+/* Times before, at and after the epoch go through the envelope encoder and
+ * the decoder unchanged (to the millisecond the format keeps), and the
+ * decoder says the request has a timestamp even when it is 0 (1970) or
+ * negative: the adapter's deadline check depends on that. */
+static void test_timestamp_around_epoch(void **state)
+{
+    const int64_t times[] = {
+        -2208988800000000LL, -31536000000000LL, -1000000, -999000, -1000, 0, 1000, 1000000,
+        1761818400500000LL};
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        dbev_operation_t op = op_new(DBEV_OP_HEALTH);
+        json_t *payload = dbev_operation_to_json(&op);
+        assert_non_null(payload);
+        /* dbev_envelope_new takes 0 as "now": that one is written by hand */
+        char *text;
+        if (times[i] == 0) {
+            const char *ts = "1970-01-01T00:00:00.000Z";
+            char *body = json_dumps(payload, JSON_COMPACT);
+            assert_non_null(body);
+            size_t size = strlen(body) + 256;
+            text = malloc(size);
+            snprintf(text, size,
+                     "{\"event_id\":\"e\",\"event_type\":\"DATABASE_QUERY_REQUESTED\","
+                     "\"correlation_id\":\"c\",\"timestamp\":\"%s\",\"service\":\"s\","
+                     "\"payload\":%s}",
+                     ts, body);
+            free(body);
+            json_decref(payload);
+        } else {
+            json_t *event =
+                dbev_envelope_new(DBEV_EVENT_REQUESTED, "e", "c", "s", times[i], payload);
+            text = dbev_event_dumps(event);
+            json_decref(event);
+        }
+        assert_non_null(text);
+        dbev_request_t *req = decode_ok(text, strlen(text));
+        assert_true(req->has_timestamp);
+        if (req->timestamp_us != times[i])
+            fail_msg("%s decodes as %lld, expected %lld", text, (long long)req->timestamp_us,
+                     (long long)times[i]);
+        dbev_request_destroy(req);
+        free(text);
+    }
+}
+
 static void test_validate_in_memory(void **state)
 {
     char errstr[512];
@@ -727,6 +772,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_every_operation),
         cmocka_unit_test(test_returning_forms),
         cmocka_unit_test(test_timestamp_forms),
+        cmocka_unit_test(test_timestamp_around_epoch),
         cmocka_unit_test(test_validate_in_memory),
         cmocka_unit_test(test_completed_payload),
         cmocka_unit_test(test_failed_payload),

@@ -119,6 +119,28 @@ static const bad_case_t cases[] = {
      "payload.sql: DISCARD changes the session", "cid-1", DBEV_OP_EXECUTE},
     {"SELECT ROLLBACK", REQ("{\"operation_type\":\"SELECT\",\"sql\":\"ROLLBACK\"}"),
      "transaction control (ROLLBACK) is not allowed in SELECT", "cid-1", DBEV_OP_SELECT},
+    /* The SQL rules' lexer (sql/): what PostgreSQL would execute is what is judged. */
+    {"LISTEN behind nested comment",
+     REQ("{\"operation_type\":\"EXECUTE\",\"sql\":\"/* /* */ SELECT 1 */ LISTEN x\"}"),
+     "payload.sql: LISTEN changes the session", "cid-1", DBEV_OP_EXECUTE},
+    {"LISTEN after empty statement", REQ("{\"operation_type\":\"EXECUTE\",\"sql\":\"; LISTEN x\"}"),
+     "payload.sql: LISTEN changes the session", "cid-1", DBEV_OP_EXECUTE},
+    {"SET TRANSACTION",
+     REQ("{\"operation_type\":\"EXECUTE\",\"sql\":\"set transaction read only\"}"),
+     "payload.sql: SET changes the session", "cid-1", DBEV_OP_EXECUTE},
+    {"two statements", REQ("{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 1; SELECT 2\"}"),
+     "payload.sql: holds 2 statements", "cid-1", DBEV_OP_SELECT},
+    {"comment only", REQ("{\"operation_type\":\"SELECT\",\"sql\":\"-- nothing\"}"),
+     "payload.sql: holds no statement", "cid-1", DBEV_OP_SELECT},
+    {"too few params",
+     REQ("{\"operation_type\":\"SELECT\",\"sql\":\"SELECT $1, $3\",\"params\":[1, 2]}"),
+     "payload.params: sql uses $3 but params has 2 values", "cid-1", DBEV_OP_SELECT},
+    {"too many params",
+     REQ("{\"operation_type\":\"EXECUTE\",\"sql\":\"SELECT '$2', $1\",\"params\":[1, 2]}"),
+     "payload.params: params has 2 values but sql uses at most $1", "cid-1", DBEV_OP_EXECUTE},
+    {"params without placeholders",
+     REQ("{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 1\",\"params\":[1]}"),
+     "payload.params: params has 1 value but sql uses no $n placeholder", "cid-1", DBEV_OP_SELECT},
     /* options */
     {"timeout_ms zero",
      REQ("{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 1\",\"options\":{\"timeout_ms\":0}}"),
@@ -159,6 +181,20 @@ static const bad_case_t cases[] = {
      "payload.table: invalid identifier", "cid-1", DBEV_OP_INSERT},
     {"empty table", REQ("{\"operation_type\":\"INSERT\",\"table\":\"\",\"data\":{\"a\":1}}"),
      "payload.table: identifier is empty", "cid-1", DBEV_OP_INSERT},
+    {"catalog table",
+     REQ("{\"operation_type\":\"DELETE\",\"table\":\"pg_catalog.pg_authid\",\"where\":"
+         "{\"rolname\":\"x\"}}"),
+     "payload.table: table \"pg_catalog.pg_authid\" is in schema pg_catalog, which is "
+     "PostgreSQL's own",
+     "cid-1", DBEV_OP_DELETE},
+    {"adapter's table",
+     REQ("{\"operation_type\":\"UPDATE\",\"table\":\"dbev_adapter.processed_events\","
+         "\"data\":{\"response\":null},\"where\":{\"event_id\":\"x\"}}"),
+     "the adapter's own bookkeeping", "cid-1", DBEV_OP_UPDATE},
+    {"information_schema table",
+     REQ("{\"operation_type\":\"INSERT\",\"table\":\"information_schema.sql_features\","
+         "\"data\":{\"a\":1}}"),
+     "PostgreSQL's own", "cid-1", DBEV_OP_INSERT},
     {"three-part table",
      REQ("{\"operation_type\":\"DELETE\",\"table\":\"a.b.c\",\"where\":"
          "{\"id\":1}}"),
@@ -450,7 +486,7 @@ static void test_limits_accepted(void **state)
         REQ("{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 1\",\"params\":null,\"options\":null,"
             "\"unused\":null}"),
         REQ("{\"operation_type\":\"EXECUTE\",\"sql\":\"SET LOCAL statement_timeout = 5\"}"),
-        REQ("{\"operation_type\":\"EXECUTE\",\"sql\":\"/* c */ set transaction read only\"}"),
+        REQ("{\"operation_type\":\"EXECUTE\",\"sql\":\"/* c */ set local lock_timeout = 5\"}"),
         REQ("{\"operation_type\":\"EXECUTE\",\"sql\":\"UPDATE settings SET v = 1 WHERE k = 'x'\"}"),
         REQ("{\"operation_type\":\"SELECT\",\"sql\":\"SELECT 'BEGIN'\"}"),
         "{\"event_id\":\"e\",\"event_type\":\"DATABASE_QUERY_REQUESTED\",\"correlation_id\":\"c\","

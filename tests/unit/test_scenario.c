@@ -89,11 +89,87 @@ static void test_mistakes_are_pointed_at(void **state)
     expect_error("name: [x\n", "bad.yaml:", "");
 }
 
+/* The security keys (issue 11): canary, fingerprint, teardown_sql, hostile. */
+static void test_guard_keys_load(void **state)
+{
+    (void)state;
+    char err[512];
+    scenario_t *sc = scenario_load_buffer(
+        "guards.yaml",
+        "name: x\nproves: y\ntags: [security]\nteardown_sql: DROP ROLE IF EXISTS r\n"
+        "canary: {rate: 20, max_latency_ms: 500, insert: {table: t, data: {k: '${uuid}'}}}\n"
+        "fingerprint: {allow: [public.t, 'role:*']}\n"
+        "steps:\n  - sql: SELECT 1\n    hostile: true\n  - sql: SELECT 2\n",
+        err, sizeof(err));
+    assert_non_null(sc);
+    assert_true(sc->canary.on);
+    assert_true(sc->canary.rate == 20);
+    assert_true(sc->canary.max_latency_ms == 500);
+    assert_int_equal(sc->canary.timeout_ms, CANARY_DEFAULT_TIMEOUT_MS);
+    assert_int_equal(sc->canary.op, DBEV_OP_INSERT);
+    assert_non_null(sc->canary.body);
+    assert_true(sc->fingerprint.on);
+    assert_int_equal(json_array_size(sc->fingerprint.allow), 2);
+    assert_string_equal(sc->teardown_sql, "DROP ROLE IF EXISTS r");
+    assert_true(sc->steps[0].hostile);
+    assert_false(sc->steps[1].hostile);
+    assert_int_equal(scenario_count_hostile(sc), 1);
+    scenario_destroy(sc);
+
+    sc = scenario_load_buffer("defaults.yaml",
+                              "name: x\nproves: y\ncanary: true\nfingerprint: true\n"
+                              "steps:\n  - sql: SELECT 1\n",
+                              err, sizeof(err));
+    assert_non_null(sc);
+    assert_true(sc->canary.on);
+    assert_true(sc->canary.rate == CANARY_DEFAULT_RATE);
+    assert_true(sc->canary.max_latency_ms == CANARY_DEFAULT_MAX_LATENCY_MS);
+    assert_null(sc->canary.body);
+    assert_true(sc->fingerprint.on);
+    assert_null(sc->fingerprint.allow);
+    scenario_destroy(sc);
+}
+
+static void test_guard_key_mistakes(void **state)
+{
+    (void)state;
+    expect_error("name: x\nproves: y\ncanary: {rate: -1}\nsteps:\n  - sql: SELECT 1\n",
+                 "bad.yaml:3:16", "canary.rate");
+    expect_error("name: x\nproves: y\ncanary: {bogus: 1}\nsteps:\n  - sql: SELECT 1\n",
+                 "bad.yaml:3:17", "unknown canary key 'bogus'");
+    expect_error("name: x\nproves: y\ncanary: {max_latency_ms: 9000, timeout_ms: 1000}\n"
+                 "steps:\n  - sql: SELECT 1\n",
+                 "bad.yaml:3:9", "below max_latency_ms");
+    expect_error("name: x\nproves: y\ncanary: {query: SELECT 1, insert: {table: t}}\n"
+                 "steps:\n  - sql: SELECT 1\n",
+                 "bad.yaml:", "one operation only");
+    expect_error("name: x\nproves: y\nfingerprint: {allow: public.t}\n"
+                 "steps:\n  - sql: SELECT 1\n",
+                 "bad.yaml:3:22", "list of patterns");
+    expect_error("name: x\nproves: y\nfingerprint: {ignore: [t]}\n"
+                 "steps:\n  - sql: SELECT 1\n",
+                 "bad.yaml:3:14", "fingerprint: true, or {allow");
+    expect_error("name: x\nproves: y\nsteps:\n  - sql: SELECT 1\n    hostile: yes please\n",
+                 "bad.yaml:5:14", "hostile must be true or false");
+    expect_error("name: x\nproves: y\nteardown_sql: [x]\nsteps:\n  - sql: SELECT 1\n",
+                 "bad.yaml:3:15", "teardown_sql must be SQL text");
+    /* A security scenario without its guards proves only the answer. */
+    expect_error("name: x\nproves: y\ntags: [security]\nsteps:\n  - sql: SELECT 1\n",
+                 "bad.yaml:1:1", "canary and the fingerprint");
+    expect_error("name: x\nproves: y\ntags: [security]\ncanary: true\nfingerprint: true\n"
+                 "steps:\n  - sql: SELECT 1\n",
+                 "bad.yaml:7:3", "hostile: true");
+    expect_error("name: x\nproves: y\nsteps:\n  - sql: SELECT 1\n    expect: {error_typ: X}\n",
+                 "bad.yaml:5:", "unknown expectation 'error_typ'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_scenario_loads),
         cmocka_unit_test(test_mistakes_are_pointed_at),
+        cmocka_unit_test(test_guard_keys_load),
+        cmocka_unit_test(test_guard_key_mistakes),
     };
     return cmocka_run_group_tests_name("scenario", tests, NULL, NULL);
 }

@@ -5,6 +5,8 @@
  */
 #include "sqlbuild.h"
 
+#include <dbev/sql.h>
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -98,7 +100,9 @@ static void test_hostile_identifiers(void **state)
                             "t--",
                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
                             "x/*",
-                            "é"};
+                            "é",
+                            "pg_catalog.pg_authid",
+                            "dbev_adapter.processed_events"};
     json_t *data = J("{\"a\": 1}");
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
         dbev_operation_t op = {.type = DBEV_OP_INSERT, .table = tables[i], .data = data};
@@ -130,9 +134,9 @@ static void test_hostile_identifiers(void **state)
         json_decref(r);
         json_decref(d2);
     }
-    assert_true(sqlb_valid_table("agent_observability.trace_events"));
-    assert_true(sqlb_valid_column("col$1"));
-    assert_false(sqlb_valid_column("a.b"));
+    assert_true(dbev_sql_ident_valid("agent_observability.trace_events", DBEV_SQL_IDENT_TABLE));
+    assert_true(dbev_sql_ident_valid("col$1", DBEV_SQL_IDENT_COLUMN));
+    assert_false(dbev_sql_ident_valid("a.b", DBEV_SQL_IDENT_COLUMN));
 }
 
 static void test_every_filter_operator(void **state)
@@ -316,18 +320,18 @@ static void test_params_and_keywords(void **state)
     assert_false(oom);
 
     char kw[32];
-    sqlb_first_keyword("  -- hi\n /* a /* nested */ c */ begin;", kw, sizeof(kw));
+    dbev_sql_first_keyword("  -- hi\n /* a /* nested */ c */ begin;", kw, sizeof(kw));
     assert_string_equal(kw, "BEGIN");
-    sqlb_first_keyword("\n\tStart Transaction", kw, sizeof(kw));
+    dbev_sql_first_keyword("\n\tStart Transaction", kw, sizeof(kw));
     assert_string_equal(kw, "START");
-    sqlb_first_keyword("SELECT 1", kw, sizeof(kw));
+    dbev_sql_first_keyword("SELECT 1", kw, sizeof(kw));
     assert_string_equal(kw, "SELECT");
-    sqlb_first_keyword("   ", kw, sizeof(kw));
+    dbev_sql_first_keyword("   ", kw, sizeof(kw));
     assert_string_equal(kw, "");
     const char *rest =
-        sqlb_first_keyword("set /* x */ local statement_timeout = 5", kw, sizeof(kw));
+        dbev_sql_first_keyword("set /* x */ local statement_timeout = 5", kw, sizeof(kw));
     assert_string_equal(kw, "SET");
-    sqlb_first_keyword(rest, kw, sizeof(kw));
+    dbev_sql_first_keyword(rest, kw, sizeof(kw));
     assert_string_equal(kw, "LOCAL");
 }
 

@@ -104,7 +104,11 @@ typedef struct dbev_request {
     const char *event_type;
     const char *correlation_id;
     const char *service;
-    int64_t timestamp_us; /* wall clock, epoch microseconds */
+    int64_t timestamp_us; /* wall clock, epoch microseconds (negative before 1970) */
+    /* The decoder sets it: timestamp_us holds the envelope's time. A request
+     * built in memory may leave it false (no deadline from its timestamp);
+     * 0 is a time like any other (1970-01-01T00:00:00Z), never "absent". */
+    bool has_timestamp;
     dbev_operation_t op;
 } dbev_request_t;
 

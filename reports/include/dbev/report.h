@@ -83,6 +83,15 @@ int dbev_report_fill_host(dbev_report_t *report);
 /** Any other fact worth keeping with the run (options, DSN without password, ...). */
 int dbev_report_set_env(dbev_report_t *report, const char *key, const char *value);
 
+/**
+ * @brief Sets a run-wide figure (name and value copied; a second call
+ *        replaces it), e.g. "hostile requests" -> "64 sent, 64 answered":
+ *        shown in the Markdown summary and the HTML page, and under
+ *        "figures" in JSON.
+ * @returns 0, or -1 when out of memory.
+ */
+int dbev_report_set_figure(dbev_report_t *report, const char *name, const char *value);
+
 /* ------------------------------------------------------------ scenarios */
 
 /**
@@ -104,6 +113,14 @@ void dbev_report_scenario_set_phase(dbev_report_scenario_t *scenario, int phase)
 int dbev_report_scenario_set_status(dbev_report_scenario_t *scenario, dbev_report_status_t status,
                                     const char *reason);
 void dbev_report_scenario_set_duration(dbev_report_scenario_t *scenario, int64_t duration_us);
+/**
+ * @brief Sets a figure of the scenario as a whole (e.g. "canary.sent" ->
+ *        "812"; copied, a second call replaces it): JUnit properties, JSON
+ *        "properties".
+ * @returns 0, or -1 when out of memory.
+ */
+int dbev_report_scenario_set_property(dbev_report_scenario_t *scenario, const char *name,
+                                      const char *value);
 /** The exact command that reruns this scenario alone (copied; shown for failures). */
 int dbev_report_scenario_set_rerun(dbev_report_scenario_t *scenario, const char *command);
 

@@ -1,0 +1,1 @@
+/* a /* b /* c */ d */ e */ NOTIFY corpus_b

@@ -1,0 +1,1 @@
+; LISTEN corpus_c

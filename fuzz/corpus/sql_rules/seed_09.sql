@@ -1,0 +1,1 @@
+WITH w AS (SELECT 1 AS x) SELECT * FROM w

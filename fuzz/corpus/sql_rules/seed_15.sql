@@ -1,0 +1,1 @@
+SELECT $a$ $b$ $9 $b$ $a$, $2::int, $1::int

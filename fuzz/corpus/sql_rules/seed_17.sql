@@ -1,0 +1,1 @@
+SELECT e'\\', $1::int

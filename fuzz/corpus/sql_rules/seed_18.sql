@@ -1,0 +1,1 @@
+SELECT E'it''s $4', $1::int

@@ -1,0 +1,1 @@
+SELECT U&"a$b" FROM (SELECT 1 AS "a$b") s WHERE $1::int = 1

@@ -1,0 +1,1 @@
+SELECT a$1 FROM (SELECT 1 AS a$1) s

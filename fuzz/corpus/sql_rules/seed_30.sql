@@ -1,0 +1,1 @@
+CREATE TEMP TABLE corpus_tmp (a int)

@@ -1,0 +1,1 @@
+INSERT INTO corpus_t VALUES ($1::int)

@@ -1,0 +1,1 @@
+UPDATE corpus_t SET a = $1::int WHERE a = $2::int

@@ -1,0 +1,1 @@
+DELETE FROM corpus_t WHERE a > $1::int

@@ -1,0 +1,1 @@
+MERGE INTO corpus_t t USING (SELECT 1 AS a) s ON t.a = s.a WHEN MATCHED THEN DELETE

@@ -1,0 +1,1 @@
+PREPARE corpus_p AS SELECT 1

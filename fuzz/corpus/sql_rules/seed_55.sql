@@ -1,0 +1,1 @@
+DECLARE corpus_d CURSOR FOR SELECT 1

@@ -1,0 +1,1 @@
+NOTIFY corpus_e, 'x'

@@ -1,0 +1,1 @@
+LOCK TABLE corpus_t IN SHARE MODE

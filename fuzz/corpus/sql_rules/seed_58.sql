@@ -1,0 +1,1 @@
+VALUES ($1::int, $2::text)

@@ -1,0 +1,15 @@
+# The SQL rules (sql/): lexer and statement classification with tricky
+# inputs, the placeholder scan, identifiers and reserved schemas, SQLSTATE
+# faults class by class (unit); and the differential test that asks a real
+# PostgreSQL for its command tag and parameter count of every statement of
+# sql/tests/corpus.sql (integration).
+dbev_add_test(test_sql_statement SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_sql_statement.c
+              LIBS dbev_sql LABELS unit)
+dbev_add_test(test_sql_ident SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_sql_ident.c
+              LIBS dbev_sql LABELS unit)
+dbev_add_test(test_sql_sqlstate SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_sql_sqlstate.c
+              LIBS dbev_sql LABELS unit)
+# dbev_adb_pgenv (pgenv of the harness alone) comes from adapter_db.cmake,
+# included before this file.
+dbev_add_test(test_sql_pg SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_sql_pg.c
+              LIBS dbev_sql dbev_adb_pgenv LABELS integration TIMEOUT 300)
