@@ -10,13 +10,16 @@
  *     safe if the validator in front of it is ever loosened.
  * Invariants of every statement the builder returns, checked by tokenising it:
  *   - every identifier is double-quoted, and each quoted name is one the
- *     operation gave (the table, its schema, a column);
+ *     operation gave (the table, its schema, a column) and passes the SQL
+ *     rules' identifier grammar (sql/); the table is never in a schema the
+ *     rules refuse (pg_*, information_schema, dbev_adapter);
  *   - outside quotes there are only the builder's own keywords, punctuation
  *     and $n placeholders: no literal, so a value never appears in the text;
  *   - the placeholders are exactly $1..$nparams, each once.
  * A refusal must come with a message.
  */
 #include <dbev/protocol.h>
+#include <dbev/sql.h>
 
 #include "sqlbuild.h"
 
@@ -129,7 +132,7 @@ static void check_query(const dbev_operation_t *op, const sqlb_query_t *q)
                 broken("a quoted identifier longer than any valid one", q->sql);
             memcpy(name, p + 1, n);
             name[n] = '\0';
-            if (!sqlb_valid_column(name))
+            if (!dbev_sql_ident_valid(name, DBEV_SQL_IDENT_COLUMN))
                 broken("a quoted identifier outside the identifier grammar", q->sql);
             if (!op_has_name(op, name))
                 broken("a quoted identifier the operation did not name", q->sql);
@@ -182,6 +185,8 @@ static void build_and_check(const dbev_operation_t *op)
     }
     if (!qs || n == 0)
         broken("a build without statements", NULL);
+    if (!dbev_sql_ident_valid(op->table, DBEV_SQL_IDENT_TABLE))
+        broken("built a statement on a table the SQL rules refuse (system schema?)", op->table);
     for (size_t i = 0; i < n; i++)
         check_query(op, &qs[i]);
     sqlb_queries_free(qs, n);
