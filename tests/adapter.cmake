@@ -16,6 +16,10 @@ if(TARGET dbev-adapter AND TARGET dbev_harness_core)
                       SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_adapter_${t}.c ${ADAPTER_KIT}
                       LIBS dbev_adapter_core dbev_harness_core LABELS integration TIMEOUT 300)
     endforeach()
+    # Seed 002's request examples, verbatim and re-stamped (issue 13).
+    dbev_add_test(test_seed_examples
+                  SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_seed_examples.c ${ADAPTER_KIT}
+                  LIBS dbev_adapter_core dbev_harness_core LABELS integration TIMEOUT 300)
     # The process tests run the daemon binary.
     if(TARGET test_adapter_process)
         add_dependencies(test_adapter_process dbev-adapter)

@@ -27,3 +27,9 @@ if(TARGET dbev_adapter_core)
                       LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
     endif()
 endif()
+
+# The pool's limits of seeds 003 and 004 (issue 13).
+if(TARGET dbev_adb_pgenv)
+    dbev_add_test(test_pool_limits SOURCES integration/test_pool_limits.c
+                  LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
+endif()

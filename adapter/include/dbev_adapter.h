@@ -179,7 +179,7 @@ typedef struct dbev_adapter_stats {
     uint64_t heartbeats;      /* heartbeats published */
     int64_t in_flight;        /* responses produced, not yet acknowledged */
     int32_t assigned;         /* partitions currently assigned */
-    bool running;             /* between the start and the end of dbev_adapter_run() */
+    bool running;             /* from dbev_adapter_start() (or run()) until run() returns */
     bool registered;          /* the registry announcement was acknowledged */
     int breaker_state;        /* dbev_breaker_state_t: 0 CLOSED, 1 OPEN, 2 HALF_OPEN */
 } dbev_adapter_stats_t;

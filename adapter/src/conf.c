@@ -89,6 +89,24 @@ static const prop_t props[] = {
      "Most connections open at once."},
     {"pool.max.age.ms", PT_INT, "3600000", 0, I64_MAX, NULL, NULL, false,
      "Connections older than this are replaced when returned to the pool; 0: never."},
+    {"pool.max.queries", PT_INT, "50000", 0, I64_MAX, NULL, "POSTGRES_MAX_QUERIES_PER_CONNECTION",
+     false,
+     "Requests a connection serves before it is closed and replaced (seed 003: 50,000); "
+     "0: no limit."},
+    {"pool.idle.timeout.ms", PT_INT, "300000", 0, I64_MAX, NULL, NULL, false,
+     "An idle connection unused for this long is closed (the pool then reopens up to "
+     "pool.min); seed 003's idle connection lifetime, 5 minutes. 0: never."},
+    {"pool.connect.timeout.ms", PT_INT, "5000", 1, 600000, NULL, NULL, false,
+     "How long opening a connection may take (libpq connect_timeout, in whole seconds, at "
+     "least 2). Seed 003 used 60 s; shorter here because an executor lane waits while it "
+     "connects. A connect_timeout in pg.conninfo wins."},
+    {"pool.command.timeout.ms", PT_INT, "0", 0, 86400000, NULL, NULL, false,
+     "Session statement_timeout of every pooled connection: the bound of statements that "
+     "run without a timeout of their own (a request with options.timeout_ms, or "
+     "request.timeout.default.ms, sets its own). Seed 003: 60000. 0: the server's default."},
+    {"health.saturation.pct", PT_INT, "80", 1, 100, NULL, NULL, false,
+     "Pool utilization (connections in use / pool.max, percent) at which HEALTH answers "
+     "DEGRADED (seed 004's POSTGRES_POOL_EXHAUSTION_THRESHOLD)."},
     {"breaker.failure.threshold", PT_INT, "5", 1, 1000000, NULL, NULL, false,
      "Consecutive connection-class failures that open the circuit breaker."},
     {"breaker.recovery.timeout.ms", PT_INT, "60000", 1, 86400000, NULL, NULL, false,

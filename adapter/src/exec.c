@@ -1753,13 +1753,21 @@ static void run_group(adapter_exec_t *ex, job_t *jobs, size_t n)
 
 /* ---- health -------------------------------------------------------------- */
 
-static const char *health_status(const pool_stats_t *st, dbev_breaker_state_t b)
+/* The saturation threshold (health.saturation.pct; seed 004's
+ * POSTGRES_POOL_EXHAUSTION_THRESHOLD, 80 by default). */
+static double saturation_pct(const adapter_exec_t *ex)
+{
+    return ex->conf.saturation_pct > 0 ? ex->conf.saturation_pct : 80.0;
+}
+
+static const char *health_status(const adapter_exec_t *ex, const pool_stats_t *st,
+                                 dbev_breaker_state_t b)
 {
     if (b == DBEV_BREAKER_OPEN)
         return "UNHEALTHY";
     if (b == DBEV_BREAKER_HALF_OPEN)
         return "RECOVERING";
-    if (st->utilization_pct >= 80.0 || (st->size == 0 && st->connect_failures > 0))
+    if (st->utilization_pct >= saturation_pct(ex) || (st->size == 0 && st->connect_failures > 0))
         return "DEGRADED";
     return "HEALTHY";
 }
@@ -1771,18 +1779,21 @@ json_t *adapter_exec_health(adapter_exec_t *ex)
     pool_stats(ex->pool, &st);
     dbev_breaker_state_t b = breaker_state(ex->breaker);
     json_t *h = json_object();
-    json_object_set_new(h, "status", json_string(health_status(&st, b)));
+    json_object_set_new(h, "status", json_string(health_status(ex, &st, b)));
     json_object_set_new(h, "pool_size", json_integer(st.size));
     json_object_set_new(h, "pool_free", json_integer(st.free));
     json_object_set_new(h, "pool_in_use", json_integer(st.in_use));
     json_object_set_new(h, "pool_min", json_integer(st.min));
     json_object_set_new(h, "pool_max", json_integer(st.max));
     json_object_set_new(h, "pool_utilization_pct", json_real(st.utilization_pct));
+    json_object_set_new(h, "saturation_threshold_pct", json_real(saturation_pct(ex)));
     json_object_set_new(h, "total_queries", json_integer((json_int_t)st.queries));
     json_object_set_new(h, "failed_queries", json_integer((json_int_t)st.failures));
     json_object_set_new(h, "avg_query_time_ms", json_real(st.avg_query_ms));
     json_object_set_new(h, "connects", json_integer((json_int_t)st.connects));
     json_object_set_new(h, "connect_failures", json_integer((json_int_t)st.connect_failures));
+    json_object_set_new(h, "recovery_attempts", json_integer((json_int_t)st.recovery_attempts));
+    json_object_set_new(h, "connections_retired", json_integer((json_int_t)st.retired));
     json_object_set_new(h, "circuit_state", json_string(dbev_breaker_state_name(b)));
     json_object_set_new(h, "circuit_opened_count",
                         json_integer((json_int_t)breaker_open_count(ex->breaker)));
@@ -1812,6 +1823,15 @@ static void run_health(adapter_exec_t *ex, job_t *job)
         if (pc && !ok)
             conn_lost(ex, err);
         reachable = json_boolean(ok);
+        /* A database the adapter cannot reach is UNHEALTHY whatever the
+         * breaker says yet (it opens only after several failures). */
+        if (!ok) {
+            json_object_set_new(h, "status", json_string("UNHEALTHY"));
+            if (!pc)
+                json_object_set_new(
+                    h, "last_error",
+                    json_string(ex->conn_err[0] ? ex->conn_err : "cannot reach PostgreSQL"));
+        }
     }
     json_object_set_new(h, "database_reachable", reachable);
     json_t *rows = json_array();
@@ -1904,11 +1924,17 @@ void adapter_exec_batch(adapter_exec_t *ex, dbev_request_t *const *reqs, size_t 
         }
         if (job->timeout_ms > 0 && reqs[i]->has_timestamp &&
             now_wall > reqs[i]->timestamp_us + job->timeout_ms * 1000) {
+            /* Say what expired and what to do: a copied example or a
+             * replayed event carries its old timestamp (seed 002's are
+             * from 2025), which is the usual cause. */
+            char ts[DBEV_ISO8601_SIZE];
             snprintf(err, sizeof(err),
-                     "deadline passed before execution (request timestamp + %" PRId64
-                     " ms is %" PRId64 " ms ago); not executed",
-                     job->timeout_ms,
-                     (now_wall - reqs[i]->timestamp_us - job->timeout_ms * 1000) / 1000);
+                     "deadline passed before execution, not executed: the request's timestamp "
+                     "%s is %" PRId64 " ms old, older than its timeout_ms of %" PRId64
+                     " ms (deadline = timestamp + timeout_ms). Stamp the envelope's timestamp "
+                     "with the time of sending (UTC, ISO-8601), or raise options.timeout_ms",
+                     dbev_iso8601(reqs[i]->timestamp_us, ts, sizeof(ts)),
+                     (now_wall - reqs[i]->timestamp_us) / 1000, job->timeout_ms);
             answer_simple(ex, job, DBEV_ERR_TIMEOUT_ERROR, "TimeoutError", err);
             continue;
         }
@@ -2010,6 +2036,10 @@ adapter_exec_t *adapter_exec_new(const adapter_exec_conf_t *conf, char *errstr, 
                        .min = conf->pool_min,
                        .max = conf->pool_max > 0 ? conf->pool_max : 20,
                        .max_age_ms = conf->max_conn_age_ms,
+                       .max_queries = (uint64_t)conf->pool_max_queries,
+                       .idle_timeout_ms = conf->pool_idle_timeout_ms,
+                       .connect_timeout_ms = conf->pool_connect_timeout_ms,
+                       .command_timeout_ms = conf->pool_command_timeout_ms,
                        .logger = conf->logger};
     ex->pool = pool_new(&pcf);
     if (!ex->conninfo || !ex->coltypes || !ex->breaker || !ex->pool ||

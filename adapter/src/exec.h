@@ -23,10 +23,15 @@
 typedef struct adapter_exec adapter_exec_t;
 
 typedef struct adapter_exec_conf {
-    const char *conninfo;               /* libpq connection string */
-    int pool_min;                       /* seed: 5 */
-    int pool_max;                       /* seed: 20 */
-    int64_t max_conn_age_ms;            /* reconnect connections older than this; 0: never */
+    const char *conninfo;         /* libpq connection string */
+    int pool_min;                 /* seed: 5 */
+    int pool_max;                 /* seed: 20 */
+    int64_t max_conn_age_ms;      /* reconnect connections older than this; 0: never */
+    int64_t pool_max_queries;     /* requests per connection before it is replaced; 0: no limit */
+    int64_t pool_idle_timeout_ms; /* close connections idle longer than this; 0: never */
+    int64_t pool_connect_timeout_ms;    /* libpq connect timeout; 0: 5000 */
+    int64_t pool_command_timeout_ms;    /* session statement_timeout; 0: none */
+    double saturation_pct;              /* health: DEGRADED at this pool utilization; 0: 80 */
     int breaker_failure_threshold;      /* consecutive connection-class failures to OPEN (5) */
     int64_t breaker_recovery_ms;        /* OPEN -> HALF_OPEN after this (60000) */
     int breaker_success_threshold;      /* HALF_OPEN -> CLOSED after this many successes (3) */

@@ -1333,6 +1333,11 @@ dbev_adapter_t *dbev_adapter_new(dbev_adapter_conf_t *conf, char *errstr, size_t
         .pool_min = (int)aconf_int(conf, "pool.min"),
         .pool_max = (int)aconf_int(conf, "pool.max"),
         .max_conn_age_ms = aconf_int(conf, "pool.max.age.ms"),
+        .pool_max_queries = aconf_int(conf, "pool.max.queries"),
+        .pool_idle_timeout_ms = aconf_int(conf, "pool.idle.timeout.ms"),
+        .pool_connect_timeout_ms = aconf_int(conf, "pool.connect.timeout.ms"),
+        .pool_command_timeout_ms = aconf_int(conf, "pool.command.timeout.ms"),
+        .saturation_pct = (double)aconf_int(conf, "health.saturation.pct"),
         .breaker_failure_threshold = (int)aconf_int(conf, "breaker.failure.threshold"),
         .breaker_recovery_ms = aconf_int(conf, "breaker.recovery.timeout.ms"),
         .breaker_success_threshold = (int)aconf_int(conf, "breaker.success.threshold"),
@@ -1399,10 +1404,15 @@ int dbev_adapter_start(dbev_adapter_t *adapter, char *errstr, size_t size)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
+    /* Running from here, not from when the new thread gets going: a caller
+     * that asks right after the start must not see a dead adapter. */
+    atomic_store(&adapter->running, true);
     int rc = pthread_create(&adapter->thread, NULL, run_thread, adapter);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc)
+    if (rc) {
+        atomic_store(&adapter->running, false);
         return dbev_seterr(errstr, size, "cannot start the adapter thread: %s", strerror(rc));
+    }
     adapter->started = true;
     return 0;
 }

@@ -27,11 +27,19 @@ struct pool {
     slot_t *slots;
     pthread_mutex_t lock; /* guards the slots (several executor threads share the pool) and
                              the statistics */
-    uint64_t queries, failures, connects, connect_failures;
+    uint64_t queries, failures, connects, connect_failures, recovery_attempts, retired;
+    bool lost; /* the last connection attempt failed, or the connections were dropped */
     int64_t total_us;
     char last_error[256];
     int64_t last_error_wall_us;
 };
+
+/*
+ * The connection the calling thread holds, so that pool_record() can count
+ * a request against it without the executor passing it along: a connection
+ * belongs to one thread between acquire and release (pool.h).
+ */
+static __thread pool_conn_t *tls_held;
 
 static void conn_free(pool_conn_t *pc)
 {
@@ -86,7 +94,8 @@ static const char *const session_settings[] = {"SET DateStyle = 'ISO, MDY'", "SE
  * its own segment. Every result is read, even after a failure, so the
  * connection is never left mid-pipeline.
  */
-static int session_setup(PGconn *conn, bool discard, int64_t deadline_us, char *errstr, size_t size)
+static int session_setup(PGconn *conn, bool discard, int64_t command_timeout_ms,
+                         int64_t deadline_us, char *errstr, size_t size)
 {
     char line[256];
     int syncs = 0;
@@ -104,6 +113,14 @@ static int session_setup(PGconn *conn, bool discard, int64_t deadline_us, char *
     for (size_t i = 0; i < sizeof(session_settings) / sizeof(session_settings[0]); i++)
         if (!PQsendQueryParams(conn, session_settings[i], 0, NULL, NULL, NULL, NULL, 0))
             goto send_failed;
+    /* The session default a request without a timeout of its own runs under
+     * (exec.c's SET LOCAL ... TO DEFAULT comes back to it). */
+    if (command_timeout_ms > 0) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "SET statement_timeout = %lld", (long long)command_timeout_ms);
+        if (!PQsendQueryParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+            goto send_failed;
+    }
     if (!PQpipelineSync(conn))
         goto send_failed;
     syncs++;
@@ -140,7 +157,7 @@ static void stmts_forget(pool_conn_t *pc)
 
 int pool_reset_session(pool_conn_t *pc, int64_t deadline_us, char *errstr, size_t size)
 {
-    if (session_setup(pc->conn, true, deadline_us, errstr, size))
+    if (session_setup(pc->conn, true, pc->command_timeout_ms, deadline_us, errstr, size))
         return -1;
     stmts_forget(pc);
     pc->reset_stmts = false;
@@ -151,14 +168,24 @@ int pool_reset_session(pool_conn_t *pc, int64_t deadline_us, char *errstr, size_
 
 static pool_conn_t *conn_open(pool_t *pool, char *errstr, size_t size)
 {
-    /* Defaults first: the caller's conninfo (expanded at "dbname") overrides them. */
+    /* Defaults first: the caller's conninfo (expanded at "dbname") overrides them.
+     * libpq's connect_timeout is whole seconds and treats 1 as 2. */
+    char connect_timeout[24];
+    int64_t ct_ms = pool->conf.connect_timeout_ms > 0 ? pool->conf.connect_timeout_ms : 5000;
+    snprintf(connect_timeout, sizeof(connect_timeout), "%lld",
+             (long long)((ct_ms + 999) / 1000 < 2 ? 2 : (ct_ms + 999) / 1000));
     const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {"5", "dbev-adapter", pool->conninfo, NULL};
+    const char *vals[] = {connect_timeout, "dbev-adapter", pool->conninfo, NULL};
     pool_conn_t *pc = calloc(1, sizeof(*pc));
     if (!pc) {
         dbev_seterr(errstr, size, "out of memory");
         return NULL;
     }
+    pc->command_timeout_ms = pool->conf.command_timeout_ms;
+    pthread_mutex_lock(&pool->lock);
+    if (pool->lost)
+        pool->recovery_attempts++;
+    pthread_mutex_unlock(&pool->lock);
     pc->conn = PQconnectdbParams(keys, vals, 1);
     char line[256];
     if (!pc->conn || PQstatus(pc->conn) != CONNECTION_OK) {
@@ -166,6 +193,7 @@ static pool_conn_t *conn_open(pool_t *pool, char *errstr, size_t size)
         dbev_seterr(errstr, size, "cannot connect to PostgreSQL: %s", line);
         pthread_mutex_lock(&pool->lock);
         pool->connect_failures++;
+        pool->lost = true;
         set_last_error(pool, errstr);
         pthread_mutex_unlock(&pool->lock);
         conn_free(pc);
@@ -177,13 +205,15 @@ static pool_conn_t *conn_open(pool_t *pool, char *errstr, size_t size)
         conn_free(pc);
         return NULL;
     }
-    if (session_setup(pc->conn, false, dbev_mono_us() + SESSION_SETUP_TIMEOUT_US, errstr, size)) {
+    if (session_setup(pc->conn, false, pc->command_timeout_ms,
+                      dbev_mono_us() + SESSION_SETUP_TIMEOUT_US, errstr, size)) {
         conn_free(pc);
         return NULL;
     }
-    pc->created_us = dbev_mono_us();
+    pc->created_us = pc->idle_since_us = dbev_mono_us();
     pthread_mutex_lock(&pool->lock);
     pool->connects++;
+    pool->lost = false;
     pthread_mutex_unlock(&pool->lock);
     return pc;
 }
@@ -238,6 +268,22 @@ static bool too_old(const pool_t *pool, const pool_conn_t *pc)
 {
     return pool->conf.max_age_ms > 0 &&
            dbev_mono_us() - pc->created_us > pool->conf.max_age_ms * 1000;
+}
+
+/* Limits of an idle connection: its age, its request count, its idle time.
+ * Replacing a connection bounds what a long session accumulates on the
+ * server (memory of cached plans and catalogs, seed 003's max queries) and
+ * lets go of connections a quiet adapter does not need. */
+static const char *retire_reason(const pool_t *pool, const pool_conn_t *pc)
+{
+    if (too_old(pool, pc))
+        return "max age";
+    if (pool->conf.max_queries > 0 && pc->queries >= pool->conf.max_queries)
+        return "max queries";
+    if (pool->conf.idle_timeout_ms > 0 &&
+        dbev_mono_us() - pc->idle_since_us > pool->conf.idle_timeout_ms * 1000)
+        return "idle timeout";
+    return NULL;
 }
 
 /* Under the lock: takes an idle connection (when take_idle), else reserves
@@ -301,8 +347,13 @@ pool_conn_t *pool_acquire(pool_t *pool, char *errstr, size_t size)
         }
         slot_t *s = &pool->slots[i];
         if (!idle)
-            return slot_connect(pool, s, true, errstr, size);
-        if (PQstatus(s->pc->conn) != CONNECTION_OK || too_old(pool, s->pc)) {
+            return tls_held = slot_connect(pool, s, true, errstr, size);
+        if (PQstatus(s->pc->conn) != CONNECTION_OK || retire_reason(pool, s->pc)) {
+            if (PQstatus(s->pc->conn) == CONNECTION_OK) {
+                pthread_mutex_lock(&pool->lock);
+                pool->retired++;
+                pthread_mutex_unlock(&pool->lock);
+            }
             slot_clear(pool, s);
             continue; /* the slot is empty now: take the next idle one, or connect */
         }
@@ -313,6 +364,7 @@ pool_conn_t *pool_acquire(pool_t *pool, char *errstr, size_t size)
             s->pc->reset_stmts = false;
         }
         s->pc->reused = true;
+        tls_held = s->pc;
         return s->pc;
     }
 }
@@ -321,6 +373,18 @@ void pool_release(pool_t *pool, pool_conn_t *pc, bool broken)
 {
     if (!pc)
         return;
+    if (tls_held == pc)
+        tls_held = NULL;
+    pc->idle_since_us = dbev_mono_us();
+    if (!broken && pool->conf.max_queries > 0 && pc->queries >= pool->conf.max_queries) {
+        dbev_logf(pool->conf.logger, DBEV_LOG_DEBUG, NULL,
+                  "pool: replacing a connection after %llu requests (pool.max.queries)",
+                  (unsigned long long)pc->queries);
+        pthread_mutex_lock(&pool->lock);
+        pool->retired++;
+        pthread_mutex_unlock(&pool->lock);
+        broken = true; /* closed below; pool_maintain or the next acquire opens a new one */
+    }
     if (!broken && pc->dirty) {
         char err[512];
         if (pool_reset_session(pc, dbev_mono_us() + SESSION_SETUP_TIMEOUT_US, err, sizeof(err))) {
@@ -354,8 +418,10 @@ void pool_maintain(pool_t *pool)
     pthread_mutex_lock(&pool->lock);
     for (int i = 0; i < pool->conf.max; i++) {
         slot_t *s = &pool->slots[i];
-        if (s->pc && !s->in_use &&
-            (too_old(pool, s->pc) || PQstatus(s->pc->conn) != CONNECTION_OK)) {
+        bool dead = s->pc && PQstatus(s->pc->conn) != CONNECTION_OK;
+        if (s->pc && !s->in_use && (dead || retire_reason(pool, s->pc))) {
+            if (!dead)
+                pool->retired++;
             conn_free(s->pc);
             s->pc = NULL;
         }
@@ -380,6 +446,7 @@ void pool_maintain(pool_t *pool)
 void pool_drop_idle(pool_t *pool)
 {
     pthread_mutex_lock(&pool->lock);
+    pool->lost = true; /* reconnecting from here on is recovery */
     for (int i = 0; i < pool->conf.max; i++) {
         slot_t *s = &pool->slots[i];
         if (s->pc && !s->in_use) {
@@ -393,6 +460,8 @@ void pool_drop_idle(pool_t *pool)
 void pool_record(pool_t *pool, uint64_t queries, uint64_t failures, int64_t total_us,
                  const char *error)
 {
+    if (tls_held)
+        tls_held->queries += queries; /* the holder's thread: no lock needed */
     pthread_mutex_lock(&pool->lock);
     pool->queries += queries;
     pool->failures += failures;
@@ -422,6 +491,8 @@ void pool_stats(pool_t *pool, pool_stats_t *st)
     st->failures = pool->failures;
     st->connects = pool->connects;
     st->connect_failures = pool->connect_failures;
+    st->recovery_attempts = pool->recovery_attempts;
+    st->retired = pool->retired;
     st->avg_query_ms = pool->queries ? (double)pool->total_us / 1000.0 / (double)pool->queries : 0;
     snprintf(st->last_error, sizeof(st->last_error), "%s", pool->last_error);
     st->last_error_wall_us = pool->last_error_wall_us;

@@ -3,7 +3,9 @@
  * connections, each set up the same way (non-blocking, DateStyle ISO,
  * TimeZone UTC so typemap.c can rely on the output formats). Broken
  * connections are closed on release and replaced on demand; connections
- * older than max_age are replaced when next acquired. Each connection keeps a
+ * older than max_age, that served max_queries requests, or that sat idle
+ * longer than idle_timeout are replaced (seeds 003 and 004: "max queries per
+ * connection", "idle connection lifetime"). Each connection keeps a
  * cache of named prepared statements keyed by SQL text.
  *
  * Sessions: a connection that ran a caller's own SQL is marked dirty, and
@@ -39,11 +41,14 @@ typedef struct pool_stmt {
 
 typedef struct pool_conn {
     PGconn *conn;
-    int64_t created_us; /* monotonic */
-    bool reused;        /* false on its first acquire after connecting */
-    bool reset_stmts;   /* a cached plan went stale: DEALLOCATE ALL before reuse */
-    bool used;          /* ran a request since its session was opened or last reset */
-    bool dirty;         /* ran caller-written SQL since: reset before it serves anyone else */
+    int64_t created_us;    /* monotonic */
+    int64_t idle_since_us; /* monotonic: when it was last released (or opened) */
+    uint64_t queries;      /* requests it served (pool_record while acquired) */
+    bool reused;           /* false on its first acquire after connecting */
+    bool reset_stmts;      /* a cached plan went stale: DEALLOCATE ALL before reuse */
+    bool used;             /* ran a request since its session was opened or last reset */
+    bool dirty;            /* ran caller-written SQL since: reset before it serves anyone else */
+    int64_t command_timeout_ms; /* the session's statement_timeout (0: server default) */
     pool_stmt_t stmts[POOL_STMT_CACHE];
     int nstmts;
     int next_stmt_id;
@@ -52,7 +57,11 @@ typedef struct pool_conn {
 typedef struct pool_conf {
     const char *conninfo;
     int min, max;
-    int64_t max_age_ms; /* 0: never */
+    int64_t max_age_ms;      /* 0: never */
+    uint64_t max_queries;    /* requests a connection serves before it is replaced; 0: no limit */
+    int64_t idle_timeout_ms; /* an idle connection older than this (idle) is closed; 0: never */
+    int64_t connect_timeout_ms; /* libpq connect_timeout (whole seconds, at least 2); 0: 5000 */
+    int64_t command_timeout_ms; /* session statement_timeout (requests without one); 0: none */
     const dbev_logger_t *logger;
 } pool_conf_t;
 
@@ -60,6 +69,8 @@ typedef struct pool_stats {
     int size, free, in_use, min, max;
     double utilization_pct;
     uint64_t queries, failures, connects, connect_failures;
+    uint64_t recovery_attempts; /* connection attempts made while the database was lost */
+    uint64_t retired;           /* connections closed by max_queries, idle or age limits */
     double avg_query_ms;
     char last_error[256];
     int64_t last_error_wall_us; /* 0: none */
@@ -94,7 +105,11 @@ void pool_maintain(pool_t *pool);
 /** Closes every idle connection (after a connection failure: they are likely dead too). */
 void pool_drop_idle(pool_t *pool);
 
-/** Records finished requests for the statistics. */
+/**
+ * Records finished requests for the statistics. Called on the thread that
+ * holds the connection the requests ran on (if any), so they also count
+ * towards that connection's max_queries (see pool.c: a thread-local).
+ */
 void pool_record(pool_t *pool, uint64_t queries, uint64_t failures, int64_t total_us,
                  const char *error);
 

@@ -54,9 +54,19 @@ json_t *registry_announcement(const registry_info_t *info, const char *status)
                              payload);
 }
 
-/* healthy while the breaker is closed, degraded while it probes, unhealthy open. */
-static const char *status_of(int breaker_state)
+/*
+ * The heartbeat's verdict for discovery (dbev_registry_lookup() filters on
+ * it): the HEALTH status when there is one (HEALTHY: healthy; DEGRADED,
+ * RECOVERING: degraded; UNHEALTHY: unhealthy), else the breaker's (closed:
+ * healthy, half-open: degraded, open: unhealthy).
+ */
+static const char *status_of(const json_t *health, int breaker_state)
 {
+    const char *h = json_string_value(json_object_get(health, "status"));
+    if (h)
+        return !strcmp(h, "HEALTHY")     ? "healthy"
+               : !strcmp(h, "UNHEALTHY") ? "unhealthy"
+                                         : "degraded";
     switch (breaker_state) {
     case DBEV_BREAKER_CLOSED:
         return "healthy";
@@ -76,7 +86,11 @@ json_t *registry_heartbeat(const registry_info_t *info, json_t *health,
     json_object_set_new(payload, "service_type", json_string(DBEV_ADAPTER_SERVICE_TYPE));
     json_object_set_new(payload, "instance_id", json_string(info->instance_id));
     json_object_set_new(payload, "version", json_string(dbev_adapter_version()));
-    json_object_set_new(payload, "status", json_string(status_of(stats->breaker_state)));
+    json_object_set_new(payload, "status", json_string(status_of(health, stats->breaker_state)));
+    /* what a reader that missed the announcement needs: where, and the TTL */
+    json_object_set_new(payload, "endpoint", topics_object(info));
+    json_object_set_new(payload, "heartbeat_interval_ms",
+                        json_integer((json_int_t)info->heartbeat_interval_ms));
     json_object_set_new(payload, "uptime_ms",
                         json_integer((json_int_t)((dbev_wall_us() - info->started_us) / 1000)));
     json_object_set_new(payload, "health", health ? health : json_object());

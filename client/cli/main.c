@@ -26,6 +26,7 @@ enum {
     EXIT_TIMEOUT = 4,    /* no answer in time (client _TIMEOUT or TIMEOUT_ERROR) */
     EXIT_CONNECTION = 5, /* Kafka unreachable, DATABASE_CONNECTION_FAILED, breaker open */
     EXIT_OTHER = 6,      /* anything else (undecodable response, cancelled) */
+    EXIT_UNHEALTHY = 7,  /* health: the adapter answered DEGRADED, RECOVERING or UNHEALTHY */
 };
 
 #define MAX_PARAMS 256
@@ -41,6 +42,7 @@ typedef struct cli_args {
     const char *returning;
     const char *conflict;
     const char *update;
+    const char *inst_name, *inst_type, *inst_status; /* instances: filters */
     const char *params[MAX_PARAMS];
     int n_params;
     int timeout_ms;
@@ -65,6 +67,7 @@ typedef struct cli_command {
 #define CMD_RETURNING 0x08u
 #define CMD_CONFLICT  0x10u
 #define CMD_UPDATE    0x20u
+#define CMD_REGISTRY  0x40u /* reads the registry topics, no request */
 
 static const cli_command_t commands[] = {
     {"query", "query \"SELECT ...\" [-p VALUE]...", "run a SELECT and print its rows", "SQL",
@@ -81,6 +84,8 @@ static const cli_command_t commands[] = {
      "insert, or update on conflict", "TABLE",
      CMD_DATA | CMD_CONFLICT | CMD_UPDATE | CMD_RETURNING},
     {"health", "health", "round trip through Kafka, the adapter and PostgreSQL", NULL, 0},
+    {"instances", "instances [--name SERVICE] [--type TYPE] [--status healthy|degraded|unhealthy]",
+     "list the live service instances announced on the registry topics", NULL, CMD_REGISTRY},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -102,7 +107,8 @@ static void usage_global(FILE *fp)
                 "options (anywhere on the line):\n"
                 "  -b, --bootstrap HOST:PORT  Kafka brokers (default: $KAFKA_BOOTSTRAP_SERVERS)\n"
                 "      --env PREFIX           topic prefix (default: $DBEV_ENV, else dev)\n"
-                "      --timeout MS           per-attempt timeout (default 10000)\n"
+                "      --timeout MS           the call's deadline (default 10000; per attempt "
+                "with -X timeout.mode=per_attempt)\n"
                 "      --retries N            retries on timeout/transport/connection failure "
                 "(default 3)\n"
                 "      --correlation-id ID    use ID instead of a new UUID\n"
@@ -124,7 +130,9 @@ static void usage_global(FILE *fp)
                 "  4  timeout (no answer in time, or TIMEOUT_ERROR from the adapter)\n"
                 "  5  connection error (Kafka unreachable, DATABASE_CONNECTION_FAILED, "
                 "CIRCUIT_BREAKER_OPEN)\n"
-                "  6  other failure (undecodable response, cancelled)\n");
+                "  6  other failure (undecodable response, cancelled)\n"
+                "  7  health: the adapter answered, but not HEALTHY (status and reason on "
+                "stderr)\n");
 }
 
 static void usage_command(FILE *fp, const cli_command_t *cmd)
@@ -194,6 +202,12 @@ static const char *opt_value(int argc, char **argv, int *i, const char *shortnam
     return argv[++*i];
 }
 
+static void registry_only(const cli_command_t *cmd, const char *arg)
+{
+    if (!cmd || !(cmd->opts & CMD_REGISTRY))
+        bad_usage("%s is only valid after instances", arg);
+}
+
 static void parse_args(int argc, char **argv, cli_args_t *a)
 {
     const cli_command_t *cmd = NULL;
@@ -254,6 +268,15 @@ static void parse_args(int argc, char **argv, cli_args_t *a)
             if (!cmd || !(cmd->opts & CMD_UPDATE))
                 bad_usage("--update is only valid after upsert");
             a->update = v;
+        } else if ((v = opt_value(argc, argv, &i, NULL, "--name"))) {
+            registry_only(cmd, arg);
+            a->inst_name = v;
+        } else if ((v = opt_value(argc, argv, &i, NULL, "--type"))) {
+            registry_only(cmd, arg);
+            a->inst_type = v;
+        } else if ((v = opt_value(argc, argv, &i, NULL, "--status"))) {
+            registry_only(cmd, arg);
+            a->inst_status = v;
         } else if (arg[0] == '-' && arg[1] != '\0') {
             bad_usage("unknown option %s", arg);
         } else if (!cmd) {
@@ -318,7 +341,8 @@ static void log_stderr(void *opaque, int level, const char *correlation_id, cons
             correlation_id ? " " : "", correlation_id ? correlation_id : "", message);
 }
 
-static dbev_client_t *make_client(const cli_args_t *a)
+/* The configuration from the command line (exit 2 on a bad value). */
+static dbev_conf_t *make_conf(const cli_args_t *a)
 {
     char errstr[512];
     dbev_conf_t *conf = dbev_conf_new();
@@ -351,6 +375,13 @@ static dbev_client_t *make_client(const cli_args_t *a)
     if (a->verbose)
         dbev_conf_set_log_cb(conf, log_stderr, NULL,
                              a->verbose > 1 ? DBEV_LOG_LEVEL_DEBUG : DBEV_LOG_LEVEL_INFO);
+    return conf;
+}
+
+static dbev_client_t *make_client(const cli_args_t *a)
+{
+    char errstr[512];
+    dbev_conf_t *conf = make_conf(a);
     dbev_client_t *client = dbev_client_new(conf, errstr, sizeof(errstr));
     if (!client) {
         dbev_conf_destroy(conf);
@@ -454,7 +485,9 @@ static void print_result(const cli_args_t *a, dbev_result_t *result, int as_json
         return;
     }
     if (!strcmp(a->command, "health")) {
-        char *md = json_dumps(dbev_result_metadata(result), JSON_COMPACT | JSON_PRESERVE_ORDER);
+        /* dbev_health_check() succeeds only on a HEALTHY answer: row 0 is its detail. */
+        char *md = json_dumps(json_array_get(dbev_result_rows(result), 0),
+                              JSON_COMPACT | JSON_PRESERVE_ORDER);
         printf("healthy (%.1f ms round trip) %s\n", dbev_result_latency_ms(result), md ? md : "");
         free(md);
     } else {
@@ -482,6 +515,8 @@ static int exit_code_for(dbev_err_t code)
     case DBEV_ERR_DATABASE_CONNECTION_FAILED:
     case DBEV_ERR_CIRCUIT_BREAKER_OPEN:
         return EXIT_CONNECTION;
+    case DBEV_ERR__UNHEALTHY:
+        return EXIT_UNHEALTHY;
     default:
         return EXIT_OTHER;
     }
@@ -503,10 +538,62 @@ static void print_error(dbev_err_t code, dbev_error_t *error, int as_json)
                       "message", error ? dbev_error_message(error) : dbev_err2str(code), "sqlstate",
                       sqlstate, "correlation_id", corr, "retriable", dbev_err_is_retriable(code),
                       "attempts", error ? dbev_error_attempts(error) : 0);
+        if (out && error && dbev_error_health(error))
+            json_object_set(json_object_get(out, "error"), "health", dbev_error_health(error));
         json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         printf("\n");
         json_decref(out);
     }
+}
+
+/*
+ * `dbev instances`: reads the registry topics (no request is sent), waits
+ * until it has caught up with them (--timeout, default 10 s), and prints the
+ * live instances. Exit 0 with the list (maybe empty), 5 when the topics could
+ * not be read in time (no adapter ever ran with this --env, or no Kafka).
+ */
+static int run_instances(const cli_args_t *a, int as_json)
+{
+    char errstr[512];
+    dbev_conf_t *conf = make_conf(a);
+    dbev_registry_t *reg = dbev_registry_new(conf, errstr, sizeof(errstr));
+    dbev_conf_destroy(conf);
+    if (!reg) {
+        fprintf(stderr, "%s: cannot read the registry: %s\n", progname, errstr);
+        return EXIT_CONNECTION;
+    }
+    int timeout = a->timeout_ms > 0 ? a->timeout_ms : 10000;
+    if (dbev_registry_sync(reg, timeout) < 0) {
+        fprintf(stderr,
+                "%s: the registry topics could not be read within %d ms (has an adapter run "
+                "with this --env? is Kafka up?)\n",
+                progname, timeout);
+        dbev_registry_destroy(reg);
+        return EXIT_CONNECTION;
+    }
+    json_t *list = dbev_registry_lookup(reg, a->inst_name, a->inst_type, a->inst_status);
+    dbev_registry_destroy(reg);
+    if (as_json) {
+        json_dumpf(list, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("\n");
+    } else {
+        static const char *const cols[] = {"instance_id", "service_name", "service_type", "status",
+                                           "version",     "host",         "pid",          "age_ms"};
+        json_t *rows = json_array();
+        size_t i;
+        json_t *inst;
+        json_array_foreach(list, i, inst)
+        {
+            json_t *row = json_object();
+            for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++)
+                json_object_set(row, cols[c], json_object_get(inst, cols[c]));
+            json_array_append_new(rows, row);
+        }
+        print_table(rows, (int64_t)json_array_size(rows));
+        json_decref(rows);
+    }
+    json_decref(list);
+    return EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -514,6 +601,8 @@ int main(int argc, char **argv)
     cli_args_t a = {.retries = -1};
     parse_args(argc, argv, &a);
     int as_json = a.json || !isatty(STDOUT_FILENO);
+    if (!strcmp(a.command, "instances"))
+        return run_instances(&a, as_json);
 
     /* Parse everything before connecting: bad input never costs a round trip. */
     json_t *data = a.data ? parse_object("--data", a.data) : NULL;

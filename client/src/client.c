@@ -64,6 +64,8 @@ typedef struct creq {
     int max_retries;
     int timeout_ms;
     int64_t start_us;
+    int64_t deadline_us;  /* timeout.mode=total: start + timeout (monotonic); 0: per attempt */
+    int64_t sent_wall_us; /* the first attempt's envelope timestamp (total mode keeps it) */
     int64_t due_us;
     creq_state_t state;
     dbev_done_cb_t *cb;
@@ -84,6 +86,7 @@ struct dbev_client {
     const char *service; /* borrowed from conf */
     int timeout_ms;
     int timeout_grace_ms; /* waited beyond an attempt's timeout for the adapter's own answer */
+    bool timeout_total;   /* timeout.mode=total: timeout_ms bounds the whole call */
     int max_retries;
     int64_t backoff_base_ms, backoff_max_ms;
 
@@ -265,14 +268,22 @@ static bool cli_should_retry(dbev_err_t code)
            code == DBEV_ERR_DATABASE_CONNECTION_FAILED || code == DBEV_ERR_TIMEOUT_ERROR;
 }
 
-static void cli_schedule_retry(dbev_client_t *client, creq_t *r, int64_t now_us)
+/*
+ * Schedules the next attempt after its backoff; false (nothing scheduled)
+ * when, in total mode, that attempt could not start before the caller's
+ * deadline: sending it would only make the call overrun its budget.
+ */
+static bool cli_schedule_retry(dbev_client_t *client, creq_t *r, int64_t now_us)
 {
     int64_t delay_ms = backoff_delay_ms(client->backoff_base_ms, client->backoff_max_ms,
                                         r->attempts, backoff_rand01());
+    if (r->deadline_us && now_us + delay_ms * 1000 >= r->deadline_us)
+        return false;
     r->state = CREQ_BACKOFF;
     cli_timer_insert(client, r, now_us + delay_ms * 1000);
     dbev_logf(&client->logger, DBEV_LOG_INFO, r->corr, "%s attempt %d failed; retry in %lld ms",
               dbev_op_name(r->op), r->attempts, (long long)delay_ms);
+    return true;
 }
 
 /* An attempt timed out or could not be produced: breaker, then retry or give up. */
@@ -284,28 +295,46 @@ static void cli_attempt_failed(dbev_client_t *client, creq_t *r, int64_t now_us,
         dbev_logf(&client->logger, DBEV_LOG_WARN, r->corr, "client circuit breaker opened after %s",
                   why);
     }
+    if (r->attempts <= r->max_retries && cli_schedule_retry(client, r, now_us))
+        return;
     if (r->attempts <= r->max_retries)
-        cli_schedule_retry(client, r, now_us);
+        cli_finish_error(client, r, code, false,
+                         "%s (attempt %d of %d); no time left for another attempt within the "
+                         "call's deadline of %d ms (timeout.mode=total)",
+                         why, r->attempts, r->max_retries + 1, r->timeout_ms);
     else
         cli_finish_error(client, r, code, false, "%s (attempt %d of %d)", why, r->attempts,
                          r->max_retries + 1);
 }
 
-/* How long one attempt waits: its timeout, which the adapter enforces too,
- * plus the grace that lets the adapter's TIMEOUT_ERROR arrive first. */
-static int64_t cli_wait_us(const dbev_client_t *client, const creq_t *r)
+/* How long one attempt waits: its timeout (in total mode what is left of
+ * the call's), which the adapter enforces too, plus the grace that lets the
+ * adapter's TIMEOUT_ERROR arrive first. */
+static int64_t cli_wait_us(const dbev_client_t *client, const creq_t *r, int64_t now_us)
 {
-    return ((int64_t)r->timeout_ms + client->timeout_grace_ms) * 1000;
+    int64_t budget_us = (int64_t)r->timeout_ms * 1000;
+    if (r->deadline_us)
+        budget_us = r->deadline_us > now_us ? r->deadline_us - now_us : 0;
+    return budget_us + (int64_t)client->timeout_grace_ms * 1000;
 }
 
-/* Sends (or re-sends) r: same event id and correlation id, fresh timestamp. */
+/*
+ * Sends (or re-sends) r: same event id, correlation id and payload bytes on
+ * every attempt. In total mode the envelope keeps the first attempt's
+ * timestamp, so the adapter's deadline (timestamp + options.timeout_ms) is
+ * the caller's and a retry that arrives late is refused, not executed; in
+ * per-attempt mode each attempt is stamped afresh (it has a full timeout of
+ * its own, which the first timestamp would deny it).
+ */
 static void cli_send(dbev_client_t *client, creq_t *r, int64_t now_us)
 {
     r->attempts++;
     if (r->attempts > 1)
         client->stats.retries++;
+    if (r->attempts == 1 || !r->deadline_us)
+        r->sent_wall_us = dbev_wall_us();
     json_t *event = dbev_envelope_new(DBEV_EVENT_REQUESTED, r->event_id, r->corr, client->service,
-                                      0, json_incref(r->payload));
+                                      r->sent_wall_us, json_incref(r->payload));
     char *buf = event ? dbev_event_dumps(event) : NULL;
     json_decref(event);
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__FAIL;
@@ -324,7 +353,7 @@ static void cli_send(dbev_client_t *client, creq_t *r, int64_t now_us)
     }
     client->stats.sent++;
     r->state = CREQ_INFLIGHT;
-    cli_timer_insert(client, r, now_us + cli_wait_us(client, r));
+    cli_timer_insert(client, r, now_us + cli_wait_us(client, r, now_us));
 }
 
 /* Expired attempts and due retries at the head of the timer list. */
@@ -335,8 +364,13 @@ static void cli_run_timers(dbev_client_t *client, int64_t now_us)
         if (r->state == CREQ_INFLIGHT) {
             client->stats.timeouts++;
             char why[128];
-            snprintf(why, sizeof(why), "no response within %d ms (+%d ms grace)", r->timeout_ms,
-                     client->timeout_grace_ms);
+            if (r->deadline_us)
+                snprintf(why, sizeof(why),
+                         "no response within the call's deadline of %d ms (+%d ms grace)",
+                         r->timeout_ms, client->timeout_grace_ms);
+            else
+                snprintf(why, sizeof(why), "no response within %d ms (+%d ms grace)", r->timeout_ms,
+                         client->timeout_grace_ms);
             cli_attempt_failed(client, r, now_us, DBEV_ERR__TIMEOUT, why);
         } else if (client->breaker_enabled && !cbrk_allow(&client->breaker, now_us)) {
             client->stats.breaker_refused++;
@@ -401,10 +435,18 @@ static void cli_handle_response(dbev_client_t *client, const rd_kafka_message_t 
             pthread_mutex_unlock(&client->lock);
             goto done;
         }
-        if (r->attempts <= r->max_retries) {
-            cli_schedule_retry(client, r, now_us);
+        if (r->attempts <= r->max_retries && cli_schedule_retry(client, r, now_us)) {
             pthread_mutex_unlock(&client->lock);
             goto done;
+        }
+    }
+    if (result && r->op == DBEV_OP_HEALTH) {
+        /* An answer proves the path, not the database: the verdict decides. */
+        dbev_error_t *verdict = res_health_verdict(result);
+        if (verdict) {
+            dbev_result_destroy(result);
+            result = NULL;
+            error = verdict;
         }
     }
     cli_finish(client, r, result, error, true);
@@ -769,6 +811,7 @@ dbev_client_t *dbev_client_new(dbev_conf_t *conf, char *errstr, size_t size)
     client->service = conf_str(conf, CONF_SERVICE_NAME);
     client->timeout_ms = (int)conf_int(conf, CONF_REQUEST_TIMEOUT_MS);
     client->timeout_grace_ms = (int)conf_int(conf, CONF_REQUEST_TIMEOUT_GRACE_MS);
+    client->timeout_total = strcmp(conf_str(conf, CONF_TIMEOUT_MODE), "per_attempt") != 0;
     client->max_retries = (int)conf_int(conf, CONF_MAX_RETRIES);
     client->backoff_base_ms = conf_int(conf, CONF_RETRY_BACKOFF_MS);
     client->backoff_max_ms = conf_int(conf, CONF_RETRY_BACKOFF_MAX_MS);
@@ -984,6 +1027,8 @@ dbev_err_t cli_submit(dbev_client_t *client, dbev_op_t op, json_t *payload,
 
     int64_t now_us = dbev_mono_us();
     r->start_us = now_us;
+    if (client->timeout_total)
+        r->deadline_us = now_us + (int64_t)r->timeout_ms * 1000;
     pthread_mutex_lock(&client->lock);
     if (client->closing) {
         pthread_mutex_unlock(&client->lock);
@@ -1015,7 +1060,7 @@ dbev_err_t cli_submit(dbev_client_t *client, dbev_op_t op, json_t *payload,
         return cli_fail_now(errorp, payload, DBEV_ERR__INVALID_ARG, corr, "out of memory");
     }
     recent_forget(client->recent, r->corr);
-    int64_t due_us = now_us + cli_wait_us(client, r);
+    int64_t due_us = now_us + cli_wait_us(client, r, now_us);
     bool wake = due_us < client->bg_wake_us;
     dbev_logf(&client->logger, DBEV_LOG_DEBUG, r->corr, "%s request %s sent", dbev_op_name(op),
               r->event_id);

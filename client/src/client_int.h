@@ -27,6 +27,7 @@ typedef enum conf_prop_id {
     CONF_CONSUMER_GROUP_ID,
     CONF_REQUEST_TIMEOUT_MS,
     CONF_REQUEST_TIMEOUT_GRACE_MS,
+    CONF_TIMEOUT_MODE,
     CONF_STARTUP_TIMEOUT_MS,
     CONF_MAX_RETRIES,
     CONF_RETRY_BACKOFF_MS,
@@ -141,6 +142,9 @@ void res_result_set_request(dbev_result_t *result, const char *corr, const char 
                             int attempts, double latency_ms);
 void res_error_set_request(dbev_error_t *error, const char *corr, const char *event_id,
                            int attempts);
+/** NULL when a HEALTH result says HEALTHY, else a DBEV_ERR__UNHEALTHY error carrying the
+ *  adapter's health object (the result stays the caller's). */
+dbev_error_t *res_health_verdict(const dbev_result_t *result);
 /** Parses "a, b,c" / "*" into a JSON array of names; NULL for NULL or on error (errstr). */
 json_t *res_columns_parse(const char *text, const char *what, char *errstr, size_t size,
                           int *failed);

@@ -48,9 +48,11 @@ static const conf_prop_t conf_props[CONF__COUNT] = {
                                 "sees every response (responses are matched by correlation "
                                 "id). Two instances must never share a group."},
     [CONF_REQUEST_TIMEOUT_MS] = {"request.timeout.ms", CONF_T_INT, "10000", 1, 3600000, NULL,
-                                 "Default time to wait for the answer to one attempt of a "
-                                 "request; also sent as options.timeout_ms. A call may "
-                                 "override it."},
+                                 "Default timeout of a call (dbev_call_opts_t.timeout_ms "
+                                 "overrides it); also sent as options.timeout_ms. With "
+                                 "timeout.mode=total it is the caller's deadline for the whole "
+                                 "call, retries and backoff included; with per_attempt, the "
+                                 "wait for each attempt's answer."},
     [CONF_REQUEST_TIMEOUT_GRACE_MS] = {"request.timeout.grace.ms", CONF_T_INT, "1000", 0, 600000,
                                        NULL,
                                        "Extra time the client waits beyond an attempt's timeout "
@@ -59,6 +61,16 @@ static const conf_prop_t conf_props[CONF__COUNT] = {
                                        "a statement or a request's deadline runs out; the grace "
                                        "lets that answer, which says what timed out, arrive "
                                        "across Kafka instead of racing it."},
+    [CONF_TIMEOUT_MODE] = {"timeout.mode", CONF_T_STR, "total", 0, 0, NULL,
+                           "`total`: the timeout is the call's deadline. Each attempt waits "
+                           "for what is left of it, a retry whose backoff would end past it "
+                           "is not sent, and every attempt carries the first attempt's "
+                           "envelope timestamp, so the adapter refuses (TIMEOUT_ERROR) work "
+                           "whose deadline passed; a call returns within timeout + "
+                           "request.timeout.grace.ms. `per_attempt`: seed 002's literal "
+                           "behaviour, each attempt gets the full timeout and a fresh "
+                           "timestamp, so with the defaults a call to a stopped adapter "
+                           "blocks about 4 x 11 s + 1 + 2 + 4 s = 51 s."},
     [CONF_STARTUP_TIMEOUT_MS] = {"startup.timeout.ms", CONF_T_INT, "10000", 100, 600000, NULL,
                                  "How long dbev_client_new() waits for the response topics' "
                                  "metadata, their assignment and start offsets before it "
@@ -214,6 +226,11 @@ static int conf_check(conf_prop_id_t id, const char *value, char *errstr, size_t
     case CONF_SERVICE_NAME:
         if (len == 0 || len > 128)
             return dbev_seterr(errstr, size, "%s: must be 1 to 128 characters", p->name);
+        return 0;
+    case CONF_TIMEOUT_MODE:
+        if (strcmp(value, "total") != 0 && strcmp(value, "per_attempt") != 0)
+            return dbev_seterr(errstr, size, "%s: \"%s\" is neither total nor per_attempt", p->name,
+                               value);
         return 0;
     case CONF_CONSUMER_GROUP_ID:
         if (len > 200)

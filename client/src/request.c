@@ -7,6 +7,7 @@
  */
 #include "client_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,11 +75,52 @@ static int req_columns(const req_call_t *call, const char *text, const char *wha
     return 0;
 }
 
+/*
+ * Seed 000's query(limit=, offset=): the caller's statement becomes a
+ * subquery, so its own ORDER BY, parameters and LIMIT keep their meaning.
+ * The newlines keep a trailing -- comment from swallowing the closing
+ * parenthesis; trailing semicolons would end the statement early.
+ */
+static char *req_paged_sql(const char *sql, int64_t limit, int64_t offset)
+{
+    size_t len = strlen(sql);
+    while (len && (sql[len - 1] == ';' || sql[len - 1] == ' ' || sql[len - 1] == '\n' ||
+                   sql[len - 1] == '\t' || sql[len - 1] == '\r'))
+        len--;
+    char tail[96] = "";
+    if (limit > 0)
+        snprintf(tail, sizeof(tail), " LIMIT %lld", (long long)limit);
+    if (offset > 0)
+        snprintf(tail + strlen(tail), sizeof(tail) - strlen(tail), " OFFSET %lld",
+                 (long long)offset);
+    size_t size = len + strlen(tail) + 64;
+    char *out = malloc(size);
+    if (out)
+        snprintf(out, size, "SELECT * FROM (\n%.*s\n) AS dbev_page%s", (int)len, sql, tail);
+    return out;
+}
+
 static dbev_err_t req_sql(const req_call_t *call, dbev_op_t type, const char *sql, json_t *params)
 {
     dbev_err_t err = req_begin(call);
     if (err)
         return err;
+    const dbev_call_opts_t *o = call->opts;
+    if (o && (o->limit < 0 || o->offset < 0))
+        return req_fail(call, "limit and offset must not be negative");
+    if (o && (o->limit > 0 || o->offset > 0)) {
+        if (type != DBEV_OP_SELECT)
+            return req_fail(call, "limit and offset apply to dbev_query() only");
+        if (!sql)
+            return req_fail(call, "sql is NULL");
+        char *paged = req_paged_sql(sql, o->limit, o->offset);
+        if (!paged)
+            return req_fail(call, "out of memory");
+        dbev_operation_t op = {.type = type, .sql = paged, .params = params};
+        err = req_submit(call, &op);
+        free(paged);
+        return err;
+    }
     dbev_operation_t op = {.type = type, .sql = sql, .params = params};
     return req_submit(call, &op);
 }

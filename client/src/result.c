@@ -31,6 +31,7 @@ struct dbev_error {
     char sqlstate[8];
     bool has_sqlstate;
     json_t *metadata; /* owned reference or NULL */
+    json_t *health;   /* _UNHEALTHY: the adapter's health object, owned reference; else NULL */
     char correlation_id[DBEV_ID_SIZE];
     char event_id[DBEV_ID_SIZE];
     int attempts;
@@ -75,6 +76,11 @@ void dbev_result_destroy(dbev_result_t *result)
 json_t *dbev_result_rows(const dbev_result_t *result)
 {
     return result->rows;
+}
+
+json_t *dbev_result_first_row(const dbev_result_t *result)
+{
+    return json_array_get(result->rows, 0);
 }
 
 int64_t dbev_result_row_count(const dbev_result_t *result)
@@ -167,6 +173,7 @@ void dbev_error_destroy(dbev_error_t *error)
         return;
     free(error->message);
     json_decref(error->metadata);
+    json_decref(error->health);
     free(error);
 }
 
@@ -213,6 +220,48 @@ int dbev_error_attempts(const dbev_error_t *error)
 json_t *dbev_error_metadata(const dbev_error_t *error)
 {
     return error->metadata;
+}
+
+json_t *dbev_error_health(const dbev_error_t *error)
+{
+    return error->health;
+}
+
+/*
+ * Seed 002's `if await client.health_check(): ... else: fallback` only works
+ * when the call says no for an unhealthy adapter; an answer alone proves the
+ * path, not the database. Healthy means exactly: the adapter's status is
+ * HEALTHY and it did not find the database unreachable.
+ */
+dbev_error_t *res_health_verdict(const dbev_result_t *result)
+{
+    json_t *h = json_array_get(result->rows, 0);
+    const char *status = json_string_value(json_object_get(h, "status"));
+    json_t *reachable = json_object_get(h, "database_reachable");
+    if (status && !strcmp(status, "HEALTHY") && !json_is_false(reachable))
+        return NULL;
+    const char *circuit = json_string_value(json_object_get(h, "circuit_state"));
+    const char *last = json_string_value(json_object_get(h, "last_error"));
+    json_t *util = json_object_get(h, "pool_utilization_pct");
+    json_t *thr = json_object_get(h, "saturation_threshold_pct");
+    char pool[96] = "";
+    if (json_is_number(util))
+        snprintf(pool, sizeof(pool), ", pool %.0f%% in use%s", json_number_value(util),
+                 json_is_number(thr) && json_number_value(util) >= json_number_value(thr)
+                     ? " (saturated)"
+                     : "");
+    dbev_error_t *error = res_error_new(
+        DBEV_ERR__UNHEALTHY, "adapter reports %s: database %s, circuit %s%s%s%s",
+        status ? status : "no status",
+        json_is_true(reachable)    ? "reachable"
+        : json_is_false(reachable) ? "unreachable"
+                                   : "not probed",
+        circuit ? circuit : "unknown", pool, last ? "; last error: " : "", last ? last : "");
+    if (error) {
+        error->health = h ? json_incref(h) : NULL;
+        error->metadata = json_incref(result->metadata);
+    }
+    return error;
 }
 
 json_t *res_columns_parse(const char *text, const char *what, char *errstr, size_t size,

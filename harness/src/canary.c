@@ -224,7 +224,9 @@ canary_t *canary_start(runctx_t *ctx, const scenario_canary_t *spec, char *errst
     dbev_result_t *result = NULL;
     dbev_error_t *error = NULL;
     dbev_health_check(c->client, &opts, &result, &error);
-    bool answered = result || (error && dbev_error_code(error) >= 0);
+    bool answered =
+        result ||
+        (error && (dbev_error_code(error) >= 0 || dbev_error_code(error) == DBEV_ERR__UNHEALTHY));
     if (!answered)
         dbev_seterr(errstr, size, "canary: its HEALTH request got no answer within %d ms (%s)",
                     CANARY_READY_TIMEOUT_MS,

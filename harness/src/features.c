@@ -80,8 +80,9 @@ static bool has_multi_adapter(const runctx_t *ctx)
 
 static const feature_t features[] = {
     {"process_adapter", has_process_adapter,
-     "the adapter is external or absent (--adapter external, --mode direct): the "
-     "harness cannot start adapter processes"},
+     "the adapters are not dbev-adapter processes: declare requires: [process_adapter] "
+     "and the runner starts them (--adapter process for every scenario), unless the "
+     "adapter is external or absent (--adapter external, --mode direct)"},
     {"mock_kafka", has_mock_kafka,
      "Kafka is an external cluster (--kafka-bootstrap); its brokers cannot be faulted"},
     {"local_postgres", has_local_postgres,
@@ -90,8 +91,9 @@ static const feature_t features[] = {
     {"own_adapter", has_own_adapter,
      "the adapter is external or absent (--adapter external, --mode direct)"},
     {"multi_adapter", has_multi_adapter,
-     "the adapter is external or absent (--adapter external, --mode direct): the "
-     "harness cannot start a second adapter"},
+     "fewer than two adapters: declare requires: [multi_adapter] and the runner starts "
+     "two (--adapters 2 for every scenario), unless the adapter is external or absent "
+     "(--adapter external, --mode direct)"},
 };
 #define N_FEATURES (sizeof(features) / sizeof(features[0]))
 

@@ -53,6 +53,11 @@ json_t *opcall_outcome(dbev_result_t *result, dbev_error_t *error)
            dbev_error_sqlstate(error) ? json_string(dbev_error_sqlstate(error)) : json_null());
     json_object_set_new(outcome, "retriable", json_boolean(dbev_error_is_retriable(error)));
     set_or(outcome, "metadata", dbev_error_metadata(error), json_object());
+    if (dbev_error_health(error)) {
+        /* _UNHEALTHY: the adapter did answer; its health row stays checkable. */
+        json_object_set_new(outcome, "rows", json_pack("[O]", dbev_error_health(error)));
+        json_object_set_new(outcome, "row_count", json_integer(1));
+    }
     if (dbev_error_correlation_id(error))
         json_object_set_new(outcome, "correlation_id",
                             json_string(dbev_error_correlation_id(error)));

@@ -121,6 +121,7 @@ int step_run_fault(runctx_t *ctx, const step_t *step, step_result_t *res);
 int step_run_raw(runctx_t *ctx, const step_t *step, step_result_t *res);
 int step_run_load(runctx_t *ctx, const step_t *step, step_result_t *res);
 int step_run_parallel(runctx_t *ctx, const step_t *step, step_result_t *res);
+int step_run_registry(runctx_t *ctx, const step_t *step, step_result_t *res);
 
 /** Records one single operation's latency on a path ("event" or "direct"). Thread-safe. */
 void run_metrics_latency(run_metrics_t *metrics, const char *path, dbev_op_t op, double latency_ms,

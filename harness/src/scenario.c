@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_names[STEP__COUNT] = {"operation", "sql",  "until",   "fault",
-                                                    "raw",       "load", "parallel"};
+static const char *const kind_names[STEP__COUNT] = {"operation", "sql",  "until",    "fault",
+                                                    "raw",       "load", "parallel", "registry"};
 
 const char *step_kind_name(step_kind_t kind)
 {
@@ -199,13 +199,15 @@ static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *ste
             step->kind = STEP_LOAD;
         } else if (!strcmp(key, "parallel")) {
             step->kind = STEP_PARALLEL;
+        } else if (!strcmp(key, "registry")) {
+            step->kind = STEP_REGISTRY;
         } else if (in_list(key, step_keys)) {
             is_kind = 0;
         } else {
             return fail_at(ld, value,
                            "unknown step key '%s'; a step is one of query, insert, update, "
                            "delete, upsert, execute, transaction, batch_insert, health, sql, "
-                           "until, fault, raw, load, parallel",
+                           "until, fault, raw, load, parallel, registry",
                            key);
         }
         if (is_kind) {
@@ -273,8 +275,10 @@ static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *ste
         step->n_children = 1;
         if (load_step(ld, step->body, 0, &step->children[0]) != 0)
             return -1;
-        if (step->children[0].kind != STEP_SQL && step->children[0].kind != STEP_OPERATION)
-            return fail_at(ld, step->body, "until: the polled step must be sql or an operation");
+        if (step->children[0].kind != STEP_SQL && step->children[0].kind != STEP_OPERATION &&
+            step->children[0].kind != STEP_REGISTRY)
+            return fail_at(ld, step->body,
+                           "until: the polled step must be sql, an operation or registry");
         return 0;
     }
     case STEP_FAULT:
@@ -301,6 +305,27 @@ static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *ste
         return 0;
     case STEP_PARALLEL:
         return load_steps(ld, step->body, &step->children, &step->n_children);
+    case STEP_REGISTRY: {
+        /* registry: {service_name: N, service_type: T, status: S}, each optional */
+        if (!json_is_object(step->body))
+            return fail_at(ld, step->body,
+                           "registry: expected a mapping (service_name, service_type, status; "
+                           "each optional), e.g. registry: {service_name: "
+                           "database-adapter-effect}");
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)step->body, k, v)
+        {
+            if (strcmp(k, "service_name") && strcmp(k, "service_type") && strcmp(k, "status"))
+                return fail_at(ld, v,
+                               "registry: unknown key '%s' (service_name, service_type, "
+                               "status)",
+                               k);
+            if (!json_is_string(v))
+                return fail_at(ld, v, "registry: %s must be text", k);
+        }
+        return 0;
+    }
     default:
         return 0;
     }

@@ -25,6 +25,7 @@ typedef enum step_kind {
     STEP_RAW,           /* exact bytes or JSON published to a topic */
     STEP_LOAD,          /* open-loop constant-rate load */
     STEP_PARALLEL,      /* child steps run at once */
+    STEP_REGISTRY,      /* the live instances on the registry topics */
     STEP__COUNT
 } step_kind_t;
 

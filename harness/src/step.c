@@ -101,6 +101,9 @@ static int dispatch(runctx_t *ctx, const step_t *step, step_result_t *res)
     case STEP_PARALLEL:
         rc = step_run_parallel(ctx, step, res);
         break;
+    case STEP_REGISTRY:
+        rc = step_run_registry(ctx, step, res);
+        break;
     default:
         return step_fail(res, DBEV_REPORT_ERROR, "unknown step kind %d", step->kind);
     }

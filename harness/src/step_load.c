@@ -643,7 +643,8 @@ static void wait_ready(runctx_t *ctx, const load_spec_t *spec)
     int64_t t0 = dbev_mono_us();
     dbev_err_t err = dbev_health_check(ctx->client, &opts, &result, &error);
     double ms = (double)(dbev_mono_us() - t0) / 1000.0;
-    if (err == DBEV_ERR_NO_ERROR || (error && dbev_error_code(error) >= 0))
+    if (err == DBEV_ERR_NO_ERROR || err == DBEV_ERR__UNHEALTHY ||
+        (error && dbev_error_code(error) >= 0))
         dbev_logf(ctx->logger, DBEV_LOG_DEBUG, NULL, "load: the path answered in %.1f ms", ms);
     else
         dbev_logf(ctx->logger, DBEV_LOG_WARN, NULL,

@@ -193,8 +193,9 @@ int step_run_until(runctx_t *ctx, const step_t *step, step_result_t *res)
         child.timeout_ms = left_ms;
         memset(&last, 0, sizeof(last));
         last.report_step = res->report_step;
-        int rc = child.kind == STEP_SQL ? run_sql(ctx, &child, left_ms, &last)
-                                        : step_run_operation(ctx, &child, &last);
+        int rc = child.kind == STEP_SQL        ? run_sql(ctx, &child, left_ms, &last)
+                 : child.kind == STEP_REGISTRY ? step_run_registry(ctx, &child, &last)
+                                               : step_run_operation(ctx, &child, &last);
         attempts++;
         if (rc != 0 || last.status == DBEV_REPORT_ERROR || last.status == DBEV_REPORT_SKIP ||
             last.status == DBEV_REPORT_PASS) {

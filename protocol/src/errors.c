@@ -28,6 +28,8 @@ static const err_desc_t err_table[] = {
     {DBEV_ERR__CANCELLED, "_CANCELLED", "request cancelled: the client was destroyed", false},
     {DBEV_ERR__INVALID_ARG, "_INVALID_ARG", "invalid argument", false},
     {DBEV_ERR__BAD_RESPONSE, "_BAD_RESPONSE", "a response event could not be decoded", false},
+    {DBEV_ERR__UNHEALTHY, "_UNHEALTHY",
+     "the adapter answered its health check with a status other than HEALTHY", false},
     {DBEV_ERR_NO_ERROR, "NO_ERROR", "success", false},
     {DBEV_ERR_DATABASE_CONNECTION_FAILED, "DATABASE_CONNECTION_FAILED",
      "PostgreSQL connection failed", true},

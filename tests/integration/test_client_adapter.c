@@ -61,8 +61,8 @@ static void stop_adapter(fixture_t *f)
     f->adapter = NULL;
 }
 
-static dbev_client_t *new_client(fixture_t *f, const char *k1, const char *v1, const char *k2,
-                                 const char *v2)
+static dbev_client_t *new_client3(fixture_t *f, const char *k1, const char *v1, const char *k2,
+                                  const char *v2, const char *k3, const char *v3)
 {
     char errstr[512];
     dbev_conf_t *conf = dbev_conf_new();
@@ -71,7 +71,8 @@ static dbev_client_t *new_client(fixture_t *f, const char *k1, const char *v1, c
                            {"kafka.log_level", "0"},
                            {"service.name", "client-test"},
                            {k1, v1},
-                           {k2, v2}};
+                           {k2, v2},
+                           {k3, v3}};
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
         if (kv[i][0] && dbev_conf_set(conf, kv[i][0], kv[i][1], errstr, sizeof(errstr)))
             fail_msg("conf %s: %s", kv[i][0], errstr);
@@ -81,6 +82,12 @@ static dbev_client_t *new_client(fixture_t *f, const char *k1, const char *v1, c
         fail_msg("dbev_client_new: %s", errstr);
     }
     return client;
+}
+
+static dbev_client_t *new_client(fixture_t *f, const char *k1, const char *v1, const char *k2,
+                                 const char *v2)
+{
+    return new_client3(f, k1, v1, k2, v2, NULL, NULL);
 }
 
 static int setup(void **state)
@@ -483,6 +490,16 @@ static void test_cli(void **state)
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM items WHERE name = 'cli-row'"),
                      0);
     assert_int_equal(run_cli(f, out, sizeof(out), "health"), 0);
+    /* discovery: the adapter announced itself on the registry topic */
+    assert_int_equal(
+        run_cli(f, out, sizeof(out), "instances --name database-adapter-effect --type effect"), 0);
+    json_t *list = json_loads(out, 0, NULL);
+    assert_int_equal(json_array_size(list), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "service_name")),
+                        "database-adapter-effect");
+    json_decref(list);
+    assert_int_equal(run_cli(f, out, sizeof(out), "instances --type orchestrator"), 0);
+    assert_string_equal(out, "[]\n");
     /* a SQL error: exit 1, SQLSTATE in the JSON */
     assert_int_equal(run_cli(f, out, sizeof(out), "query 'SELECT * FROM no_such_table'"), 1);
     assert_non_null(strstr(out, "42P01"));
@@ -520,9 +537,10 @@ static void test_adapter_down_timeout_and_retries(void **state)
     assert_true(dbev_error_is_retriable(e));
     dbev_error_destroy(e);
 
-    /* A second client with fast retries and no breaker, so the outage is ridden out. */
-    dbev_client_t *retrier =
-        new_client(f, "retry.backoff.ms", "200", "circuit.breaker.enable", "false");
+    /* A second client with fast retries and no breaker, so the outage is ridden
+     * out; per attempt, since each attempt's 500 ms must not share one budget. */
+    dbev_client_t *retrier = new_client3(f, "retry.backoff.ms", "200", "circuit.breaker.enable",
+                                         "false", "timeout.mode", "per_attempt");
     outcome_t o = {0};
     json_t *data = json_pack("{s:s, s:i}", "name", "retried-once", "qty", 1);
     dbev_call_opts_t ropts = {.timeout_ms = 500, .max_retries = 60, .correlation_id = "retry-w"};
@@ -605,6 +623,93 @@ static void test_breaker_opens_and_recovers(void **state)
     dbev_client_destroy(c);
 }
 
+/* Seed 000's query(limit=, offset=) and seed 002's update() answering its first row. */
+static void test_seed_api_closures(void **state)
+{
+    fixture_t *f = *state;
+    dbev_result_t *r = NULL;
+    dbev_error_t *e = NULL;
+    dbev_call_opts_t opts = {.limit = 3, .offset = 2};
+    json_t *params = json_pack("[i]", 10);
+    /* the caller's ORDER BY and a trailing line comment survive the paging */
+    assert_int_equal(dbev_query(f->client,
+                                "SELECT g AS n FROM generate_series(1, $1::int) g ORDER BY g "
+                                "-- the whole series;",
+                                params, &opts, &r, &e),
+                     0);
+    json_t *rows = dbev_result_rows(r);
+    assert_int_equal(json_array_size(rows), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 0), "n")), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 2), "n")), 5);
+    dbev_result_destroy(r);
+    json_decref(params);
+    opts = (dbev_call_opts_t){.limit = -1};
+    assert_int_equal(dbev_query(f->client, "SELECT 1", NULL, &opts, &r, &e), DBEV_ERR__INVALID_ARG);
+    dbev_error_destroy(e);
+    opts = (dbev_call_opts_t){.limit = 1};
+    assert_int_equal(dbev_execute(f->client, "SELECT 1", NULL, &opts, &r, &e),
+                     DBEV_ERR__INVALID_ARG);
+    dbev_error_destroy(e);
+
+    json_t *data = json_pack("{s:s, s:i}", "name", "first-row", "qty", 1);
+    assert_int_equal(dbev_insert(f->client, "items", data, "id", NULL, &r, NULL), 0);
+    assert_non_null(json_object_get(dbev_result_first_row(r), "id"));
+    dbev_result_destroy(r);
+    json_decref(data);
+    json_t *set = json_pack("{s:i}", "qty", 7), *where = json_pack("{s:s}", "name", "first-row");
+    assert_int_equal(dbev_update(f->client, "items", set, where, "qty", NULL, &r, NULL), 0);
+    assert_int_equal(json_integer_value(json_object_get(dbev_result_first_row(r), "qty")), 7);
+    dbev_result_destroy(r);
+    assert_int_equal(dbev_update(f->client, "items", set, where, NULL, NULL, &r, NULL), 0);
+    assert_null(dbev_result_first_row(r)); /* no returning: None, as the seed says */
+    dbev_result_destroy(r);
+    json_decref(set);
+    json_decref(where);
+}
+
+static bool health_ok(void *arg)
+{
+    dbev_result_t *r = NULL;
+    dbev_call_opts_t opts = {.timeout_ms = 5000, .max_retries = -1};
+    dbev_err_t err = dbev_health_check(arg, &opts, &r, NULL);
+    dbev_result_destroy(r);
+    return err == DBEV_ERR_NO_ERROR;
+}
+
+/*
+ * Seed 002's fallback (`if await client.health_check(): ... else: direct
+ * path`) with PostgreSQL stopped: the adapter still answers, but the call
+ * says unhealthy (DBEV_ERR__UNHEALTHY, database_reachable false) and `dbev
+ * health` exits 7; with PostgreSQL back both say healthy again.
+ */
+static void test_health_postgres_stopped(void **state)
+{
+    fixture_t *f = *state;
+    char out[8192], err[512];
+    assert_true(health_ok(f->client));
+    assert_int_equal(pgenv_stop_server(f->kit->pg, err, sizeof(err)), 0);
+
+    dbev_result_t *r = NULL;
+    dbev_error_t *e = NULL;
+    dbev_call_opts_t opts = {.timeout_ms = 15000, .max_retries = -1};
+    assert_int_equal(dbev_health_check(f->client, &opts, &r, &e), DBEV_ERR__UNHEALTHY);
+    assert_null(r);
+    json_t *h = dbev_error_health(e);
+    assert_non_null(h);
+    assert_string_equal(json_string_value(json_object_get(h, "status")), "UNHEALTHY");
+    assert_true(json_is_false(json_object_get(h, "database_reachable")));
+    assert_non_null(strstr(dbev_error_message(e), "database unreachable"));
+    dbev_error_destroy(e);
+
+    assert_int_equal(run_cli(f, out, sizeof(out), "health"), 7);
+    assert_non_null(strstr(out, "_UNHEALTHY"));
+    assert_non_null(strstr(out, "\"database_reachable\": false"));
+
+    assert_int_equal(pgenv_start_server(f->kit->pg, err, sizeof(err)), 0);
+    assert_true(kit_wait_for(health_ok, f->client, WAIT_MS));
+    assert_int_equal(run_cli(f, out, sizeof(out), "health"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -613,8 +718,10 @@ int main(void)
         cmocka_unit_test(test_correlation_ids_round_trip),
         cmocka_unit_test(test_sql_errors),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_seed_api_closures),
         cmocka_unit_test(test_adapter_down_timeout_and_retries),
         cmocka_unit_test(test_breaker_opens_and_recovers),
+        cmocka_unit_test(test_health_postgres_stopped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -44,6 +44,8 @@
 typedef struct seen {
     char corr[DBEV_ID_SIZE];
     char event_id[DBEV_ID_SIZE];
+    int64_t timestamp_us; /* the envelope's */
+    char *payload;        /* the request payload as sent (compact, keys sorted); owned */
 } seen_t;
 
 typedef struct delayed {
@@ -73,10 +75,24 @@ static const char *json_str(json_t *v)
     return json_is_string(v) ? json_string_value(v) : "";
 }
 
+static bool prefixed(const char *corr, const char *prefix)
+{
+    return strncmp(corr, prefix, strlen(prefix)) == 0;
+}
+
 static char *completed_event(const dbev_request_t *req, const char *corr, int attempt)
 {
     json_t *row =
         json_pack("{s:s, s:O?, s:i}", "corr", corr, "params", req->op.params, "attempt", attempt);
+    if (req->op.type == DBEV_OP_HEALTH) {
+        /* "sick-": the adapter answers, but its database is gone */
+        bool sick = prefixed(corr, "sick-");
+        json_object_set_new(row, "status", json_string(sick ? "UNHEALTHY" : "HEALTHY"));
+        json_object_set_new(row, "database_reachable", json_boolean(!sick));
+        json_object_set_new(row, "circuit_state", json_string("CLOSED"));
+        json_object_set_new(row, "pool_utilization_pct", json_real(0));
+        json_object_set_new(row, "saturation_threshold_pct", json_real(80));
+    }
     json_t *rows = json_pack("[o]", row);
     json_t *payload = dbev_completed_payload_new(req->op.type, rows, 1, 0.5, DBEV_BREAKER_CLOSED,
                                                  false, false, NULL);
@@ -142,11 +158,6 @@ static int seen_count(const char *corr, char *event_id, int *distinct_event_ids)
     return n;
 }
 
-static bool prefixed(const char *corr, const char *prefix)
-{
-    return strncmp(corr, prefix, strlen(prefix)) == 0;
-}
-
 /* The behaviour table: what the responder does with each request. */
 static void respond(const dbev_request_t *req)
 {
@@ -199,6 +210,11 @@ static void *responder_main(void *arg)
                 seen_t *s = &R.seen[R.n_seen++];
                 snprintf(s->corr, sizeof(s->corr), "%s", req->correlation_id);
                 snprintf(s->event_id, sizeof(s->event_id), "%s", req->event_id);
+                s->timestamp_us = req->has_timestamp ? req->timestamp_us : 0;
+                json_t *doc = json_loadb(rkm->payload, rkm->len, 0, NULL);
+                s->payload =
+                    json_dumps(json_object_get(doc, "payload"), JSON_COMPACT | JSON_SORT_KEYS);
+                json_decref(doc);
                 pthread_mutex_unlock(&R.m);
                 respond(req);
                 dbev_request_destroy(req);
@@ -282,6 +298,8 @@ static int teardown_cluster(void **state)
     rd_kafka_destroy(R.producer);
     rd_kafka_mock_cluster_destroy(R.mcluster);
     rd_kafka_destroy(R.mock_rk);
+    for (int i = 0; i < R.n_seen; i++)
+        free(R.seen[i].payload);
     free(R.seen);
     return 0;
 }
@@ -516,7 +534,10 @@ static void test_unknown_response(void **state)
 /* The first attempt is lost: the retry carries the same event id. */
 static void test_retry_reuses_event_id(void **state)
 {
-    dbev_client_t *client = client_with("retry.backoff.ms", "50", NULL);
+    /* per attempt: the dropped first attempt times out after its own 1 s and
+     * the retry still gets a full second (in total mode nothing would be left) */
+    dbev_client_t *client =
+        client_with("retry.backoff.ms", "50", "timeout.mode", "per_attempt", NULL);
     outcome_t o = {0};
     /* generous per-attempt timeout: only the dropped first attempt may time out,
      * even on a slow machine */
@@ -905,6 +926,101 @@ static int run_cli(char *out, size_t size, const char *args)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* Seed 002's `if await client.health_check(): ... else: fallback`: only a
+ * HEALTHY answer is success; an UNHEALTHY one is DBEV_ERR__UNHEALTHY with the
+ * adapter's details, and is not retried. */
+static void test_health_verdict(void **state)
+{
+    dbev_client_t *client = client_with(NULL, NULL);
+    dbev_result_t *result = NULL;
+    dbev_error_t *error = NULL;
+    dbev_call_opts_t opts = {.correlation_id = "well-1"};
+    assert_int_equal(dbev_health_check(client, &opts, &result, &error), DBEV_ERR_NO_ERROR);
+    json_t *h = json_array_get(dbev_result_rows(result), 0);
+    assert_string_equal(json_str(json_object_get(h, "status")), "HEALTHY");
+    dbev_result_destroy(result);
+
+    opts.correlation_id = "sick-1";
+    assert_int_equal(dbev_health_check(client, &opts, &result, &error), DBEV_ERR__UNHEALTHY);
+    assert_null(result);
+    assert_non_null(error);
+    assert_string_equal(dbev_error_name(error), "_UNHEALTHY");
+    assert_int_equal(dbev_error_attempts(error), 1);
+    assert_false(dbev_error_is_retriable(error));
+    h = dbev_error_health(error);
+    assert_non_null(h);
+    assert_string_equal(json_str(json_object_get(h, "status")), "UNHEALTHY");
+    if (!strstr(dbev_error_message(error), "UNHEALTHY") ||
+        !strstr(dbev_error_message(error), "database unreachable"))
+        fail_msg("message does not say why: %s", dbev_error_message(error));
+    dbev_error_destroy(error);
+    assert_int_equal(seen_count("sick-1", NULL, NULL), 1);
+    dbev_client_destroy(client);
+}
+
+/*
+ * timeout.mode=total (the default): timeout_ms is the caller's deadline. A
+ * call nobody answers returns _TIMEOUT within its deadline (+ grace, 0 here)
+ * instead of after (retries+1) timeouts plus backoff; per_attempt keeps seed
+ * 002's literal behaviour. Upper bounds only, with a wide margin.
+ */
+static void test_timeout_is_total_deadline(void **state)
+{
+    dbev_client_t *client = client_with("retry.backoff.ms", "100", NULL);
+    dbev_result_t *result = NULL;
+    dbev_error_t *error = NULL;
+    dbev_call_opts_t opts = {.correlation_id = "dead-total", .timeout_ms = 1500, .max_retries = 3};
+    int64_t t0 = dbev_mono_us();
+    assert_int_equal(dbev_query(client, "SELECT 1", NULL, &opts, &result, &error),
+                     DBEV_ERR__TIMEOUT);
+    int64_t elapsed_ms = (dbev_mono_us() - t0) / 1000;
+    if (elapsed_ms > 1500 + 1000)
+        fail_msg("a 1500 ms deadline returned after %lld ms", (long long)elapsed_ms);
+    assert_non_null(strstr(dbev_error_message(error), "deadline"));
+    dbev_error_destroy(error);
+    dbev_client_destroy(client);
+
+    client = client_with("retry.backoff.ms", "20", "timeout.mode", "per_attempt", NULL);
+    opts = (dbev_call_opts_t){.correlation_id = "dead-each", .timeout_ms = 200, .max_retries = 2};
+    assert_int_equal(dbev_query(client, "SELECT 1", NULL, &opts, &result, &error),
+                     DBEV_ERR__TIMEOUT);
+    assert_int_equal(dbev_error_attempts(error), 3);
+    dbev_error_destroy(error);
+    dbev_client_destroy(client);
+}
+
+/* Retries in total mode carry the first attempt's timestamp (the adapter's
+ * deadline is the caller's) and byte-identical payloads (the idempotency
+ * fingerprint is over the payload). */
+static void test_retry_keeps_timestamp_and_payload(void **state)
+{
+    dbev_client_t *client = client_with("retry.backoff.ms", "20", NULL);
+    outcome_t o = {0};
+    assert_int_equal(send_query(client, "conn-ts", 9, 10000, 3, &o), 0);
+    wait_outcomes(client, &o, 1);
+    assert_int_equal(o.code, DBEV_ERR_NO_ERROR);
+    assert_int_equal(o.attempts, 2);
+    pthread_mutex_lock(&R.m);
+    const seen_t *first = NULL;
+    int n = 0;
+    for (int i = 0; i < R.n_seen; i++) {
+        if (strcmp(R.seen[i].corr, "conn-ts") != 0)
+            continue;
+        n++;
+        if (!first) {
+            first = &R.seen[i];
+            assert_true(first->timestamp_us > 0);
+            assert_non_null(first->payload);
+            continue;
+        }
+        assert_true(R.seen[i].timestamp_us == first->timestamp_us);
+        assert_string_equal(R.seen[i].payload, first->payload);
+    }
+    pthread_mutex_unlock(&R.m);
+    assert_int_equal(n, 2);
+    dbev_client_destroy(client);
+}
+
 /* The CLI's output and exit codes tell the outcomes apart. */
 static void test_cli_exit_codes(void **state)
 {
@@ -920,12 +1036,16 @@ static void test_cli_exit_codes(void **state)
     /* not a terminal: JSON without --json as well */
     assert_int_equal(run_cli(out, sizeof(out), "--correlation-id cli-ok2 health"), 0);
     assert_non_null(strstr(out, "\"correlation_id\": \"cli-ok2\""));
+    /* an unhealthy adapter: exit 7, the verdict and its reason in the output */
+    assert_int_equal(run_cli(out, sizeof(out), "--correlation-id sick-cli health"), 7);
+    assert_non_null(strstr(out, "_UNHEALTHY"));
+    assert_non_null(strstr(out, "database unreachable"));
 
     /* on a terminal (script(1) gives it a pty): an aligned table */
     char cmd[2048];
     snprintf(cmd, sizeof(cmd),
              "script -qec \"%s/bin/dbev -b %s --env %s --correlation-id cli-tty query "
-             "'SELECT 1' -p 7\" /dev/null 2>/dev/null",
+             "'SELECT \\$1' -p 7\" /dev/null 2>/dev/null",
              DBEV_BUILD_DIR, R.bootstrap, ENV_PREFIX);
     FILE *fp = popen(cmd, "r");
     assert_non_null(fp);
@@ -982,6 +1102,9 @@ int main(void)
         cmocka_unit_test(test_logs_go_to_callback_only),
         cmocka_unit_test(test_kafka_passthrough_checked),
         cmocka_unit_test(test_startup_timeout),
+        cmocka_unit_test(test_health_verdict),
+        cmocka_unit_test(test_timeout_is_total_deadline),
+        cmocka_unit_test(test_retry_keeps_timestamp_and_payload),
         cmocka_unit_test(test_cli_exit_codes),
     };
     return cmocka_run_group_tests(tests, setup_cluster, teardown_cluster);

@@ -619,6 +619,7 @@ static void test_error_names(void **state)
         {DBEV_ERR__CANCELLED, "_CANCELLED", false, false},
         {DBEV_ERR__INVALID_ARG, "_INVALID_ARG", false, false},
         {DBEV_ERR__BAD_RESPONSE, "_BAD_RESPONSE", false, false},
+        {DBEV_ERR__UNHEALTHY, "_UNHEALTHY", false, false},
         {DBEV_ERR_NO_ERROR, "NO_ERROR", false, false},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {

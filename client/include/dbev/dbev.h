@@ -12,7 +12,7 @@
  * This is the only public header of the library. Error codes come from
  * <dbev/errors.h> (included below): the protocol's wire codes plus the local
  * codes DBEV_ERR__TIMEOUT, DBEV_ERR__TRANSPORT, DBEV_ERR__CANCELLED,
- * DBEV_ERR__INVALID_ARG and DBEV_ERR__BAD_RESPONSE.
+ * DBEV_ERR__INVALID_ARG, DBEV_ERR__BAD_RESPONSE and DBEV_ERR__UNHEALTHY.
  *
  * Ownership: every function that allocates names its destroy function;
  * every destroy function accepts NULL. JSON values are jansson values; a
@@ -192,6 +192,16 @@ DBEV_API void dbev_result_destroy(dbev_result_t *result);
 DBEV_API json_t *dbev_result_rows(const dbev_result_t *result);
 
 /**
+ * @brief The first row returned, as seed 002's insert()/update() answer
+ *        ("first row with returned columns, or None").
+ * @param result the result.
+ * @returns row 0 of dbev_result_rows() (borrowed, lives as long as the
+ *          result), or NULL when no row was returned.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
+DBEV_API json_t *dbev_result_first_row(const dbev_result_t *result);
+
+/**
  * @brief Rows returned or affected, as the adapter reported them.
  * @param result the result.
  * @returns the row count (affected rows for writes without RETURNING).
@@ -328,6 +338,20 @@ DBEV_API const char *dbev_error_event_id(const dbev_error_t *error);
 DBEV_API int dbev_error_attempts(const dbev_error_t *error);
 
 /**
+ * @brief The adapter's health answer behind a DBEV_ERR__UNHEALTHY error of
+ *        dbev_health_check(): status (HEALTHY, DEGRADED, RECOVERING,
+ *        UNHEALTHY), database_reachable, circuit_state, pool_* figures,
+ *        saturation_threshold_pct, recovery_attempts, last_error, ...
+ *        (docs/protocol.md, HEALTH). A HEALTHY answer is row 0 of
+ *        dbev_result_rows() instead.
+ * @param error the error.
+ * @returns a borrowed JSON object living as long as the error, or NULL for
+ *          any other error.
+ * @remark Thread-safe: results and errors are immutable once handed out.
+ */
+DBEV_API json_t *dbev_error_health(const dbev_error_t *error);
+
+/**
  * @brief The failed event's metadata, when the adapter answered.
  * @param error the error.
  * @returns a borrowed JSON object living as long as the error, or NULL.
@@ -374,10 +398,16 @@ DBEV_API void dbev_client_destroy(dbev_client_t *client);
  * what you need; NULL means all defaults. Fields may be added at the end.
  */
 typedef struct dbev_call_opts {
-    int timeout_ms;             /**< per-attempt timeout; 0: request.timeout.ms */
+    int timeout_ms;             /**< the call's deadline (timeout.mode=total, the default) or
+                                     each attempt's timeout (per_attempt); 0: request.timeout.ms */
     const char *correlation_id; /**< 0 < length < 128; NULL: a new UUID */
     int max_retries;            /**< 0: max.retries; > 0: that many; < 0: no retries */
     int max_rows;               /**< 0: the adapter's default (1000) */
+    /** dbev_query() only (seed 000's query(limit=, offset=)): the statement
+     *  runs as SELECT * FROM (sql) LIMIT limit OFFSET offset. 0: no LIMIT / no
+     *  OFFSET; negative: _INVALID_ARG. */
+    int64_t limit;
+    int64_t offset;
 } dbev_call_opts_t;
 
 /**
@@ -494,7 +524,8 @@ typedef enum dbev_on_conflict {
  * @param resultp receives the result on success.
  * @param errorp receives the error on failure (may be NULL).
  * @returns DBEV_ERR_NO_ERROR or the error code.
- * @remark Thread-safe; blocks up to (max.retries+1) timeouts plus backoff.
+ * @remark Thread-safe; blocks up to the timeout plus request.timeout.grace.ms
+ *         (timeout.mode=per_attempt: up to (max.retries+1) timeouts plus backoff).
  */
 DBEV_API dbev_err_t dbev_query(dbev_client_t *client, const char *sql, json_t *params,
                                const dbev_call_opts_t *opts, dbev_result_t **resultp,
@@ -684,9 +715,20 @@ DBEV_API dbev_err_t dbev_transaction_async(dbev_client_t *client, json_t *operat
                                            void *opaque, dbev_error_t **errorp);
 
 /**
- * @brief HEALTH: a round trip through Kafka, the adapter and PostgreSQL.
- * @returns DBEV_ERR_NO_ERROR when the adapter answered healthy (details in
- *          dbev_result_metadata()), else the code. @remark Thread-safe; blocks.
+ * @brief HEALTH: a round trip through Kafka, the adapter and PostgreSQL,
+ *        answering seed 002's `health_check() -> bool` as a code a caller
+ *        can branch on: `if (dbev_health_check(...) == DBEV_ERR_NO_ERROR)
+ *        use the event path; else fall back`.
+ * @returns DBEV_ERR_NO_ERROR only when the adapter answered HEALTHY and found
+ *          the database reachable (its health object is row 0 of
+ *          dbev_result_rows()); DBEV_ERR__UNHEALTHY when it answered
+ *          anything else (DEGRADED: pool saturated past its threshold or no
+ *          connection; RECOVERING: breaker half-open; UNHEALTHY: breaker
+ *          open or database unreachable), with the reason in
+ *          dbev_error_message() and the health object in
+ *          dbev_error_health(); or the code of a call that got no answer
+ *          (_TIMEOUT, _TRANSPORT, CIRCUIT_BREAKER_OPEN, ...). Never retried
+ *          on _UNHEALTHY. @remark Thread-safe; blocks.
  */
 DBEV_API dbev_err_t dbev_health_check(dbev_client_t *client, const dbev_call_opts_t *opts,
                                       dbev_result_t **resultp, dbev_error_t **errorp);
@@ -702,6 +744,76 @@ DBEV_API dbev_err_t dbev_health_check(dbev_client_t *client, const dbev_call_opt
 DBEV_API dbev_err_t dbev_health_check_async(dbev_client_t *client, const dbev_call_opts_t *opts,
                                             dbev_done_cb_t *cb, void *opaque,
                                             dbev_error_t **errorp);
+
+/* ------------------------------------------------------------------------ */
+/* Registry: discovering adapters (seed 001, phase 4)                       */
+/* ------------------------------------------------------------------------ */
+/*
+ * Adapters announce themselves on <prefix>.omninode-bridge.registry.
+ * service-registered.v1 and send heartbeats on <prefix>.omninode-bridge.
+ * registry.heartbeat.v1 (docs/protocol.md). A registry view consumes both in
+ * a background thread and answers lookups from memory.
+ */
+
+/** Heartbeats an instance may miss before a view drops it (seed 001's TTL). */
+#define DBEV_REGISTRY_MISSED_HEARTBEATS 3
+
+/** A live view of the registry topics. */
+typedef struct dbev_registry dbev_registry_t;
+
+/**
+ * @brief Creates a view and starts reading the registry topics: the last
+ *        1,000 events of each partition, then everything new. Topics that do
+ *        not exist yet are looked for again every 500 ms.
+ * @param conf borrowed (not kept); bootstrap.servers, topic.prefix and
+ *        kafka.* are used. NULL: all defaults (environment fallbacks apply).
+ * @param errstr buffer for a one-line reason on failure (may be NULL).
+ * @param size size of errstr.
+ * @returns a view to free with dbev_registry_destroy(), or NULL.
+ * @remark Thread-safe.
+ */
+DBEV_API dbev_registry_t *dbev_registry_new(const dbev_conf_t *conf, char *errstr, size_t size);
+
+/**
+ * @brief Stops reading and frees the view. NULL is a no-op.
+ * @param reg the view.
+ * @remark Call once, after other threads stopped using the view.
+ */
+DBEV_API void dbev_registry_destroy(dbev_registry_t *reg);
+
+/**
+ * @brief Waits until both topics are assigned and the view has read up to
+ *        where they ended when it started, so that a lookup sees every
+ *        instance that was alive then.
+ * @param reg the view.
+ * @param timeout_ms the longest wait.
+ * @returns 0 when caught up, -1 when timeout_ms passed first (lookups still
+ *          work, on what was read so far).
+ * @remark Thread-safe.
+ */
+DBEV_API int dbev_registry_sync(dbev_registry_t *reg, int timeout_ms);
+
+/**
+ * @brief The live instances matching the filters, from memory (no Kafka
+ *        round trip; seed 001's target is under 100 ms, bench_registry
+ *        measures it). An instance whose last event is older than
+ *        DBEV_REGISTRY_MISSED_HEARTBEATS times its heartbeat_interval_ms,
+ *        judged by the events' own timestamps, or that announced "down", is
+ *        gone.
+ * @param reg the view.
+ * @param service_name e.g. "database-adapter-effect", or NULL for any.
+ * @param service_type e.g. "effect", or NULL for any.
+ * @param status "healthy", "degraded", "unhealthy" (the last heartbeat's
+ *        verdict), or NULL for any.
+ * @returns a new JSON array (json_decref it) of objects: instance_id,
+ *          service_name, service_type, status, version, endpoint (topic
+ *          names), host, pid, heartbeat_interval_ms, health (the adapter's
+ *          HEALTH object), last_seen, age_ms, expires_in_ms; NULL when out of
+ *          memory.
+ * @remark Thread-safe.
+ */
+DBEV_API json_t *dbev_registry_lookup(dbev_registry_t *reg, const char *service_name,
+                                      const char *service_type, const char *status);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,7 @@ typedef enum dbev_err {
     DBEV_ERR__CANCELLED = -97,    /**< client destroyed while the request was pending */
     DBEV_ERR__INVALID_ARG = -96,  /**< an argument of an API call is invalid */
     DBEV_ERR__BAD_RESPONSE = -95, /**< a response event could not be decoded */
+    DBEV_ERR__UNHEALTHY = -94,    /**< dbev_health_check(): the adapter answered, not HEALTHY */
     DBEV_ERR__END = -1,
 
     DBEV_ERR_NO_ERROR = 0,
