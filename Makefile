@@ -5,6 +5,7 @@
 #               (SANITIZE=address,undefined: under ASan+UBSan, in build-asan)
 #   make fuzz   build the libFuzzer targets (clang) in FUZZ_DIR and run each
 #               FUZZ_SECONDS over a copy of its corpus; fuzz-merge keeps the finds
+#   make replay-check  run the suite (no long loads), replaying each trace
 SANITIZE   ?=
 # A sanitizer build gets a dir of its own (build-asan), so the plain one stays.
 BUILD_DIR  ?= $(if $(SANITIZE),build-asan,build)
@@ -15,7 +16,7 @@ CMAKE_ARGS ?=
 FUZZ_DIR   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build run test bench fuzz fuzz-build fuzz-merge format format-check clean
+.PHONY: all deps configure build run test replay-check bench fuzz fuzz-build fuzz-merge format format-check clean
 
 all: build
 
@@ -46,6 +47,11 @@ fuzz: fuzz-build
 
 fuzz-merge: fuzz-build
 	@fuzz/run --merge $(FUZZ_DIR)
+
+# Every scenario without faults or loads is run, then its trace replayed on a
+# fresh database with the same fixtures: a different answer fails it.
+replay-check: build
+	@$(BUILD_DIR)/bin/dbev-harness run --replay-check --skip-tag long -j 2
 
 bench: build
 	@bench/run $(BUILD_DIR)

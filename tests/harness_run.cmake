@@ -13,3 +13,27 @@ add_test(NAME scenario_suite
                  --out ${CMAKE_BINARY_DIR}/reports/ctest-suite)
 set_tests_properties(scenario_suite PROPERTIES TIMEOUT 600 LABELS "integration;scenarios"
                      PROCESSORS 2)
+
+# Local reproduction (issue 14): replay of a recorded trace (and of a
+# tampered one), a failure's bundle rerun with one command, `dbev send --raw`
+# against a sandbox's adapter, and the README's recipe run word for word.
+dbev_add_test(test_repro SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_repro.c
+              ${CMAKE_CURRENT_LIST_DIR}/integration/cli_run.c
+              LIBS dbev_common LABELS integration TIMEOUT 600)
+add_dependencies(test_repro dbev-harness dbev_cli dbev-adapter)
+
+# Replay round trip: a representative subset of the suite (CRUD, queries,
+# transactions, validation, idempotency, the canary) is run and each trace
+# replayed on a fresh database with the same fixtures; every answer must
+# match. `make replay-check` does it over the whole suite.
+add_test(NAME scenario_replay_check
+         COMMAND dbev-harness run --replay-check -j 2 --seed 1
+                 --out ${CMAKE_BINARY_DIR}/reports/ctest-replay-check
+                 ${PROJECT_SOURCE_DIR}/scenarios/crud_update_filters.yaml
+                 ${PROJECT_SOURCE_DIR}/scenarios/crud_upsert.yaml
+                 ${PROJECT_SOURCE_DIR}/scenarios/txn_rollback.yaml
+                 ${PROJECT_SOURCE_DIR}/scenarios/bad_malformed_json.yaml
+                 ${PROJECT_SOURCE_DIR}/scenarios/idem_duplicate_event.yaml
+                 ${PROJECT_SOURCE_DIR}/scenarios/bad_hostile_identifiers.yaml)
+set_tests_properties(scenario_replay_check PROPERTIES TIMEOUT 300 LABELS "integration;scenarios"
+                     PROCESSORS 2)

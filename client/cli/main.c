@@ -9,6 +9,8 @@
  * tells apart success, usage errors, database errors, validation errors,
  * timeouts and connection errors (see usage() and client/README.md).
  */
+#include "send_raw.h"
+
 #include <dbev/dbev.h>
 
 #include <errno.h>
@@ -43,6 +45,7 @@ typedef struct cli_args {
     const char *conflict;
     const char *update;
     const char *inst_name, *inst_type, *inst_status; /* instances: filters */
+    const char *raw;                                 /* send --raw FILE */
     const char *params[MAX_PARAMS];
     int n_params;
     int timeout_ms;
@@ -68,6 +71,7 @@ typedef struct cli_command {
 #define CMD_CONFLICT  0x10u
 #define CMD_UPDATE    0x20u
 #define CMD_REGISTRY  0x40u /* reads the registry topics, no request */
+#define CMD_RAW       0x80u
 
 static const cli_command_t commands[] = {
     {"query", "query \"SELECT ...\" [-p VALUE]...", "run a SELECT and print its rows", "SQL",
@@ -86,6 +90,8 @@ static const cli_command_t commands[] = {
     {"health", "health", "round trip through Kafka, the adapter and PostgreSQL", NULL, 0},
     {"instances", "instances [--name SERVICE] [--type TYPE] [--status healthy|degraded|unhealthy]",
      "list the live service instances announced on the registry topics", NULL, CMD_REGISTRY},
+    {"send", "send --raw FILE|-",
+     "publish request events as written (one JSON a line) and print the answers", NULL, CMD_RAW},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -153,6 +159,12 @@ static void usage_command(FILE *fp, const cli_command_t *cmd)
                     "others)\n");
     if (cmd->opts & CMD_RETURNING)
         fprintf(fp, "  --returning COLS    columns to return, comma-separated, or '*'\n");
+    if (cmd->opts & CMD_RAW)
+        fprintf(fp,
+                "\n  --raw FILE|-        request events, one JSON object a line, published as\n"
+                "                      they are (keyed by correlation_id); each answer is\n"
+                "                      printed as one JSON line. --timeout applies per event.\n"
+                "                      Exit 0 all completed, 1 one failed, 4 one unanswered.\n");
     fprintf(fp, "\nGlobal options and exit codes: %s --help\n", progname);
 }
 
@@ -264,6 +276,10 @@ static void parse_args(int argc, char **argv, cli_args_t *a)
             if (!cmd || !(cmd->opts & CMD_CONFLICT))
                 bad_usage("--conflict is only valid after upsert");
             a->conflict = v;
+        } else if ((v = opt_value(argc, argv, &i, NULL, "--raw"))) {
+            if (!cmd || !(cmd->opts & CMD_RAW))
+                bad_usage("--raw is only valid after send");
+            a->raw = v;
         } else if ((v = opt_value(argc, argv, &i, NULL, "--update"))) {
             if (!cmd || !(cmd->opts & CMD_UPDATE))
                 bad_usage("--update is only valid after upsert");
@@ -306,6 +322,8 @@ static void parse_args(int argc, char **argv, cli_args_t *a)
         bad_usage("%s: --where is required", cmd->name);
     if ((cmd->opts & CMD_CONFLICT) && !a->conflict)
         bad_usage("%s: --conflict is required", cmd->name);
+    if ((cmd->opts & CMD_RAW) && !a->raw)
+        bad_usage("%s: --raw FILE is required", cmd->name);
 }
 
 /* A JSON object from an option, or exit 2 naming the option and the position. */
@@ -600,6 +618,14 @@ int main(int argc, char **argv)
 {
     cli_args_t a = {.retries = -1};
     parse_args(argc, argv, &a);
+    if (a.raw) {
+        const char *bootstrap = a.bootstrap ? a.bootstrap : getenv("KAFKA_BOOTSTRAP_SERVERS");
+        const char *env = a.env ? a.env : getenv("DBEV_ENV");
+        if (!bootstrap || !*bootstrap)
+            bad_usage("send: no Kafka: give --bootstrap or set KAFKA_BOOTSTRAP_SERVERS");
+        return dbev_cli_send_raw(a.raw, bootstrap, env && *env ? env : "dev",
+                                 a.timeout_ms > 0 ? a.timeout_ms : 10000, progname);
+    }
     int as_json = a.json || !isatty(STDOUT_FILENO);
     if (!strcmp(a.command, "instances"))
         return run_instances(&a, as_json);

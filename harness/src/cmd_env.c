@@ -16,6 +16,7 @@
 #include "fixtures.h"
 #include "mockenv.h"
 #include "pgenv.h"
+#include "sandbox.h"
 
 #include <getopt.h>
 #include <libpq-fe.h>
@@ -40,13 +41,18 @@ typedef struct args {
     const char *env_name;
     bool tcp, keep, quiet;
     int log_level;
+    /* the sandbox (sandbox.h): up --stack, down, status */
+    bool stack, detach;
+    const char *fixtures;
+    int adapters;
+    const char *state_dir;
 } args_t;
 
 static void usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: dbev-harness env up|check [options]\n"
+        "usage: dbev-harness env up|check|down|status [options]\n"
         "\n"
         "actions:\n"
         "  up     bring up a throwaway PostgreSQL (migrated to the latest version) and a\n"
@@ -55,8 +61,23 @@ static void usage(FILE *out)
         "         setup), wait for Ctrl-C or SIGTERM, tear down\n"
         "  check  bring both up, run SELECT 1, send one message through Kafka and read\n"
         "         it back, tear down, print timings; exit 0 only if all of it worked\n"
+        "  up --stack [--detach]\n"
+        "         the sandbox: PostgreSQL with a database 'dbev' migrated and seeded\n"
+        "         (--fixtures), the mock cluster and --adapters dbev-adapter processes,\n"
+        "         held by one supervisor; prints the settings once an adapter answered\n"
+        "         HEALTH. With --detach it returns then (eval \"$(... --detach)\")\n"
+        "  down   tear the sandbox down; returns once its processes are gone\n"
+        "  status what the sandbox runs (pids, DSNs, bootstrap, uptime); exit 1 if none\n"
         "\n"
         "options:\n"
+        "  --stack                     up: the whole sandbox (see above)\n"
+        "  --detach                    up --stack: return once ready, supervisor in the\n"
+        "                              background (log in the state directory)\n"
+        "  --fixtures NAME[,NAME]      up --stack: fixture sets (default base; '' none)\n"
+        "  --adapters N                up --stack: adapter processes (default 1)\n"
+        "  --state-dir DIR             the sandbox's state directory (default\n"
+        "                              $DBEV_SANDBOX_DIR, $XDG_RUNTIME_DIR/dbev-sandbox,\n"
+        "                              else /tmp/dbev-sandbox-<uid>)\n"
         "  --pg-bin DIR                directory with initdb, pg_ctl, postgres (default: PATH,\n"
         "                              pg_config --bindir, newest /usr/lib/postgresql/*/bin)\n"
         "  --pg-dsn DSN                use this PostgreSQL server instead of a throwaway one\n"
@@ -115,6 +136,11 @@ static int parse_args(int argc, char **argv, args_t *a)
         {"keep", no_argument, NULL, 'K'},
         {"quiet", no_argument, NULL, 'q'},
         {"log-level", required_argument, NULL, 'l'},
+        {"stack", no_argument, NULL, 'S'},
+        {"detach", no_argument, NULL, 'D'},
+        {"fixtures", required_argument, NULL, 'F'},
+        {"adapters", required_argument, NULL, 'A'},
+        {"state-dir", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -159,6 +185,22 @@ static int parse_args(int argc, char **argv, args_t *a)
             if (a->log_level < 0)
                 return usage_error("--log-level '%s': expected debug, info, warn or error", optarg);
             break;
+        case 'S':
+            a->stack = true;
+            break;
+        case 'D':
+            a->detach = true;
+            break;
+        case 'F':
+            a->fixtures = optarg;
+            break;
+        case 'A':
+            if (parse_count("--adapters", optarg, 16, &a->adapters))
+                return 2;
+            break;
+        case 's':
+            a->state_dir = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -169,12 +211,21 @@ static int parse_args(int argc, char **argv, args_t *a)
         }
     }
     if (optind >= argc)
-        return usage_error("%s", "missing action: up or check");
+        return usage_error("%s", "missing action: up, check, down or status");
     a->action = argv[optind];
-    if (strcmp(a->action, "up") != 0 && strcmp(a->action, "check") != 0)
-        return usage_error("unknown action '%s': expected up or check", a->action);
+    if (strcmp(a->action, "up") != 0 && strcmp(a->action, "check") != 0 &&
+        strcmp(a->action, "down") != 0 && strcmp(a->action, "status") != 0)
+        return usage_error("unknown action '%s': expected up, check, down or status", a->action);
     if (optind + 1 < argc)
         return usage_error("unexpected argument '%s'", argv[optind + 1]);
+    bool stack_up = a->stack && strcmp(a->action, "up") == 0;
+    if (a->stack && !stack_up)
+        return usage_error("%s", "--stack goes with up");
+    if ((a->detach || a->fixtures || a->adapters) && !stack_up)
+        return usage_error("%s", "--detach, --fixtures and --adapters go with up --stack");
+    if (stack_up && (a->pg_dsn || a->bootstrap || a->keep))
+        return usage_error("%s", "the sandbox is throwaway PostgreSQL and the mock cluster: "
+                                 "--pg-dsn, --kafka-bootstrap and --keep do not go with --stack");
 
     if (a->bootstrap && a->brokers)
         return usage_error("%s", "--brokers sizes the mock cluster; it does not go with "
@@ -609,6 +660,24 @@ static int cmd_main(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc == 1 ? 0 : rc;
+    if (strcmp(a.action, "down") == 0)
+        return sandbox_down(a.state_dir, a.quiet);
+    if (strcmp(a.action, "status") == 0)
+        return sandbox_status(a.state_dir);
+    if (a.stack) {
+        sandbox_opts_t so = {.dir = a.state_dir,
+                             .fixtures = a.fixtures,
+                             .adapters = a.adapters,
+                             .pg_bin = a.pg_bin,
+                             .tcp = a.tcp,
+                             .brokers = a.brokers,
+                             .partitions = a.partitions,
+                             .env_name = a.env_name,
+                             .detach = a.detach,
+                             .quiet = a.quiet,
+                             .log_level = a.log_level};
+        return sandbox_up(&so);
+    }
     envs_t e = {.logger = {dbev_log_stderr, NULL, (dbev_log_level_t)a.log_level, "env"}};
     if (strcmp(a.action, "up") == 0)
         return cmd_up(&a, &e);
@@ -616,4 +685,6 @@ static int cmd_main(int argc, char **argv)
 }
 
 const harness_cmd_t harness_cmd_env = {
-    "env", "bring up PostgreSQL + Kafka mock cluster (up), or prove they work (check)", cmd_main};
+    "env",
+    "bring up PostgreSQL + Kafka (up), the whole sandbox (up --stack, down, status), or check",
+    cmd_main};

@@ -41,6 +41,9 @@ typedef struct gate_args {
     const char *gates;
     const char *baseline;
     const char *update_baseline;
+    bool baseline_restart; /* --baseline-restart: the run starts its phase's entry over */
+    bool any_machine;      /* --baseline-any-machine: judge against another machine's */
+    int baseline_runs;     /* --baseline-runs: runs an entry keeps (newest) */
     const char *history;
     char out_dir[1024];
 } gate_args_t;
@@ -53,6 +56,8 @@ typedef struct gate_ctx {
     char baseline_note[1200];
     char title[128];
     size_t n_scenarios;
+    scenario_t *const *scenarios;
+    json_t *machine; /* this machine (gate_machine_facts) */
 } gate_ctx_t;
 
 static void usage(FILE *out)
@@ -70,7 +75,13 @@ static void usage(FILE *out)
         "  --phase P            1, 2, 3 or all (required)\n"
         "  --gates FILE         criteria (default: ci/gates.yaml of the source tree)\n"
         "  --baseline FILE      compare with this baseline (reports/baselines/baseline.json)\n"
-        "  --update-baseline FILE  store this run's metrics as the phase's baseline in FILE\n"
+        "  --update-baseline FILE  add this run to the phase's baseline in FILE (a passing\n"
+        "                       run only; a new commit, machine or settings start the\n"
+        "                       entry over)\n"
+        "  --baseline-restart   with --update-baseline: start the entry over with this run\n"
+        "  --baseline-runs N    runs a baseline entry keeps, the newest (default 10)\n"
+        "  --baseline-any-machine  judge against a baseline from another CPU model or core\n"
+        "                       count (default: those rows are SKIP, with the reason)\n"
         "  --history FILE       append one JSON line per run (default:\n"
         "                       <build>/reports/history.jsonl); --history none: do not\n"
         "  --without-long       leave out the scenarios tagged long (the sustained loads)\n"
@@ -102,6 +113,9 @@ static int parse_args(int argc, char **argv, gate_args_t *a)
         {"gates", required_argument, NULL, 'g'},
         {"baseline", required_argument, NULL, 'B'},
         {"update-baseline", required_argument, NULL, 'U'},
+        {"baseline-restart", no_argument, NULL, 'R'},
+        {"baseline-runs", required_argument, NULL, 'N'},
+        {"baseline-any-machine", no_argument, NULL, 'A'},
         {"history", required_argument, NULL, 'H'},
         {"with-long", no_argument, NULL, 'W'}, /* the default; kept for old scripts */
         {"without-long", no_argument, NULL, 'w'},
@@ -113,6 +127,7 @@ static int parse_args(int argc, char **argv, gate_args_t *a)
     run_cli_defaults(&a->run, &a->env);
     a->run.mode = RUN_MODE_BOTH;
     a->phase = -1;
+    a->baseline_runs = 10;
     a->with_long = true; /* a gate judges sustained load (seed 000) unless told not to */
     a->gates = DBEV_SOURCE_DIR "/ci/gates.yaml";
     a->history = DBEV_BUILD_DIR "/reports/history.jsonl";
@@ -138,6 +153,17 @@ static int parse_args(int argc, char **argv, gate_args_t *a)
             break;
         case 'U':
             a->update_baseline = optarg;
+            break;
+        case 'R':
+            a->baseline_restart = true;
+            break;
+        case 'A':
+            a->any_machine = true;
+            break;
+        case 'N':
+            if (run_cli_number("gate", "--baseline-runs", optarg, 2, 1000, &v))
+                return 2;
+            a->baseline_runs = (int)v;
             break;
         case 'H':
             a->history = strcmp(optarg, "none") ? optarg : NULL;
@@ -219,21 +245,32 @@ static void git_commit(char *buf, size_t size)
     }
 }
 
-/* Facts stored with a baseline entry and a history line. */
+/* Facts stored with a baseline entry and a history line: the run, the
+ * machine it ran on and the settings that shape its figures. */
 static json_t *run_facts(const gate_ctx_t *g, const gate_result_t *result)
 {
     static const char *const modes[] = {"event", "direct", "both"};
-    char commit[128], stamp[64], host[256] = "";
+    char commit[128], stamp[64];
     git_commit(commit, sizeof(commit));
     dbev_iso8601(dbev_wall_us(), stamp, sizeof(stamp));
-    gethostname(host, sizeof(host) - 1);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:I, s:s, s:i}", "time", stamp,
-                     "git_commit", commit, "phase", phase_key(g->args->phase), "host", host, "mode",
-                     modes[g->args->run.mode], "seed", (json_int_t)g->args->run.seed, "verdict",
-                     gate_outcome_name(result->verdict), "with_long", g->args->with_long,
-                     "scenarios", (json_int_t)g->n_scenarios, "gates", g->spec->path, "cpus",
-                     (int)cpus);
+    json_t *names = json_array();
+    for (size_t i = 0; i < g->n_scenarios; i++) {
+        const char *base = strrchr(g->scenarios[i]->path, '/');
+        json_array_append_new(names, json_string(base ? base + 1 : g->scenarios[i]->path));
+    }
+    const char *gates = strrchr(g->spec->path, '/');
+    json_t *settings =
+        json_pack("{s:s, s:I, s:s, s:b, s:o}", "mode", modes[g->args->run.mode], "seed",
+                  (json_int_t)g->args->run.seed, "gates", gates ? gates + 1 : g->spec->path,
+                  "with_long", g->args->with_long, "scenarios", names);
+    const json_t *m = g->machine;
+    return json_pack("{s:s, s:s, s:s, s:O, s:s, s:I, s:s, s:s, s:b, s:I, s:s, s:O, s:O, s:o}",
+                     "time", stamp, "git_commit", commit, "phase", phase_key(g->args->phase),
+                     "host", json_object_get(m, "host"), "mode", modes[g->args->run.mode], "seed",
+                     (json_int_t)g->args->run.seed, "verdict", gate_outcome_name(result->verdict),
+                     "summary", result->summary, "with_long", g->args->with_long, "scenarios",
+                     (json_int_t)g->n_scenarios, "gates", g->spec->path, "cpus",
+                     json_object_get(m, "cpus"), "machine", m, "settings", settings);
 }
 
 /* The HTML report's trend: the key figures of this phase's earlier gate runs
@@ -288,6 +325,8 @@ static int judge(dbev_report_t *report, const json_t *metrics, const json_t *ski
         .metrics = metrics,
         .baseline = g->baseline,
         .baseline_note = g->baseline_note,
+        .machine = g->machine,
+        .any_machine = g->args->any_machine,
         .scenarios_failed = (int)json_number_value(json_object_get(metrics, "scenarios.failed")),
         .scenarios_errors = (int)json_number_value(json_object_get(metrics, "scenarios.errors")),
         .skipped = skipped,
@@ -312,7 +351,6 @@ static int judge(dbev_report_t *report, const json_t *metrics, const json_t *ski
     json_t *facts = run_facts(g, result);
     if (g->args->history) {
         json_t *line = json_deep_copy(facts);
-        json_object_set_new(line, "summary", json_string(result->summary));
         json_object_set(line, "metrics", (json_t *)metrics);
         if (gate_history_append(g->args->history, line, errstr, sizeof(errstr)) != 0) {
             fprintf(stderr, "dbev-harness gate: %s\n", errstr);
@@ -323,17 +361,27 @@ static int judge(dbev_report_t *report, const json_t *metrics, const json_t *ski
         }
         json_decref(line);
     }
-    if (g->args->update_baseline) {
+    if (g->args->update_baseline && result->verdict != GATE_PASS) {
+        /* A baseline is what later runs must match: one recorded from a red
+         * run would make its failures the standard. */
+        fprintf(stderr,
+                "dbev-harness gate: --update-baseline: not stored: a baseline can only be "
+                "recorded from a passing run, and this one's verdict is %s (%s)\n",
+                gate_outcome_name(result->verdict), result->summary);
+        if (rc == 0)
+            rc = GATE_EXIT_ERROR;
+    } else if (g->args->update_baseline) {
+        int runs = 0;
+        char why[400];
         if (gate_baseline_store(g->args->update_baseline, phase_key(g->args->phase), metrics, facts,
-                                errstr, sizeof(errstr)) != 0) {
+                                g->args->baseline_restart, g->args->baseline_runs, &runs, why,
+                                sizeof(why), errstr, sizeof(errstr)) != 0) {
             fprintf(stderr, "dbev-harness gate: %s\n", errstr);
             rc = GATE_EXIT_ERROR;
         } else {
-            printf("baseline: phase %s stored in %s%s\n", phase_key(g->args->phase),
-                   g->args->update_baseline,
-                   result->verdict == GATE_PASS ? ""
-                                                : " (from a run that did not pass: check it "
-                                                  "before committing it)");
+            printf("baseline: phase %s in %s now holds %d run(s)%s%s%s\n",
+                   phase_key(g->args->phase), g->args->update_baseline, runs,
+                   why[0] ? " (a new entry: " : "", why, why[0] ? ")" : "");
         }
     }
     printf("benchmark JSON: %s/benchmark-smaller.json, benchmark-bigger.json, bencher.json\n",
@@ -376,7 +424,7 @@ static int cmd_main(int argc, char **argv)
         fprintf(stderr, "dbev-harness gate: %s\n", errstr);
         return GATE_EXIT_ERROR;
     }
-    gate_ctx_t g = {.args = &a, .spec = spec};
+    gate_ctx_t g = {.args = &a, .spec = spec, .machine = gate_machine_facts()};
     snprintf(g.title, sizeof(g.title), "gate phase %s (%s)", phase_key(a.phase),
              a.phase == 0   ? "every phase-tagged scenario"
              : a.phase == 1 ? "phase 1 scenarios"
@@ -388,6 +436,7 @@ static int cmd_main(int argc, char **argv)
             /* A baseline asked for but unreadable is the harness's problem,
              * not a reason to skip the comparison quietly. */
             fprintf(stderr, "dbev-harness gate: --baseline: %s\n", errstr);
+            json_decref(g.machine);
             gate_spec_destroy(spec);
             return GATE_EXIT_ERROR;
         }
@@ -420,6 +469,7 @@ static int cmd_main(int argc, char **argv)
         }
     }
     g.n_scenarios = n;
+    g.scenarios = scenarios;
     if (rc == 0 && n == 0) {
         fprintf(stderr,
                 "dbev-harness gate: no scenario of phase %s%s among %zu files; a gate that runs "
@@ -452,14 +502,8 @@ static int cmd_main(int argc, char **argv)
                                                    : "event",
                    a.with_long ? ", long scenarios included" : "", spec->path);
             fflush(stdout);
-            char prefix[1024];
-            snprintf(prefix, sizeof(prefix), "%s run%s%s%s%s%s", DBEV_BUILD_DIR "/bin/dbev-harness",
-                     a.run.mode == RUN_MODE_BOTH     ? " --mode both"
-                     : a.run.mode == RUN_MODE_DIRECT ? " --mode direct"
-                                                     : "",
-                     a.run.adapter_mode == ADAPTER_PROCESS ? " --adapter process" : "",
-                     a.env.pg_dsn ? " --pg-dsn '" : "", a.env.pg_dsn ? a.env.pg_dsn : "",
-                     a.env.pg_dsn ? "'" : "");
+            char prefix[2048];
+            run_cli_rerun_prefix(&a.run, &a.env, prefix, sizeof(prefix));
             a.env.rerun_prefix = prefix;
             rc = run_scenarios(&a.run, &a.env, scenarios, n, judge, &g);
             if (rc < 0) {
@@ -474,6 +518,7 @@ static int cmd_main(int argc, char **argv)
     free(scenarios);
     scenario_files_free(files, n_files);
     json_decref(g.baseline);
+    json_decref(g.machine);
     gate_spec_destroy(spec);
     return rc < 0 ? GATE_EXIT_ERROR : rc;
 }

@@ -5,6 +5,7 @@
  * 1 a scenario failed, 2 harness error: bad options, a scenario file that
  * does not load, no scenario selected, an environment that does not come up.
  */
+#include "bundle.h"
 #include "commands.h"
 #include "mockenv.h"
 #include "run.h"
@@ -33,6 +34,9 @@ typedef struct args {
     int phase;
     bool list;
     char out_dir[1024];
+    const char *from_bundle; /* --from-bundle DIR */
+    char bundle_scenario[1200];
+    json_t *bundle; /* owns the strings env points to after --from-bundle */
 } args_t;
 
 static void usage(FILE *out)
@@ -65,6 +69,10 @@ static void usage(FILE *out)
             "  --fail-fast          start no new scenario after a failure\n"
             "  --keep               leave PostgreSQL and the scenario databases in place\n"
             "  --out DIR            reports folder (default build/reports/<timestamp>)\n"
+            "  --from-bundle DIR    rerun a failure from its bundle (<out>/bundle-sN: scenario,\n"
+            "                       seed and options as they were), with --keep\n"
+            "  --replay-check       replay the trace of each passing scenario without faults\n"
+            "                       or loads on a fresh database; a different answer fails it\n"
             "\n"
             "environment:\n"
             "  --pg-bin DIR         directory with initdb, pg_ctl, postgres\n"
@@ -86,6 +94,8 @@ static int parse_args(int argc, char **argv, args_t *a)
         {"skip-tag", required_argument, NULL, 'T'},
         {"phase", required_argument, NULL, 'P'},
         {"list", no_argument, NULL, 'L'},
+        {"replay-check", no_argument, NULL, 'R'},
+        {"from-bundle", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         RUN_CLI_LONGOPTS,
         {NULL, 0, NULL, 0},
@@ -115,6 +125,12 @@ static int parse_args(int argc, char **argv, args_t *a)
         case 'L':
             a->list = true;
             break;
+        case 'R':
+            a->run.replay_check = true;
+            break;
+        case 'B':
+            a->from_bundle = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -129,6 +145,20 @@ static int parse_args(int argc, char **argv, args_t *a)
                 return run_cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
         }
         }
+    }
+    if (a->from_bundle) {
+        /* The bundle's options and seed are the run's; --keep, so the
+         * failure stays there to look at; --out and -j may still be given. */
+        if (optind < argc || a->n_tags || a->n_skip_tags || a->phase)
+            return run_cli_usage_error("run", "--from-bundle runs the bundle's scenario: no PATH, "
+                                              "--tag or --phase with it");
+        char errstr[1024];
+        if (bundle_read(a->from_bundle, &a->run, &a->env, a->bundle_scenario,
+                        sizeof(a->bundle_scenario), &a->bundle, errstr, sizeof(errstr)) != 0) {
+            fprintf(stderr, "dbev-harness run: %s\n", errstr);
+            return 2;
+        }
+        a->run.keep = true;
     }
     return run_cli_check("run", &a->run, &a->env);
 }
@@ -175,48 +205,23 @@ static int make_dirs(const char *path)
     return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* The command line that reruns one scenario in the same environment: every
- * option that changes what runs or where, so the rerun meets the failure. */
-static void rerun_prefix(const args_t *a, char *buf, size_t size)
-{
-    static const char *const modes[] = {"", " --mode direct", " --mode both"};
-    static const char *const adapters[] = {"", " --adapter process", " --adapter external"};
-    size_t len = (size_t)snprintf(buf, size, "%s run%s%s", DBEV_BUILD_DIR "/bin/dbev-harness",
-                                  modes[a->run.mode], adapters[a->run.adapter_mode]);
-#define APPEND(...)                                                                                \
-    do {                                                                                           \
-        if (len < size)                                                                            \
-            len += (size_t)snprintf(buf + len, size - len, __VA_ARGS__);                           \
-    } while (0)
-    if (a->run.adapters > 1)
-        APPEND(" --adapters %d", a->run.adapters);
-    if (a->run.breaker_recovery_ms != 2000)
-        APPEND(" --breaker-recovery-ms %d", a->run.breaker_recovery_ms);
-    if (a->env.pg_bin)
-        APPEND(" --pg-bin '%s'", a->env.pg_bin);
-    if (a->env.pg_dsn)
-        APPEND(" --pg-dsn '%s'", a->env.pg_dsn);
-    if (a->env.kafka_bootstrap)
-        APPEND(" --kafka-bootstrap '%s'", a->env.kafka_bootstrap);
-    if (a->env.brokers)
-        APPEND(" --brokers %d", a->env.brokers);
-    if (a->env.partitions)
-        APPEND(" --partitions %d", a->env.partitions);
-#undef APPEND
-}
-
 static int cmd_main(int argc, char **argv)
 {
     args_t a;
     memset(&a, 0, sizeof(a));
     int rc = parse_args(argc, argv, &a);
-    if (rc)
+    if (rc) {
+        json_decref(a.bundle);
         return rc == 1 ? 0 : 2;
+    }
 
     char **files = NULL;
     size_t n_files = 0, cap = 0;
     char errstr[1024];
-    if (optind == argc)
+    if (a.from_bundle)
+        rc = scenario_files_collect(a.bundle_scenario, &files, &n_files, &cap, errstr,
+                                    sizeof(errstr));
+    else if (optind == argc)
         rc = scenario_files_collect(scenario_files_default_dir(), &files, &n_files, &cap, errstr,
                                     sizeof(errstr));
     for (int i = optind; i < argc && rc == 0; i++)
@@ -265,7 +270,7 @@ static int cmd_main(int argc, char **argv)
             rc = -1;
         } else {
             char prefix[2048];
-            rerun_prefix(&a, prefix, sizeof(prefix));
+            run_cli_rerun_prefix(&a.run, &a.env, prefix, sizeof(prefix));
             a.env.rerun_prefix = prefix;
             rc = run_scenarios(&a.run, &a.env, scenarios, n, NULL, NULL);
             if (rc < 0)
@@ -276,6 +281,7 @@ static int cmd_main(int argc, char **argv)
         scenario_destroy(scenarios[i]);
     free(scenarios);
     scenario_files_free(files, n_files);
+    json_decref(a.bundle);
     return rc < 0 ? 2 : rc;
 }
 

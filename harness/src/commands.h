@@ -18,5 +18,6 @@ extern const harness_cmd_t harness_cmd_migrate;
 extern const harness_cmd_t harness_cmd_fixtures;
 extern const harness_cmd_t harness_cmd_run;
 extern const harness_cmd_t harness_cmd_gate;
+extern const harness_cmd_t harness_cmd_replay;
 
 #endif

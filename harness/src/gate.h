@@ -6,6 +6,7 @@
  *
  *   gate_spec.c   reads and checks gates.yaml (mistakes at file:line:column)
  *   gate_judge.c  judges: one row per criterion with figure, bound, outcome
+ *   gate_stats.c  the regression test: a run against the baseline's runs
  *   gate_out.c    baseline files, benchmark JSON (github-action-benchmark,
  *                 Bencher), the history file, the verdict in the report
  *   cmd_gate.c    `dbev-harness gate`: selects, runs, judges, exits 0/1/2/3
@@ -31,7 +32,7 @@ bool gate_cmp_holds(gate_cmp_t cmp, double figure, double bound);
 typedef enum gate_kind {
     GATE_RULE_CRITERION = 0, /* must hold, else FAIL */
     GATE_RULE_ROLLBACK,      /* when it holds, ROLLBACK */
-    GATE_RULE_REGRESSION,    /* against the baseline, within a tolerance, else FAIL */
+    GATE_RULE_REGRESSION,    /* against the baseline's runs (a t test), else FAIL */
 } gate_kind_t;
 
 /** Every phase (1, 2 and 3): a rule without `phases:`. */
@@ -51,7 +52,8 @@ typedef struct gate_rule {
     unsigned phases;    /* bit p set: applies to phase p's gate (1..3) */
     bool with_long;     /* judged only when the run included long scenarios */
     bool bigger_better; /* regression: a throughput; else a latency or a ratio */
-    double tolerance;   /* regression: allowed change, fraction of the baseline */
+    double confidence;  /* regression: one-sided confidence of the t test, e.g. 0.99 */
+    double min_effect;  /* regression: a change under this fraction is never flagged */
     double degradation; /* rollback on degradation: trigger above this fraction */
     char **watch;       /* degradation: the baseline metrics it watches (all when n_watch 0) */
     size_t n_watch;
@@ -66,7 +68,11 @@ typedef struct gate_allowed_skip {
 
 typedef struct gate_spec {
     char *path;
-    double tolerance; /* baseline.tolerance: the default of regression rules */
+    /* baseline: the defaults of regression rules, and the fewest baseline
+     * runs a statistical comparison accepts */
+    double confidence;
+    double min_effect;
+    int min_runs;
     gate_rule_t *rules;
     size_t n_rules;
     gate_allowed_skip_t *allowed_skips;
@@ -112,13 +118,20 @@ typedef struct gate_row {
 
 /** What the judge needs to know about the run. */
 typedef struct gate_input {
-    int phase;                 /* 1..3, or 0 for all */
-    bool with_long;            /* long scenarios were allowed */
-    const json_t *metrics;     /* the run's flat metrics */
-    const json_t *baseline;    /* the baseline's metrics for this phase, or NULL */
+    int phase;             /* 1..3, or 0 for all */
+    bool with_long;        /* long scenarios were allowed */
+    const json_t *metrics; /* the run's flat metrics */
+    /* The baseline's entry for this phase (gate_baseline_load: samples,
+     * machine, settings), or NULL. */
+    const json_t *baseline;
     const char *baseline_note; /* why there is none ("no --baseline", "no entry for phase 2") */
-    int scenarios_failed;      /* scenarios that failed */
-    int scenarios_errors;      /* scenarios that could not run */
+    /* This run's machine ({cpus, cpu_model, kernel}, gate_machine_facts);
+     * a baseline from another CPU model or core count is not judged
+     * (SKIP) unless any_machine. NULL: not checked. */
+    const json_t *machine;
+    bool any_machine;
+    int scenarios_failed; /* scenarios that failed */
+    int scenarios_errors; /* scenarios that could not run */
     /* [{"scenario": file name, "reason": why}] of the scenarios that were
      * SKIPPED; NULL: none. Each fails the gate unless allowed by name. */
     const json_t *skipped;
@@ -153,24 +166,77 @@ void gate_result_print(const gate_result_t *result, const char *title, FILE *out
  */
 int gate_result_to_report(const gate_result_t *result, const char *title, dbev_report_t *report);
 
-/* ------------------------------------------------------------ gate_out.c */
+/* ---------------------------------------------------------- gate_stats.c */
+
+/** What the regression test found (gate_stat_test). */
+typedef struct gate_stat {
+    size_t n;      /* baseline runs */
+    double mean;   /* of the baseline's runs */
+    double sd;     /* their sample standard deviation */
+    double tq;     /* t(confidence, n - 1) */
+    double bound;  /* a figure beyond it is flagged: the farther of the t bound and min_effect's */
+    double t;      /* (figure - mean) / (sd * sqrt(1 + 1/n)) */
+    double change; /* (figure - mean) / mean */
+    bool flagged;  /* worse beyond bound */
+} gate_stat_t;
+
+/** Student's t distribution with df degrees of freedom: P(T <= t). */
+double gate_t_cdf(double t, double df);
+/** Its quantile: the t with P(T <= t) = p (0 < p < 1). */
+double gate_t_quantile(double p, double df);
 
 /**
- * @brief Reads a baseline file and returns the metrics stored for phase key
- *        ("1", "2", "3", "all").
+ * @brief One-sided test of one new figure against n baseline runs: flagged
+ *        when it lies beyond the prediction bound mean +- t(confidence,
+ *        n-1) * sd * sqrt(1 + 1/n) on the worse side AND beyond
+ *        mean * (1 +- min_effect).
+ * @param bigger_better a throughput (worse is smaller); else worse is bigger.
+ * @returns 0, or -1 when n < 2 or figure is NAN (out says nothing then).
+ */
+int gate_stat_test(const double *base, size_t n, double figure, bool bigger_better,
+                   double confidence, double min_effect, gate_stat_t *out);
+
+/* ------------------------------------------------------------ gate_out.c */
+
+/** Baseline entries written now: schema_version 2 (docs/gates.md). */
+#define GATE_BASELINE_SCHEMA 2
+
+/**
+ * @brief This machine: {cpus, cpu_model (/proc/cpuinfo), kernel (uname -r),
+ *        host}. A new object.
+ */
+json_t *gate_machine_facts(void);
+
+/**
+ * @brief Whether two machines differ as far as timings go (CPU model or core
+ *        count); why says how ("baseline: 4 cores of X; this run: 2 of Y").
+ */
+bool gate_machine_differs(const json_t *baseline, const json_t *run, char *why, size_t size);
+
+/**
+ * @brief Reads a baseline file and returns phase key's entry ("1", "2",
+ *        "3", "all"): {git_commit, machine, settings, runs, samples:
+ *        {metric: [one value per run]}}.
  * @returns a new reference, or NULL with errstr saying why (missing file,
- *          bad JSON, no entry for the phase).
+ *          bad JSON, no entry for the phase, an entry of the old one-run
+ *          format that no test can judge).
  */
 json_t *gate_baseline_load(const char *path, const char *key, char *errstr, size_t size);
 
 /**
- * @brief Stores metrics as phase key's entry of the baseline file (created
- *        when missing; the other phases' entries kept), with facts about the run.
- * @param facts borrowed object (git commit, host, seed, mode, verdict); may be NULL.
+ * @brief Adds one run to phase key's entry of the baseline file (created
+ *        when missing; the other phases' entries kept). The run joins the
+ *        entry when commit, machine and settings are the entry's and
+ *        restart is false; otherwise it starts the entry over. At most
+ *        max_runs runs are kept, the newest.
+ * @param facts borrowed: {git_commit, machine, settings, time, verdict}.
+ * @param runs set to the entry's number of runs afterwards.
+ * @param why set to why the entry was started over ("" when the run joined).
  * @returns 0, or -1 with errstr set.
  */
 int gate_baseline_store(const char *path, const char *key, const json_t *metrics,
-                        const json_t *facts, char *errstr, size_t size);
+                        const json_t *facts, bool restart, int max_runs, int *runs, char *why,
+                        size_t why_size, char *errstr, size_t size);
 
 /** github-action-benchmark's customSmallerIsBetter entries (latencies, ratios, memory): new array.
  */

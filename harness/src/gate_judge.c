@@ -179,7 +179,43 @@ static double degradation(const gate_rule_t *rule, double figure, double base)
     return rule->bigger_better ? (base - figure) / fabs(base) : (figure - base) / fabs(base);
 }
 
-static void judge_regression(gate_result_t *res, const gate_rule_t *rule, const gate_input_t *in)
+/* The baseline's runs of a metric (its samples): how many, in *values
+ * (to be freed). 0 when it has none. */
+static size_t baseline_values(const json_t *entry, const char *metric, double **values)
+{
+    const json_t *list = json_object_get(json_object_get(entry, "samples"), metric);
+    *values = NULL;
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return 0;
+    *values = calloc(json_array_size(list), sizeof(double));
+    size_t n = 0, i;
+    const json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        if (*values && json_is_number(v))
+            (*values)[n++] = json_number_value(v);
+    }
+    return n;
+}
+
+static double mean_of(const double *v, size_t n)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += v[i];
+    return n ? sum / (double)n : NAN;
+}
+
+/* Whether the baseline was recorded on another machine; why says how. */
+static bool other_machine(const gate_input_t *in, char *why, size_t size)
+{
+    why[0] = '\0';
+    return in->baseline && in->machine &&
+           gate_machine_differs(json_object_get(in->baseline, "machine"), in->machine, why, size);
+}
+
+static void judge_regression(gate_result_t *res, const gate_spec_t *spec, const gate_rule_t *rule,
+                             const gate_input_t *in)
 {
     gate_row_t *row = add_row(res, rule, rule->name, rule->metric);
     if (!row)
@@ -190,25 +226,49 @@ static void judge_regression(gate_result_t *res, const gate_rule_t *rule, const 
         note(row, "not compared: %s", in->baseline_note ? in->baseline_note : "no baseline");
         return;
     }
+    char machine[300];
+    bool elsewhere = other_machine(in, machine, sizeof(machine));
+    if (elsewhere && !in->any_machine) {
+        /* Absolute times of one machine say nothing about another's. */
+        row->outcome = GATE_SKIP;
+        note(row,
+             "not compared: the baseline comes from another machine (%.200s); record one on "
+             "this machine, or judge anyway with --baseline-any-machine",
+             machine);
+        return;
+    }
     const json_t *v = json_object_get(in->metrics, rule->metric);
-    const json_t *b = json_object_get(in->baseline, rule->metric);
     if (!json_is_number(v)) {
         row->outcome = GATE_ERROR;
         note(row, "no scenario produced %s (%s)", rule->metric, missing_hint(rule->metric));
         return;
     }
     row->figure = json_number_value(v);
-    if (!json_is_number(b)) {
+    double *base = NULL;
+    size_t n = baseline_values(in->baseline, rule->metric, &base);
+    if (n == 0) {
         row->outcome = GATE_ERROR;
         note(row, "the baseline has no %s: refresh it (reports/baselines/README.md)", rule->metric);
-        return;
+    } else if ((int)n < spec->min_runs) {
+        row->outcome = GATE_ERROR;
+        note(row,
+             "the baseline has %zu run(s) of %s; the test needs %d (baseline.min_runs): record "
+             "more runs with --update-baseline (reports/baselines/README.md)",
+             n, rule->metric, spec->min_runs);
+    } else {
+        gate_stat_t st;
+        gate_stat_test(base, n, row->figure, rule->bigger_better, rule->confidence,
+                       rule->min_effect, &st);
+        row->bound = st.bound;
+        row->outcome = st.flagged ? GATE_FAIL : GATE_PASS;
+        note(row,
+             "%s%.200s%sbaseline %.4g (sd %.2g, %zu runs), %+.1f %%, t = %+.2f; flagged beyond "
+             "the farther of t(%.3g, %zu) = %.2f and %.0f %%",
+             elsewhere ? "baseline from another machine (" : "", elsewhere ? machine : "",
+             elsewhere ? "), judged with --baseline-any-machine; " : "", st.mean, st.sd, n,
+             st.change * 100, st.t, rule->confidence, n - 1, st.tq, rule->min_effect * 100);
     }
-    double base = json_number_value(b);
-    row->bound = rule->bigger_better ? base * (1 - rule->tolerance) : base * (1 + rule->tolerance);
-    double d = degradation(rule, row->figure, base);
-    row->outcome = d > rule->tolerance ? GATE_FAIL : GATE_PASS;
-    note(row, "baseline %.4g, %s %.1f %% (tolerance %.0f %%)", base,
-         d > 0 ? "worse by" : "better by", fabs(d) * 100, rule->tolerance * 100);
+    free(base);
 }
 
 static bool watched(const gate_rule_t *trigger, const char *metric)
@@ -233,6 +293,12 @@ static void judge_degradation(gate_result_t *res, const gate_spec_t *spec, const
         note(row, "not judged: %s", in->baseline_note ? in->baseline_note : "no baseline");
         return;
     }
+    char machine[300];
+    if (other_machine(in, machine, sizeof(machine)) && !in->any_machine) {
+        row->outcome = GATE_SKIP;
+        note(row, "not judged: the baseline comes from another machine (%.200s)", machine);
+        return;
+    }
     double worst = -INFINITY;
     const char *worst_metric = NULL;
     for (size_t i = 0; i < spec->n_rules; i++) {
@@ -241,10 +307,13 @@ static void judge_degradation(gate_result_t *res, const gate_spec_t *spec, const
             (r->with_long && !in->with_long) || !watched(rule, r->metric))
             continue;
         const json_t *v = json_object_get(in->metrics, r->metric);
-        const json_t *b = json_object_get(in->baseline, r->metric);
-        if (!json_is_number(v) || !json_is_number(b))
+        double *base = NULL;
+        size_t n = baseline_values(in->baseline, r->metric, &base);
+        double b = mean_of(base, n);
+        free(base);
+        if (!json_is_number(v) || n == 0)
             continue; /* the regression row of that metric is an ERROR already */
-        double d = degradation(r, json_number_value(v), json_number_value(b));
+        double d = degradation(r, json_number_value(v), b);
         if (d > worst) {
             worst = d;
             worst_metric = r->metric;
@@ -258,7 +327,8 @@ static void judge_degradation(gate_result_t *res, const gate_spec_t *spec, const
     snprintf(row->metric, sizeof(row->metric), "%s", worst_metric);
     row->figure = worst * 100;
     row->outcome = worst > rule->degradation ? GATE_ROLLBACK : GATE_PASS;
-    note(row, "the worst change against the baseline is %s (%+.1f %%)", worst_metric, worst * 100);
+    note(row, "the worst change against the baseline's mean is %s (%+.1f %%)", worst_metric,
+         worst * 100);
 }
 
 static void scenario_rows(gate_result_t *res, const gate_input_t *in)
@@ -348,7 +418,7 @@ gate_result_t *gate_judge(const gate_spec_t *spec, const gate_input_t *in)
                     note(row, "not judged: needs the long scenarios (the run had --without-long)");
                 }
             } else if (rule->kind == GATE_RULE_REGRESSION) {
-                judge_regression(res, rule, in);
+                judge_regression(res, spec, rule, in);
             } else if (!rule->metric) {
                 judge_degradation(res, spec, rule, in);
             } else {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 static int make_dirs(const char *path)
@@ -57,6 +58,45 @@ static int dump_atomic(const json_t *value, const char *path, size_t flags, char
     return 0;
 }
 
+json_t *gate_machine_facts(void)
+{
+    char model[256] = "unknown", host[256] = "";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof(line), f)) {
+            /* "model name\t: Intel(R) ..." (x86); other architectures name it otherwise. */
+            if (strncmp(line, "model name", 10) == 0 || strncmp(line, "Model", 5) == 0) {
+                const char *colon = strchr(line, ':');
+                if (colon) {
+                    snprintf(model, sizeof(model), "%s", colon + 1 + strspn(colon + 1, " \t"));
+                    model[strcspn(model, "\n")] = '\0';
+                    break;
+                }
+            }
+        }
+        fclose(f);
+    }
+    struct utsname u;
+    const char *kernel = uname(&u) == 0 ? u.release : "unknown";
+    gethostname(host, sizeof(host) - 1);
+    return json_pack("{s:I, s:s, s:s, s:s}", "cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
+                     "cpu_model", model, "kernel", kernel, "host", host);
+}
+
+bool gate_machine_differs(const json_t *baseline, const json_t *run, char *why, size_t size)
+{
+    json_int_t bc = json_integer_value(json_object_get(baseline, "cpus"));
+    json_int_t rc = json_integer_value(json_object_get(run, "cpus"));
+    const char *bm = json_string_value(json_object_get(baseline, "cpu_model"));
+    const char *rm = json_string_value(json_object_get(run, "cpu_model"));
+    bool differs = bc != rc || !bm || !rm || strcmp(bm, rm) != 0;
+    if (differs)
+        snprintf(why, size, "baseline: %lld cores of %.80s; this run: %lld of %.80s", (long long)bc,
+                 bm ? bm : "an unrecorded CPU", (long long)rc, rm ? rm : "?");
+    return differs;
+}
+
 json_t *gate_baseline_load(const char *path, const char *key, char *errstr, size_t size)
 {
     json_error_t jerr;
@@ -65,23 +105,71 @@ json_t *gate_baseline_load(const char *path, const char *key, char *errstr, size
         dbev_seterr(errstr, size, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
         return NULL;
     }
-    json_t *metrics =
-        json_object_get(json_object_get(json_object_get(root, "phases"), key), "metrics");
-    if (!json_is_object(metrics)) {
+    json_t *entry = json_object_get(json_object_get(root, "phases"), key);
+    if (!json_is_object(entry)) {
         dbev_seterr(errstr, size,
-                    "%s has no metrics for phase %s: add them with `dbev-harness gate --phase %s "
+                    "%s has no entry for phase %s: record one with `dbev-harness gate --phase %s "
                     "--update-baseline %s` (reports/baselines/README.md)",
                     path, key, key, path);
         json_decref(root);
         return NULL;
     }
-    json_incref(metrics);
+    if (!json_is_object(json_object_get(entry, "samples"))) {
+        /* Schema 1 kept one run's metrics: no spread, so no test can judge
+         * against it. No migration: one run cannot become several. */
+        dbev_seterr(errstr, size,
+                    "%s: phase %s's entry is in the old one-run format (schema 1: \"metrics\", no "
+                    "\"samples\"); a statistical comparison needs several runs: re-record it with "
+                    "ci/gate --refresh-baseline (reports/baselines/README.md)",
+                    path, key);
+        json_decref(root);
+        return NULL;
+    }
+    json_incref(entry);
     json_decref(root);
-    return metrics;
+    return entry;
+}
+
+/* The settings that shape the figures. The seed is recorded, not compared:
+ * a run draws a new one unless told, and it only picks test values. */
+static bool same_settings(const json_t *a, const json_t *b)
+{
+    static const char *const keys[] = {"mode", "gates", "with_long", "scenarios"};
+    if (!a || !b)
+        return false;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const json_t *x = json_object_get(a, keys[i]), *y = json_object_get(b, keys[i]);
+        if ((x || y) && !json_equal(x, y)) /* json_equal(NULL, NULL) is false */
+            return false;
+    }
+    return true;
+}
+
+/* Why a run cannot join an entry ("" when it can). */
+static void join_check(const json_t *entry, const json_t *facts, char *why, size_t size)
+{
+    why[0] = '\0';
+    const json_t *machine = json_object_get(facts, "machine");
+    const json_t *old_machine = json_object_get(entry, "machine");
+    if (!json_is_object(json_object_get(entry, "samples")))
+        snprintf(why, size, "the entry was in the old one-run format");
+    else if (!json_equal(json_object_get(entry, "git_commit"),
+                         json_object_get(facts, "git_commit")))
+        snprintf(why, size, "the entry was recorded at commit %.12s, this run is %.12s",
+                 json_string_value(json_object_get(entry, "git_commit")),
+                 json_string_value(json_object_get(facts, "git_commit")));
+    else if (gate_machine_differs(old_machine, machine, why, size) ||
+             !json_equal(json_object_get(old_machine, "kernel"),
+                         json_object_get(machine, "kernel")))
+        snprintf(why + strlen(why), size - strlen(why), "%sthe machine differs",
+                 why[0] ? ": " : "");
+    else if (!same_settings(json_object_get(entry, "settings"), json_object_get(facts, "settings")))
+        snprintf(why, size, "the settings differ (mode, gates file, with_long or scenarios)");
 }
 
 int gate_baseline_store(const char *path, const char *key, const json_t *metrics,
-                        const json_t *facts, char *errstr, size_t size)
+                        const json_t *facts, bool restart, int max_runs, int *runs, char *why,
+                        size_t why_size, char *errstr, size_t size)
 {
     json_t *root = NULL;
     struct stat st;
@@ -97,19 +185,65 @@ int gate_baseline_store(const char *path, const char *key, const json_t *metrics
     } else {
         root = json_object();
     }
-    json_object_set_new(root, "schema_version", json_integer(1));
+    json_object_set_new(root, "schema_version", json_integer(GATE_BASELINE_SCHEMA));
     json_object_set_new(root, "about",
-                        json_string("dbev-harness gate baseline: the metrics of one run per "
-                                    "phase; refresh with ci/gate --refresh-baseline "
+                        json_string("dbev-harness gate baseline: per phase, several passing runs "
+                                    "at one commit on one machine (samples: one value per run "
+                                    "and metric); refresh with ci/gate --refresh-baseline "
                                     "(reports/baselines/README.md)"));
     json_t *phases = json_object_get(root, "phases");
     if (!json_is_object(phases)) {
         phases = json_object();
         json_object_set_new(root, "phases", phases);
     }
-    json_t *entry = facts ? json_deep_copy(facts) : json_object();
-    json_object_set_new(entry, "metrics", json_deep_copy(metrics));
-    json_object_set_new(phases, key, entry);
+    json_t *entry = json_object_get(phases, key);
+    why[0] = '\0';
+    if (!entry)
+        snprintf(why, why_size, "no entry yet");
+    else if (restart)
+        snprintf(why, why_size, "started over (asked to)");
+    else
+        join_check(entry, facts, why, why_size);
+    if (why[0]) {
+        entry = json_object();
+        static const char *const keep[] = {"git_commit", "machine", "settings"};
+        for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+            json_object_set(entry, keep[i], json_object_get(facts, keep[i]));
+        json_object_set_new(entry, "runs", json_array());
+        json_object_set_new(entry, "samples", json_object());
+        json_object_set_new(phases, key, entry);
+    }
+    json_t *list = json_object_get(entry, "runs");
+    json_array_append_new(list,
+                          json_pack("{s:O?, s:O?, s:O?}", "time", json_object_get(facts, "time"),
+                                    "verdict", json_object_get(facts, "verdict"), "summary",
+                                    json_object_get(facts, "summary")));
+    /* One value per run and metric; a metric a run lacked has fewer. */
+    json_t *samples = json_object_get(entry, "samples");
+    const char *name;
+    json_t *value;
+    json_object_foreach((json_t *)metrics, name, value)
+    {
+        if (!json_is_number(value))
+            continue;
+        json_t *arr = json_object_get(samples, name);
+        if (!arr) {
+            arr = json_array();
+            json_object_set_new(samples, name, arr);
+        }
+        json_array_append_new(arr, json_real(json_number_value(value)));
+    }
+    /* Keep the newest max_runs. */
+    if (max_runs > 0) {
+        while (json_array_size(list) > (size_t)max_runs)
+            json_array_remove(list, 0);
+        json_object_foreach(samples, name, value)
+        {
+            while (json_array_size(value) > (size_t)max_runs)
+                json_array_remove(value, 0);
+        }
+    }
+    *runs = (int)json_array_size(list);
     int rc = dump_atomic(root, path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10),
                          errstr, size);
     json_decref(root);

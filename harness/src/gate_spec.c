@@ -189,7 +189,8 @@ static gate_rule_t *new_rule(loader_t *ld, const json_t *node, gate_kind_t kind)
     memset(r, 0, sizeof(*r));
     r->kind = kind;
     r->bound = NAN;
-    r->tolerance = -1;
+    r->confidence = -1;
+    r->min_effect = -1;
     yamlj_where(ld->doc, node, r->where, sizeof(r->where));
     return r;
 }
@@ -284,13 +285,41 @@ static int load_criterion(loader_t *ld, const json_t *node, gate_kind_t kind)
     return parse_condition(ld, cond, key, &r->cmp, &r->bound);
 }
 
+/* The one-run baseline's `tolerance` (a fixed band around one figure) gave
+ * way to a test against the baseline's runs: say what replaces it, not
+ * merely that the key is unknown. */
+static int no_tolerance(loader_t *ld, const json_t *obj)
+{
+    const json_t *v = json_object_get(obj, "tolerance");
+    if (!v)
+        return 0;
+    return fail_at(ld, v,
+                   "tolerance is gone: a regression is now judged by a one-sided t test "
+                   "against the baseline's runs; give confidence (e.g. 0.99) and min_effect "
+                   "(e.g. 0.05: smaller changes are never flagged) instead (docs/gates.md)");
+}
+
+/* confidence: a probability strictly between 0.5 and 1. */
+static int get_confidence(loader_t *ld, const json_t *obj, double *out)
+{
+    const json_t *v = json_object_get(obj, "confidence");
+    if (!v)
+        return 0;
+    double c = json_number_value(v);
+    if (!json_is_number(v) || !(c > 0.5 && c < 1))
+        return fail_at(ld, v,
+                       "confidence: expected a probability such as 0.99 (above 0.5, below 1)");
+    *out = c;
+    return 0;
+}
+
 static int load_regression(loader_t *ld, const json_t *node)
 {
-    static const char *const keys[] = {"name",   "metric",    "better", "tolerance", "unit",
-                                       "phases", "with_long", "source", NULL};
+    static const char *const keys[] = {"name", "metric", "better",    "confidence", "min_effect",
+                                       "unit", "phases", "with_long", "source",     NULL};
     if (!json_is_object(node))
         return fail_at(ld, node, "a baseline metric: expected a mapping with metric and better");
-    if (check_keys(ld, node, "a baseline metric", keys))
+    if (no_tolerance(ld, node) || check_keys(ld, node, "a baseline metric", keys))
         return -1;
     gate_rule_t *r = new_rule(ld, node, GATE_RULE_REGRESSION);
     if (!r)
@@ -299,7 +328,8 @@ static int load_regression(loader_t *ld, const json_t *node)
         get_string(ld, node, "name", false, &r->name) ||
         get_string(ld, node, "unit", false, &r->unit) || get_phases(ld, node, &r->phases) ||
         get_bool(ld, node, "with_long", &r->with_long) ||
-        get_fraction(ld, node, "tolerance", &r->tolerance))
+        get_confidence(ld, node, &r->confidence) ||
+        get_fraction(ld, node, "min_effect", &r->min_effect))
         return -1;
     if (strchr(r->metric, '*'))
         return fail_at(ld, json_object_get(node, "metric"),
@@ -340,12 +370,23 @@ static int load_baseline(loader_t *ld, const json_t *root)
     const json_t *b = json_object_get(root, "baseline");
     if (!b)
         return 0;
-    static const char *const keys[] = {"tolerance", "metrics", NULL};
+    static const char *const keys[] = {"confidence", "min_effect", "min_runs", "metrics", NULL};
     if (!json_is_object(b))
-        return fail_at(ld, b, "baseline: expected a mapping with tolerance and metrics");
-    if (check_keys(ld, b, "baseline", keys) ||
-        get_fraction(ld, b, "tolerance", &ld->spec->tolerance))
+        return fail_at(ld, b,
+                       "baseline: expected a mapping with confidence, min_effect and metrics");
+    if (no_tolerance(ld, b) || check_keys(ld, b, "baseline", keys) ||
+        get_confidence(ld, b, &ld->spec->confidence) ||
+        get_fraction(ld, b, "min_effect", &ld->spec->min_effect))
         return -1;
+    const json_t *min_runs = json_object_get(b, "min_runs");
+    if (min_runs) {
+        if (!json_is_integer(min_runs) || json_integer_value(min_runs) < 2 ||
+            json_integer_value(min_runs) > 1000)
+            return fail_at(ld, min_runs,
+                           "min_runs: expected a whole number of baseline runs, 2 or more (a "
+                           "spread needs two)");
+        ld->spec->min_runs = (int)json_integer_value(min_runs);
+    }
     const json_t *metrics = json_object_get(b, "metrics");
     if (!metrics)
         return 0;
@@ -403,7 +444,11 @@ static gate_spec_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, s
         return NULL;
     }
     spec->path = strdup(path);
-    spec->tolerance = 0.10; /* seed 001: no performance regressions, ±10 % acceptable */
+    /* Bencher's default t test threshold (99 %), and 5 %: seed 001 accepts
+     * ±10 %, half of it is where a change starts to matter. */
+    spec->confidence = 0.99;
+    spec->min_effect = 0.05;
+    spec->min_runs = 3;
     loader_t ld = {doc, spec, errstr, size};
     const json_t *root = yamlj_root(doc);
     static const char *const keys[] = {"version",  "criteria",      "rollback",
@@ -427,8 +472,12 @@ static gate_spec_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, s
     if (rc == 0)
         rc = load_allowed_skips(&ld, root);
     for (size_t i = 0; rc == 0 && i < spec->n_rules; i++)
-        if (spec->rules[i].kind == GATE_RULE_REGRESSION && spec->rules[i].tolerance < 0)
-            spec->rules[i].tolerance = spec->tolerance;
+        if (spec->rules[i].kind == GATE_RULE_REGRESSION) {
+            if (spec->rules[i].confidence < 0)
+                spec->rules[i].confidence = spec->confidence;
+            if (spec->rules[i].min_effect < 0)
+                spec->rules[i].min_effect = spec->min_effect;
+        }
     if (rc == 0 && spec->n_rules == 0)
         rc = fail_at(&ld, root, "no criteria: a gate that judges nothing would always pass");
     yamlj_doc_destroy(doc);

@@ -7,6 +7,8 @@
 #include "fingerprint.h"
 #include "metrics.h"
 
+#include "trace.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,11 @@ int guards_begin(runctx_t *ctx, guards_t *g, char *errstr, size_t size)
     bool canary = sc->canary.on && ctx->client && ctx->opts->mode != RUN_MODE_DIRECT;
     if (canary && !sc->canary.body && exec_sql(ctx->direct, canary_table_sql, why, sizeof(why)))
         return dbev_seterr(errstr, size, "canary: cannot create public.dbev_canary: %s", why);
+    if (canary && !sc->canary.body) { /* a replay of the trace needs the table too */
+        json_t *body = json_pack("{s:s}", "sql", canary_table_sql);
+        trace_note_sql(ctx, body);
+        json_decref(body);
+    }
     if (sc->fingerprint.on && !(g->fingerprint = fingerprint_take(ctx->direct, why, sizeof(why))))
         return dbev_seterr(errstr, size, "%s", why);
     if (canary && !(g->canary = canary_start(ctx, &sc->canary, errstr, size)))

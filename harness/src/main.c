@@ -10,7 +10,7 @@
 
 static const harness_cmd_t *const commands[] = {
     &harness_cmd_env, &harness_cmd_migrate, &harness_cmd_fixtures,
-    &harness_cmd_run, &harness_cmd_gate,
+    &harness_cmd_run, &harness_cmd_gate,    &harness_cmd_replay,
 };
 
 static void usage(FILE *out)

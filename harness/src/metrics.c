@@ -8,6 +8,7 @@
 #include "runctx.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,21 @@ struct run_metrics {
     dbev_hist_t *latency[N_PATHS][DBEV_OP__COUNT];
     long errors[N_PATHS][DBEV_OP__COUNT];
     dbev_hist_t *roundtrip;
+    /* The latency probe's own (tag perf, repeat:), per path and operation,
+     * and the adapter's service time answers carry (metadata.service_ms):
+     * every measured answer's, and the probe's. */
+    dbev_hist_t *probe[N_PATHS][DBEV_OP__COUNT];
+    dbev_hist_t *service[DBEV_OP__COUNT];
+    dbev_hist_t *probe_service[DBEV_OP__COUNT];
+    /* The probe's blocks (one per repeated step): the best block median
+     * is the figure a burst of other work on the machine cannot inflate. */
+    struct probe_block {
+        char key[256]; /* the step's file:line:column */
+        int path;
+        dbev_op_t op;
+        dbev_hist_t *hist;
+    } * blocks;
+    size_t n_blocks;
     long parity_mismatches;
     json_t *figures; /* name -> number: loads, aggregates, plain figures */
     double load_sent, load_errors;
@@ -34,8 +50,14 @@ run_metrics_t *run_metrics_new(void)
     m->figures = json_object();
     m->roundtrip = dbev_hist_new();
     for (int p = 0; p < N_PATHS; p++)
-        for (int o = 0; o < DBEV_OP__COUNT; o++)
+        for (int o = 0; o < DBEV_OP__COUNT; o++) {
             m->latency[p][o] = dbev_hist_new();
+            m->probe[p][o] = dbev_hist_new();
+        }
+    for (int o = 0; o < DBEV_OP__COUNT; o++) {
+        m->service[o] = dbev_hist_new();
+        m->probe_service[o] = dbev_hist_new();
+    }
     return m;
 }
 
@@ -44,8 +66,17 @@ void run_metrics_destroy(run_metrics_t *m)
     if (!m)
         return;
     for (int p = 0; p < N_PATHS; p++)
-        for (int o = 0; o < DBEV_OP__COUNT; o++)
+        for (int o = 0; o < DBEV_OP__COUNT; o++) {
             dbev_hist_destroy(m->latency[p][o]);
+            dbev_hist_destroy(m->probe[p][o]);
+        }
+    for (int o = 0; o < DBEV_OP__COUNT; o++) {
+        dbev_hist_destroy(m->service[o]);
+        dbev_hist_destroy(m->probe_service[o]);
+    }
+    for (size_t i = 0; i < m->n_blocks; i++)
+        dbev_hist_destroy(m->blocks[i].hist);
+    free(m->blocks);
     dbev_hist_destroy(m->roundtrip);
     json_decref(m->figures);
     pthread_mutex_destroy(&m->lock);
@@ -79,6 +110,73 @@ void run_metrics_latency(run_metrics_t *m, const char *path, dbev_op_t op, doubl
     } else {
         m->errors[p][op]++;
     }
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* The block of key on path, added when new; NULL when out of memory. Locked. */
+static dbev_hist_t *block_of(run_metrics_t *m, const char *key, int path, dbev_op_t op)
+{
+    for (size_t i = 0; i < m->n_blocks; i++)
+        if (strcmp(m->blocks[i].key, key) == 0 && m->blocks[i].path == path)
+            return m->blocks[i].hist;
+    struct probe_block *grown = realloc(m->blocks, (m->n_blocks + 1) * sizeof(*grown));
+    if (!grown)
+        return NULL;
+    m->blocks = grown;
+    dbev_hist_t *hist = dbev_hist_new();
+    if (hist) {
+        struct probe_block *b = &m->blocks[m->n_blocks++];
+        snprintf(b->key, sizeof(b->key), "%s", key);
+        b->path = path;
+        b->op = op;
+        b->hist = hist;
+    }
+    return hist;
+}
+
+void run_metrics_probe(run_metrics_t *m, const char *block, const char *path, dbev_op_t op,
+                       double latency_ms, bool ok)
+{
+    if (!m || op >= DBEV_OP__COUNT || !ok)
+        return; /* a failed probe request fails its step: the scenario says so */
+    int p = strcmp(path, "direct") == 0 ? PATH_DIRECT : PATH_EVENT;
+    int64_t us = (int64_t)(latency_ms * 1000.0);
+    pthread_mutex_lock(&m->lock);
+    dbev_hist_record(m->probe[p][op], us);
+    dbev_hist_t *b = block_of(m, block, p, op);
+    if (b)
+        dbev_hist_record(b, us);
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* The lowest median of path's blocks of op with at least PROBE_BLOCK_MIN
+ * samples, in ms, and how many blocks there were; NAN when none. */
+#define PROBE_BLOCK_MIN 5
+static double best_block(const run_metrics_t *m, int path, dbev_op_t op, int *n)
+{
+    double best = NAN;
+    *n = 0;
+    for (size_t i = 0; i < m->n_blocks; i++) {
+        const struct probe_block *b = &m->blocks[i];
+        if (b->path != path || b->op != op || dbev_hist_count(b->hist) < PROBE_BLOCK_MIN)
+            continue;
+        double p50 = (double)dbev_hist_percentile(b->hist, 50) / 1000.0;
+        (*n)++;
+        if (isnan(best) || p50 < best)
+            best = p50;
+    }
+    return best;
+}
+
+void run_metrics_service(run_metrics_t *m, dbev_op_t op, double service_ms, bool probe)
+{
+    if (!m || op >= DBEV_OP__COUNT || !(service_ms >= 0))
+        return;
+    int64_t us = (int64_t)(service_ms * 1000.0);
+    pthread_mutex_lock(&m->lock);
+    dbev_hist_record(m->service[op], us);
+    if (probe)
+        dbev_hist_record(m->probe_service[op], us);
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -226,6 +324,44 @@ json_t *run_metrics_json(run_metrics_t *m)
             double d = (double)dbev_hist_percentile(m->latency[PATH_DIRECT][o], 95);
             snprintf(prefix, sizeof(prefix), "ratio.%s.p95", op);
             json_object_set_new(out, prefix, json_real(d > 0 ? e / d : 0));
+        }
+    }
+    for (int o = 0; o < DBEV_OP__COUNT; o++) {
+        run_metrics_op_key((dbev_op_t)o, op, sizeof(op));
+        const dbev_hist_t *ev = m->probe[PATH_EVENT][o], *di = m->probe[PATH_DIRECT][o];
+        if (dbev_hist_count(ev)) {
+            snprintf(prefix, sizeof(prefix), "probe.%s", op);
+            put_hist(out, prefix, ev, -1);
+        }
+        if (dbev_hist_count(di)) {
+            snprintf(prefix, sizeof(prefix), "probe.direct.%s", op);
+            put_hist(out, prefix, di, -1);
+        }
+        for (int p = 0; p < N_PATHS; p++) {
+            int n;
+            double best = best_block(m, p, (dbev_op_t)o, &n);
+            if (n < 2)
+                continue; /* one block: its median is p50_ms already */
+            snprintf(prefix, sizeof(prefix), "probe.%s%s.best_p50_ms", p ? "direct." : "", op);
+            json_object_set_new(out, prefix, json_real(best));
+            snprintf(prefix, sizeof(prefix), "probe.%s%s.blocks", p ? "direct." : "", op);
+            json_object_set_new(out, prefix, json_integer(n));
+        }
+        /* The same run's direct path: how fast this machine and its
+         * PostgreSQL were while the event path was measured. */
+        if (dbev_hist_count(ev) && dbev_hist_count(di) && dbev_hist_percentile(di, 50) > 0) {
+            snprintf(prefix, sizeof(prefix), "probe.%s.ratio_p50", op);
+            json_object_set_new(out, prefix,
+                                json_real((double)dbev_hist_percentile(ev, 50) /
+                                          (double)dbev_hist_percentile(di, 50)));
+        }
+        if (dbev_hist_count(m->service[o])) {
+            snprintf(prefix, sizeof(prefix), "service.%s", op);
+            put_hist(out, prefix, m->service[o], -1);
+        }
+        if (dbev_hist_count(m->probe_service[o])) {
+            snprintf(prefix, sizeof(prefix), "probe.service.%s", op);
+            put_hist(out, prefix, m->probe_service[o], -1);
         }
     }
     if (dbev_hist_count(m->roundtrip))

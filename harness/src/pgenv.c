@@ -73,6 +73,7 @@ struct pgenv {
     const dbev_logger_t *logger;
     char user[64];
     char dbname[64];
+    char keep_dbname[64]; /* pgenv_keep_dbname(): what the keep message's psql opens */
     char ext_dsn[2048];
     char bindir[PGENV_PATH_SIZE];
     char dir[PGENV_PATH_SIZE];
@@ -607,7 +608,7 @@ static void append_str(char *buf, size_t size, const char *s)
 static void keep_message(const pgenv_t *env, char *buf, size_t size)
 {
     char dsn[4096], num[32];
-    pgenv_dsn(env, NULL, dsn, sizeof(dsn));
+    pgenv_dsn(env, env->keep_dbname[0] ? env->keep_dbname : NULL, dsn, sizeof(dsn));
     buf[0] = '\0';
     snprintf(num, sizeof(num), "%d", (int)env->pid);
     append_str(buf, size, "pgenv: kept PostgreSQL running (pid ");
@@ -634,6 +635,23 @@ static void keep_message(const pgenv_t *env, char *buf, size_t size)
     append_str(buf, size, "\n  server log: ");
     append_str(buf, size, env->log_path);
     append_str(buf, size, "\n");
+}
+
+void pgenv_keep_dbname(pgenv_t *env, const char *dbname)
+{
+    if (!env || env->external)
+        return;
+    snprintf(env->keep_dbname, sizeof(env->keep_dbname), "%s", dbname ? dbname : "");
+    if (env->keep) {
+        char msg[2048];
+        keep_message(env, msg, sizeof(msg));
+        pgenv_reg_set_keep(env->slot, msg);
+    }
+}
+
+const char *pgenv_bindir(const pgenv_t *env)
+{
+    return env && !env->external && env->bindir[0] ? env->bindir : NULL;
 }
 
 void pgenv_destroy(pgenv_t *env)

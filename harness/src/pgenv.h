@@ -63,6 +63,15 @@ typedef struct pgenv_opts {
  */
 pgenv_t *pgenv_new(const pgenv_opts_t *opts, char *errstr, size_t size);
 
+/**
+ * With keep: the database the kept server's message (its psql line) opens,
+ * e.g. a failed scenario's, instead of the default one. NULL: the default.
+ */
+void pgenv_keep_dbname(pgenv_t *env, const char *dbname);
+
+/** Directory of the server's binaries (pg_dump, psql); NULL for an external server. */
+const char *pgenv_bindir(const pgenv_t *env);
+
 /** Stops the server and removes its directory (unless keep). NULL is a no-op. */
 void pgenv_destroy(pgenv_t *env);
 

@@ -9,9 +9,11 @@
 #include "run.h"
 
 #include "adapters.h"
+#include "bundle.h"
 #include "fixtures.h"
 #include "guard.h"
 #include "metrics.h"
+#include "replay.h"
 #include "trace.h"
 
 #include <pthread.h>
@@ -35,8 +37,10 @@ typedef struct run {
     json_t *templates;    /* fixture set name -> template database name */
     size_t next;          /* next scenario to run (-j workers take from here) */
     int64_t started_wall_us;
-    int worst;       /* 0 pass, 1 fail, 2 error */
-    json_t *skipped; /* [{scenario, name, reason}] of SKIPPED scenarios (run_judge_fn) */
+    int worst;                /* 0 pass, 1 fail, 2 error */
+    json_t *skipped;          /* [{scenario, name, reason}] of SKIPPED scenarios (run_judge_fn) */
+    json_t *templates_before; /* --pg-dsn: template databases that were there before the run */
+    json_t *failed_dbs;       /* --keep: databases of the scenarios that did not pass */
 } run_t;
 
 static void client_log(void *opaque, int level, const char *correlation_id, const char *message)
@@ -79,21 +83,51 @@ static int exec_sql(PGconn *conn, const char *sql, const char *what, char *errst
     return ok ? 0 : -1;
 }
 
+/* A scenario's fixture sets as fixtures_load_list() takes them: "base,bulk". */
+static void fixtures_label(const scenario_t *sc, char *buf, size_t size)
+{
+    size_t i;
+    json_t *name;
+    buf[0] = '\0';
+    json_array_foreach((json_t *)sc->fixtures, i, name)
+    {
+        size_t len = strlen(buf);
+        snprintf(buf + len, size - len, "%s%s", i ? "," : "", json_string_value(name));
+    }
+}
+
+/* The trace's header (trace.h): what a replay needs to rebuild the world
+ * this scenario ran in, and what a reader needs to know where it came from. */
+static json_t *trace_header(run_t *run, const runctx_t *ctx)
+{
+    const scenario_t *sc = ctx->scenario;
+    static const char *const adapter_modes[] = {"thread", "process", "external"};
+    char fixtures[512], key[32] = "", errstr[256];
+    fixtures_label(sc, fixtures, sizeof(fixtures));
+    fixtures_spec_t spec = {NULL, NULL, fixtures[0] ? fixtures : NULL};
+    if (fixtures_key(&spec, key, sizeof(key), errstr, sizeof(errstr)) != 0)
+        key[0] = '\0';
+    json_t *h = json_pack(
+        "{s:i, s:s, s:s, s:I, s:s, s:s, s:s?, s:o, s:i, s:s, s:i, s:s, s:s, s:{s:s, s:b, s:i, "
+        "s:i}}",
+        "version", 1, "scenario", sc->path, "name", sc->name, "seed", (json_int_t)run->opts->seed,
+        "fixtures", fixtures, "template_key", key, "setup_sql", sc->setup_sql, "adapter_conf",
+        sc->adapter_conf ? json_deep_copy(sc->adapter_conf) : json_object(), "adapters",
+        ctx->adapter_count, "adapter_mode", adapter_modes[ctx->adapter_mode], "breaker_recovery_ms",
+        run->opts->breaker_recovery_ms, "topic_env", ctx->topic_env, "database", ctx->dbname,
+        "kafka", "bootstrap", mockenv_bootstrap(run->kafka), "mock", mockenv_is_mock(run->kafka),
+        "brokers", mockenv_broker_count(run->kafka), "partitions", mockenv_partitions(run->kafka));
+    return h;
+}
+
 /* Clones the scenario's database(s) from the template of its fixture sets
  * ("base,bulk": one template per combination) and runs setup_sql. */
 static int setup_database(run_t *run, runctx_t *ctx, const char *dbname, PGconn **conn,
                           char *errstr, size_t size)
 {
     const scenario_t *sc = ctx->scenario;
-    char fixtures[512] = "";
-    size_t i;
-    json_t *name;
-    json_array_foreach((json_t *)sc->fixtures, i, name)
-    {
-        size_t len = strlen(fixtures);
-        snprintf(fixtures + len, sizeof(fixtures) - len, "%s%s", i ? "," : "",
-                 json_string_value(name));
-    }
+    char fixtures[512];
+    fixtures_label(sc, fixtures, sizeof(fixtures));
     char tpl[128];
     if (template_for(run, fixtures[0] ? fixtures : NULL, tpl, sizeof(tpl), errstr, size) != 0)
         return -1;
@@ -260,6 +294,7 @@ static void scenario_teardown(run_t *run, runctx_t *ctx)
     PQfinish(ctx->direct_op);
     PQfinish(ctx->direct_twin_op);
     vars_destroy(ctx->vars);
+    json_decref(ctx->trace_sql);
     if (!run->opts->keep) {
         if (ctx->dbname[0] && pgenv_drop_database(run->pg, ctx->dbname, errstr, sizeof(errstr)))
             dbev_logf(&run->logger, DBEV_LOG_WARN, NULL, "%s", errstr);
@@ -378,6 +413,59 @@ static bool runs_alone(const scenario_t *sc)
     return has_fault(sc->steps, sc->n_steps, true) || has_load(sc->steps, sc->n_steps);
 }
 
+/* What --replay-check replays: the event path without faults or loads
+ * (a fault's timing and a load's volume are not what a trace reproduces). */
+static bool replayable(const run_t *run, const scenario_t *sc)
+{
+    return run->opts->mode == RUN_MODE_EVENT && !has_fault(sc->steps, sc->n_steps, false) &&
+           !has_load(sc->steps, sc->n_steps);
+}
+
+/* Replays the trace just written on a database cloned from the same
+ * template and topics of its own, with the same adapters; the differences
+ * go to replay-sN.diff and fail the scenario. */
+static dbev_report_status_t replay_check(run_t *run, runctx_t *ctx, size_t index,
+                                         const char *trace_path, FILE *out, char *reason,
+                                         size_t reason_size)
+{
+    char errstr[1024], topic_env[80], dbname[80], diff_path[1100];
+    snprintf(topic_env, sizeof(topic_env), "%sr", ctx->topic_env);
+    snprintf(dbname, sizeof(dbname), "%s_replay", ctx->dbname);
+    snprintf(diff_path, sizeof(diff_path), "%s/replay-s%zu.diff", run->opts->out_dir, index + 1);
+    int64_t t0 = dbev_mono_us();
+    replay_trace_t *trace = replay_trace_load(trace_path, errstr, sizeof(errstr));
+    replay_stack_t *stack =
+        trace ? replay_stack_new(run->pg, run->kafka, replay_trace_header(trace), topic_env, dbname,
+                                 &run->logger, errstr, sizeof(errstr))
+              : NULL;
+    long diffs = -1;
+    FILE *diff = stack ? fopen(diff_path, "w") : NULL;
+    if (diff) {
+        replay_opts_t opts = {.speed = 0};
+        diffs = replay_run(trace, replay_stack_target(stack), &opts, diff, errstr, sizeof(errstr));
+        fclose(diff);
+    }
+    size_t requests = trace ? replay_trace_requests(trace) : 0;
+    replay_stack_destroy(stack, run->opts->keep);
+    replay_trace_destroy(trace);
+    double ms = (double)(dbev_mono_us() - t0) / 1000.0;
+    if (diffs == 0) {
+        remove(diff_path);
+        fprintf(out, "  replay: %zu requests replayed, answers identical (%.0f ms)\n", requests,
+                ms);
+        return DBEV_REPORT_PASS;
+    }
+    if (diffs < 0) {
+        snprintf(reason, reason_size, "replay check: %s", errstr);
+        fprintf(out, "  replay: could not run: %s\n", errstr);
+        return DBEV_REPORT_ERROR;
+    }
+    snprintf(reason, reason_size, "replay check: %ld answers differ from the recording (%s)", diffs,
+             diff_path);
+    fprintf(out, "  replay: %ld differences, see %s\n", diffs, diff_path);
+    return DBEV_REPORT_FAIL;
+}
+
 static void run_one(run_t *run, size_t index)
 {
     const scenario_t *sc = run->scenarios[index];
@@ -432,6 +520,7 @@ static void run_one(run_t *run, size_t index)
     ctx.metrics_excluded = has_fault(sc->steps, sc->n_steps, false) ||
                            scenario_has_tag(sc, "validation") || scenario_has_tag(sc, "timeout") ||
                            scenario_has_tag(sc, "security");
+    ctx.probe = scenario_has_tag(sc, "perf");
     if (status == DBEV_REPORT_PASS) {
         char errstr[1024];
         guards_t guards;
@@ -457,15 +546,38 @@ static void run_one(run_t *run, size_t index)
             /* The reproduction bundle: every event the scenario exchanged. */
             char path[1100], why[512];
             snprintf(path, sizeof(path), "%s/trace-s%zu.jsonl", run->opts->out_dir, index + 1);
-            long events = trace_dump(&ctx, mockenv_bootstrap(run->kafka), path,
+            json_t *header = trace_header(run, &ctx);
+            long events = trace_dump(&ctx, mockenv_bootstrap(run->kafka), header, path,
                                      run->started_wall_us, why, sizeof(why));
+            json_decref(header);
             if (events < 0)
                 dbev_logf(&run->logger, DBEV_LOG_WARN, NULL, "%s", why);
             else if (status != DBEV_REPORT_PASS)
                 fprintf(out, "  trace: %s (%ld events)\n", path, events);
+            else if (run->opts->replay_check && replayable(run, sc))
+                status = replay_check(run, &ctx, index, path, out, reason, sizeof(reason));
         }
-        if (run->opts->keep && ctx.dbname[0])
+        if ((status == DBEV_REPORT_FAIL || status == DBEV_REPORT_ERROR) && ctx.dbname[0]) {
+            /* Everything to reproduce it elsewhere, before teardown drops the database. */
+            char dir[1100], trace_path[1100], log_path[1100], why[1024];
+            snprintf(dir, sizeof(dir), "%s/bundle-s%zu", run->opts->out_dir, index + 1);
+            snprintf(trace_path, sizeof(trace_path), "%s/trace-s%zu.jsonl", run->opts->out_dir,
+                     index + 1);
+            snprintf(log_path, sizeof(log_path), "%s/adapter-s%zu.log", run->opts->out_dir,
+                     index + 1);
+            if (bundle_write(dir, &ctx, run->env_opts, rerun, trace_path, log_path, why,
+                             sizeof(why)) != 0)
+                dbev_logf(&run->logger, DBEV_LOG_WARN, NULL, "bundle: %s", why);
+            fprintf(out, "  bundle: %s (rerun: dbev-harness run --from-bundle %s)\n", dir, dir);
+        }
+        if (run->opts->keep && ctx.dbname[0]) {
             fprintf(out, "  kept database %s: psql \"%s\"\n", ctx.dbname, ctx.conninfo);
+            if (status == DBEV_REPORT_FAIL || status == DBEV_REPORT_ERROR) {
+                pthread_mutex_lock(&run->lock);
+                json_array_append_new(run->failed_dbs, json_string(ctx.dbname));
+                pthread_mutex_unlock(&run->lock);
+            }
+        }
         scenario_teardown(run, &ctx);
     }
     int64_t took = dbev_mono_us() - t0;
@@ -536,6 +648,62 @@ static void run_pass(run_t *run, int jobs, bool exclusive)
         pthread_join(threads[i], NULL);
 }
 
+/* The harness's template databases (dbev_tpl_*) on the server, as a set. */
+static json_t *list_templates(run_t *run)
+{
+    char errstr[512];
+    json_t *names = json_object();
+    PGconn *conn = pgenv_connect(run->pg, NULL, errstr, sizeof(errstr));
+    PGresult *res =
+        conn ? PQexec(conn, "SELECT datname FROM pg_database WHERE datname LIKE 'dbev\\_tpl\\_%'")
+             : NULL;
+    for (int i = 0; res && PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res); i++)
+        json_object_set_new(names, PQgetvalue(res, i, 0), json_true());
+    PQclear(res);
+    PQfinish(conn);
+    return names;
+}
+
+/* --keep: the databases worth opening are those of the scenarios that did
+ * not pass, not the server's default one; the server's own keep message
+ * (pgenv_destroy()) then names the first of them too. */
+static void keep_summary(run_t *run)
+{
+    if (!run->opts->keep || !run->pg || json_array_size(run->failed_dbs) == 0)
+        return;
+    size_t i;
+    json_t *db;
+    printf("kept for inspection (scenarios that did not pass):\n");
+    json_array_foreach(run->failed_dbs, i, db)
+    {
+        char dsn[1024];
+        pgenv_dsn(run->pg, json_string_value(db), dsn, sizeof(dsn));
+        printf("  psql \"%s\"\n", dsn);
+    }
+    fflush(stdout);
+    pgenv_keep_dbname(run->pg, json_string_value(json_array_get(run->failed_dbs, 0)));
+}
+
+/* A user's server (--pg-dsn) is left as found: the template databases this
+ * run created are dropped (those it found are someone else's and stay).
+ * The scenario databases are dropped at each scenario's teardown. */
+static void drop_own_templates(run_t *run)
+{
+    if (!run->env_opts->pg_dsn || run->opts->keep || !run->pg)
+        return;
+    const char *label;
+    json_t *name;
+    json_object_foreach(run->templates, label, name)
+    {
+        const char *tpl = json_string_value(name);
+        char errstr[512];
+        if (json_object_get(run->templates_before, tpl))
+            continue;
+        if (pgenv_drop_database(run->pg, tpl, errstr, sizeof(errstr)) != 0)
+            dbev_logf(&run->logger, DBEV_LOG_WARN, NULL, "%s", errstr);
+    }
+}
+
 static int env_up(run_t *run, char *errstr, size_t size)
 {
     pgenv_opts_t pg_opts = {0};
@@ -547,6 +715,8 @@ static int env_up(run_t *run, char *errstr, size_t size)
     run->pg = pgenv_new(&pg_opts, errstr, size);
     if (!run->pg)
         return -1;
+    if (run->env_opts->pg_dsn)
+        run->templates_before = list_templates(run);
     if (run->opts->mode == RUN_MODE_DIRECT)
         return 0;
     mockenv_opts_t k_opts = {0};
@@ -654,6 +824,7 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
     run.logger = (dbev_logger_t){dbev_log_stderr, NULL, DBEV_LOG_WARN, "harness"};
     run.templates = json_object();
     run.skipped = json_array();
+    run.failed_dbs = json_array();
     run.report = dbev_report_new("dbev-harness run");
     run.metrics = run_metrics_new();
     json_t *metrics = NULL;
@@ -714,6 +885,8 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
     printf("reports: %s/report.html (also report.xml, report.json, summary.md, metrics.json)\n",
            opts->out_dir);
 done:
+    drop_own_templates(&run);
+    keep_summary(&run);
     json_decref(metrics);
     run_metrics_destroy(run.metrics);
     mockenv_destroy(run.kafka);
@@ -721,6 +894,8 @@ done:
     dbev_report_destroy(run.report);
     json_decref(run.templates);
     json_decref(run.skipped);
+    json_decref(run.templates_before);
+    json_decref(run.failed_dbs);
     pthread_mutex_destroy(&run.lock);
     return rc;
 }

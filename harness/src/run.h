@@ -58,6 +58,14 @@ typedef int (*run_judge_fn)(dbev_report_t *report, const json_t *metrics, const 
  *   direct.latency.<op>.{...}                         the same on the direct path
  *   roundtrip.{count,p50_ms,p95_ms,p99_ms}            every event-path operation
  *   ratio.<op>.p95                                    event p95 / direct p95 (--mode both)
+ *   probe.<op>.{count,p50_ms,p95_ms,p99_ms}            the latency probe (scenarios tagged
+ *   probe.direct.<op>.{...}                           perf, their repeat: steps; event and
+ *   probe.<op>.ratio_p50                              direct path in turn), and the ratio
+ *                                                     of its event p50 to its direct p50
+ *   probe[.direct].<op>.{best_p50_ms,blocks}          the lowest median of the probe's
+ *                                                     repeated steps (blocks) of op
+ *   service.<op>.{count,p50_ms,p95_ms,p99_ms}          the adapter's service time, when the
+ *   probe.service.<op>.{...}                          answers carry metadata.service_ms
  *   load.<scenario>.<step>.<figure>                   each load step's figures
  *   load.throughput_max, load.<op>.throughput_max     best sustained rate (per op)
  *   load.p95_ms_max, load.p99_ms_max                  worst load percentile

@@ -19,7 +19,7 @@ void run_cli_defaults(run_opts_t *run, run_env_opts_t *env)
 {
     run->seed = (uint64_t)time(NULL);
     run->adapters = 1;
-    run->breaker_recovery_ms = 2000;
+    run->breaker_recovery_ms = RUN_CLI_BREAKER_RECOVERY_MS;
     env->jobs = 1;
 }
 
@@ -134,4 +134,44 @@ int run_cli_check(const char *cmd, const run_opts_t *run, const run_env_opts_t *
     if (run->mode == RUN_MODE_DIRECT && run->adapters > 1)
         return run_cli_usage_error(cmd, "--adapters has no meaning with --mode direct");
     return 0;
+}
+
+/* Appends ' value' quoted for a POSIX shell. */
+static size_t append_quoted(char *buf, size_t size, size_t len, const char *opt, const char *value)
+{
+    if (len < size)
+        len += (size_t)snprintf(buf + len, size - len, " %s '", opt);
+    for (const char *p = value; *p && len < size; p++)
+        len += (size_t)snprintf(buf + len, size - len, *p == '\'' ? "'\\''" : "%c", *p);
+    if (len < size)
+        len += (size_t)snprintf(buf + len, size - len, "'");
+    return len;
+}
+
+void run_cli_rerun_prefix(const run_opts_t *run, const run_env_opts_t *env, char *buf, size_t size)
+{
+    static const char *const modes[] = {"", " --mode direct", " --mode both"};
+    static const char *const adapters[] = {"", " --adapter process", " --adapter external"};
+    size_t len = (size_t)snprintf(buf, size, "%s run%s%s", DBEV_BUILD_DIR "/bin/dbev-harness",
+                                  modes[run->mode], adapters[run->adapter_mode]);
+#define APPEND(...)                                                                                \
+    do {                                                                                           \
+        if (len < size)                                                                            \
+            len += (size_t)snprintf(buf + len, size - len, __VA_ARGS__);                           \
+    } while (0)
+    if (run->adapters != 1)
+        APPEND(" --adapters %d", run->adapters);
+    if (run->breaker_recovery_ms != RUN_CLI_BREAKER_RECOVERY_MS)
+        APPEND(" --breaker-recovery-ms %d", run->breaker_recovery_ms);
+    if (env->pg_bin)
+        len = append_quoted(buf, size, len, "--pg-bin", env->pg_bin);
+    if (env->pg_dsn)
+        len = append_quoted(buf, size, len, "--pg-dsn", env->pg_dsn);
+    if (env->kafka_bootstrap)
+        len = append_quoted(buf, size, len, "--kafka-bootstrap", env->kafka_bootstrap);
+    if (env->brokers)
+        APPEND(" --brokers %d", env->brokers);
+    if (env->partitions)
+        APPEND(" --partitions %d", env->partitions);
+#undef APPEND
 }

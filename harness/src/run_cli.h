@@ -27,6 +27,9 @@
 /** The short options of the shared set, for getopt_long's optstring. */
 #define RUN_CLI_SHORTOPTS "j:"
 
+/** --breaker-recovery-ms when not given: short, so breaker scenarios recover quickly. */
+#define RUN_CLI_BREAKER_RECOVERY_MS 2000
+
 /** Defaults of the shared options (seed from the clock, one adapter, ...). */
 void run_cli_defaults(run_opts_t *run, run_env_opts_t *env);
 
@@ -47,5 +50,16 @@ int run_cli_option(const char *cmd, int c, const char *arg, run_opts_t *run, run
 
 /** Checks the shared options together; 0, or 2 after printing a usage error. */
 int run_cli_check(const char *cmd, const run_opts_t *run, const run_env_opts_t *env);
+
+/**
+ * @brief Renders the command that reruns a scenario with the options of
+ *        this run: every option that changes what runs or where (mode,
+ *        adapter, --adapters, --breaker-recovery-ms, --pg-bin, --pg-dsn,
+ *        --kafka-bootstrap, --brokers, --partitions), values quoted for a
+ *        POSIX shell. `run` and `gate` both print it, so it lives once here;
+ *        a new option that changes a run belongs in it too. The scenario
+ *        path, --seed and --keep are appended by the runner.
+ */
+void run_cli_rerun_prefix(const run_opts_t *run, const run_env_opts_t *env, char *buf, size_t size);
 
 #endif

@@ -53,6 +53,9 @@ typedef struct run_opts {
     bool keep;
     bool fail_fast;
     bool progress; /* a terminal: progress bars; CI: plain lines */
+    /* after each passing scenario without faults or loads, replay its trace
+     * on a fresh database and topics and fail it if an answer differs */
+    bool replay_check;
     const char *out_dir;
 } run_opts_t;
 
@@ -95,6 +98,12 @@ typedef struct runctx {
     /* A scenario that injects faults: its latencies are not the path's
      * performance, so they stay out of the latency metrics gates judge. */
     bool metrics_excluded;
+    /* The sql: steps run on the scenario's database, in order, as trace
+     * lines (trace_note_sql()); owned, NULL until the first. */
+    json_t *trace_sql;
+    /* A latency probe (tag perf): its repeated steps' latencies go to the
+     * probe.* figures (run.h), apart from the suite's. */
+    bool probe;
 } runctx_t;
 
 /** What a step produced. */
@@ -126,6 +135,14 @@ int step_run_registry(runctx_t *ctx, const step_t *step, step_result_t *res);
 /** Records one single operation's latency on a path ("event" or "direct"). Thread-safe. */
 void run_metrics_latency(run_metrics_t *metrics, const char *path, dbev_op_t op, double latency_ms,
                          bool ok);
+/** Records one latency of a latency probe's repeated step (probe.*); block
+ *  names the step (its file:line:column; its samples' median is one
+ *  block's). Thread-safe. */
+void run_metrics_probe(run_metrics_t *metrics, const char *block, const char *path, dbev_op_t op,
+                       double latency_ms, bool ok);
+/** Records the adapter's service time an answer carried (metadata.service_ms):
+ *  service.<op>.*, and probe.service.<op>.* when probe. Thread-safe. */
+void run_metrics_service(run_metrics_t *metrics, dbev_op_t op, double service_ms, bool probe);
 /** Counts one parity mismatch (--mode both). Thread-safe. */
 void run_metrics_parity_mismatch(run_metrics_t *metrics);
 

@@ -39,8 +39,8 @@ static const struct {
 #define N_OPERATION_KEYS (sizeof(operation_keys) / sizeof(operation_keys[0]))
 
 /* Keys a step may carry besides its kind. */
-static const char *const step_keys[] = {"name",        "expect", "save",    "timeout_ms",
-                                        "interval_ms", "parity", "hostile", NULL};
+static const char *const step_keys[] = {"name",   "expect",  "save",   "timeout_ms", "interval_ms",
+                                        "parity", "hostile", "repeat", NULL};
 
 static const char *const load_expect_keys[] = {"min_throughput", "p50_ms",      "p90_ms",
                                                "p95_ms",         "p99_ms",      "max_error_rate",
@@ -242,6 +242,18 @@ static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *ste
         return fail_at(ld, hostile,
                        "hostile must be true or false (true: counted as a hostile request)");
     step->hostile = json_is_true(hostile);
+    /* repeat: N runs an operation N times in a row (a latency probe's
+     * samples, scenarios/perf_probe.yaml) without N copies of the step. */
+    const json_t *repeat = json_object_get(node, "repeat");
+    step->repeat = 1;
+    if (repeat) {
+        if (!json_is_integer(repeat) || json_integer_value(repeat) < 1 ||
+            json_integer_value(repeat) > 100000)
+            return fail_at(ld, repeat, "repeat must be a whole number from 1 to 100000");
+        if (step->kind != STEP_OPERATION)
+            return fail_at(ld, repeat, "repeat: only an operation step repeats");
+        step->repeat = (int)json_integer_value(repeat);
+    }
     if (step->save && !json_is_object(step->save))
         return fail_at(ld, step->save,
                        "save must map variable names to paths, e.g. {id: rows[0].id}");

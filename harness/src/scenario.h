@@ -43,6 +43,7 @@ typedef struct step {
     int64_t timeout_ms;    /* per-step timeout (until: the deadline); 0: default */
     double max_latency_ms; /* expect.latency_ms_max, 0: none */
     bool hostile;          /* `hostile: true`: counted in the run's hostile-request figures */
+    int repeat;            /* operation steps: run this many times in a row (repeat:); 1 */
     struct step *children; /* STEP_PARALLEL, STEP_UNTIL (the polled step): owned */
     size_t n_children;
 } step_t;

@@ -62,7 +62,27 @@ static json_t *run_direct(PGconn *conn, const step_t *step, const json_t *body, 
     return outcome;
 }
 
-int step_run_operation(runctx_t *ctx, const step_t *step, step_result_t *res)
+/* Records one operation's latency: into the probe's figures for a repeated
+ * step of a perf scenario (kept apart, so the suite's figures stay
+ * comparable with their history), else into the run's, unless the scenario
+ * measures faults. An answer that carries the adapter's own service time
+ * (metadata.service_ms) adds it to the service figures either way. */
+static void record(runctx_t *ctx, const step_t *step, const char *path, const json_t *outcome,
+                   double ms)
+{
+    bool ok = json_is_true(json_object_get(outcome, "ok"));
+    bool probe = ctx->probe && step->repeat > 1;
+    if (probe)
+        run_metrics_probe(ctx->metrics, step->where, path, step->op, ms, ok);
+    else if (!ctx->metrics_excluded)
+        run_metrics_latency(ctx->metrics, path, step->op, ms, ok);
+    const json_t *service = json_object_get(json_object_get(outcome, "metadata"), "service_ms");
+    if (ok && strcmp(path, "event") == 0 && json_is_number(service) &&
+        (probe || !ctx->metrics_excluded))
+        run_metrics_service(ctx->metrics, step->op, json_number_value(service), probe);
+}
+
+static int run_once(runctx_t *ctx, const step_t *step, step_result_t *res)
 {
     char errstr[512];
     json_t *body = vars_substitute(ctx->vars, step->body, errstr, sizeof(errstr));
@@ -80,9 +100,8 @@ int step_run_operation(runctx_t *ctx, const step_t *step, step_result_t *res)
             const json_t *sql = json_is_string(body) ? body : json_object_get(body, "sql");
             bool ordered = json_is_string(sql) && parity_sql_is_ordered(json_string_value(sql));
             char diff[1024];
-            if (twin && !ctx->metrics_excluded)
-                run_metrics_latency(ctx->metrics, "direct", step->op, direct_ms,
-                                    json_is_true(json_object_get(twin, "ok")));
+            if (twin)
+                record(ctx, step, "direct", twin, direct_ms);
             if (twin && parity_compare_step(outcome, twin, ordered,
                                             json_object_get(step->parity, "ignore_columns"), diff,
                                             sizeof(diff)) != 0) {
@@ -95,13 +114,33 @@ int step_run_operation(runctx_t *ctx, const step_t *step, step_result_t *res)
         }
     }
     json_decref(body);
-    if (outcome && !ctx->metrics_excluded) {
-        bool ok = json_is_true(json_object_get(outcome, "ok"));
-        run_metrics_latency(ctx->metrics, ctx->opts->mode == RUN_MODE_DIRECT ? "direct" : "event",
-                            step->op, res->latency_ms, ok);
-    }
+    if (outcome)
+        record(ctx, step, ctx->opts->mode == RUN_MODE_DIRECT ? "direct" : "event", outcome,
+               res->latency_ms);
     if (outcome && res->status == DBEV_REPORT_PASS)
         judge(step, outcome, res);
+    json_decref(res->outcome);
     res->outcome = outcome;
+    return 0;
+}
+
+int step_run_operation(runctx_t *ctx, const step_t *step, step_result_t *res)
+{
+    /* repeat: N: N runs in a row (each path in turn under --mode both, so a
+     * probe's two paths see the same machine); the first failure ends it. */
+    int n = step->repeat > 1 ? step->repeat : 1;
+    for (int i = 0; i < n; i++) {
+        if (run_once(ctx, step, res) != 0)
+            return -1;
+        if (res->status != DBEV_REPORT_PASS) {
+            if (n > 1) {
+                char was[sizeof(res->message)];
+                snprintf(was, sizeof(was), "%s", res->message);
+                snprintf(res->message, sizeof(res->message), "run %d of %d: %.2000s", i + 1, n,
+                         was);
+            }
+            break;
+        }
+    }
     return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "direct.h"
 #include "expect.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -117,6 +118,9 @@ static int run_sql(runctx_t *ctx, const step_t *step, int64_t timeout_ms, step_r
     res->message[0] = '\0';
     res->latency_ms = 0;
     for (int i = 0; i < n && res->status == DBEV_REPORT_PASS; i++) {
+        /* The trace replays it on the event path's database. */
+        if (conns[i] == ctx->direct)
+            trace_note_sql(ctx, body);
         int64_t t0 = dbev_mono_us();
         /* EXECUTE: the SQL text runs with the simple protocol (several
          * statements allowed), with params through the extended one; rows

@@ -7,14 +7,20 @@
 #include "trace.h"
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TRACE_TIMEOUT_MS 5000
 
+/* Lines sort on a microsecond key. Kafka stamps events in milliseconds,
+ * sql: steps are stamped in microseconds; within one millisecond an answer
+ * counts from its start and a request from its end, so that a sql: step run
+ * right after an answer sorts after it, and one run right before a request
+ * sorts before it: the order replay must keep. */
 typedef struct event {
-    int64_t ts_ms;
+    int64_t key_us;
     json_t *line; /* owned */
 } event_t;
 
@@ -23,7 +29,7 @@ typedef struct events {
     size_t n, cap;
 } events_t;
 
-static int push(events_t *ev, int64_t ts_ms, json_t *line)
+static int push(events_t *ev, int64_t key_us, json_t *line)
 {
     if (ev->n == ev->cap) {
         size_t cap = ev->cap ? ev->cap * 2 : 256;
@@ -35,14 +41,34 @@ static int push(events_t *ev, int64_t ts_ms, json_t *line)
         ev->items = grown;
         ev->cap = cap;
     }
-    ev->items[ev->n++] = (event_t){ts_ms, line};
+    ev->items[ev->n++] = (event_t){key_us, line};
     return 0;
 }
 
 static int by_time(const void *a, const void *b)
 {
-    int64_t x = ((const event_t *)a)->ts_ms, y = ((const event_t *)b)->ts_ms;
+    int64_t x = ((const event_t *)a)->key_us, y = ((const event_t *)b)->key_us;
     return x < y ? -1 : x > y;
+}
+
+/* "bytes": the payload as a JSON string when it is UTF-8 (NULs allowed);
+ * "bytes_hex" when it is not (a JSON text cannot hold it, and a line that
+ * does not encode would be lost). */
+static void set_bytes(json_t *line, const void *payload, size_t len)
+{
+    json_t *text = json_stringn(payload, len);
+    if (text) {
+        json_object_set_new(line, "bytes", text);
+        return;
+    }
+    char *hex = malloc(len * 2 + 1);
+    for (size_t i = 0; hex && i < len; i++)
+        snprintf(hex + i * 2, 3, "%02x", ((const unsigned char *)payload)[i]);
+    if (hex) {
+        hex[len * 2] = '\0';
+        json_object_set_new(line, "bytes_hex", json_string(hex));
+    }
+    free(hex);
 }
 
 static json_t *line_for(const rd_kafka_message_t *m, const char *label)
@@ -58,11 +84,21 @@ static json_t *line_for(const rd_kafka_message_t *m, const char *label)
     const char *corr = json_string_value(json_object_get(event, "correlation_id"));
     if (corr)
         json_object_set_new(line, "correlation_id", json_string(corr));
-    if (event)
+    if (event) {
+        /* A request whose bytes the parsed event does not give back (spacing,
+         * a duplicate key, escapes) keeps them too: replay sends those. */
+        char *again = strcmp(label, "requested") == 0 ? json_dumps(event, JSON_COMPACT) : NULL;
+        if (again && (strlen(again) != m->len || memcmp(again, m->payload, m->len) != 0))
+            set_bytes(line, m->payload, m->len);
+        free(again);
         json_object_set_new(line, "event", event);
-    else /* not JSON (a bad-input scenario sent it on purpose): keep the bytes, cut */
+    } else if (strcmp(label, "requested") == 0) {
+        /* not JSON (a bad-input scenario sent it on purpose): all of it, replay sends it */
+        set_bytes(line, m->payload, m->len);
+    } else { /* an answer that is not JSON: keep the bytes, cut */
         json_object_set_new(line, "bytes",
                             json_stringn_nocheck(m->payload, m->len < 4096 ? m->len : 4096));
+    }
     return line;
 }
 
@@ -100,7 +136,9 @@ static int read_topic(rd_kafka_t *rk, const char *topic, const char *label, even
                 continue;
             if (!m->err && m->partition < partitions && m->offset < high[m->partition]) {
                 rd_kafka_timestamp_type_t tstype;
-                if (push(ev, rd_kafka_message_timestamp(m, &tstype), line_for(m, label)) != 0)
+                int64_t key_us = rd_kafka_message_timestamp(m, &tstype) * 1000 +
+                                 (strcmp(label, "requested") == 0 ? 999 : 0);
+                if (push(ev, key_us, line_for(m, label)) != 0)
                     rc = dbev_seterr(errstr, size, "trace: out of memory");
                 remaining--;
             }
@@ -128,14 +166,31 @@ static void breaker_timeline(runctx_t *ctx, const events_t *ev, int64_t run_star
                             "circuit_breaker_state"));
         if (!state || !strcmp(state, last))
             continue;
-        int64_t t_us = ev->items[i].ts_ms * 1000 - run_started_wall_us;
+        int64_t t_us = ev->items[i].key_us / 1000 * 1000 - run_started_wall_us;
         dbev_report_add_breaker(ctx->report, t_us > 0 ? t_us : 0, ctx->scenario->name, last, state);
         last = state;
     }
 }
 
-long trace_dump(runctx_t *ctx, const char *bootstrap, const char *path, int64_t run_started_wall_us,
-                char *errstr, size_t size)
+static pthread_mutex_t sql_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void trace_note_sql(runctx_t *ctx, const json_t *body)
+{
+    int64_t now_us = dbev_wall_us();
+    json_t *line = json_pack("{s:I, s:I, s:s, s:O}", "t_ms", (json_int_t)(now_us / 1000), "t_us",
+                             (json_int_t)now_us, "topic", "sql", "step", body);
+    if (!line)
+        return;
+    json_object_del(json_object_get(line, "step"), "database");
+    pthread_mutex_lock(&sql_lock);
+    if (!ctx->trace_sql)
+        ctx->trace_sql = json_array();
+    json_array_append_new(ctx->trace_sql, line);
+    pthread_mutex_unlock(&sql_lock);
+}
+
+long trace_dump(runctx_t *ctx, const char *bootstrap, const json_t *header, const char *path,
+                int64_t run_started_wall_us, char *errstr, size_t size)
 {
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -165,6 +220,14 @@ long trace_dump(runctx_t *ctx, const char *bootstrap, const char *path, int64_t 
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     long written = -1;
+    size_t sql_index;
+    json_t *sql;
+    json_array_foreach(ctx->trace_sql, sql_index, sql)
+    {
+        if (rc == 0 &&
+            push(&ev, json_integer_value(json_object_get(sql, "t_us")), json_incref(sql)) != 0)
+            rc = dbev_seterr(errstr, size, "trace: out of memory");
+    }
     if (rc == 0) {
         qsort(ev.items, ev.n, sizeof(event_t), by_time);
         breaker_timeline(ctx, &ev, run_started_wall_us);
@@ -172,6 +235,14 @@ long trace_dump(runctx_t *ctx, const char *bootstrap, const char *path, int64_t 
         if (!f) {
             dbev_seterr(errstr, size, "trace: cannot write %s", path);
         } else {
+            if (header) {
+                json_t *first = json_pack("{s:O}", "header", header);
+                char *text = first ? json_dumps(first, JSON_COMPACT) : NULL;
+                if (text)
+                    fprintf(f, "%s\n", text);
+                free(text);
+                json_decref(first);
+            }
             for (size_t i = 0; i < ev.n; i++) {
                 char *text = json_dumps(ev.items[i].line, JSON_COMPACT);
                 if (text)

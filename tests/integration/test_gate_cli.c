@@ -6,7 +6,9 @@
  * a metric no scenario produced), the phase selection (earlier phases
  * included, long and phase-less scenarios left out), the verdict in
  * report.json, report.xml and summary.md, the benchmark JSON, the history
- * file, and a baseline stored by one run and judged by the next.
+ * file, a baseline stored by two runs and judged by the next, a baseline
+ * refused from a failing run, and a slowed run flagged against a recorded
+ * baseline (and not judged against another machine's).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -199,11 +201,21 @@ static void test_pass_writes_verdict_everywhere(void **state)
     json_decref(line);
     free(history);
 
+    assert_non_null(strstr(f->r.out, "now holds 1 run(s) (a new entry: no entry yet)"));
+    /* One run has no spread: the test needs min_runs (2) and says so. */
+    gate(f, "2", "gates_pass.yaml", NULL, "--baseline", f->baseline, "--without-long", NULL);
+    expect_status(f, 3);
+    assert_non_null(strstr(f->r.out, "the baseline has 1 run(s)"));
+    /* A second run at the same commit joins the entry. */
+    gate(f, "2", "gates_pass.yaml", NULL, "--update-baseline", f->baseline, "--without-long", NULL);
+    expect_status(f, 0);
+    assert_non_null(strstr(f->r.out, "now holds 2 run(s)\n"));
+
     /* The stored baseline is judged by the next run: same counts, a pass. */
     gate(f, "2", "gates_pass.yaml", NULL, "--baseline", f->baseline, "--without-long", NULL);
     expect_status(f, 0);
     assert_non_null(strstr(f->r.out, "direct.latency.query.count against the baseline"));
-    assert_non_null(strstr(f->r.out, "baseline 1, better by 0.0 %"));
+    assert_non_null(strstr(f->r.out, "baseline 1 (sd 0, 2 runs), +0.0 %"));
     /* The history of this phase (two runs now) is plotted as a trend. */
     json_t *second = load_json(f->out, "report.json");
     size_t points = 0, k;
@@ -211,7 +223,7 @@ static void test_pass_writes_verdict_everywhere(void **state)
     json_array_foreach(
         json_object_get(second, "trend"), k,
         p) if (!strcmp(json_string_value(json_object_get(p, "metric")), "client.rss_mb")) points++;
-    assert_int_equal(points, 2);
+    assert_int_equal(points, 4);
     json_decref(second);
     char *html = slurp(f->out, "report.html");
     assert_non_null(strstr(html, "Trend: client.rss_mb"));
@@ -220,9 +232,10 @@ static void test_pass_writes_verdict_everywhere(void **state)
      * 50 % degradation trigger: ROLLBACK. */
     json_t *b = json_load_file(f->baseline, 0, NULL);
     assert_non_null(b);
-    json_t *m = json_object_get(json_object_get(json_object_get(b, "phases"), "2"), "metrics");
-    double count = json_number_value(json_object_get(m, "direct.latency.query.count"));
-    json_object_set_new(m, "direct.latency.query.count", json_real(count / 2));
+    json_t *m = json_object_get(json_object_get(json_object_get(b, "phases"), "2"), "samples");
+    json_t *counts = json_object_get(m, "direct.latency.query.count");
+    for (size_t j = 0; j < json_array_size(counts); j++)
+        json_array_set_new(counts, j, json_real(json_number_value(json_array_get(counts, j)) / 2));
     assert_int_equal(json_dump_file(b, f->baseline, 0), 0);
     json_decref(b);
     gate(f, "2", "gates_pass.yaml", NULL, "--baseline", f->baseline, "--without-long", NULL);
@@ -231,7 +244,57 @@ static void test_pass_writes_verdict_everywhere(void **state)
     /* No entry for phase 1 in the baseline: a harness error, not a quiet skip. */
     gate(f, "1", "gates_pass.yaml", NULL, "--baseline", f->baseline, "--without-long", NULL);
     expect_status(f, 3);
-    assert_non_null(strstr(f->r.out, "no metrics for phase 1"));
+    assert_non_null(strstr(f->r.out, "no entry for phase 1"));
+}
+
+/* A baseline is what later runs must match: never recorded from a red run. */
+static void test_baseline_refused_from_a_failing_run(void **state)
+{
+    fixture_t *f = *state;
+    gate(f, "1", "gates_fail.yaml", NULL, "--update-baseline", f->baseline, "--without-long", NULL);
+    expect_status(f, 1);
+    assert_non_null(strstr(f->r.out, "not stored: a baseline can only be recorded from a passing "
+                                     "run, and this one's verdict is FAIL"));
+    struct stat st;
+    assert_int_not_equal(stat(f->baseline, &st), 0);
+}
+
+/* Two recorded runs of a direct query; then the same file with the query
+ * 300 ms slower in PostgreSQL: far past any noise, so the outcome is not
+ * luck. The same slow run against a baseline from another CPU is not
+ * judged (SKIP, and says why) unless --baseline-any-machine. */
+static void test_slowed_run_flagged_against_recorded_baseline(void **state)
+{
+    fixture_t *f = *state;
+    const char *fast = FIXTURES "/scenarios/p1_query.yaml", *slow = FIXTURES "/slow/p1_query.yaml";
+    for (int i = 0; i < 2; i++) {
+        gate(f, "1", "gates_stats.yaml", fast, "--update-baseline", f->baseline, NULL);
+        expect_status(f, 0);
+    }
+    gate(f, "1", "gates_stats.yaml", fast, "--baseline", f->baseline, NULL);
+    expect_status(f, 0);
+    assert_non_null(strstr(f->r.out, "PASS      direct.latency.query.p50_ms against the baseline"));
+    gate(f, "1", "gates_stats.yaml", slow, "--baseline", f->baseline, NULL);
+    expect_status(f, 1);
+    assert_non_null(strstr(f->r.out, "FAIL      direct.latency.query.p50_ms against the baseline"));
+    assert_non_null(strstr(f->r.out, "2 runs)"));
+
+    json_t *b = json_load_file(f->baseline, 0, NULL);
+    assert_non_null(b);
+    json_t *machine =
+        json_object_get(json_object_get(json_object_get(b, "phases"), "1"), "machine");
+    assert_non_null(json_string_value(json_object_get(machine, "cpu_model")));
+    json_object_set_new(machine, "cpu_model", json_string("Another CPU 9000"));
+    assert_int_equal(json_dump_file(b, f->baseline, 0), 0);
+    json_decref(b);
+    gate(f, "1", "gates_stats.yaml", slow, "--baseline", f->baseline, NULL);
+    expect_status(f, 0);
+    assert_non_null(strstr(f->r.out, "SKIP      direct.latency.query.p50_ms against the baseline"));
+    assert_non_null(strstr(f->r.out, "Another CPU 9000"));
+    gate(f, "1", "gates_stats.yaml", slow, "--baseline", f->baseline, "--baseline-any-machine",
+         NULL);
+    expect_status(f, 1);
+    assert_non_null(strstr(f->r.out, "judged with --baseline-any-machine"));
 }
 
 static void test_failing_criterion_exits_1(void **state)
@@ -312,6 +375,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_metric_exits_3, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_scenario_fails_the_gate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_gates_file_and_options_exit_3, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_baseline_refused_from_a_failing_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slowed_run_flagged_against_recorded_baseline, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

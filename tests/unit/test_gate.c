@@ -1,8 +1,11 @@
 /*
  * Unit tests of the gates (harness/src/gate*.c): reading a gates file
  * (mistakes at file:line:column), judging metrics (pass, fail, rollback, a
- * missing metric is an error, skips say why), baseline comparison with the
- * default and a per-metric tolerance, baseline files, the benchmark JSON
+ * missing metric is an error, skips say why), the statistics of the
+ * regression test (t quantiles; a 20 % shift of a known distribution
+ * flagged, the same distribution not), baseline comparison against several
+ * runs, another machine's baseline, baseline files (runs appended, the old
+ * one-run format refused), the benchmark JSON
  * shapes, the history file and the verdict in the report. Also checks that
  * the committed ci/gates.yaml loads.
  */
@@ -41,13 +44,14 @@ static const char *const GATES = "version: 1\n"
                                  "  - name: degradation\n"
                                  "    degradation: 0.5\n"
                                  "baseline:\n"
-                                 "  tolerance: 0.10\n"
+                                 "  confidence: 0.99\n"
                                  "  metrics:\n"
                                  "    - metric: ratio.query.p95\n"
                                  "      better: smaller\n"
                                  "    - metric: load.insert.throughput_max\n"
                                  "      better: bigger\n"
-                                 "      tolerance: 0.25\n";
+                                 "      min_effect: 0.25\n"
+                                 "      confidence: 0.95\n";
 
 static gate_spec_t *load_ok(const char *text)
 {
@@ -90,8 +94,11 @@ static void test_spec_reads_rules(void **state)
     assert_null(spec->rules[4].metric); /* the degradation trigger */
     assert_true(spec->rules[4].degradation == 0.5);
     assert_int_equal(spec->rules[5].kind, GATE_RULE_REGRESSION);
-    assert_true(fabs(spec->rules[5].tolerance - 0.10) < 1e-12); /* the default */
-    assert_true(fabs(spec->rules[6].tolerance - 0.25) < 1e-12); /* its own */
+    assert_true(fabs(spec->rules[5].confidence - 0.99) < 1e-12); /* the section's */
+    assert_true(fabs(spec->rules[5].min_effect - 0.05) < 1e-12); /* the default */
+    assert_true(fabs(spec->rules[6].confidence - 0.95) < 1e-12); /* its own */
+    assert_true(fabs(spec->rules[6].min_effect - 0.25) < 1e-12);
+    assert_int_equal(spec->min_runs, 3);
     assert_true(spec->rules[6].bigger_better);
     gate_spec_destroy(spec);
 }
@@ -111,7 +118,14 @@ static void test_spec_errors_point_at_the_mistake(void **state)
     expect_error("rollback:\n  - name: r\n    metric: m\n", "g.yaml:2:5", "missing 'trigger'");
     expect_error("baseline:\n  metrics:\n    - metric: m\n      better: faster\n", "g.yaml:4:15",
                  "better: expected smaller");
-    expect_error("baseline:\n  tolerance: -1\n", "g.yaml:2:14", "fraction");
+    expect_error("baseline:\n  min_effect: -1\n", "g.yaml:2:15", "fraction");
+    /* The old band around one run: replaced, and the error names what by. */
+    expect_error("baseline:\n  tolerance: 0.10\n", "g.yaml:2:14",
+                 "give confidence (e.g. 0.99) and min_effect");
+    expect_error("baseline:\n  metrics:\n    - {metric: m, better: bigger, tolerance: 1.5}\n",
+                 "g.yaml:3:46", "tolerance is gone");
+    expect_error("baseline:\n  confidence: 1.5\n", "g.yaml:2:15", "above 0.5, below 1");
+    expect_error("baseline:\n  min_runs: 1\n", "g.yaml:2:13", "a spread needs two");
     expect_error("criteria: []\n", "g.yaml:1:1", "no criteria");
     expect_error("criteria:\n  - name: a\n   metric: m\n", "g.yaml:3:", ""); /* YAML syntax */
     expect_error("version: 2\ncriteria: []\n", "g.yaml:1:10", "version 1");
@@ -153,15 +167,54 @@ static const gate_row_t *row_for(const gate_result_t *res, const char *name)
     return NULL;
 }
 
-static gate_result_t *judge(const gate_spec_t *spec, int phase, bool with_long,
-                            const json_t *metrics, const json_t *baseline)
+static json_t *machine(int cpus, const char *model)
+{
+    return json_pack("{s:i, s:s, s:s}", "cpus", cpus, "cpu_model", model, "kernel", "6.1");
+}
+
+/* A baseline entry recorded on machine(2, "cpu A"), without samples yet. */
+static json_t *entry(void)
+{
+    return json_pack("{s:o, s:{}}", "machine", machine(2, "cpu A"), "samples");
+}
+
+/* Adds n runs' values of metric to an entry. */
+static void add_samples(json_t *e, const char *metric, size_t n, const double *values)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, json_real(values[i]));
+    json_object_set_new(json_object_get(e, "samples"), metric, list);
+}
+
+static gate_result_t *judge_on(const gate_spec_t *spec, int phase, bool with_long,
+                               const json_t *metrics, const json_t *baseline, const json_t *mach,
+                               bool any_machine)
 {
     gate_input_t in = {.phase = phase,
                        .with_long = with_long,
                        .metrics = metrics,
                        .baseline = baseline,
-                       .baseline_note = "no --baseline given"};
+                       .baseline_note = "no --baseline given",
+                       .machine = mach,
+                       .any_machine = any_machine};
     gate_result_t *res = gate_judge(spec, &in);
+    assert_non_null(res);
+    return res;
+}
+
+static gate_result_t *judge(const gate_spec_t *spec, int phase, bool with_long,
+                            const json_t *metrics, const json_t *baseline)
+{
+    json_t *here = machine(2, "cpu A");
+    gate_input_t in = {.phase = phase,
+                       .with_long = with_long,
+                       .metrics = metrics,
+                       .baseline = baseline,
+                       .baseline_note = "no --baseline given",
+                       .machine = here};
+    gate_result_t *res = gate_judge(spec, &in);
+    json_decref(here);
     assert_non_null(res);
     return res;
 }
@@ -304,37 +357,102 @@ static void test_missing_metric_is_an_error_not_a_pass(void **state)
     gate_spec_destroy(spec);
 }
 
-static void test_baseline_tolerance_and_override(void **state)
+/* Student's t quantiles against published tables. */
+static void test_t_quantiles(void **state)
+{
+    (void)state;
+    assert_true(fabs(gate_t_quantile(0.99, 4) - 3.747) < 1e-3);
+    assert_true(fabs(gate_t_quantile(0.95, 9) - 1.833) < 1e-3);
+    assert_true(fabs(gate_t_quantile(0.99, 29) - 2.462) < 1e-3);
+    assert_true(fabs(gate_t_quantile(0.975, 1) - 12.706) < 1e-3);
+    assert_true(fabs(gate_t_quantile(0.999, 2) - 22.327) < 1e-2);
+    assert_true(fabs(gate_t_quantile(0.99, 1e6) - 2.326) < 1e-3); /* the normal's */
+    assert_true(fabs(gate_t_cdf(0, 5) - 0.5) < 1e-12);
+    assert_true(fabs(gate_t_quantile(0.01, 4) + 3.747) < 1e-3);
+    assert_true(isnan(gate_t_quantile(1.0, 4)));
+}
+
+/* Fixed data of one distribution, about N(100, 2.4^2): ten values for the
+ * baseline's runs (mean 99.83, sd 2.40) and twenty fresh ones (mean 99.89,
+ * sd 2.34; the largest 1.75 sd above the baseline's mean), written out so
+ * that the test never depends on a generator. */
+static const double BASE_RUNS[10] = {101.93, 97.42, 100.86, 103.51, 98.77,
+                                     99.64,  95.80, 102.29, 100.12, 97.95};
+static const double FRESH[20] = {99.11,  102.87, 96.63,  100.48, 104.02, 98.25,  101.37,
+                                 97.08,  100.95, 99.72,  103.16, 95.94,  101.81, 98.69,
+                                 100.21, 96.98,  102.44, 99.37,  97.71,  101.06};
+
+static void test_stats_flag_a_shift_not_noise(void **state)
+{
+    (void)state;
+    gate_stat_t st;
+    /* The same distribution: never flagged at 99 % (a one-in-a-hundred
+     * draw could be; these twenty are not). */
+    for (size_t i = 0; i < 20; i++) {
+        assert_int_equal(gate_stat_test(BASE_RUNS, 10, FRESH[i], false, 0.99, 0.05, &st), 0);
+        if (st.flagged)
+            fail_msg("fresh draw %zu (%.2f) flagged, bound %.2f", i, FRESH[i], st.bound);
+    }
+    /* Shifted by 20 %: every one flagged. */
+    for (size_t i = 0; i < 20; i++) {
+        assert_int_equal(gate_stat_test(BASE_RUNS, 10, FRESH[i] * 1.2, false, 0.99, 0.05, &st), 0);
+        if (!st.flagged)
+            fail_msg("shifted draw %zu (%.2f) not flagged, bound %.2f", i, FRESH[i] * 1.2,
+                     st.bound);
+    }
+    /* The bound is the prediction interval's: mean + t(0.99, 9) sd sqrt(1 + 1/10). */
+    gate_stat_test(BASE_RUNS, 10, 100, false, 0.99, 0.05, &st);
+    assert_true(fabs(st.mean - 99.829) < 1e-9);
+    assert_true(fabs(st.bound - (st.mean + gate_t_quantile(0.99, 9) * st.sd * sqrt(1.1))) < 1e-9);
+    /* A throughput: worse is smaller, a 20 % drop flagged, +20 % not. */
+    assert_int_equal(gate_stat_test(BASE_RUNS, 10, 80, true, 0.99, 0.05, &st), 0);
+    assert_true(st.flagged);
+    gate_stat_test(BASE_RUNS, 10, 120, true, 0.99, 0.05, &st);
+    assert_false(st.flagged);
+    /* A steady baseline: the minimum effect decides (+4 % passes, +6 % fails). */
+    const double steady[3] = {1000, 1000.5, 999.5};
+    gate_stat_test(steady, 3, 1040, false, 0.99, 0.05, &st);
+    assert_false(st.flagged);
+    assert_true(fabs(st.bound - 1050) < 1e-9);
+    gate_stat_test(steady, 3, 1060, false, 0.99, 0.05, &st);
+    assert_true(st.flagged);
+    /* One run has no spread: no test. */
+    assert_int_equal(gate_stat_test(steady, 1, 1000, false, 0.99, 0.05, &st), -1);
+}
+
+static void test_baseline_runs_judge_the_run(void **state)
 {
     (void)state;
     gate_spec_t *spec = load_ok(GATES);
     json_t *m = good_metrics();
-    json_t *base =
-        json_pack("{s:f, s:f}", "ratio.query.p95", 3.8, "load.insert.throughput_max", 1250.0);
-    /* ratio 4.0 vs 3.8: +5.3 % within 10 %; throughput 1000 vs 1250: -20 %
-     * within its own 25 %. */
+    json_t *base = entry();
+    const double ratios[5] = {3.9, 4.1, 4.0, 3.95, 4.05};
+    const double rates[5] = {1010, 1000, 990, 1005, 995};
+    add_samples(base, "ratio.query.p95", 5, ratios);
+    add_samples(base, "load.insert.throughput_max", 5, rates);
+    /* ratio 4.0 and throughput 1000: the baseline's own. */
     gate_result_t *res = judge(spec, 3, true, m, base);
     const gate_row_t *r = row_for(res, "ratio.query.p95 against the baseline");
     assert_int_equal(r->outcome, GATE_PASS);
-    assert_true(fabs(r->bound - 3.8 * 1.1) < 1e-9);
     assert_int_equal(r->cmp, GATE_LE);
+    assert_non_null(strstr(r->note, "5 runs"));
     const gate_row_t *t = row_for(res, "load.insert.throughput_max against the baseline");
     assert_int_equal(t->outcome, GATE_PASS);
     assert_int_equal(t->cmp, GATE_GE);
-    assert_true(fabs(t->bound - 1250 * 0.75) < 1e-9);
+    assert_true(fabs(t->bound - 750) < 1e-9); /* its own min_effect of 25 % decides */
     assert_int_equal(row_for(res, "degradation")->outcome, GATE_PASS);
     assert_int_equal(res->verdict, GATE_PASS);
     gate_result_destroy(res);
 
-    /* +15 % on the ratio: past the default 10 %. */
-    json_object_set_new(base, "ratio.query.p95", json_real(4.0 / 1.15));
+    /* +20 % on the ratio: flagged. */
+    json_object_set_new(m, "ratio.query.p95", json_real(4.8));
     res = judge(spec, 3, true, m, base);
     assert_int_equal(row_for(res, "ratio.query.p95 against the baseline")->outcome, GATE_FAIL);
     assert_int_equal(res->verdict, GATE_FAIL);
     gate_result_destroy(res);
 
     /* Throughput halved and more: a regression and the degradation trigger. */
-    json_object_set_new(base, "ratio.query.p95", json_real(4.0));
+    json_object_set_new(m, "ratio.query.p95", json_real(4.0));
     json_object_set_new(m, "load.insert.throughput_max", json_real(400));
     res = judge(spec, 3, true, m, base);
     assert_int_equal(row_for(res, "load.insert.throughput_max against the baseline")->outcome,
@@ -342,13 +460,39 @@ static void test_baseline_tolerance_and_override(void **state)
     const gate_row_t *d = row_for(res, "degradation");
     assert_int_equal(d->outcome, GATE_ROLLBACK);
     assert_string_equal(d->metric, "load.insert.throughput_max");
-    assert_true(fabs(d->figure - 68.0) < 1e-9); /* (1250 - 400) / 1250 */
+    assert_true(fabs(d->figure - 60.0) < 1e-9); /* (1000 - 400) / 1000, against the mean */
     assert_int_equal(res->verdict, GATE_ROLLBACK);
     gate_result_destroy(res);
 
+    /* Another machine: not compared, and says why; judged when asked. */
+    json_object_set_new(m, "load.insert.throughput_max", json_real(1000));
+    json_object_set_new(m, "ratio.query.p95", json_real(4.8));
+    json_t *other = machine(8, "cpu B");
+    res = judge_on(spec, 3, true, m, base, other, false);
+    r = row_for(res, "ratio.query.p95 against the baseline");
+    assert_int_equal(r->outcome, GATE_SKIP);
+    assert_non_null(strstr(r->note, "another machine"));
+    assert_non_null(strstr(r->note, "8 of cpu B"));
+    assert_int_equal(row_for(res, "degradation")->outcome, GATE_SKIP);
+    assert_int_equal(res->verdict, GATE_PASS);
+    gate_result_destroy(res);
+    res = judge_on(spec, 3, true, m, base, other, true);
+    r = row_for(res, "ratio.query.p95 against the baseline");
+    assert_int_equal(r->outcome, GATE_FAIL);
+    assert_non_null(strstr(r->note, "--baseline-any-machine"));
+    gate_result_destroy(res);
+    json_decref(other);
+
+    /* Two runs are fewer than min_runs (3): an error, not a pass. */
+    add_samples(base, "ratio.query.p95", 2, ratios);
+    res = judge(spec, 3, true, m, base);
+    r = row_for(res, "ratio.query.p95 against the baseline");
+    assert_int_equal(r->outcome, GATE_ERROR);
+    assert_non_null(strstr(r->note, "needs 3"));
+    gate_result_destroy(res);
+
     /* A baseline without the metric: refresh it, an error. */
-    json_object_del(base, "ratio.query.p95");
-    json_object_set_new(m, "load.insert.throughput_max", json_real(1250));
+    json_object_del(json_object_get(base, "samples"), "ratio.query.p95");
     res = judge(spec, 3, true, m, base);
     r = row_for(res, "ratio.query.p95 against the baseline");
     assert_int_equal(r->outcome, GATE_ERROR);
@@ -368,60 +512,143 @@ static void test_degradation_watches_only_its_metrics(void **state)
                                 "    watch: [load.insert.throughput_max]\n"
                                 "baseline:\n"
                                 "  metrics:\n"
-                                "    - {metric: ratio.query.p95, better: smaller, tolerance: 3}\n"
+                                "    - {metric: ratio.query.p95, better: smaller}\n"
                                 "    - {metric: load.insert.throughput_max, better: bigger}\n");
     json_t *m = good_metrics();
-    /* The noisy ratio tripled (within its own tolerance): not a rollback,
-     * as the trigger does not watch it. */
-    json_t *base =
-        json_pack("{s:f, s:f}", "ratio.query.p95", 4.0 / 3, "load.insert.throughput_max", 1000.0);
+    /* The ratio tripled: a regression, but not a rollback, as the trigger
+     * does not watch it. */
+    json_t *base = entry();
+    const double ratios[3] = {4.0 / 3, 4.1 / 3, 3.9 / 3};
+    const double rates[3] = {1000, 1001, 999};
+    add_samples(base, "ratio.query.p95", 3, ratios);
+    add_samples(base, "load.insert.throughput_max", 3, rates);
     gate_result_t *res = judge(spec, 3, false, m, base);
     const gate_row_t *d = row_for(res, "degradation");
     assert_int_equal(d->outcome, GATE_PASS);
     assert_string_equal(d->metric, "load.insert.throughput_max");
-    assert_int_equal(res->verdict, GATE_PASS);
+    assert_int_equal(res->verdict, GATE_FAIL);
     gate_result_destroy(res);
     json_decref(base);
     json_decref(m);
     gate_spec_destroy(spec);
 }
 
-static void test_baseline_file_keeps_other_phases(void **state)
+static json_t *facts(const char *commit, int cpus)
+{
+    return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:s}", "git_commit", commit, "machine",
+                     machine(cpus, "cpu A"), "settings", "mode", "both", "with_long", true, "time",
+                     "2025-01-01T00:00:00Z", "verdict", "PASS");
+}
+
+static int store(const char *path, const char *key, const json_t *m, const json_t *f, bool restart,
+                 int *runs, char *why)
+{
+    char err[512];
+    int rc = gate_baseline_store(path, key, m, f, restart, 3, runs, why, 200, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("store: %s", err);
+    return rc;
+}
+
+static size_t n_samples(const char *path, const char *key, const char *metric)
+{
+    char err[512];
+    json_t *e = gate_baseline_load(path, key, err, sizeof(err));
+    if (!e)
+        fail_msg("load: %s", err);
+    size_t n = json_array_size(json_object_get(json_object_get(e, "samples"), metric));
+    json_decref(e);
+    return n;
+}
+
+static void test_baseline_file_keeps_runs_and_other_phases(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/dbev-test-gate-XXXXXX", path[256], err[512];
+    char dir[] = "/tmp/dbev-test-gate-XXXXXX", path[256], err[512], why[200];
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/sub/baseline.json", dir);
-    json_t *m1 = json_pack("{s:f}", "ratio.query.p95", 3.0);
-    json_t *m3 = json_pack("{s:f}", "ratio.query.p95", 5.0);
-    json_t *facts = json_pack("{s:s}", "git_commit", "abc");
-    assert_int_equal(gate_baseline_store(path, "1", m1, facts, err, sizeof(err)), 0);
-    assert_int_equal(gate_baseline_store(path, "3", m3, NULL, err, sizeof(err)), 0);
-    json_t *got = gate_baseline_load(path, "1", err, sizeof(err));
-    assert_non_null(got);
-    assert_true(json_equal(got, m1));
-    json_decref(got);
-    got = gate_baseline_load(path, "3", err, sizeof(err));
-    assert_true(json_equal(got, m3));
-    json_decref(got);
+    json_t *m1 = json_pack("{s:f, s:s}", "probe.query.p50_ms", 3.0, "not", "a number");
+    json_t *m3 = json_pack("{s:f}", "probe.query.p50_ms", 5.0);
+    json_t *fa = facts("abc", 2), *fb = facts("def", 2), *fc = facts("def", 4);
+    int runs = 0;
+    store(path, "1", m1, fa, false, &runs, why);
+    assert_int_equal(runs, 1);
+    assert_non_null(strstr(why, "no entry yet"));
+    store(path, "1", m1, fa, false, &runs, why); /* same commit, machine, settings: joins */
+    assert_int_equal(runs, 2);
+    assert_string_equal(why, "");
+    store(path, "3", m3, fa, false, &runs, why);
+    assert_int_equal(n_samples(path, "1", "probe.query.p50_ms"), 2);
+    assert_int_equal(n_samples(path, "3", "probe.query.p50_ms"), 1);
+    assert_int_equal(n_samples(path, "1", "not"), 0); /* numbers only */
+    /* At most max_runs (3), the newest. */
+    store(path, "1", m1, fa, false, &runs, why);
+    store(path, "1", m1, fa, false, &runs, why);
+    assert_int_equal(runs, 3);
+    assert_int_equal(n_samples(path, "1", "probe.query.p50_ms"), 3);
+    /* A new commit, another machine, or asked to: the entry starts over. */
+    store(path, "1", m1, fb, false, &runs, why);
+    assert_int_equal(runs, 1);
+    assert_non_null(strstr(why, "commit abc"));
+    store(path, "1", m1, fc, false, &runs, why);
+    assert_int_equal(runs, 1);
+    assert_non_null(strstr(why, "machine differs"));
+    store(path, "1", m1, fc, true, &runs, why);
+    assert_int_equal(runs, 1);
+    assert_non_null(strstr(why, "asked"));
+    json_t *e = gate_baseline_load(path, "1", err, sizeof(err));
+    assert_string_equal(json_string_value(json_object_get(e, "git_commit")), "def");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(e, "machine"), "cpus")), 4);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(e, "settings"), "mode")),
+                        "both");
+    json_decref(e);
     assert_null(gate_baseline_load(path, "2", err, sizeof(err)));
-    assert_non_null(strstr(err, "no metrics for phase 2"));
-    json_t *root = json_load_file(path, 0, NULL);
-    const json_t *entry = json_object_get(json_object_get(root, "phases"), "1");
-    assert_string_equal(json_string_value(json_object_get(entry, "git_commit")), "abc");
-    json_decref(root);
-    /* A file that is not JSON is not overwritten. */
+    assert_non_null(strstr(err, "no entry for phase 2"));
+
+    /* The old one-run format: refused with what to do, never judged. */
     FILE *f = fopen(path, "w");
+    fputs("{\"schema_version\": 1, \"phases\": {\"1\": {\"metrics\": {\"a\": 1}}}}", f);
+    fclose(f);
+    assert_null(gate_baseline_load(path, "1", err, sizeof(err)));
+    assert_non_null(strstr(err, "old one-run format"));
+    assert_non_null(strstr(err, "ci/gate --refresh-baseline"));
+    /* ... and storing into it starts that phase over in the new format. */
+    store(path, "1", m1, fa, false, &runs, why);
+    assert_non_null(strstr(why, "old one-run format"));
+    assert_int_equal(n_samples(path, "1", "probe.query.p50_ms"), 1);
+
+    /* A file that is not JSON is not overwritten. */
+    f = fopen(path, "w");
     fputs("{broken", f);
     fclose(f);
-    assert_int_equal(gate_baseline_store(path, "1", m1, NULL, err, sizeof(err)), -1);
+    assert_int_equal(
+        gate_baseline_store(path, "1", m1, fa, false, 3, &runs, why, sizeof(why), err, sizeof(err)),
+        -1);
     assert_non_null(strstr(err, "not overwriting"));
     json_decref(m1);
     json_decref(m3);
-    json_decref(facts);
+    json_decref(fa);
+    json_decref(fb);
+    json_decref(fc);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
+}
+
+static void test_machine_facts(void **state)
+{
+    (void)state;
+    json_t *m = gate_machine_facts();
+    assert_true(json_integer_value(json_object_get(m, "cpus")) >= 1);
+    assert_non_null(json_string_value(json_object_get(m, "cpu_model")));
+    assert_non_null(json_string_value(json_object_get(m, "kernel")));
+    char why[200];
+    assert_false(gate_machine_differs(m, m, why, sizeof(why)));
+    json_t *other = machine(64, "cpu Z");
+    assert_true(gate_machine_differs(other, m, why, sizeof(why)));
+    assert_non_null(strstr(why, "64 cores of cpu Z"));
+    json_decref(other);
+    json_decref(m);
 }
 
 static const json_t *entry_named(const json_t *array, const char *name)
@@ -555,9 +782,12 @@ int main(void)
         cmocka_unit_test(test_judge_fail_and_rollback),
         cmocka_unit_test(test_skipped_scenario_fails_unless_allowed),
         cmocka_unit_test(test_missing_metric_is_an_error_not_a_pass),
-        cmocka_unit_test(test_baseline_tolerance_and_override),
+        cmocka_unit_test(test_t_quantiles),
+        cmocka_unit_test(test_stats_flag_a_shift_not_noise),
+        cmocka_unit_test(test_baseline_runs_judge_the_run),
         cmocka_unit_test(test_degradation_watches_only_its_metrics),
-        cmocka_unit_test(test_baseline_file_keeps_other_phases),
+        cmocka_unit_test(test_baseline_file_keeps_runs_and_other_phases),
+        cmocka_unit_test(test_machine_facts),
         cmocka_unit_test(test_benchmark_json_shapes),
         cmocka_unit_test(test_verdict_goes_into_the_report),
     };

@@ -29,8 +29,9 @@
     "\"c-1\",\"timestamp\":\"2025-10-30T10:00:00.000Z\",\"service\":\"fuzz\",\"payload\":"
 
 static const char *const generated[] = {
-    ENV_HEAD "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT $1, $2, $3\",\"params\":[1,\"a\",{\"k\":[]}],"
-             "\"options\":{\"timeout_ms\":10,\"max_rows\":5}}}",
+    ENV_HEAD
+    "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT $1, $2, $3\",\"params\":[1,\"a\",{\"k\":[]}],"
+    "\"options\":{\"timeout_ms\":10,\"max_rows\":5}}}",
     ENV_HEAD "{\"operation_type\":\"INSERT\",\"table\":\"s.t\",\"data\":{\"a\":1,\"b\":null},"
              "\"returning\":\"a, b\"}}",
     ENV_HEAD "{\"operation_type\":\"UPDATE\",\"table\":\"t\",\"data\":{\"a\":true},\"where\":"

@@ -18,6 +18,7 @@ static const char *good = "name: insert then read\n"
                           "    expect: {row_count: 1, latency_ms_max: 500}\n"
                           "    save: {row: 'rows[0]'}\n"
                           "  - query: SELECT 1 AS one\n"
+                          "    repeat: 50\n"
                           "    expect: {rows: [{one: 1}]}\n"
                           "  - until:\n"
                           "      sql: SELECT count(*) AS n FROM t\n"
@@ -44,6 +45,8 @@ static void test_good_scenario_loads(void **state)
     assert_int_equal((int)sc->steps[0].max_latency_ms, 500);
     assert_string_equal(sc->steps[0].where, "good.yaml:6:5");
     assert_int_equal(sc->steps[1].op, DBEV_OP_SELECT);
+    assert_int_equal(sc->steps[1].repeat, 50);
+    assert_int_equal(sc->steps[0].repeat, 1);
     assert_int_equal(sc->steps[2].kind, STEP_UNTIL);
     assert_int_equal(sc->steps[2].timeout_ms, 2000);
     assert_int_equal(sc->steps[2].children[0].kind, STEP_SQL);
@@ -86,6 +89,10 @@ static void test_mistakes_are_pointed_at(void **state)
                  "mapping of the operation");
     expect_error("name: x\nproves: y\nfoo: 1\nsteps:\n  - sql: SELECT 1\n", "bad.yaml:3:6",
                  "unknown scenario key 'foo'");
+    expect_error("name: x\nproves: y\nsteps:\n  - sql: SELECT 1\n    repeat: 3\n", "bad.yaml:5:13",
+                 "only an operation step repeats");
+    expect_error("name: x\nproves: y\nsteps:\n  - query: SELECT 1\n    repeat: 0\n",
+                 "bad.yaml:5:13", "repeat must be a whole number");
     expect_error("name: [x\n", "bad.yaml:", "");
 }
 
