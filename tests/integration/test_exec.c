@@ -15,6 +15,7 @@
 
 #include "exec.h"
 #include "pg_kit.h"
+#include "test_timeout.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -75,7 +76,7 @@ static adapter_exec_t *new_exec(int64_t recovery_ms)
                                 .breaker_failure_threshold = 5,
                                 .breaker_recovery_ms = recovery_ms,
                                 .breaker_success_threshold = 3,
-                                .default_timeout_ms = 10000,
+                                .default_timeout_ms = test_ms(10000),
                                 .dedupe_retention_ms = 24 * 3600 * 1000LL,
                                 .logger = &logger};
     char err[512];

@@ -168,6 +168,7 @@ static void run_load(fixture_t *f, const char *body_json, const char *expect_jso
     json_decref(body);
     json_decref(expect);
     json_decref(out->res.outcome);
+    json_decref(out->res.metrics);
 }
 
 static json_int_t jint(const json_t *obj, const char *path)
@@ -439,6 +440,8 @@ static void test_two_loads_share_a_client(void **state)
             dbev_report_load_hist(dbev_report_step_load(p[i].res.report_step));
         assert_int_equal(dbev_hist_count(hist), want[i]);
         dbev_report_destroy(p[i].report);
+        json_decref(p[i].res.outcome);
+        json_decref(p[i].res.metrics);
     }
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM items WHERE name LIKE 'p-%'"),
                      200);
