@@ -2,15 +2,21 @@
 # README's Quick start, plus the few a developer wants day to day.
 #   make run    install what is missing, build, run the main job
 #   make test   the same, then every test through ctest
+#               (SANITIZE=address,undefined: under ASan+UBSan, in build-asan)
+#   make fuzz   build the libFuzzer targets (clang) in FUZZ_DIR and run each
+#               FUZZ_SECONDS over a copy of its corpus; fuzz-merge keeps the finds
 #   make replay-check  run the suite (no long loads), replaying each trace
-BUILD_DIR  ?= build
-BUILD_TYPE ?= RelWithDebInfo
 SANITIZE   ?=
+# A sanitizer build gets a dir of its own (build-asan), so the plain one stays.
+BUILD_DIR  ?= $(if $(SANITIZE),build-asan,build)
+BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS  += --no-print-directory
 CMAKE_ARGS ?=
+FUZZ_DIR   ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build run test replay-check bench format format-check clean
+.PHONY: all deps configure build run test replay-check bench fuzz fuzz-build fuzz-merge format format-check clean
 
 all: build
 
@@ -30,6 +36,17 @@ run: build
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+fuzz-build: deps
+	@CC=clang cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBEV_FUZZ=ON \
+	    -DCMAKE_C_COMPILER=clang $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(FUZZ_DIR) --target fuzz_targets -j $(JOBS)
+
+fuzz: fuzz-build
+	@fuzz/run $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+fuzz-merge: fuzz-build
+	@fuzz/run --merge $(FUZZ_DIR)
 
 # Every scenario without faults or loads is run, then its trace replayed on a
 # fresh database with the same fixtures: a different answer fails it.

@@ -149,8 +149,8 @@ static void must(PGconn *conn, const char *sql)
     PQclear(res);
 }
 
-/* The request event of row i (prefix keeps the runs' keys apart). */
-static char *event_text(const char *prefix, long i)
+/* A request event around payload (JSON text): fresh ids, stamped now. */
+static char *request_text(const char *payload)
 {
     char id[40], corr[40], ts[DBEV_ISO8601_SIZE];
     dbev_uuid_new(id);
@@ -160,32 +160,35 @@ static char *event_text(const char *prefix, long i)
     if (asprintf(&text,
                  "{\"event_id\":\"%s\",\"event_type\":\"DATABASE_QUERY_REQUESTED\","
                  "\"correlation_id\":\"%s\",\"timestamp\":\"%s\",\"service\":\"bench\","
-                 "\"payload\":{\"operation_type\":\"INSERT\",\"table\":\"bench_rows\","
-                 "\"data\":{\"id\":\"%s-%ld\",\"agent_name\":\"agent-researcher\","
-                 "\"status\":\"in_progress\",\"score\":0.95},\"options\":{\"timeout_ms\":"
-                 "60000}}}",
-                 id, corr, ts, prefix, i) < 0)
+                 "\"payload\":%s}",
+                 id, corr, ts, payload) < 0)
         exit(1);
     return text;
+}
+
+/* The request event of row i (prefix keeps the runs' keys apart). */
+static char *event_text(const char *prefix, long i)
+{
+    char payload[512];
+    snprintf(payload, sizeof(payload),
+             "{\"operation_type\":\"INSERT\",\"table\":\"bench_rows\","
+             "\"data\":{\"id\":\"%s-%ld\",\"agent_name\":\"agent-researcher\","
+             "\"status\":\"in_progress\",\"score\":0.95},\"options\":{\"timeout_ms\":"
+             "60000}}",
+             prefix, i);
+    return request_text(payload);
 }
 
 /* A SELECT request for the row written as prefix-i. */
 static char *select_text(const char *prefix, long i)
 {
-    char id[40], corr[40], ts[DBEV_ISO8601_SIZE];
-    dbev_uuid_new(id);
-    dbev_uuid_new(corr);
-    dbev_iso8601(dbev_wall_us(), ts, sizeof(ts));
-    char *text = NULL;
-    if (asprintf(&text,
-                 "{\"event_id\":\"%s\",\"event_type\":\"DATABASE_QUERY_REQUESTED\","
-                 "\"correlation_id\":\"%s\",\"timestamp\":\"%s\",\"service\":\"bench\","
-                 "\"payload\":{\"operation_type\":\"SELECT\",\"sql\":\"SELECT id, score FROM "
-                 "bench_rows WHERE id = $1\",\"params\":[\"%s-%ld\"],\"options\":{\"timeout_ms\":"
-                 "60000}}}",
-                 id, corr, ts, prefix, i) < 0)
-        exit(1);
-    return text;
+    char payload[512];
+    snprintf(payload, sizeof(payload),
+             "{\"operation_type\":\"SELECT\",\"sql\":\"SELECT id, score FROM "
+             "bench_rows WHERE id = $1\",\"params\":[\"%s-%ld\"],\"options\":{\"timeout_ms\":"
+             "60000}}",
+             prefix, i);
+    return request_text(payload);
 }
 
 static dbev_request_t *decode(const char *text)

@@ -5,6 +5,12 @@
 # they link a small library of just those sources (dbev_adb_pgenv) rather
 # than all of dbev_harness_core: the database side's tests then build and run
 # whatever state the rest of the harness is in.
+#
+# DBEV_PG_KIT (a throwaway server + database + schema, pg_kit.h) is one more
+# source of each test that wants it, so it links with whichever pgenv
+# library that test has (this one or dbev_harness_core); sql.cmake and
+# harness_direct.cmake, included after this file, use it too.
+set(DBEV_PG_KIT ${CMAKE_CURRENT_LIST_DIR}/integration/pg_kit.c)
 if(TARGET dbev_adapter_core)
     dbev_add_test(test_sqlbuild SOURCES unit/test_sqlbuild.c LIBS dbev_adapter_core LABELS unit)
     dbev_add_test(test_typemap SOURCES unit/test_typemap.c LIBS dbev_adapter_core LABELS unit)
@@ -16,20 +22,20 @@ if(TARGET dbev_adapter_core)
                                           ${CMAKE_SOURCE_DIR}/harness/src/sha256.c)
         target_include_directories(dbev_adb_pgenv PUBLIC ${CMAKE_SOURCE_DIR}/harness/src)
         target_link_libraries(dbev_adb_pgenv PUBLIC dbev_common PkgConfig::LIBPQ Threads::Threads)
-        dbev_add_test(test_exec SOURCES integration/test_exec.c
+        dbev_add_test(test_exec SOURCES integration/test_exec.c ${DBEV_PG_KIT}
                       LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
-        dbev_add_test(test_exec_session SOURCES integration/test_exec_session.c
+        dbev_add_test(test_exec_session SOURCES integration/test_exec_session.c ${DBEV_PG_KIT}
                       LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
         # every refused keyword, in every spelling, at the decoder and the executor
-        dbev_add_test(test_exec_refusals SOURCES integration/test_exec_refusals.c
+        dbev_add_test(test_exec_refusals SOURCES integration/test_exec_refusals.c ${DBEV_PG_KIT}
                       LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
-        dbev_add_test(test_exec_privilege SOURCES integration/test_exec_privilege.c
+        dbev_add_test(test_exec_privilege SOURCES integration/test_exec_privilege.c ${DBEV_PG_KIT}
                       LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
     endif()
 endif()
 
 # The pool's limits of seeds 003 and 004 (issue 13).
 if(TARGET dbev_adb_pgenv)
-    dbev_add_test(test_pool_limits SOURCES integration/test_pool_limits.c
+    dbev_add_test(test_pool_limits SOURCES integration/test_pool_limits.c ${DBEV_PG_KIT}
                   LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
 endif()

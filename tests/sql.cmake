@@ -9,7 +9,7 @@ dbev_add_test(test_sql_ident SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_sql_ide
               LIBS dbev_sql LABELS unit)
 dbev_add_test(test_sql_sqlstate SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_sql_sqlstate.c
               LIBS dbev_sql LABELS unit)
-# dbev_adb_pgenv (pgenv of the harness alone) comes from adapter_db.cmake,
+# dbev_adb_pgenv (pgenv of the harness alone) and DBEV_PG_KIT come from adapter_db.cmake,
 # included before this file.
-dbev_add_test(test_sql_pg SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_sql_pg.c
+dbev_add_test(test_sql_pg SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_sql_pg.c ${DBEV_PG_KIT}
               LIBS dbev_sql dbev_adb_pgenv LABELS integration TIMEOUT 300)

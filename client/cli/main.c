@@ -333,8 +333,10 @@ static json_t *parse_object(const char *opt, const char *text)
     json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
     if (!v)
         bad_usage("%s: invalid JSON at column %d: %s", opt, jerr.column, jerr.text);
-    if (!json_is_object(v))
+    if (!json_is_object(v)) {
+        json_decref(v); /* bad_usage exits: nothing else would free it */
         bad_usage("%s: expected a JSON object like '{\"id\":1}'", opt);
+    }
     return v;
 }
 

@@ -920,13 +920,7 @@ int dbev_client_poll(dbev_client_t *client, int timeout_ms)
                 pthread_cond_wait(&client->done_cond, &client->lock);
         } else {
             struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += timeout_ms / 1000;
-            ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            dbev_mono_deadline(timeout_ms, &ts);
             while (!client->qhead)
                 if (pthread_cond_timedwait(&client->done_cond, &client->lock, &ts) == ETIMEDOUT)
                     break;

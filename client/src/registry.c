@@ -363,13 +363,7 @@ static bool reg_synced(const dbev_registry_t *reg)
 int dbev_registry_sync(dbev_registry_t *reg, int timeout_ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    dbev_mono_deadline(timeout_ms, &ts);
     pthread_mutex_lock(&reg->lock);
     bool ok;
     while (!(ok = reg_synced(reg)))

@@ -21,6 +21,14 @@ int64_t dbev_mono_us(void);
 /** Wall clock in microseconds since the Unix epoch. */
 int64_t dbev_wall_us(void);
 
+struct timespec;
+/**
+ * @brief The monotonic time timeout_ms from now, written to ts: the deadline
+ *        pthread_cond_timedwait() takes for a condition variable set to
+ *        CLOCK_MONOTONIC (pthread_condattr_setclock).
+ */
+void dbev_mono_deadline(int64_t timeout_ms, struct timespec *ts);
+
 /**
  * @brief Formats a wall-clock time as ISO-8601 UTC with milliseconds,
  *        e.g. "2025-10-30T10:00:00.000Z" (the seeds' timestamp format).

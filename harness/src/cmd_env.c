@@ -322,26 +322,6 @@ static double ms_since(int64_t t0)
 /* ---- env up ------------------------------------------------------------- */
 
 /* Prints `export NAME='value'` with the value quoted for POSIX shells. */
-static void print_export(const char *name, const char *value)
-{
-    printf("export %s='", name);
-    for (const char *p = value; *p; p++) {
-        if (*p == '\'')
-            fputs("'\\''", stdout);
-        else
-            putchar(*p);
-    }
-    printf("'\n");
-}
-
-static const char *conninfo_value(PQconninfoOption *opts, const char *key)
-{
-    for (PQconninfoOption *o = opts; o && o->keyword; o++)
-        if (strcmp(o->keyword, key) == 0 && o->val && *o->val)
-            return o->val;
-    return NULL;
-}
-
 /* The adapter (POSTGRES_*), the CLI and psql (PG*) connect as the adapter's
  * role; setup (migrate, fixtures) takes DBEV_PG_ADMIN_DSN, the superuser's. */
 static void print_settings(const envs_t *e)
@@ -349,24 +329,12 @@ static void print_settings(const envs_t *e)
     char dsn[4096], admin[4096];
     pgenv_dsn_as(e->pg, NULL, PGENV_APP_ROLE, dsn, sizeof(dsn));
     pgenv_dsn(e->pg, NULL, admin, sizeof(admin));
-    print_export("KAFKA_BOOTSTRAP_SERVERS", mockenv_bootstrap(e->kafka));
-    print_export("DBEV_ENV", mockenv_env_name(e->kafka));
-    PQconninfoOption *parsed = PQconninfoParse(dsn, NULL);
+    sandbox_put_export(stdout, "KAFKA_BOOTSTRAP_SERVERS", mockenv_bootstrap(e->kafka));
+    sandbox_put_export(stdout, "DBEV_ENV", mockenv_env_name(e->kafka));
     /* libpq's own variables, and the POSTGRES_* ones the seeds' services use. */
-    static const char *const keys[][3] = {{"host", "PGHOST", "POSTGRES_HOST"},
-                                          {"port", "PGPORT", "POSTGRES_PORT"},
-                                          {"user", "PGUSER", "POSTGRES_USER"},
-                                          {"dbname", "PGDATABASE", "POSTGRES_DATABASE"}};
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        const char *v = conninfo_value(parsed, keys[i][0]);
-        if (v) {
-            print_export(keys[i][1], v);
-            print_export(keys[i][2], v);
-        }
-    }
-    PQconninfoFree(parsed);
-    print_export("DBEV_PG_DSN", dsn);
-    print_export("DBEV_PG_ADMIN_DSN", admin);
+    sandbox_put_pg_exports(stdout, dsn);
+    sandbox_put_export(stdout, "DBEV_PG_DSN", dsn);
+    sandbox_put_export(stdout, "DBEV_PG_ADMIN_DSN", admin);
     fflush(stdout);
 }
 

@@ -10,13 +10,17 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct judge {
     load_verdict_t *v;
     bool failed, errored;
+    bool warned; /* a timing bound missed under DBEV_TIMING_ADVISORY: say so, even in a pass */
 } judge_t;
 
+static void append(char *buf, size_t size, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 static void append(char *buf, size_t size, const char *fmt, va_list ap)
 {
     size_t len = strlen(buf);
@@ -99,6 +103,31 @@ static const load_phase_t *knee_held(const load_figures_t *f, const load_phase_t
     return held;
 }
 
+/*
+ * Whether latency and throughput bounds only warn. A sanitizer build runs
+ * every request 2-3 times slower, so there a bound judges the
+ * instrumentation, not dbev: the scenario suites of a SANITIZE build set
+ * DBEV_TIMING_ADVISORY=1 (tests/CMakeLists.txt), and a missed bound is then
+ * named in the message without failing the step, as librdkafka's
+ * TIMING_ASSERT only warns under valgrind. Losses, doubles and error rates
+ * are judged as always.
+ */
+static bool timing_advisory(void)
+{
+    const char *s = getenv("DBEV_TIMING_ADVISORY");
+    return s && *s && strcmp(s, "0") != 0;
+}
+
+static void timing_missed(judge_t *j)
+{
+    if (timing_advisory()) {
+        note(j->v->message, sizeof(j->v->message), "%s",
+             "not failing: DBEV_TIMING_ADVISORY (sanitizer build)");
+        j->warned = true;
+    } else
+        j->failed = true;
+}
+
 static void judge_percentile(judge_t *j, const json_t *expect, const char *key, const char *label,
                              int64_t actual_us, bool stress)
 {
@@ -119,7 +148,7 @@ static void judge_percentile(judge_t *j, const json_t *expect, const char *key, 
     if (ms(actual_us) > bound) {
         note(j->v->message, sizeof(j->v->message), "%s %.1f ms > bound %g ms", label, ms(actual_us),
              bound);
-        j->failed = true;
+        timing_missed(j);
     }
 }
 
@@ -177,7 +206,7 @@ static void judge_error_rate(judge_t *j, const json_t *v, const load_figures_t *
 void load_judge(const json_t *expect, const load_figures_t *f, bool stress, load_verdict_t *verdict)
 {
     memset(verdict, 0, sizeof(*verdict));
-    judge_t j = {verdict, false, false};
+    judge_t j = {verdict, false, false, false};
     if (expect && !json_is_object(expect)) {
         misuse(&j, "expect must be a mapping");
         expect = NULL;
@@ -194,7 +223,7 @@ void load_judge(const json_t *expect, const load_figures_t *f, bool stress, load
             if (rate < bound) {
                 note(verdict->message, sizeof(verdict->message),
                      "the highest rate that held is %.0f/s < min_throughput %g/s", rate, bound);
-                j.failed = true;
+                timing_missed(&j);
             }
         } else if (v) {
             double bound = json_number_value(v);
@@ -204,7 +233,7 @@ void load_judge(const json_t *expect, const load_figures_t *f, bool stress, load
                 note(verdict->message, sizeof(verdict->message),
                      "throughput %.1f/s < min_throughput %g/s (%lld answers in %.2f s)",
                      f->throughput, bound, (long long)f->answered, (double)f->duration_us / 1e6);
-                j.failed = true;
+                timing_missed(&j);
             }
         }
         judge_percentile(&j, expect, "p50_ms", "p50", f->p50_us, stress);
@@ -287,7 +316,8 @@ void load_judge(const json_t *expect, const load_figures_t *f, bool stress, load
         verdict->status = DBEV_REPORT_FAIL;
     } else {
         verdict->status = DBEV_REPORT_PASS;
-        verdict->message[0] = verdict->expected[0] = verdict->actual[0] = '\0';
+        if (!j.warned)
+            verdict->message[0] = verdict->expected[0] = verdict->actual[0] = '\0';
     }
 }
 

@@ -172,12 +172,7 @@ static void *waker_main(void *arg)
             continue;
         }
         struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += WAKER_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        dbev_mono_deadline(WAKER_MS, &until);
         pthread_cond_timedwait(&env->cond, &env->lock, &until);
         if (env->stopping || env->ops_pending == 0)
             continue;

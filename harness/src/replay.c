@@ -219,7 +219,9 @@ static rd_kafka_t *client(rd_kafka_type_t type, const replay_target_t *target, c
     return rk;
 }
 
-/* Every partition of the answer topics, from their current end. */
+/* Every partition of the answer topics, from their current end. client()
+ * and this have twins in client/cli/send_raw.c, kept apart on purpose: the
+ * harness reaches the client only through its public header. */
 static int assign_answers(rd_kafka_t *consumer, const char *topic_env, char *errstr, size_t size)
 {
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(32);

@@ -70,7 +70,7 @@ static void path_in(const char *dir, const char *name, char *buf, size_t size)
 
 /* ---- the settings ------------------------------------------------------- */
 
-static void put_export(FILE *f, const char *name, const char *value)
+void sandbox_put_export(FILE *f, const char *name, const char *value)
 {
     fprintf(f, "export %s='", name);
     for (const char *p = value; p && *p; p++)
@@ -84,6 +84,23 @@ static const char *conninfo_value(PQconninfoOption *opts, const char *key)
         if (strcmp(o->keyword, key) == 0 && o->val && *o->val)
             return o->val;
     return NULL;
+}
+
+void sandbox_put_pg_exports(FILE *f, const char *dsn)
+{
+    PQconninfoOption *parsed = PQconninfoParse(dsn, NULL);
+    static const char *const keys[][3] = {{"host", "PGHOST", "POSTGRES_HOST"},
+                                          {"port", "PGPORT", "POSTGRES_PORT"},
+                                          {"user", "PGUSER", "POSTGRES_USER"},
+                                          {"dbname", "PGDATABASE", "POSTGRES_DATABASE"}};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const char *v = conninfo_value(parsed, keys[i][0]);
+        if (v) {
+            sandbox_put_export(f, keys[i][1], v);
+            sandbox_put_export(f, keys[i][2], v);
+        }
+    }
+    PQconninfoFree(parsed);
 }
 
 /*
@@ -109,10 +126,11 @@ static int write_settings(const char *dir, const json_t *state, char *errstr, si
     const char *dsn = json_string_value(json_object_get(pg, "dsn"));
     const char *env = json_string_value(json_object_get(state, "topic_env"));
     fprintf(f, "# dbev sandbox (dbev-harness env up --stack): %s\n", dir);
-    put_export(f, "DBEV_SANDBOX", dir);
-    put_export(f, "KAFKA_BOOTSTRAP_SERVERS",
-               json_string_value(json_object_get(json_object_get(state, "kafka"), "bootstrap")));
-    put_export(f, "DBEV_ENV", env);
+    sandbox_put_export(f, "DBEV_SANDBOX", dir);
+    sandbox_put_export(
+        f, "KAFKA_BOOTSTRAP_SERVERS",
+        json_string_value(json_object_get(json_object_get(state, "kafka"), "bootstrap")));
+    sandbox_put_export(f, "DBEV_ENV", env);
     static const struct {
         const char *name;
         dbev_topic_t topic;
@@ -121,23 +139,12 @@ static int write_settings(const char *dir, const json_t *state, char *errstr, si
                   {"DBEV_TOPIC_FAILED", DBEV_TOPIC_FAILED}};
     for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
         char name[256];
-        put_export(f, topics[i].name, dbev_topic_name(env, topics[i].topic, name, sizeof(name)));
+        sandbox_put_export(f, topics[i].name,
+                           dbev_topic_name(env, topics[i].topic, name, sizeof(name)));
     }
-    PQconninfoOption *parsed = PQconninfoParse(dsn, NULL);
-    static const char *const keys[][3] = {{"host", "PGHOST", "POSTGRES_HOST"},
-                                          {"port", "PGPORT", "POSTGRES_PORT"},
-                                          {"user", "PGUSER", "POSTGRES_USER"},
-                                          {"dbname", "PGDATABASE", "POSTGRES_DATABASE"}};
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        const char *v = conninfo_value(parsed, keys[i][0]);
-        if (v) {
-            put_export(f, keys[i][1], v);
-            put_export(f, keys[i][2], v);
-        }
-    }
-    PQconninfoFree(parsed);
-    put_export(f, "DBEV_PG_DSN", dsn);
-    put_export(f, "DBEV_PG_ADMIN_DSN", json_string_value(json_object_get(pg, "admin_dsn")));
+    sandbox_put_pg_exports(f, dsn);
+    sandbox_put_export(f, "DBEV_PG_DSN", dsn);
+    sandbox_put_export(f, "DBEV_PG_ADMIN_DSN", json_string_value(json_object_get(pg, "admin_dsn")));
     if (fclose(f) != 0 || rename(tmp, path) != 0)
         return dbev_seterr(errstr, size, "cannot write %s: %s", path, strerror(errno));
     return 0;

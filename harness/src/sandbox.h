@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define SANDBOX_DEFAULT_FIXTURES "base"
 #define SANDBOX_DATABASE         "dbev"
@@ -60,6 +61,17 @@ int sandbox_down(const char *dir, bool quiet);
 
 /** `env status`: prints what runs; 0 a live sandbox, 1 none (or a dead one). */
 int sandbox_status(const char *dir);
+
+/** Writes `export name='value'` to f, quoted for a POSIX shell (value NULL: ''). */
+void sandbox_put_export(FILE *f, const char *name, const char *value);
+
+/**
+ * Writes to f the exports of dsn's host, port, user and dbname, each under
+ * libpq's name (PGHOST ...) and the seeds' services' (POSTGRES_HOST ...);
+ * the ones dsn does not set are left out. Shared by the sandbox's
+ * settings.env and `env up`'s printed settings, which must agree.
+ */
+void sandbox_put_pg_exports(FILE *f, const char *dsn);
 
 /**
  * @brief Reads a live sandbox's state.json (dir NULL: sandbox_dir()).

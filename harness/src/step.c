@@ -187,6 +187,9 @@ int step_run_parallel(runctx_t *ctx, const step_t *step, step_result_t *res)
         if (b->res.status != DBEV_REPORT_PASS && res->status == DBEV_REPORT_PASS)
             step_fail(res, b->res.status, "%s: %s", b->step->name, b->res.message);
         json_decref(b->res.outcome);
+        /* A branch's load figures are in its report section; the run's
+         * metrics take only top-level steps' (run.c), so drop them here. */
+        json_decref(b->res.metrics);
     }
     free(branches);
     return rc;

@@ -593,11 +593,12 @@ int step_run_fault(runctx_t *ctx, const step_t *step, step_result_t *res)
         postgres_fault(ctx, action, body, outcome, res);
     else
         adapter_fault(ctx, action, body, outcome, res);
-    json_decref(body);
     res->latency_ms = (double)(dbev_mono_us() - t0) / 1000.0;
     dbev_logf(ctx->logger, res->status == DBEV_REPORT_PASS ? DBEV_LOG_INFO : DBEV_LOG_WARN, NULL,
               "fault %s %s: %s%s%s", family, action, dbev_report_status_name(res->status),
               res->message[0] ? ": " : "", res->message);
+    /* Only now: `action` points into body. */
+    json_decref(body);
     json_decref(res->outcome);
     res->outcome = outcome;
     return 0;

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "cli_run.h"
+#include "test_timeout.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -35,7 +36,7 @@ void cli_run(cli_result_t *r, char *const argv[], int deadline_s)
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     assert_true(pidfd >= 0);
     struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
-    if (poll(&pfd, 1, deadline_s * 1000) == 0)
+    if (poll(&pfd, 1, test_ms(deadline_s * 1000)) == 0)
         kill(pid, SIGKILL); /* past its deadline: the test fails on the status */
     close(pidfd);
     int status = 0;

@@ -33,33 +33,13 @@ typedef struct fixture {
     dbev_adapter_t *adapter;
 } fixture_t;
 
-/* Starts an adapter on the kit with the kit's configuration plus kv pairs. */
-static dbev_adapter_t *adapter_start(kit_t *kit, const char *const *kv)
-{
-    dbev_adapter_conf_t *conf = kit_adapter_conf(kit);
-    char err[512];
-    for (size_t i = 0; kv && kv[i]; i++)
-        if (dbev_adapter_conf_set_kv(conf, kv[i], err, sizeof(err)) != DBEV_ADAPTER_CONF_OK)
-            fail_msg("conf %s: %s", kv[i], err);
-    dbev_adapter_t *adapter = dbev_adapter_new(conf, err, sizeof(err));
-    if (!adapter) {
-        dbev_adapter_conf_destroy(conf);
-        fail_msg("dbev_adapter_new: %s", err);
-    }
-    if (dbev_adapter_start(adapter, err, sizeof(err))) {
-        dbev_adapter_destroy(adapter);
-        fail_msg("dbev_adapter_start: %s", err);
-    }
-    return adapter;
-}
-
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
     f->kit = kit_new(schema, 3);
     /* no heartbeat after the first: an injected produce error must hit a response */
     const char *kv[] = {"heartbeat.interval.ms=3600000", NULL};
-    f->adapter = adapter_start(f->kit, kv);
+    f->adapter = kit_start_adapter(f->kit, kv, 0);
     *state = f;
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "test_adapter_kit.h"
+#include "test_timeout.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,38 @@ dbev_adapter_conf_t *kit_adapter_conf(kit_t *kit)
     }
     dbev_adapter_conf_set_log_cb(conf, kit_log, NULL);
     return conf;
+}
+
+dbev_adapter_t *kit_start_adapter(kit_t *kit, const char *const *kv, int wait_ms)
+{
+    dbev_adapter_conf_t *conf = kit_adapter_conf(kit);
+    char err[512];
+    for (size_t i = 0; kv && kv[i]; i++)
+        if (dbev_adapter_conf_set_kv(conf, kv[i], err, sizeof(err)) != DBEV_ADAPTER_CONF_OK) {
+            dbev_adapter_conf_destroy(conf);
+            fail_msg("conf %s: %s", kv[i], err);
+        }
+    dbev_adapter_t *adapter = dbev_adapter_new(conf, err, sizeof(err));
+    if (!adapter) {
+        dbev_adapter_conf_destroy(conf);
+        fail_msg("dbev_adapter_new: %s", err);
+    }
+    if (dbev_adapter_start(adapter, err, sizeof(err))) {
+        dbev_adapter_destroy(adapter);
+        fail_msg("dbev_adapter_start: %s", err);
+    }
+    if (wait_ms > 0 && !kit_wait_for(kit_adapter_assigned, adapter, wait_ms)) {
+        dbev_adapter_destroy(adapter);
+        fail_msg("the adapter got no partitions within %d ms", wait_ms);
+    }
+    return adapter;
+}
+
+bool kit_adapter_assigned(void *adapter)
+{
+    dbev_adapter_stats_t st;
+    dbev_adapter_stats(adapter, &st);
+    return st.assigned > 0;
 }
 
 int kit_adapter_args(kit_t *kit, char **argv, int max)
@@ -306,7 +339,7 @@ static void store(kit_t *kit, const rd_kafka_message_t *msg)
 
 void kit_collect(kit_t *kit, size_t count, int timeout_ms)
 {
-    int64_t deadline = dbev_mono_us() + (int64_t)timeout_ms * 1000;
+    int64_t deadline = dbev_mono_us() + (int64_t)test_ms(timeout_ms) * 1000;
     while (kit->n_resps < count && dbev_mono_us() < deadline) {
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(kit->collector, 50);
         if (!msg)
@@ -327,7 +360,7 @@ size_t kit_count(kit_t *kit, const char *correlation_id)
 
 const kit_resp_t *kit_wait(kit_t *kit, const char *correlation_id, int timeout_ms)
 {
-    int64_t deadline = dbev_mono_us() + (int64_t)timeout_ms * 1000;
+    int64_t deadline = dbev_mono_us() + (int64_t)test_ms(timeout_ms) * 1000;
     for (;;) {
         if (kit->index_cap) {
             size_t s = slot_of(kit, correlation_id);
@@ -378,7 +411,7 @@ char *kit_read_topic(kit_t *kit, const char *topic, bool (*match)(const char *te
     rd_kafka_t *rk = new_client(kit, RD_KAFKA_CONSUMER);
     /* The topic may have been created by its first producer: ask for its partitions. */
     int partitions = 0;
-    int64_t deadline = dbev_mono_us() + (int64_t)timeout_ms * 1000;
+    int64_t deadline = dbev_mono_us() + (int64_t)test_ms(timeout_ms) * 1000;
     while (partitions == 0 && dbev_mono_us() < deadline) {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
         const rd_kafka_metadata_t *md = NULL;
@@ -415,7 +448,7 @@ char *kit_read_topic(kit_t *kit, const char *topic, bool (*match)(const char *te
 
 bool kit_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms)
 {
-    int64_t deadline = dbev_mono_us() + (int64_t)timeout_ms * 1000;
+    int64_t deadline = dbev_mono_us() + (int64_t)test_ms(timeout_ms) * 1000;
     while (!cond(arg)) {
         if (dbev_mono_us() >= deadline)
             return cond(arg);

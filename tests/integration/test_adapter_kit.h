@@ -49,6 +49,15 @@ void kit_destroy(kit_t *kit);
 /** A conf for an adapter talking to this kit (env fallbacks off, quiet logs). */
 dbev_adapter_conf_t *kit_adapter_conf(kit_t *kit);
 
+/** Starts an embedded adapter with kit_adapter_conf() plus kv ("key=value"
+ *  strings ending with NULL; kv NULL: none) and, when wait_ms > 0, waits that
+ *  long until it holds a partition. Fails the test on error, leaving no
+ *  adapter behind. Returns the running adapter (dbev_adapter_destroy). */
+dbev_adapter_t *kit_start_adapter(kit_t *kit, const char *const *kv, int wait_ms);
+
+/** A kit_wait_for() condition: the adapter (arg) holds a partition. */
+bool kit_adapter_assigned(void *adapter);
+
 /** The same configuration as -X arguments for the dbev-adapter process;
  *  returns the number of strings written to argv (each to free). */
 int kit_adapter_args(kit_t *kit, char **argv, int max);

@@ -32,18 +32,9 @@ static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
     f->kit = kit_new("CREATE TABLE t (id bigserial PRIMARY KEY, n integer NOT NULL);", 3);
-    dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
-    char err[512];
     const char *kv[] = {"breaker.failure.threshold=3", "breaker.recovery.timeout.ms=1000",
-                        "breaker.success.threshold=2", "pg.connect_timeout=2"};
-    for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
-        if (dbev_adapter_conf_set_kv(conf, kv[i], err, sizeof(err)))
-            return -1;
-    f->adapter = dbev_adapter_new(conf, err, sizeof(err));
-    if (!f->adapter || dbev_adapter_start(f->adapter, err, sizeof(err))) {
-        fprintf(stderr, "adapter: %s\n", err);
-        return -1;
-    }
+                        "breaker.success.threshold=2", "pg.connect_timeout=2", NULL};
+    f->adapter = kit_start_adapter(f->kit, kv, 0);
     *state = f;
     return 0;
 }

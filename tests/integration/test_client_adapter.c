@@ -37,22 +37,7 @@ typedef struct fixture {
 
 static void start_adapter(fixture_t *f)
 {
-    char err[512];
-    dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
-    f->adapter = dbev_adapter_new(conf, err, sizeof(err));
-    if (!f->adapter) {
-        dbev_adapter_conf_destroy(conf);
-        fail_msg("dbev_adapter_new: %s", err);
-    }
-    if (dbev_adapter_start(f->adapter, err, sizeof(err)))
-        fail_msg("dbev_adapter_start: %s", err);
-}
-
-static bool adapter_assigned(void *arg)
-{
-    dbev_adapter_stats_t st;
-    dbev_adapter_stats(arg, &st);
-    return st.assigned > 0;
+    f->adapter = kit_start_adapter(f->kit, NULL, 0);
 }
 
 static void stop_adapter(fixture_t *f)
@@ -95,9 +80,7 @@ static int setup(void **state)
     fixture_t *f = calloc(1, sizeof(*f));
     *state = f;
     f->kit = kit_new(schema, 3);
-    start_adapter(f);
-    if (!kit_wait_for(adapter_assigned, f->adapter, WAIT_MS))
-        fail_msg("the adapter got no partitions");
+    f->adapter = kit_start_adapter(f->kit, NULL, WAIT_MS);
     /* One retry at most: a broken adapter shows as one clear failure, not a cascade. */
     f->client = new_client(f, "max.retries", "1", NULL, NULL);
     dbev_result_t *r = NULL;
@@ -610,7 +593,7 @@ static void test_breaker_opens_and_recovers(void **state)
     dbev_error_destroy(e);
 
     start_adapter(f);
-    assert_true(kit_wait_for(adapter_assigned, f->adapter, WAIT_MS));
+    assert_true(kit_wait_for(kit_adapter_assigned, f->adapter, WAIT_MS));
     assert_true(kit_wait_for(breaker_half_open, c, WAIT_MS));
     dbev_call_opts_t probe = {.timeout_ms = 15000, .max_retries = -1};
     assert_int_equal(dbev_query(c, "SELECT 1 AS one", NULL, &probe, &r, NULL), 0);

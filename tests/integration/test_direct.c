@@ -19,18 +19,17 @@
 #include "exec.h"
 #include "expect.h"
 #include "parity.h"
-#include "pgenv.h"
+#include "pg_kit.h"
 #include "runctx.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-static pgenv_t *env;
+static pg_kit_t *pg;
+static pgenv_t *env; /* pg's server */
 static PGconn *conn;
-static char tmpdir[256];
 
 static const char *schema_sql =
     "CREATE TABLE items (id serial PRIMARY KEY, name text UNIQUE NOT NULL, score numeric(5,3),"
@@ -111,20 +110,12 @@ static json_t *run_err(dbev_op_t op, const char *body, const char *code, const c
 
 static long count_sql(PGconn *c, const char *sql)
 {
-    PGresult *res = PQexec(c, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(c));
-    long n = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return n;
+    return pg_kit_count(c, sql);
 }
 
 static void exec_sql(PGconn *c, const char *sql)
 {
-    PGresult *res = PQexec(c, sql);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(c));
-    PQclear(res);
+    pg_kit_exec(c, sql);
 }
 
 static int64_t rc_of(const json_t *o)
@@ -137,34 +128,19 @@ static json_t *row(const json_t *o, size_t i)
     return json_array_get(json_object_get(o, "rows"), i);
 }
 
+static int group_teardown(void **state);
+
 static int group_setup(void **state)
 {
-    (void)state;
     char err[512];
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/dbev-direct-test-XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    chmod(tmpdir, 0755);
-    pgenv_opts_t opts = {0};
-    opts.tmp_dir = tmpdir;
-    opts.quiet = true;
-    env = pgenv_new(&opts, err, sizeof(err));
-    if (!env) {
-        fprintf(stderr, "pgenv_new: %s\n", err);
-        rmdir(tmpdir);
-        return -1;
-    }
     /* A template with the schema, and clones: one for most tests, two twins. */
-    if (pgenv_create_database(env, "direct_tpl", NULL, err, sizeof(err)) ||
-        !(conn = pgenv_connect(env, "direct_tpl", err, sizeof(err)))) {
+    pg = pg_kit_new("direct-test", "direct_tpl", schema_sql, NULL, err, sizeof(err));
+    if (!pg) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
-    PGresult *res = PQexec(conn, schema_sql);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
-    PQfinish(conn);
-    conn = NULL;
+    env = pg->env;
+    bool ok = true;
     const char *dbs[] = {"direct_test", "twin_event", "twin_direct"};
     for (int i = 0; i < 3 && ok; i++)
         ok = pgenv_create_database(env, dbs[i], "direct_tpl", err, sizeof(err)) == 0;
@@ -172,6 +148,7 @@ static int group_setup(void **state)
         conn = pgenv_connect(env, "direct_test", err, sizeof(err));
     if (!ok || !conn) {
         fprintf(stderr, "setup: %s\n", err);
+        group_teardown(state);
         return -1;
     }
     return 0;
@@ -181,8 +158,9 @@ static int group_teardown(void **state)
 {
     (void)state;
     PQfinish(conn);
-    pgenv_destroy(env);
-    rmdir(tmpdir);
+    conn = NULL;
+    pg_kit_destroy(pg);
+    pg = NULL;
     return 0;
 }
 

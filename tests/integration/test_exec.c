@@ -14,20 +14,20 @@
 #include <cmocka.h>
 
 #include "exec.h"
-#include "pgenv.h"
+#include "pg_kit.h"
+#include "test_timeout.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-static pgenv_t *env;
-static PGconn *direct;
-static char tmpdir[256];
-static char dsn[1024];
+static pg_kit_t *pg;
+static pgenv_t *env;    /* pg's server */
+static PGconn *direct;  /* the superuser's, ours (the breaker test reconnects it) */
+static const char *dsn; /* pg's */
 static adapter_exec_t *ex;
 
 static void quiet_log(void *opaque, dbev_log_level_t level, const char *component,
@@ -59,21 +59,12 @@ static const char *schema_sql =
 
 static void exec_sql(const char *sql)
 {
-    PGresult *res = PQexec(direct, sql);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(direct));
-    PQclear(res);
+    pg_kit_exec(direct, sql);
 }
 
 static long count_sql(const char *sql)
 {
-    PGresult *res = PQexec(direct, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(direct));
-    long n = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return n;
+    return pg_kit_count(direct, sql);
 }
 
 static adapter_exec_t *new_exec(int64_t recovery_ms)
@@ -85,7 +76,7 @@ static adapter_exec_t *new_exec(int64_t recovery_ms)
                                 .breaker_failure_threshold = 5,
                                 .breaker_recovery_ms = recovery_ms,
                                 .breaker_success_threshold = 3,
-                                .default_timeout_ms = 10000,
+                                .default_timeout_ms = test_ms(10000),
                                 .dedupe_retention_ms = 24 * 3600 * 1000LL,
                                 .logger = &logger};
     char err[512];
@@ -99,36 +90,13 @@ static int group_setup(void **state)
 {
     (void)state;
     char err[512];
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/dbev-exec-test-XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    chmod(tmpdir, 0755);
-    pgenv_opts_t opts = {0};
-    opts.tmp_dir = tmpdir;
-    opts.quiet = true;
-    env = pgenv_new(&opts, err, sizeof(err));
-    if (!env) {
-        fprintf(stderr, "pgenv_new: %s\n", err);
-        rmdir(tmpdir);
-        return -1;
-    }
-    if (pgenv_create_database(env, "exec_test", NULL, err, sizeof(err))) {
-        fprintf(stderr, "create database: %s\n", err);
-        return -1;
-    }
-    direct = pgenv_connect(env, "exec_test", err, sizeof(err));
-    if (!direct) {
+    pg = pg_kit_new("exec-test", "exec_test", schema_sql, &direct, err, sizeof(err));
+    if (!pg) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
-    PGresult *res = PQexec(direct, schema_sql);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
-    if (!ok) {
-        fprintf(stderr, "schema: %s\n", PQerrorMessage(direct));
-        return -1;
-    }
-    pgenv_dsn(env, "exec_test", dsn, sizeof(dsn));
+    env = pg->env;
+    dsn = pg->dsn;
     ex = new_exec(60000);
     return 0;
 }
@@ -138,8 +106,7 @@ static int group_teardown(void **state)
     (void)state;
     adapter_exec_destroy(ex);
     PQfinish(direct);
-    pgenv_destroy(env);
-    rmdir(tmpdir);
+    pg_kit_destroy(pg);
     return 0;
 }
 

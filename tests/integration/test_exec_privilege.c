@@ -18,21 +18,21 @@
 #include "dbev_adapter.h"
 #include "dedupe.h"
 #include "exec.h"
-#include "pgenv.h"
+#include "pg_kit.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define DB "priv_test"
 
-static pgenv_t *env;
-static PGconn *direct; /* the superuser's: setup and checks */
-static char tmpdir[256];
-static char app_dsn[1024], super_dsn[1024];
+static pg_kit_t *pg;
+static PGconn *direct;        /* the superuser's: setup and checks */
+static const char *tmpdir;    /* pg's */
+static const char *super_dsn; /* pg's */
+static char app_dsn[1024];
 static adapter_exec_t *ex; /* connected as dbev_app */
 
 /* Warnings logged, to see the superuser warning. */
@@ -62,12 +62,7 @@ static const char *schema_sql = "CREATE TABLE notes (id serial PRIMARY KEY, body
 
 static long count_sql(const char *sql)
 {
-    PGresult *res = PQexec(direct, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(direct));
-    long n = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return n;
+    return pg_kit_count(direct, sql);
 }
 
 static adapter_exec_t *new_exec(const char *dsn, bool refuse_superuser, char *err, size_t size)
@@ -85,44 +80,32 @@ static adapter_exec_t *new_exec(const char *dsn, bool refuse_superuser, char *er
     return adapter_exec_new(&conf, err, size);
 }
 
+static int group_teardown(void **state);
+
 static int group_setup(void **state)
 {
-    (void)state;
     char err[512];
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/dbev-priv-test-XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    chmod(tmpdir, 0755);
-    pgenv_opts_t opts = {0};
-    opts.tmp_dir = tmpdir;
-    opts.quiet = true;
-    env = pgenv_new(&opts, err, sizeof(err));
-    if (!env) {
-        fprintf(stderr, "pgenv_new: %s\n", err);
-        rmdir(tmpdir);
-        return -1;
-    }
-    if (pgenv_create_database(env, DB, NULL, err, sizeof(err)) ||
-        !(direct = pgenv_connect(env, DB, err, sizeof(err)))) {
+    pg = pg_kit_new("priv-test", DB, schema_sql, &direct, err, sizeof(err));
+    if (!pg) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
-    PGresult *res = PQexec(direct, schema_sql);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
+    tmpdir = pg->tmpdir;
+    super_dsn = pg->dsn;
     /* migration 007, the very text the adapter carries */
-    res = ok ? PQexec(direct, dedupe_install_sql) : NULL;
-    ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
+    PGresult *res = PQexec(direct, dedupe_install_sql);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
     if (!ok) {
         fprintf(stderr, "setup: %s\n", PQerrorMessage(direct));
+        group_teardown(state);
         return -1;
     }
-    pgenv_dsn(env, DB, super_dsn, sizeof(super_dsn));
-    pgenv_dsn_as(env, DB, PGENV_APP_ROLE, app_dsn, sizeof(app_dsn));
+    pgenv_dsn_as(pg->env, DB, PGENV_APP_ROLE, app_dsn, sizeof(app_dsn));
     ex = new_exec(app_dsn, true, err, sizeof(err));
     if (!ex) {
         fprintf(stderr, "adapter_exec_new as %s: %s\n", PGENV_APP_ROLE, err);
+        group_teardown(state);
         return -1;
     }
     return 0;
@@ -132,9 +115,11 @@ static int group_teardown(void **state)
 {
     (void)state;
     adapter_exec_destroy(ex);
+    ex = NULL;
     PQfinish(direct);
-    pgenv_destroy(env);
-    rmdir(tmpdir);
+    direct = NULL;
+    pg_kit_destroy(pg);
+    pg = NULL;
     return 0;
 }
 

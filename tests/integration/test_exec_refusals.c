@@ -37,7 +37,7 @@
 #include <cmocka.h>
 
 #include "exec.h"
-#include "pgenv.h"
+#include "pg_kit.h"
 
 #include <ctype.h>
 #include <dbev/protocol.h>
@@ -46,7 +46,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define DBNAME  "refusal_test"
@@ -161,9 +160,8 @@ static const gap_t gaps[] = {
     {NULL, NULL, 0},
 };
 
-static pgenv_t *env;
+static pg_kit_t *pg;
 static PGconn *direct;
-static char tmpdir[256];
 static char log_path[1024];
 static adapter_exec_t *ex;
 static int known_gaps, now_refused;
@@ -180,12 +178,7 @@ static const dbev_logger_t logger = {
 
 static long count_sql(const char *sql)
 {
-    PGresult *res = PQexec(direct, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(direct));
-    long n = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return n;
+    return pg_kit_count(direct, sql);
 }
 
 static int group_teardown(void **state);
@@ -193,38 +186,21 @@ static int group_teardown(void **state);
 static int group_setup(void **state)
 {
     char err[512];
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/dbev-refusals-test-XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    chmod(tmpdir, 0755);
-    pgenv_opts_t opts = {0};
-    opts.tmp_dir = tmpdir;
-    opts.quiet = true;
-    env = pgenv_new(&opts, err, sizeof(err));
-    if (!env || pgenv_create_database(env, DBNAME, NULL, err, sizeof(err)) ||
-        !(direct = pgenv_connect(env, DBNAME, err, sizeof(err)))) {
+    /* Every statement of the test database is logged, by connections opened
+     * from now on: the executor's. */
+    pg = pg_kit_new("refusals-test", DBNAME,
+                    "ALTER DATABASE " DBNAME " SET log_statement = 'all';"
+                    "CREATE TABLE marks (name text PRIMARY KEY);",
+                    &direct, err, sizeof(err));
+    if (!pg) {
         fprintf(stderr, "%s\n", err);
-        group_teardown(state);
         return -1;
     }
-    /* The server's log sits beside its data directory (pgenv.c). Every
-     * statement of the test database is logged, by connections opened from
-     * now on: the executor's. */
+    /* The server's log sits beside its data directory (pgenv.c). */
     char data_dir[1024];
-    snprintf(data_dir, sizeof(data_dir), "%s", pgenv_data_dir(env));
+    snprintf(data_dir, sizeof(data_dir), "%s", pgenv_data_dir(pg->env));
     snprintf(log_path, sizeof(log_path), "%s/postgres.log", dirname(data_dir));
-    PGresult *res = PQexec(direct, "ALTER DATABASE " DBNAME " SET log_statement = 'all';"
-                                   "CREATE TABLE marks (name text PRIMARY KEY);");
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
-    if (!ok) {
-        fprintf(stderr, "setup: %s\n", PQerrorMessage(direct));
-        group_teardown(state);
-        return -1;
-    }
-    char dsn[1024];
-    pgenv_dsn(env, DBNAME, dsn, sizeof(dsn));
-    adapter_exec_conf_t conf = {.conninfo = dsn,
+    adapter_exec_conf_t conf = {.conninfo = pg->dsn,
                                 .pool_min = 2,
                                 .pool_max = 4,
                                 .breaker_failure_threshold = 1000,
@@ -249,10 +225,8 @@ static int group_teardown(void **state)
     ex = NULL;
     PQfinish(direct);
     direct = NULL;
-    pgenv_destroy(env);
-    env = NULL;
-    if (tmpdir[0])
-        rmdir(tmpdir);
+    pg_kit_destroy(pg);
+    pg = NULL;
     return 0;
 }
 

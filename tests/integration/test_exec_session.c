@@ -24,19 +24,16 @@
 #include <cmocka.h>
 
 #include "exec.h"
-#include "pgenv.h"
+#include "pg_kit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-static pgenv_t *env;
+static pg_kit_t *pg;
 static char default_search_path[256], default_user[128];
 static PGconn *direct;
-static char tmpdir[256];
-static char dsn[1024];
 static adapter_exec_t *ex;
 
 static void quiet_log(void *opaque, dbev_log_level_t level, const char *component,
@@ -79,67 +76,35 @@ static const char *probe_sql =
 
 static void exec_sql(const char *sql)
 {
-    PGresult *res = PQexec(direct, sql);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(direct));
-    PQclear(res);
+    pg_kit_exec(direct, sql);
 }
 
 static long count_sql(const char *sql)
 {
-    PGresult *res = PQexec(direct, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(direct));
-    long n = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return n;
+    return pg_kit_count(direct, sql);
 }
+
+static int group_teardown(void **state);
 
 static int group_setup(void **state)
 {
-    (void)state;
     char err[512];
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/dbev-exec-session-XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    chmod(tmpdir, 0755);
-    pgenv_opts_t opts = {0};
-    opts.tmp_dir = tmpdir;
-    opts.quiet = true;
-    env = pgenv_new(&opts, err, sizeof(err));
-    if (!env) {
-        fprintf(stderr, "pgenv_new: %s\n", err);
-        rmdir(tmpdir);
-        return -1;
-    }
-    if (pgenv_create_database(env, "session_test", NULL, err, sizeof(err))) {
-        fprintf(stderr, "create database: %s\n", err);
-        return -1;
-    }
-    direct = pgenv_connect(env, "session_test", err, sizeof(err));
-    if (!direct) {
+    pg = pg_kit_new("exec-session", "session_test", schema_sql, &direct, err, sizeof(err));
+    if (!pg) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
-    PGresult *res = PQexec(direct, schema_sql);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
-    if (!ok) {
-        fprintf(stderr, "schema: %s\n", PQerrorMessage(direct));
-        return -1;
-    }
-    res = PQexec(direct, "SELECT current_setting('search_path'), current_user");
+    PGresult *res = PQexec(direct, "SELECT current_setting('search_path'), current_user");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         fprintf(stderr, "defaults: %s\n", PQerrorMessage(direct));
         PQclear(res);
+        group_teardown(state);
         return -1;
     }
     snprintf(default_search_path, sizeof(default_search_path), "%s", PQgetvalue(res, 0, 0));
     snprintf(default_user, sizeof(default_user), "%s", PQgetvalue(res, 0, 1));
     PQclear(res);
-    pgenv_dsn(env, "session_test", dsn, sizeof(dsn));
-    adapter_exec_conf_t conf = {.conninfo = dsn,
+    adapter_exec_conf_t conf = {.conninfo = pg->dsn,
                                 .pool_min = 1,
                                 .pool_max = 1,
                                 .breaker_failure_threshold = 1000,
@@ -151,6 +116,7 @@ static int group_setup(void **state)
     ex = adapter_exec_new(&conf, err, sizeof(err));
     if (!ex) {
         fprintf(stderr, "adapter_exec_new: %s\n", err);
+        group_teardown(state);
         return -1;
     }
     return 0;
@@ -160,9 +126,11 @@ static int group_teardown(void **state)
 {
     (void)state;
     adapter_exec_destroy(ex);
+    ex = NULL;
     PQfinish(direct);
-    pgenv_destroy(env);
-    rmdir(tmpdir);
+    direct = NULL;
+    pg_kit_destroy(pg);
+    pg = NULL;
     return 0;
 }
 

@@ -56,29 +56,13 @@ typedef struct fixture {
     char json_path[300];
 } fixture_t;
 
-static bool adapter_assigned(void *arg)
-{
-    dbev_adapter_stats_t st;
-    dbev_adapter_stats(arg, &st);
-    return st.assigned > 0;
-}
-
 static int setup(void **state)
 {
     char err[512];
     fixture_t *f = calloc(1, sizeof(*f));
     *state = f;
     f->kit = kit_new(schema, 3);
-    dbev_adapter_conf_t *aconf = kit_adapter_conf(f->kit);
-    f->adapter = dbev_adapter_new(aconf, err, sizeof(err));
-    if (!f->adapter) {
-        dbev_adapter_conf_destroy(aconf);
-        fail_msg("dbev_adapter_new: %s", err);
-    }
-    if (dbev_adapter_start(f->adapter, err, sizeof(err)))
-        fail_msg("dbev_adapter_start: %s", err);
-    if (!kit_wait_for(adapter_assigned, f->adapter, WAIT_MS))
-        fail_msg("the adapter got no partitions");
+    f->adapter = kit_start_adapter(f->kit, NULL, WAIT_MS);
 
     dbev_conf_t *conf = dbev_conf_new();
     const char *kv[][2] = {{"bootstrap.servers", mockenv_bootstrap(f->kit->mk)},
@@ -184,6 +168,7 @@ static void run_load(fixture_t *f, const char *body_json, const char *expect_jso
     json_decref(body);
     json_decref(expect);
     json_decref(out->res.outcome);
+    json_decref(out->res.metrics);
 }
 
 static json_int_t jint(const json_t *obj, const char *path)
@@ -455,6 +440,8 @@ static void test_two_loads_share_a_client(void **state)
             dbev_report_load_hist(dbev_report_step_load(p[i].res.report_step));
         assert_int_equal(dbev_hist_count(hist), want[i]);
         dbev_report_destroy(p[i].report);
+        json_decref(p[i].res.outcome);
+        json_decref(p[i].res.metrics);
     }
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM items WHERE name LIKE 'p-%'"),
                      200);

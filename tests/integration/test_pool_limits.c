@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "exec.h"
-#include "pgenv.h"
+#include "pg_kit.h"
 #include "pool.h"
 
 #include <arpa/inet.h>
@@ -29,14 +29,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define WAIT_MS 15000
 
-static pgenv_t *env;
-static char tmpdir[256];
-static char dsn[1024];
+static pg_kit_t *pg;
+static const char *dsn; /* pg's */
 
 static void quiet_log(void *opaque, dbev_log_level_t level, const char *component,
                       const char *correlation_id, const char *message)
@@ -51,32 +49,19 @@ static int group_setup(void **state)
 {
     (void)state;
     char err[512];
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/dbev-pool-test-XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    chmod(tmpdir, 0755);
-    pgenv_opts_t opts = {0};
-    opts.tmp_dir = tmpdir;
-    opts.quiet = true;
-    env = pgenv_new(&opts, err, sizeof(err));
-    if (!env) {
-        fprintf(stderr, "pgenv_new: %s\n", err);
-        rmdir(tmpdir);
+    pg = pg_kit_new("pool-test", "pool_test", NULL, NULL, err, sizeof(err));
+    if (!pg) {
+        fprintf(stderr, "%s\n", err);
         return -1;
     }
-    if (pgenv_create_database(env, "pool_test", NULL, err, sizeof(err))) {
-        fprintf(stderr, "create database: %s\n", err);
-        return -1;
-    }
-    pgenv_dsn(env, "pool_test", dsn, sizeof(dsn));
+    dsn = pg->dsn;
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    pgenv_destroy(env);
-    rmdir(tmpdir);
+    pg_kit_destroy(pg);
     return 0;
 }
 

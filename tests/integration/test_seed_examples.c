@@ -103,31 +103,12 @@ typedef struct fixture {
     dbev_adapter_t *adapter;
 } fixture_t;
 
-static bool adapter_assigned(void *arg)
-{
-    dbev_adapter_stats_t st;
-    dbev_adapter_stats(arg, &st);
-    return st.assigned > 0;
-}
-
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
     *state = f;
     f->kit = kit_new(schema, 1);
-    char err[512];
-    dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
-    f->adapter = dbev_adapter_new(conf, err, sizeof(err));
-    if (!f->adapter) {
-        dbev_adapter_conf_destroy(conf);
-        fprintf(stderr, "dbev_adapter_new: %s\n", err);
-        return -1;
-    }
-    if (dbev_adapter_start(f->adapter, err, sizeof(err)) ||
-        !kit_wait_for(adapter_assigned, f->adapter, WAIT_MS)) {
-        fprintf(stderr, "the adapter did not start: %s\n", err);
-        return -1;
-    }
+    f->adapter = kit_start_adapter(f->kit, NULL, WAIT_MS);
     return 0;
 }
 

@@ -16,59 +16,35 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "pgenv.h"
+#include "pg_kit.h"
 
 #include <dbev/sql.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-static pgenv_t *env;
+static pg_kit_t *pg;
 static PGconn *conn;
-static char tmpdir[256];
 
 static void must(const char *sql)
 {
-    PGresult *res = PQexec(conn, sql);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(conn));
-    PQclear(res);
+    pg_kit_exec(conn, sql);
 }
 
 static int group_setup(void **state)
 {
     (void)state;
     char err[512];
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/dbev-sqlpg-test-XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    chmod(tmpdir, 0755);
-    pgenv_opts_t opts = {0};
-    opts.tmp_dir = tmpdir;
-    opts.quiet = true;
-    env = pgenv_new(&opts, err, sizeof(err));
-    if (!env) {
-        fprintf(stderr, "pgenv_new: %s\n", err);
-        rmdir(tmpdir);
-        return -1;
-    }
-    if (pgenv_create_database(env, "sql_test", NULL, err, sizeof(err)) ||
-        !(conn = pgenv_connect(env, "sql_test", err, sizeof(err)))) {
-        fprintf(stderr, "database: %s\n", err);
-        return -1;
-    }
-    PGresult *res = PQexec(conn, "CREATE TABLE corpus_t (a int);"
-                                 "CREATE ROLE dbev_sqltest NOLOGIN;"
-                                 "GRANT ALL ON corpus_t TO dbev_sqltest;"
-                                 "GRANT TEMPORARY ON DATABASE sql_test TO dbev_sqltest;");
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
-    if (!ok) {
-        fprintf(stderr, "schema: %s\n", PQerrorMessage(conn));
+    pg = pg_kit_new("sqlpg-test", "sql_test",
+                    "CREATE TABLE corpus_t (a int);"
+                    "CREATE ROLE dbev_sqltest NOLOGIN;"
+                    "GRANT ALL ON corpus_t TO dbev_sqltest;"
+                    "GRANT TEMPORARY ON DATABASE sql_test TO dbev_sqltest;",
+                    &conn, err, sizeof(err));
+    if (!pg) {
+        fprintf(stderr, "%s\n", err);
         return -1;
     }
     return 0;
@@ -78,8 +54,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     PQfinish(conn);
-    pgenv_destroy(env);
-    rmdir(tmpdir);
+    pg_kit_destroy(pg);
     return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 static void test_iso8601_round_trip(void **state)
 {
@@ -75,6 +76,25 @@ static void test_iso8601_refuses_malformed(void **state)
             fail_msg("accepted '%s'", bad[i]);
 }
 
+/* The deadline is timeout_ms after now on the monotonic clock, its
+ * nanoseconds carried into seconds (pthread_cond_timedwait refuses 1e9). */
+static void test_mono_deadline(void **state)
+{
+    (void)state;
+    const int64_t timeouts[] = {0, 1, 999, 1000, 1500, 2999, 60000};
+    for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+        struct timespec before, deadline;
+        clock_gettime(CLOCK_MONOTONIC, &before);
+        dbev_mono_deadline(timeouts[i], &deadline);
+        assert_true(deadline.tv_nsec >= 0 && deadline.tv_nsec < 1000000000L);
+        int64_t ahead_us = (int64_t)(deadline.tv_sec - before.tv_sec) * 1000000 +
+                           (deadline.tv_nsec - before.tv_nsec) / 1000;
+        /* at least the timeout; at most the timeout and a second of scheduling */
+        assert_true(ahead_us >= timeouts[i] * 1000);
+        assert_true(ahead_us < timeouts[i] * 1000 + 1000000);
+    }
+}
+
 static void test_log_levels(void **state)
 {
     assert_int_equal(dbev_log_level_parse("warn"), DBEV_LOG_WARN);
@@ -88,6 +108,7 @@ int main(void)
         cmocka_unit_test(test_iso8601_round_trip),
         cmocka_unit_test(test_iso8601_around_epoch),
         cmocka_unit_test(test_iso8601_refuses_malformed),
+        cmocka_unit_test(test_mono_deadline),
         cmocka_unit_test(test_log_levels),
     };
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);

@@ -304,6 +304,17 @@ static void test_judge_percentile(void **state)
     assert_non_null(strstr(v.message, "throughput 1000.0/s < min_throughput 1200/s"));
     assert_non_null(strstr(v.message, "p90 9.0 ms > bound 5 ms"));
     assert_non_null(strstr(v.message, "p99 180.0 ms > bound 100 ms"));
+    /* A sanitizer build's scenario suites: timing bounds only warn, the
+     * other expectations still fail. */
+    setenv("DBEV_TIMING_ADVISORY", "1", 1);
+    judge("{\"p95_ms\": 100, \"min_throughput\": 1200}", &f, false, &v);
+    assert_int_equal(v.status, DBEV_REPORT_PASS);
+    assert_non_null(strstr(v.message, "p95 142.3 ms > bound 100 ms"));
+    assert_non_null(strstr(v.message, "not failing: DBEV_TIMING_ADVISORY"));
+    f.checker.unanswered = 1;
+    judge("{\"p95_ms\": 100, \"no_loss\": true}", &f, false, &v);
+    assert_int_equal(v.status, DBEV_REPORT_FAIL);
+    unsetenv("DBEV_TIMING_ADVISORY");
     json_decref(errors);
 }
 

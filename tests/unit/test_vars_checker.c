@@ -22,8 +22,9 @@ static json_t *sub(vars_t *vars, const char *json_text)
 static void test_whole_placeholder_keeps_type(void **state)
 {
     vars_t *vars = vars_new(1);
-    json_t *id = json_integer(42);
-    vars_set(vars, "row", json_pack("{s:o}", "id", id));
+    json_t *row = json_pack("{s:i}", "id", 42);
+    vars_set(vars, "row", row); /* takes its own reference */
+    json_decref(row);
     json_t *out = sub(vars, "{\"a\": \"${row.id}\", \"b\": \"id=${row.id}!\"}");
     assert_non_null(out);
     assert_int_equal(json_integer_value(json_object_get(out, "a")), 42);
