@@ -381,7 +381,6 @@ static void write_environment(FILE *fp, const dbev_report_t *report)
     write_kv(fp, "Versions", &report->versions);
     write_kv(fp, "Host", &report->host);
     write_kv(fp, "Run", &report->env);
-    write_kv(fp, "Figures", &report->figures);
 }
 
 int dbev_report_write_html(const dbev_report_t *report, const char *path, char *errstr, size_t size)
@@ -391,6 +390,9 @@ int dbev_report_write_html(const dbev_report_t *report, const char *path, char *
     if (!fp)
         return -1;
     write_head(fp, report);
+    /* The run's figures (the transport floor, the adapter's service time,
+     * ...) on top, as in summary.md: they say how to read every latency below. */
+    write_kv(fp, "Figures", &report->figures);
     write_verdict(fp, report);
     write_scenarios(fp, report);
     write_loads(fp, report);
