@@ -178,6 +178,8 @@ static pthread_mutex_t sql_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void trace_note_sql(runctx_t *ctx, const json_t *body)
 {
+    if (!ctx->client)
+        return; /* no event path: no trace is written (run.c), so nothing to note */
     int64_t now_us = dbev_wall_us();
     json_t *line = json_pack("{s:I, s:I, s:s, s:O}", "t_ms", (json_int_t)(now_us / 1000), "t_us",
                              (json_int_t)now_us, "topic", "sql", "step", body);
