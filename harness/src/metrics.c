@@ -15,6 +15,8 @@
 #include <string.h>
 
 enum { PATH_EVENT = 0, PATH_DIRECT = 1, N_PATHS = 2 };
+/* The probe's blocks of the adapter's service time, beside its two paths. */
+enum { PROBE_SERVICE = N_PATHS };
 
 struct run_metrics {
     pthread_mutex_t lock;
@@ -168,15 +170,19 @@ static double best_block(const run_metrics_t *m, int path, dbev_op_t op, int *n)
     return best;
 }
 
-void run_metrics_service(run_metrics_t *m, dbev_op_t op, double service_ms, bool probe)
+void run_metrics_service(run_metrics_t *m, dbev_op_t op, double service_ms, const char *probe_block)
 {
     if (!m || op >= DBEV_OP__COUNT || !(service_ms >= 0))
         return;
     int64_t us = (int64_t)(service_ms * 1000.0);
     pthread_mutex_lock(&m->lock);
     dbev_hist_record(m->service[op], us);
-    if (probe)
+    if (probe_block) {
         dbev_hist_record(m->probe_service[op], us);
+        dbev_hist_t *b = block_of(m, probe_block, PROBE_SERVICE, op);
+        if (b)
+            dbev_hist_record(b, us);
+    }
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -371,6 +377,12 @@ json_t *run_metrics_json(run_metrics_t *m)
         if (dbev_hist_count(m->probe_service[o])) {
             snprintf(prefix, sizeof(prefix), "probe.service.%s", op);
             put_hist(out, prefix, m->probe_service[o], -1);
+            int n;
+            double best = best_block(m, PROBE_SERVICE, (dbev_op_t)o, &n);
+            if (n >= 2) {
+                snprintf(prefix, sizeof(prefix), "probe.service.%s.best_p50_ms", op);
+                json_object_set_new(out, prefix, json_real(best));
+            }
         }
     }
     if (dbev_hist_count(m->roundtrip))

@@ -79,7 +79,8 @@ static void record(runctx_t *ctx, const step_t *step, const char *path, const js
     const json_t *service = json_object_get(json_object_get(outcome, "metadata"), "service_ms");
     if (ok && strcmp(path, "event") == 0 && json_is_number(service) &&
         (probe || !ctx->metrics_excluded))
-        run_metrics_service(ctx->metrics, step->op, json_number_value(service), probe);
+        run_metrics_service(ctx->metrics, step->op, json_number_value(service),
+                            probe ? step->where : NULL);
 }
 
 static int run_once(runctx_t *ctx, const step_t *step, step_result_t *res)
