@@ -63,8 +63,7 @@ static void *exec_worker(void *arg)
 void job_submit(dbev_adapter_t *adapter, loop_job_t *job)
 {
     job->seq = adapter->jobs_submitted++;
-    job->barrier = job->seq > 0 && job->whole != adapter->last_whole;
-    adapter->last_whole = job->whole;
+    adapter->last_whole = job->whole; /* decides the next job's barrier (job_split) */
     pthread_mutex_lock(&adapter->jobs_lock);
     for (int l = 0; l < adapter->nlanes; l++) {
         struct loop_lane *lane = &adapter->lanes[l];

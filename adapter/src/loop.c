@@ -43,7 +43,7 @@
  *   kafka_io.c   the Kafka clients: configuration, log and error callbacks,
  *                consume (gather), produce
  *   decode.c     consumed messages decoded into a job; a job freed
- *   job_split.c  a job split into the lanes' shares
+ *   job_split.c  a job split into the lanes' shares; the barrier
  *   lanes.c      the executor lanes, their job queues, the done queue
  *   responses.c  answers produced in consumption order; delivery reports,
  *                resends and replacements
@@ -141,7 +141,8 @@ int dbev_adapter_run(dbev_adapter_t *adapter)
             loop_job_t *job = job_new(adapter, msgs, n);
             if (job)
                 job->consumed_us = consumed_us;
-            if (job && job_split(job, adapter->nlanes)) {
+            if (job && job_split(job, adapter->nlanes, adapter->jobs_submitted == 0,
+                                 adapter->last_whole)) {
                 job_free(job);
                 job = NULL;
             }

@@ -14,6 +14,7 @@
 
 #include "adapter_loop.h"
 #include "exec.h"
+#include "job_split.h"
 
 #include <dbev/protocol.h>
 
@@ -25,8 +26,6 @@
 #include <stdint.h>
 
 enum { STOP_NONE = 0, STOP_GRACEFUL = 1, STOP_ABORT = 2 };
-/* Most executor lanes (exec.lanes). */
-#define LOOP_MAX_LANES 16
 
 enum { T_REQUESTED, T_COMPLETED, T_FAILED, T_REGISTRY, T_HEARTBEAT, T_COUNT };
 
@@ -172,8 +171,8 @@ void publish_event(dbev_adapter_t *adapter, int topic, json_t *event, void *opaq
 loop_job_t *job_new(dbev_adapter_t *adapter, rd_kafka_message_t **msgs, size_t n);
 void job_free(loop_job_t *job);
 
-/* job_split.c: a job into the lanes' shares */
-int job_split(loop_job_t *job, int nlanes);
+/* job_split.c: a job into the lanes' shares (first, last_whole: split_plan()) */
+int job_split(loop_job_t *job, int nlanes, bool first, bool last_whole);
 
 /* lanes.c: the executor lanes */
 int workers_start(dbev_adapter_t *adapter);
