@@ -1,11 +1,11 @@
 /*
  * A request alone in its own transaction (SELECT, EXECUTE, TRANSACTION, and
  * a structured write split out of a group): a write is looked up in the
- * dedupe records first and claims its event id after BEGIN; its answer is
- * measured before COMMIT; a lost deadlock runs it once more; a connection
- * that fails is replaced once by a fresh one. Also what decides whether a
- * job's record holds its response (predictable, dedupes), shared with
- * groups.
+ * dedupe records first and claims its event id after BEGIN; anything but a
+ * SELECT has its answer measured before COMMIT; a lost deadlock runs it
+ * once more; a connection that fails is replaced once by a fresh one.
+ * Also what decides whether a job's record holds its response
+ * (predictable, dedupes), shared with groups.
  */
 #include "exec_int.h"
 

@@ -5,7 +5,8 @@
  * COMMIT) in one pipeline, one round trip, and reads every result back in
  * order into a step_result_t: which statement failed and why, each
  * statement's rows (at most its row_limit, and not past what could still
- * make an answer) and row count. A failed step leaves no transaction open.
+ * make an answer) and row count. A step that fails rolls its transaction
+ * back, or says the connection failed (status -1: not to be used further).
  */
 #include "exec_int.h"
 
