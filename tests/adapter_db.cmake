@@ -15,6 +15,8 @@ if(TARGET dbev_adapter_core)
     dbev_add_test(test_sqlbuild SOURCES unit/test_sqlbuild.c LIBS dbev_adapter_core LABELS unit)
     dbev_add_test(test_typemap SOURCES unit/test_typemap.c LIBS dbev_adapter_core LABELS unit)
     dbev_add_test(test_breaker SOURCES unit/test_breaker.c LIBS dbev_adapter_core LABELS unit)
+    # which writes of a group share one INSERT (merge_plan.h), without a database
+    dbev_add_test(test_merge_plan SOURCES unit/test_merge_plan.c LIBS dbev_adapter_core LABELS unit)
 
     file(GLOB DBEV_ADB_PGENV_SOURCES ${CMAKE_SOURCE_DIR}/harness/src/pgenv*.c)
     if(DBEV_ADB_PGENV_SOURCES)

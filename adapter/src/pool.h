@@ -11,7 +11,7 @@
  * Sessions: a connection that ran a caller's own SQL is marked dirty, and
  * its session is reset (pool_reset_session: DISCARD ALL, then the settings
  * above again) before it serves anyone else; pool_release does it at the
- * latest. See adapter/src/exec.c for who marks what and why.
+ * latest. See adapter/src/exec_conn.c ("Sessions") for who marks what and why.
  *
  * Also the small non-blocking I/O helpers the executor drives pipelines with
  * (flush while reading, so a long pipeline never deadlocks on full socket

@@ -336,7 +336,7 @@ static void test_produce_error_answered_failed(void **state)
     kit_flush(f->kit);
     void *args[2] = {f->adapter, &before.consumed};
     assert_true(kit_wait_for(consumed_more, args, WAIT_MS));
-    /* the original and its two resends (LOOP_RESEND_MAX, loop.c) */
+    /* the original and its two resends (LOOP_RESEND_MAX, responses.c) */
     const rd_kafka_resp_err_t errors[] = {RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
                                           RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
                                           RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE};

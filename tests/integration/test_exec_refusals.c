@@ -7,7 +7,7 @@
  * Three layers claim the refusals: the shared SQL rules (dbev_sql_check,
  * sql/); the protocol decoder (dbev_request_decode), which applies them to
  * every request it decodes; and the executor (adapter_exec_batch,
- * adapter/src/exec.c check_op), which applies them again because it must not
+ * adapter/src/exec_build.c check_op), which applies them again because it must not
  * rely on being handed only decoded requests. The executor's requests are
  * built here without the decoder (a harmless request decoded, its sql then
  * replaced), as tests/integration/test_exec.c does.
