@@ -11,9 +11,9 @@
  * setting of both producers (e.g. -P linger.ms=0).
  * Default 2000 round trips at 1000/s on a 3-broker mock cluster.
  */
-#include "kprofile.h"
-#include "mockenv.h"
-#include "transport.h"
+#include "env/kprofile.h"
+#include "env/mockenv.h"
+#include "env/transport.h"
 
 #include <stdio.h>
 #include <stdlib.h>

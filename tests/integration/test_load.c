@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "runctx.h"
+#include "scenario/runctx.h"
 #include "test_adapter_kit.h"
 
 #include <pthread.h>

@@ -15,9 +15,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "fixtures.h"
-#include "migrate.h"
-#include "pgenv.h"
+#include "migrate/fixtures.h"
+#include "migrate/migrate.h"
+#include "env/pgenv.h"
 
 #include <dirent.h>
 #include <ftw.h>

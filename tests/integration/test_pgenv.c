@@ -13,8 +13,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "pgenv.h"
-#include "pgenv_int.h"
+#include "env/pgenv.h"
+#include "env/pgenv_int.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "fingerprint.h"
+#include "guard/fingerprint.h"
 
 #include <string.h>
 

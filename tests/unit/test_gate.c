@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "gate.h"
+#include "gate/gate.h"
 
 #include <math.h>
 #include <stdio.h>

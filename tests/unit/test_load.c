@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "load.h"
-#include "scenario.h"
+#include "load/load.h"
+#include "scenario/scenario.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "parity.h"
+#include "parity/parity.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "checker.h"
-#include "vars.h"
+#include "load/checker.h"
+#include "scenario/vars.h"
 
 #include <string.h>
 
