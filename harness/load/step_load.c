@@ -172,122 +172,27 @@ out:
 
 /* ---- per-request substitution ------------------------------------------------- */
 
-/* What a request draws once and shares between every use in its template
- * and its write key: ${seq} and ${req_uuid}. */
-typedef struct per_req {
-    json_int_t seq;
-    char seq_text[32];
+/* The request's body (and write key, when the load declares one), through
+ * vars' one engine: ${seq} (drawn from the scenario's counter) and
+ * ${req_uuid} are drawn once and bound for the request, so every use in its
+ * template and its key shares them; every other placeholder as anywhere. */
+static json_t *make_body(vars_t *vars, const load_spec_t *spec, char *key, size_t key_size,
+                         char *errstr, size_t size)
+{
     char uuid[40];
-} per_req_t;
-
-/* The earliest per-request token in s, or NULL; *token_len and *value say
- * which. */
-static const char *next_token(const char *s, const per_req_t *r, size_t *token_len,
-                              const char **value)
-{
-    const char *seq = strstr(s, "${seq}"), *uuid = strstr(s, "${req_uuid}");
-    if (seq && (!uuid || seq < uuid)) {
-        *token_len = 6;
-        *value = r->seq_text;
-        return seq;
-    }
-    if (uuid) {
-        *token_len = 11;
-        *value = r->uuid;
-        return uuid;
-    }
-    return NULL;
-}
-
-/* A copy of value with ${seq} and ${req_uuid} replaced by this request's. */
-static json_t *subst_request(const json_t *value, const per_req_t *r)
-{
-    if (json_is_string(value)) {
-        const char *s = json_string_value(value);
-        size_t tlen;
-        const char *tval;
-        if (!next_token(s, r, &tlen, &tval))
-            return json_incref((json_t *)value);
-        if (!strcmp(s, "${seq}"))
-            return json_integer(r->seq); /* exactly one placeholder keeps its type */
-        size_t cap = strlen(s) + 1, len = 0;
-        char *out = NULL;
-        for (;;) {
-            const char *hit = next_token(s, r, &tlen, &tval);
-            size_t chunk = hit ? (size_t)(hit - s) : strlen(s);
-            size_t add = chunk + (hit ? strlen(tval) : 0);
-            if (!out || len + add + 1 > cap) {
-                cap = 2 * (cap + add);
-                char *grown = realloc(out, cap);
-                if (!grown) {
-                    free(out);
-                    return NULL;
-                }
-                out = grown;
-            }
-            memcpy(out + len, s, chunk);
-            len += chunk;
-            if (!hit)
-                break;
-            memcpy(out + len, tval, strlen(tval));
-            len += strlen(tval);
-            s = hit + tlen;
-        }
-        out[len] = '\0';
-        json_t *copy = json_string(out);
-        free(out);
-        return copy;
-    }
-    if (json_is_object(value)) {
-        json_t *copy = json_object();
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)value, k, v)
-        {
-            if (json_object_set_new(copy, k, subst_request(v, r))) {
-                json_decref(copy);
-                return NULL;
-            }
-        }
-        return copy;
-    }
-    if (json_is_array(value)) {
-        json_t *copy = json_array();
-        size_t i;
-        json_t *v;
-        json_array_foreach(value, i, v)
-        {
-            if (json_array_append_new(copy, subst_request(v, r))) {
-                json_decref(copy);
-                return NULL;
-            }
-        }
-        return copy;
-    }
-    return json_incref((json_t *)value);
-}
-
-/* The request's body (and write key, when the load declares one): ${seq}
- * (drawn from the scenario's counter) and ${req_uuid} first, then every other
- * placeholder through vars. */
-static json_t *make_body(vars_t *vars, json_t *seq_tmpl, const load_spec_t *spec, char *key,
-                         size_t key_size, char *errstr, size_t size)
-{
-    json_t *jseq = vars_substitute(vars, seq_tmpl, errstr, size);
-    if (!jseq)
-        return NULL;
-    per_req_t r;
-    r.seq = json_integer_value(jseq);
-    json_decref(jseq);
-    snprintf(r.seq_text, sizeof(r.seq_text), "%lld", (long long)r.seq);
-    dbev_uuid_new(r.uuid);
+    json_t *seq = json_integer(vars_next_seq(vars));
+    dbev_uuid_new(uuid);
+    json_t *req_uuid = json_string(uuid);
+    const vars_binding_t per_request[] = {{"seq", seq}, {"req_uuid", req_uuid}};
 
     json_t *pair = json_object();
-    json_object_set_new(pair, "body", subst_request(spec->tmpl, &r));
+    json_object_set(pair, "body", (json_t *)spec->tmpl);
     if (spec->key_value)
-        json_object_set_new(pair, "key", subst_request(spec->key_value, &r));
-    json_t *done = vars_substitute(vars, pair, errstr, size);
+        json_object_set(pair, "key", (json_t *)spec->key_value);
+    json_t *done = vars_substitute_with(vars, pair, per_request, 2, errstr, size);
     json_decref(pair);
+    json_decref(seq);
+    json_decref(req_uuid);
     if (!done)
         return NULL;
     json_t *body = json_incref(json_object_get(done, "body"));
@@ -431,8 +336,7 @@ typedef struct engine {
     run_t *run;
     vars_t *vars;
     char cid_prefix[16];
-    json_t *seq_tmpl; /* "${seq}", drawn once per request */
-    size_t n_judged;  /* stress: phases judged (the staircase) */
+    size_t n_judged; /* stress: phases judged (the staircase) */
     int64_t last_send_us;
     char errstr[512];
 } engine_t;
@@ -443,8 +347,7 @@ static int send_one(engine_t *e, size_t phase_index, int64_t intended_us, int64_
 {
     run_t *run = e->run;
     char key[256];
-    json_t *body =
-        make_body(e->vars, e->seq_tmpl, e->spec, key, sizeof(key), e->errstr, sizeof(e->errstr));
+    json_t *body = make_body(e->vars, e->spec, key, sizeof(key), e->errstr, sizeof(e->errstr));
     if (!body)
         return -1;
     req_t *req = calloc(1, sizeof(*req));
@@ -964,7 +867,6 @@ int step_run_load(runctx_t *ctx, const step_t *step, step_result_t *res)
     char uuid[40];
     dbev_uuid_new(uuid);
     snprintf(e.cid_prefix, sizeof(e.cid_prefix), "load-%.8s", uuid);
-    e.seq_tmpl = json_string("${seq}");
 
     wait_ready(ctx, &spec);
     dbev_client_stats_t before, after;
@@ -974,7 +876,6 @@ int step_run_load(runctx_t *ctx, const step_t *step, step_result_t *res)
     int rc = run_schedule(&e);
     if (rc) {
         set_status(res, DBEV_REPORT_ERROR, "%s: load: %s", step->where, e.errstr);
-        json_decref(e.seq_tmpl);
         run_free(run);
         vars_destroy(own_vars);
         return 0;
@@ -1023,7 +924,6 @@ int step_run_load(runctx_t *ctx, const step_t *step, step_result_t *res)
             set_status(res, DBEV_REPORT_ERROR, "%s: %s", step->where, errstr);
             fill_report(run, &f);
             free(phases);
-            json_decref(e.seq_tmpl);
             run_free(run);
             vars_destroy(own_vars);
             return 0;
@@ -1066,7 +966,6 @@ int step_run_load(runctx_t *ctx, const step_t *step, step_result_t *res)
               (long long)f.errors, (double)f.p50_us / 1000, (double)f.p99_us / 1000,
               (double)f.max_us / 1000, f.throughput, (long long)f.cap_waits);
     free(phases);
-    json_decref(e.seq_tmpl);
     run_free(run);
     vars_destroy(own_vars);
     return 0;

@@ -67,9 +67,20 @@ static uint64_t next_random(vars_t *vars)
     return x;
 }
 
-/* Resolves one placeholder body (the text between "${" and "}") to a new reference. */
-static json_t *resolve(vars_t *vars, const char *body, char *errstr, size_t size)
+/* The names a vars_substitute_with() call binds; none for vars_substitute(). */
+typedef struct scope {
+    const vars_binding_t *bindings;
+    size_t n;
+} scope_t;
+
+/* Resolves one placeholder body (the text between "${" and "}") to a new
+ * reference: a name the call binds first, then the built-ins and saved values. */
+static json_t *resolve(vars_t *vars, const scope_t *scope, const char *body, char *errstr,
+                       size_t size)
 {
+    for (size_t i = 0; i < scope->n; i++)
+        if (strcmp(body, scope->bindings[i].name) == 0)
+            return json_incref((json_t *)scope->bindings[i].value);
     char uuid[40];
     if (strcmp(body, "uuid") == 0) {
         dbev_uuid_new(uuid);
@@ -164,7 +175,8 @@ static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
     return 0;
 }
 
-static json_t *substitute_string(vars_t *vars, const char *text, char *errstr, size_t size)
+static json_t *substitute_string(vars_t *vars, const scope_t *scope, const char *text, char *errstr,
+                                 size_t size)
 {
     const char *open = strstr(text, "${");
     if (!open)
@@ -180,7 +192,7 @@ static json_t *substitute_string(vars_t *vars, const char *text, char *errstr, s
         }
         memcpy(body, open + 2, n);
         body[n] = '\0';
-        return resolve(vars, body, errstr, size);
+        return resolve(vars, scope, body, errstr, size);
     }
     char *out = NULL;
     size_t len = 0, cap = 0;
@@ -201,7 +213,7 @@ static json_t *substitute_string(vars_t *vars, const char *text, char *errstr, s
         }
         memcpy(body, open + 2, n);
         body[n] = '\0';
-        json_t *value = resolve(vars, body, errstr, size);
+        json_t *value = resolve(vars, scope, body, errstr, size);
         if (!value) {
             free(out);
             return NULL;
@@ -221,30 +233,48 @@ static json_t *substitute_string(vars_t *vars, const char *text, char *errstr, s
     return result;
 }
 
-static json_t *substitute(vars_t *vars, const json_t *template_value, char *errstr, size_t size);
+static json_t *substitute(vars_t *vars, const scope_t *scope, const json_t *template_value,
+                          char *errstr, size_t size);
 
 json_t *vars_substitute(vars_t *vars, const json_t *template_value, char *errstr, size_t size)
 {
+    return vars_substitute_with(vars, template_value, NULL, 0, errstr, size);
+}
+
+json_t *vars_substitute_with(vars_t *vars, const json_t *template_value,
+                             const vars_binding_t *bindings, size_t n_bindings, char *errstr,
+                             size_t size)
+{
+    scope_t scope = {bindings, n_bindings};
     pthread_mutex_lock(&vars->lock);
-    json_t *out = substitute(vars, template_value, errstr, size);
+    json_t *out = substitute(vars, &scope, template_value, errstr, size);
     pthread_mutex_unlock(&vars->lock);
     return out;
 }
 
-static json_t *substitute(vars_t *vars, const json_t *template_value, char *errstr, size_t size)
+json_int_t vars_next_seq(vars_t *vars)
+{
+    pthread_mutex_lock(&vars->lock);
+    json_int_t seq = ++vars->seq;
+    pthread_mutex_unlock(&vars->lock);
+    return seq;
+}
+
+static json_t *substitute(vars_t *vars, const scope_t *scope, const json_t *template_value,
+                          char *errstr, size_t size)
 {
     json_t *value = (json_t *)template_value;
     if (json_is_string(value) && !strstr(json_string_value(value), "${"))
         return json_deep_copy(value); /* as it is, even with a NUL inside */
     if (json_is_string(value))
-        return substitute_string(vars, json_string_value(value), errstr, size);
+        return substitute_string(vars, scope, json_string_value(value), errstr, size);
     if (json_is_array(value)) {
         json_t *copy = json_array();
         size_t i;
         json_t *item;
         json_array_foreach(value, i, item)
         {
-            json_t *sub = substitute(vars, item, errstr, size);
+            json_t *sub = substitute(vars, scope, item, errstr, size);
             if (!sub) {
                 json_decref(copy);
                 return NULL;
@@ -259,7 +289,7 @@ static json_t *substitute(vars_t *vars, const json_t *template_value, char *errs
         json_t *item;
         json_object_foreach(value, key, item)
         {
-            json_t *sub = substitute(vars, item, errstr, size);
+            json_t *sub = substitute(vars, scope, item, errstr, size);
             if (!sub) {
                 json_decref(copy);
                 return NULL;

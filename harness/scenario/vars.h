@@ -3,7 +3,8 @@
  * Thread-safe: parallel steps share one set.
  *   ${uuid}          a new UUID at each use
  *   ${uuid:name}     one UUID per name, stable for the whole scenario
- *   ${seq}           a counter, 1, 2, 3 ... per scenario (load: per request)
+ *   ${seq}           a counter, 1, 2, 3 ... per scenario (load: per request,
+ *                    bound with vars_substitute_with())
  *   ${now}           the current time, ISO-8601 UTC
  *   ${rand:LO..HI}   an integer drawn uniformly from [LO, HI] (seeded)
  *   ${repeat:N:TEXT} TEXT N times (huge or deeply nested hostile input);
@@ -39,6 +40,28 @@ json_t *vars_get(const vars_t *vars, const char *name);
  *          or malformed placeholder.
  */
 json_t *vars_substitute(vars_t *vars, const json_t *template_value, char *errstr, size_t size);
+
+/** A value bound to a placeholder name for one substitution. */
+typedef struct vars_binding {
+    const char *name;    /* the placeholder's body: "seq" binds ${seq} */
+    const json_t *value; /* borrowed; the result may share it */
+} vars_binding_t;
+
+/**
+ * @brief vars_substitute() with names bound for this call only, looked up
+ *        before every other placeholder. The one engine for a value drawn
+ *        once and shared by every use: a load request binds ${seq} (from
+ *        vars_next_seq()) and ${req_uuid}, so its body and its write key
+ *        agree. A string that is exactly a bound placeholder takes the
+ *        bound value's type, as for any other placeholder.
+ * @returns a new reference, or NULL with errstr as vars_substitute().
+ */
+json_t *vars_substitute_with(vars_t *vars, const json_t *template_value,
+                             const vars_binding_t *bindings, size_t n_bindings, char *errstr,
+                             size_t size);
+
+/** Draws the scenario's next ${seq} (1, 2, 3 ...), as one use of ${seq} does. */
+json_int_t vars_next_seq(vars_t *vars);
 
 /**
  * @brief Looks up a path such as "rows[0].id" or "row_count" in value.
