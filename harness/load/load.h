@@ -2,8 +2,10 @@
  * The pure parts of the load step (step_load.c): reading a `load:` mapping
  * into a spec, the open-loop schedule (request i is due at start + i/rate),
  * the stress mode's rate stepping, classifying acknowledged writes against
- * what PostgreSQL holds, and judging a load's figures against its `expect:`.
- * Nothing here does I/O, so all of it is unit-tested (tests/unit/test_load.c).
+ * what PostgreSQL holds (the lookup itself is load_writes.h), judging a
+ * load's figures against its `expect:` and turning them into the run's
+ * metrics. Nothing here does I/O, so all of it can be unit-tested
+ * (tests/unit/test_load.c).
  * docs/scenarios.md ("Load steps") is the reference for the format.
  */
 #ifndef HARNESS_LOAD_H
@@ -11,6 +13,7 @@
 
 #include "load/checker.h"
 
+#include <dbev/histogram.h>
 #include <dbev/protocol.h>
 #include <dbev/report.h>
 #include <jansson.h>
@@ -128,6 +131,15 @@ void load_report_checker(const load_figures_t *figures, dbev_report_checker_t *o
  *  broke at 2250/s (p99 230.1 ms > 100 ms)". */
 void load_knee_text(const load_figures_t *figures, const load_stress_t *stress, char *buf,
                     size_t size);
+
+/**
+ * @brief The figures the run's metrics take from a load (run.h:
+ *        load.<scenario>.<step>.<figure>): rates, percentiles, errors, the
+ *        loss figures and, when service holds any, the adapter's service time.
+ * @returns a new reference (a flat object of numbers and "op").
+ */
+json_t *load_metrics(const load_figures_t *figures, const load_spec_t *spec,
+                     const dbev_hist_t *service);
 
 /** A verdict: status and, on failure, why (each expectation that broke). */
 typedef struct load_verdict {

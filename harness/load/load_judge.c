@@ -2,11 +2,13 @@
  * Judging a load's figures against its `expect:` mapping (see load.h). Each
  * expectation that broke is named with the number that broke it and the
  * bound, e.g. "p95 142.3 ms > bound 100 ms", so a failed CI run says what
- * to look at without opening the report.
+ * to look at without opening the report. Also what else the figures become:
+ * the report's checker line, the stress knee's sentence, the run's metrics.
  */
 #include "load/load.h"
 
 #include "dbev_common.h"
+#include "run/metrics.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -368,4 +370,36 @@ void load_knee_text(const load_figures_t *f, const load_stress_t *stress, char *
     else
         snprintf(buf, size, "stress: knee: held %.0f/s (p99 %.1f ms), broke at %.0f/s (%s)",
                  held->rate, ms(held->p99_us), broke->rate, why);
+}
+
+/* The figures the run's metrics take from a load (runctx.h, run.h). The
+ * checker's caller-side classification and the write lookups are the loss
+ * figures; the client's wire-level duplicates (redeliveries answered again
+ * from the adapter's record) are reported apart, as they reach no caller. */
+json_t *load_metrics(const load_figures_t *f, const load_spec_t *spec, const dbev_hist_t *service)
+{
+    char op[32];
+    run_metrics_op_key(spec->op, op, sizeof(op));
+    double sent = (double)f->requests;
+    json_t *out = json_pack(
+        "{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I,"
+        " s:I, s:I, s:I}",
+        "op", op, "rate", spec->rate, "throughput", f->throughput, "p50_ms",
+        (double)f->p50_us / 1000.0, "p95_ms", (double)f->p95_us / 1000.0, "p99_ms",
+        (double)f->p99_us / 1000.0, "max_ms", (double)f->max_us / 1000.0, "sent", sent, "errors",
+        (double)f->errors, "error_rate", sent > 0 ? (double)f->errors / sent : 0.0, "unanswered",
+        (json_int_t)f->checker.unanswered, "answered_twice", (json_int_t)f->checker.answered_twice,
+        "answered_late", (json_int_t)f->checker.answered_late, "unknown_ids",
+        (json_int_t)f->checker.unknown_ids, "writes_lost", (json_int_t)f->writes.lost,
+        "writes_doubled", (json_int_t)f->writes.doubled, "wire_duplicates",
+        (json_int_t)f->duplicate, "late_responses", (json_int_t)f->late);
+    /* The adapter's share beside the end-to-end figures above. */
+    if (out && dbev_hist_count(service)) {
+        static const double ps[] = {50, 95, 99};
+        static const char *const names[] = {"service_p50_ms", "service_p95_ms", "service_p99_ms"};
+        for (int i = 0; i < 3; i++)
+            json_object_set_new(out, names[i],
+                                json_real((double)dbev_hist_percentile(service, ps[i]) / 1000.0));
+    }
+    return out;
 }
