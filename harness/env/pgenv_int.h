@@ -3,10 +3,14 @@
  * (pgenv_bin.c), running them as the right account and handling directory
  * trees (pgenv_proc.c), the process-wide registry of live servers with its
  * exit and signal teardown plus the leftover reaper (pgenv_reap.c), and the
- * template-cluster cache (pgenv_cache.c). Not part of the harness API.
+ * template-cluster cache (pgenv_cache.c); and the handle itself, which
+ * pgenv.c and pgenv_db.c (its databases) share. Not part of the harness API.
  */
 #ifndef HARNESS_PGENV_INT_H
 #define HARNESS_PGENV_INT_H
+
+#include "dbev_common.h"
+#include "env/pgenv.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,6 +30,36 @@ typedef struct pgenv_cred {
     uid_t uid;
     gid_t gid;
 } pgenv_cred_t;
+
+/* ---- pgenv.c and pgenv_db.c ---- */
+
+/* The handle behind pgenv_t: pgenv.c brings it up and down, pgenv_db.c
+ * makes and drops its databases. */
+struct pgenv {
+    bool external;
+    bool keep;
+    bool tcp;
+    bool warm;
+    int slot; /* registry slot, -1 for external */
+    int port;
+    int server_version;
+    pid_t pid;
+    double startup_ms;
+    pgenv_cred_t cred;
+    dbev_logger_t own_logger;
+    const dbev_logger_t *logger;
+    char user[64];
+    char dbname[64];
+    char keep_dbname[64]; /* pgenv_keep_dbname(): what the keep message's psql opens */
+    char ext_dsn[2048];
+    char bindir[PGENV_PATH_SIZE];
+    char dir[PGENV_PATH_SIZE];
+    char data_dir[PGENV_PATH_SIZE];
+    char log_path[PGENV_PATH_SIZE];
+};
+
+/* Sleeps ms milliseconds, resuming after signals. */
+void pgenv_sleep_ms(int ms);
 
 /* ---- pgenv_bin.c ---- */
 
