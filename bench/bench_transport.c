@@ -1,5 +1,5 @@
 /*
- * The transport floor of the mock cluster (harness/src/transport.h: a
+ * The transport floor of the mock cluster (harness/env/transport.h: a
  * two-hop echo with the adapter's and the client's settings, no adapter)
  * under a fetch profile, with the CPU the process spent meanwhile: the
  * figures behind the harness's consumer fetch profiles (kprofile.h).

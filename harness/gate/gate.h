@@ -9,7 +9,7 @@
  *   gate_stats.c  the regression test: a run against the baseline's runs
  *   gate_out.c    baseline files, benchmark JSON (github-action-benchmark,
  *                 Bencher), the history file, the verdict in the report
- *   cmd_gate.c    `dbev-harness gate`: selects, runs, judges, exits 0/1/2/3
+ *   cli/cmd_gate.c `dbev-harness gate`: selects, runs, judges, exits 0/1/2/3
  *
  * Nothing here prints except gate_result_print(); errors come back in
  * errstr buffers.
