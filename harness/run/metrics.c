@@ -15,6 +15,8 @@
 #include <string.h>
 
 enum { PATH_EVENT = 0, PATH_DIRECT = 1, N_PATHS = 2 };
+/* The probe's blocks of the adapter's service time, beside its two paths. */
+enum { PROBE_SERVICE = N_PATHS };
 
 struct run_metrics {
     pthread_mutex_t lock;
@@ -27,6 +29,8 @@ struct run_metrics {
     dbev_hist_t *probe[N_PATHS][DBEV_OP__COUNT];
     dbev_hist_t *service[DBEV_OP__COUNT];
     dbev_hist_t *probe_service[DBEV_OP__COUNT];
+    /* The probe's CPU time per request, one value a block (cpuwork.h). */
+    dbev_hist_t *probe_cpu[DBEV_OP__COUNT];
     /* The probe's blocks (one per repeated step): the best block median
      * is the figure a burst of other work on the machine cannot inflate. */
     struct probe_block {
@@ -57,6 +61,7 @@ run_metrics_t *run_metrics_new(void)
     for (int o = 0; o < DBEV_OP__COUNT; o++) {
         m->service[o] = dbev_hist_new();
         m->probe_service[o] = dbev_hist_new();
+        m->probe_cpu[o] = dbev_hist_new();
     }
     return m;
 }
@@ -73,6 +78,7 @@ void run_metrics_destroy(run_metrics_t *m)
     for (int o = 0; o < DBEV_OP__COUNT; o++) {
         dbev_hist_destroy(m->service[o]);
         dbev_hist_destroy(m->probe_service[o]);
+        dbev_hist_destroy(m->probe_cpu[o]);
     }
     for (size_t i = 0; i < m->n_blocks; i++)
         dbev_hist_destroy(m->blocks[i].hist);
@@ -168,15 +174,29 @@ static double best_block(const run_metrics_t *m, int path, dbev_op_t op, int *n)
     return best;
 }
 
-void run_metrics_service(run_metrics_t *m, dbev_op_t op, double service_ms, bool probe)
+void run_metrics_service(run_metrics_t *m, dbev_op_t op, double service_ms, const char *probe_block)
 {
     if (!m || op >= DBEV_OP__COUNT || !(service_ms >= 0))
         return;
     int64_t us = (int64_t)(service_ms * 1000.0);
     pthread_mutex_lock(&m->lock);
     dbev_hist_record(m->service[op], us);
-    if (probe)
+    if (probe_block) {
         dbev_hist_record(m->probe_service[op], us);
+        dbev_hist_t *b = block_of(m, probe_block, PROBE_SERVICE, op);
+        if (b)
+            dbev_hist_record(b, us);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void run_metrics_probe_cpu(run_metrics_t *m, const char *block, dbev_op_t op, double cpu_us)
+{
+    (void)block; /* one value a block: the histogram of blocks is the figure */
+    if (!m || op >= DBEV_OP__COUNT || !(cpu_us >= 0))
+        return;
+    pthread_mutex_lock(&m->lock);
+    dbev_hist_record(m->probe_cpu[op], (int64_t)(cpu_us + 0.5));
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -371,7 +391,25 @@ json_t *run_metrics_json(run_metrics_t *m)
         if (dbev_hist_count(m->probe_service[o])) {
             snprintf(prefix, sizeof(prefix), "probe.service.%s", op);
             put_hist(out, prefix, m->probe_service[o], -1);
+            int n;
+            double best = best_block(m, PROBE_SERVICE, (dbev_op_t)o, &n);
+            if (n >= 2) {
+                snprintf(prefix, sizeof(prefix), "probe.service.%s.best_p50_ms", op);
+                json_object_set_new(out, prefix, json_real(best));
+            }
         }
+    }
+    for (int o = 0; o < DBEV_OP__COUNT; o++) {
+        const dbev_hist_t *cpu = m->probe_cpu[o];
+        if (dbev_hist_count(cpu) < 2)
+            continue; /* one block: not a probe */
+        run_metrics_op_key((dbev_op_t)o, op, sizeof(op));
+        snprintf(prefix, sizeof(prefix), "probe.cpu.%s.best_us", op);
+        json_object_set_new(out, prefix, json_real((double)dbev_hist_min(cpu)));
+        snprintf(prefix, sizeof(prefix), "probe.cpu.%s.median_us", op);
+        json_object_set_new(out, prefix, json_real((double)dbev_hist_percentile(cpu, 50)));
+        snprintf(prefix, sizeof(prefix), "probe.cpu.%s.blocks", op);
+        json_object_set_new(out, prefix, json_integer(dbev_hist_count(cpu)));
     }
     if (dbev_hist_count(m->roundtrip))
         put_hist(out, "roundtrip", m->roundtrip, -1);

@@ -70,7 +70,12 @@ typedef int (*run_judge_fn)(dbev_report_t *report, const json_t *metrics, const 
  *                                                     of its event p50 to its direct p50
  *   probe[.direct].<op>.{best_p50_ms,blocks}          the lowest median of the probe's
  *                                                     repeated steps (blocks) of op
- *   probe.service.<op>.{...}                          the probe's answers' service time
+ *   probe.service.<op>.{...,best_p50_ms}              the probe's answers' service time,
+ *                                                     and its lowest block median
+ *   probe.cpu.<op>.{best_us,median_us,blocks}         CPU time per event-path request of
+ *                                                     the probe's blocks on an adapter
+ *                                                     process: its dbev- threads and
+ *                                                     backends (cpuwork.h)
  *   load.<scenario>.<step>.<figure>                   each load step's figures
  *   load.throughput_max, load.<op>.throughput_max     best sustained rate (per op)
  *   load.p95_ms_max, load.p99_ms_max                  worst load percentile

@@ -141,8 +141,14 @@ void run_metrics_latency(run_metrics_t *metrics, const char *path, dbev_op_t op,
 void run_metrics_probe(run_metrics_t *metrics, const char *block, const char *path, dbev_op_t op,
                        double latency_ms, bool ok);
 /** Records the adapter's service time an answer carried (metadata.service_ms):
- *  service.<op>.*, and probe.service.<op>.* when probe. Thread-safe. */
-void run_metrics_service(run_metrics_t *metrics, dbev_op_t op, double service_ms, bool probe);
+ *  service.<op>.*, and probe.service.<op>.* when probe_block names the
+ *  probe's step it came from (NULL: not the probe's). Thread-safe. */
+void run_metrics_service(run_metrics_t *metrics, dbev_op_t op, double service_ms,
+                         const char *probe_block);
+/** Records a probe block's CPU time per event-path request (µs: the
+ *  adapter's threads and its backends, cpuwork.h): probe.cpu.<op>.*.
+ *  Thread-safe. */
+void run_metrics_probe_cpu(run_metrics_t *metrics, const char *block, dbev_op_t op, double cpu_us);
 /** Counts one parity mismatch (--mode both). Thread-safe. */
 void run_metrics_parity_mismatch(run_metrics_t *metrics);
 

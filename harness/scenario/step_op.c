@@ -7,6 +7,8 @@
  */
 #include "scenario/runctx.h"
 
+#include "env/adapters.h"
+#include "run/cpuwork.h"
 #include "parity/direct.h"
 #include "scenario/expect.h"
 #include "scenario/opcall.h"
@@ -79,7 +81,8 @@ static void record(runctx_t *ctx, const step_t *step, const char *path, const js
     const json_t *service = json_object_get(json_object_get(outcome, "metadata"), "service_ms");
     if (ok && strcmp(path, "event") == 0 && json_is_number(service) &&
         (probe || !ctx->metrics_excluded))
-        run_metrics_service(ctx->metrics, step->op, json_number_value(service), probe);
+        run_metrics_service(ctx->metrics, step->op, json_number_value(service),
+                            probe ? step->where : NULL);
 }
 
 static int run_once(runctx_t *ctx, const step_t *step, step_result_t *res)
@@ -124,11 +127,25 @@ static int run_once(runctx_t *ctx, const step_t *step, step_result_t *res)
     return 0;
 }
 
+/* A probe block on a dbev-adapter process: the CPU time its requests cost
+ * the adapter and its backends (cpuwork.h); false when it cannot be read
+ * (thread adapters share the harness's process: no figure then). */
+static bool probe_cpu_read(runctx_t *ctx, const step_t *step, cpuwork_snap_t *snap)
+{
+    if (!ctx->probe || step->repeat < 2 || ctx->opts->mode == RUN_MODE_DIRECT ||
+        ctx->adapter_mode != ADAPTER_PROCESS || !ctx->adapters || !ctx->direct)
+        return false;
+    pid_t pid = adapters_pid(ctx->adapters, 0);
+    return pid > 0 && cpuwork_read(pid, ctx->direct, "dbev-adapter", snap) == 0;
+}
+
 int step_run_operation(runctx_t *ctx, const step_t *step, step_result_t *res)
 {
     /* repeat: N: N runs in a row (each path in turn under --mode both, so a
      * probe's two paths see the same machine); the first failure ends it. */
     int n = step->repeat > 1 ? step->repeat : 1;
+    cpuwork_snap_t before, after;
+    bool cpu = probe_cpu_read(ctx, step, &before);
     for (int i = 0; i < n; i++) {
         if (run_once(ctx, step, res) != 0)
             return -1;
@@ -142,5 +159,8 @@ int step_run_operation(runctx_t *ctx, const step_t *step, step_result_t *res)
             break;
         }
     }
+    if (cpu && res->status == DBEV_REPORT_PASS && probe_cpu_read(ctx, step, &after))
+        run_metrics_probe_cpu(ctx->metrics, step->where, step->op,
+                              (double)cpuwork_delta_ns(&before, &after) / 1000.0 / n);
     return 0;
 }
