@@ -27,8 +27,8 @@
  */
 #include "cpu_split.h"
 #include "dbev_adapter.h"
-#include "mockenv.h"
-#include "pgenv.h"
+#include "env/mockenv.h"
+#include "env/pgenv.h"
 
 #include <dbev/protocol.h>
 

@@ -7,8 +7,8 @@
  * min/median/max in ms for each part, the sum, and the teardown. Usage:
  *   bench_env_bringup [runs]     (default 20)
  */
-#include "mockenv.h"
-#include "pgenv.h"
+#include "env/mockenv.h"
+#include "env/pgenv.h"
 
 #include "dbev_common.h"
 

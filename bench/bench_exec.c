@@ -15,7 +15,7 @@
  * Usage: bench_exec [requests] [batch]   (default 100000 and 500)
  */
 #include "exec.h"
-#include "pgenv.h"
+#include "env/pgenv.h"
 
 #include <dirent.h>
 #include <stdio.h>

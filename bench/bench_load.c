@@ -11,9 +11,9 @@
  *   bench_load stress [p99_ms [max_s]]      (default 100 30: the knee of the p99 bound)
  */
 #include "cpu_split.h"
-#include "kprofile.h"
-#include "runctx.h"
-#include "transport.h"
+#include "env/kprofile.h"
+#include "scenario/runctx.h"
+#include "env/transport.h"
 
 #include "dbev_adapter.h"
 

@@ -6,9 +6,9 @@
  * versus cloning it per scenario. Prints min/median/max in ms. Usage:
  *   bench_migrate [runs]   (default 10)
  */
-#include "fixtures.h"
-#include "migrate.h"
-#include "pgenv.h"
+#include "migrate/fixtures.h"
+#include "migrate/migrate.h"
+#include "env/pgenv.h"
 
 #include <stdio.h>
 #include <stdlib.h>

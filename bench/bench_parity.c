@@ -9,9 +9,9 @@
  *
  * Usage: bench_parity [operations]   (default 5000)
  */
-#include "direct.h"
-#include "parity.h"
-#include "pgenv.h"
+#include "parity/direct.h"
+#include "parity/parity.h"
+#include "env/pgenv.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,8 +8,8 @@
  * (defaults 20, 3 and pgenv's default temp dir). Uses a private cache, so it
  * measures cold honestly and leaves the build's cache alone.
  */
-#include "pgenv.h"
-#include "pgenv_int.h"
+#include "env/pgenv.h"
+#include "env/pgenv_int.h"
 
 #include "dbev_common.h"
 

@@ -1,5 +1,5 @@
 /*
- * The transport floor of the mock cluster (harness/src/transport.h: a
+ * The transport floor of the mock cluster (harness/env/transport.h: a
  * two-hop echo with the adapter's and the client's settings, no adapter)
  * under a fetch profile, with the CPU the process spent meanwhile: the
  * figures behind the harness's consumer fetch profiles (kprofile.h).
@@ -11,9 +11,9 @@
  * setting of both producers (e.g. -P linger.ms=0).
  * Default 2000 round trips at 1000/s on a 3-broker mock cluster.
  */
-#include "kprofile.h"
-#include "mockenv.h"
-#include "transport.h"
+#include "env/kprofile.h"
+#include "env/mockenv.h"
+#include "env/transport.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -18,11 +18,11 @@ if(TARGET dbev_adapter_core)
     # which writes of a group share one INSERT (merge_plan.h), without a database
     dbev_add_test(test_merge_plan SOURCES unit/test_merge_plan.c LIBS dbev_adapter_core LABELS unit)
 
-    file(GLOB DBEV_ADB_PGENV_SOURCES ${CMAKE_SOURCE_DIR}/harness/src/pgenv*.c)
+    file(GLOB DBEV_ADB_PGENV_SOURCES ${CMAKE_SOURCE_DIR}/harness/env/pgenv*.c)
     if(DBEV_ADB_PGENV_SOURCES)
         add_library(dbev_adb_pgenv STATIC ${DBEV_ADB_PGENV_SOURCES}
-                                          ${CMAKE_SOURCE_DIR}/harness/src/sha256.c)
-        target_include_directories(dbev_adb_pgenv PUBLIC ${CMAKE_SOURCE_DIR}/harness/src)
+                                          ${CMAKE_SOURCE_DIR}/harness/migrate/sha256.c)
+        target_include_directories(dbev_adb_pgenv PUBLIC ${CMAKE_SOURCE_DIR}/harness)
         target_link_libraries(dbev_adb_pgenv PUBLIC dbev_common PkgConfig::LIBPQ Threads::Threads)
         dbev_add_test(test_exec SOURCES integration/test_exec.c ${DBEV_PG_KIT}
                       LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)

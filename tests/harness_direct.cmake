@@ -1,5 +1,5 @@
-# The direct path and parity mode (harness/src/direct.c, parity.c,
-# step_sql.c): the comparison rules (unit) and every operation straight on a
+# The direct path and parity mode (harness/parity/direct.c, parity.c,
+# harness/scenario/step_sql.c): the comparison rules (unit) and every operation straight on a
 # throwaway PostgreSQL, the sql:/until: steps included (integration).
 dbev_add_test(test_parity SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_parity.c
               LIBS dbev_harness_core LABELS unit)

@@ -1,5 +1,5 @@
-# Fault injection and raw events (harness/src/adapters.c, features.c,
-# step_fault.c, step_raw.c): the adapter supervisor in thread and process
+# Fault injection and raw events (harness/env/adapters.c, features.c,
+# harness/faults/step_fault.c, step_raw.c): the adapter supervisor in thread and process
 # mode, `fault:` steps against the mock cluster, the throwaway PostgreSQL and
 # the adapter processes, and `raw:` steps answered by a real adapter.
 if(TARGET dbev_harness_core AND TARGET dbev-adapter)

@@ -70,7 +70,7 @@ static char *read_all(const char *file, size_t *len)
     return buf;
 }
 
-/* make() and assign_answers() have twins in harness/src/replay.c: the CLI and
+/* make() and assign_answers() have twins in harness/repro/replay.c: the CLI and
  * the harness share only libdbev's public header, and common/ has no
  * librdkafka, so each keeps its own. */
 static rd_kafka_t *make(rd_kafka_type_t type, const char *bootstrap, char *errstr, size_t size)

@@ -14,7 +14,7 @@
 #ifndef TEST_PG_KIT_H
 #define TEST_PG_KIT_H
 
-#include "pgenv.h"
+#include "env/pgenv.h"
 
 #include <libpq-fe.h>
 #include <stddef.h>

@@ -10,8 +10,8 @@
 #define TEST_ADAPTER_KIT_H
 
 #include "dbev_adapter.h"
-#include "mockenv.h"
-#include "pgenv.h"
+#include "env/mockenv.h"
+#include "env/pgenv.h"
 
 #include <dbev/protocol.h>
 #include <librdkafka/rdkafka.h>

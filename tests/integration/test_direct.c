@@ -15,12 +15,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "direct.h"
+#include "parity/direct.h"
 #include "exec.h"
-#include "expect.h"
-#include "parity.h"
+#include "scenario/expect.h"
+#include "parity/parity.h"
 #include "pg_kit.h"
-#include "runctx.h"
+#include "scenario/runctx.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * left behind. Each test gives the binary its own TMPDIR, so "left behind"
  * can be checked: no directory in it, no process working inside it.
  */
-#include "pgenv.h"
+#include "env/pgenv.h"
 
 #include <dirent.h>
 #include <errno.h>

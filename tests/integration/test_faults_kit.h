@@ -9,8 +9,8 @@
 #ifndef TEST_FAULTS_KIT_H
 #define TEST_FAULTS_KIT_H
 
-#include "adapters.h"
-#include "runctx.h"
+#include "env/adapters.h"
+#include "scenario/runctx.h"
 
 typedef struct fk {
     pgenv_t *pg;

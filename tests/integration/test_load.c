@@ -1,5 +1,5 @@
 /*
- * Integration tests of the load step (harness/src/step_load.c) against the
+ * Integration tests of the load step (harness/load/step_load.c) against the
  * real adapter (embedded), a throwaway PostgreSQL and the mock Kafka
  * cluster, with a runctx built by hand the way the runner builds one:
  *   - a clean insert load: every request answered once, every acknowledged
@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "runctx.h"
+#include "scenario/runctx.h"
 #include "test_adapter_kit.h"
 
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /*
- * Integration tests of the migrations and their runner (harness/src/migrate*.c,
+ * Integration tests of the migrations and their runner (harness/migrate/migrate*.c,
  * fixtures.c) on a real throwaway PostgreSQL: seed 003's index counts, the
  * full round trip and the per-step "down restores the catalog" property,
  * verify naming a dropped index and a changed column type, refusals (changed
@@ -15,9 +15,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "fixtures.h"
-#include "migrate.h"
-#include "pgenv.h"
+#include "migrate/fixtures.h"
+#include "migrate/migrate.h"
+#include "env/pgenv.h"
 
 #include <dirent.h>
 #include <ftw.h>

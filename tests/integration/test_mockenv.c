@@ -6,7 +6,7 @@
  * bootstrap) fails with one clear line when nothing listens. Every wait is on
  * a condition with a deadline.
  */
-#include "mockenv.h"
+#include "env/mockenv.h"
 
 #include <dirent.h>
 #include <setjmp.h>

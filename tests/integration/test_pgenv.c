@@ -1,5 +1,5 @@
 /*
- * Integration tests of the throwaway PostgreSQL (harness/src/pgenv*.c): a
+ * Integration tests of the throwaway PostgreSQL (harness/env/pgenv*.c): a
  * real server started, queried and torn down; the root path (servers run as
  * the postgres account); teardown on exit() and SIGTERM; leftovers of a
  * SIGKILLed run reaped by the next start; template databases and concurrent
@@ -13,8 +13,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "pgenv.h"
-#include "pgenv_int.h"
+#include "env/pgenv.h"
+#include "env/pgenv_int.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "expect.h"
+#include "scenario/expect.h"
 
 #include <string.h>
 

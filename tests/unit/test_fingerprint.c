@@ -1,5 +1,5 @@
 /*
- * The database fingerprint's pure part (harness/src/fingerprint.c): which
+ * The database fingerprint's pure part (harness/guard/fingerprint.c): which
  * changes between two fingerprints are reported, which the allow patterns
  * cover, and that the report names what changed.
  */
@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "fingerprint.h"
+#include "guard/fingerprint.h"
 
 #include <string.h>
 

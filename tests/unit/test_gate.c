@@ -1,5 +1,5 @@
 /*
- * Unit tests of the gates (harness/src/gate*.c): reading a gates file
+ * Unit tests of the gates (harness/gate/gate*.c): reading a gates file
  * (mistakes at file:line:column), judging metrics (pass, fail, rollback, a
  * missing metric is an error, skips say why), the statistics of the
  * regression test (t quantiles; a 20 % shift of a known distribution
@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "gate.h"
+#include "gate/gate.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the load step's pure parts (harness/src/load.h): reading a
+ * Unit tests of the load step's pure parts (harness/load/load.h): reading a
  * `load:` mapping, the open-loop schedule, stress rate stepping, classifying
  * acknowledged writes, judging figures against `expect:` (with the exact
  * messages a failed CI run shows) and the stress knee sentence.
@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "load.h"
-#include "scenario.h"
+#include "load/load.h"
+#include "scenario/scenario.h"
 
 #include <stdio.h>
 #include <string.h>

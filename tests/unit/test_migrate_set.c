@@ -10,8 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "migrate.h"
-#include "sha256.h"
+#include "migrate/migrate.h"
+#include "migrate/sha256.h"
 
 #include <ctype.h>
 #include <stdlib.h>

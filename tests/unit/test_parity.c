@@ -1,5 +1,5 @@
 /*
- * Unit tests of the parity comparison (harness/src/parity.c): rows as sets or
+ * Unit tests of the parity comparison (harness/parity/parity.c): rows as sets or
  * in order, numbers by value, timestamps as instants whatever their zone,
  * jsonb whatever its key order, ignored columns, error class and SQLSTATE,
  * and that every mismatch message shows both sides; and of
@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "parity.h"
+#include "parity/parity.h"
 
 #include <stdlib.h>
 #include <string.h>

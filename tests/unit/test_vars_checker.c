@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "checker.h"
-#include "vars.h"
+#include "load/checker.h"
+#include "scenario/vars.h"
 
 #include <string.h>
 
@@ -74,6 +74,46 @@ static void test_unknown_variable_is_named(void **state)
     t = json_string("${rand:9..1}");
     assert_null(vars_substitute(vars, t, err, sizeof(err)));
     json_decref(t);
+    vars_destroy(vars);
+}
+
+/* A load request's scope (vars_substitute_with): ${seq} and ${req_uuid} bound
+ * once are shared by every use, an exact placeholder keeps the bound type,
+ * the bindings shadow the built-in counter, and the rest resolves as usual. */
+static void test_bindings_are_shared_by_every_use(void **state)
+{
+    vars_t *vars = vars_new(1);
+    json_int_t seq = vars_next_seq(vars);
+    assert_int_equal(seq, 1);
+    json_t *jseq = json_integer(seq), *uuid = json_string("0f0e0d0c-0b0a-4908-8706-050403020100");
+    const vars_binding_t scope[] = {{"seq", jseq}, {"req_uuid", uuid}};
+    json_t *t = json_loads("{\"n\": \"${seq}\", \"name\": \"a-${seq}-${req_uuid}\", "
+                           "\"id\": \"${req_uuid}\", \"again\": \"${seq}${seq}\", "
+                           "\"rand\": \"${rand:5..5}\"}",
+                           0, NULL);
+    char err[256];
+    json_t *out = vars_substitute_with(vars, t, scope, 2, err, sizeof(err));
+    assert_non_null(out);
+    assert_true(json_is_integer(json_object_get(out, "n")));
+    assert_int_equal(json_integer_value(json_object_get(out, "n")), 1);
+    assert_string_equal(json_string_value(json_object_get(out, "name")),
+                        "a-1-0f0e0d0c-0b0a-4908-8706-050403020100");
+    assert_string_equal(json_string_value(json_object_get(out, "id")),
+                        "0f0e0d0c-0b0a-4908-8706-050403020100");
+    assert_string_equal(json_string_value(json_object_get(out, "again")), "11");
+    assert_int_equal(json_integer_value(json_object_get(out, "rand")), 5);
+    json_decref(out);
+    /* the bound ${seq} drew from the counter once; an unbound one draws the next */
+    json_t *next = sub(vars, "\"${seq}\"");
+    assert_int_equal(json_integer_value(next), 2);
+    json_decref(next);
+    /* ${req_uuid} means nothing outside a scope that binds it */
+    json_t *bare = json_string("${req_uuid}");
+    assert_null(vars_substitute(vars, bare, err, sizeof(err)));
+    json_decref(bare);
+    json_decref(t);
+    json_decref(jseq);
+    json_decref(uuid);
     vars_destroy(vars);
 }
 
@@ -149,6 +189,7 @@ int main(void)
         cmocka_unit_test(test_named_uuid_is_stable_and_plain_uuid_is_not),
         cmocka_unit_test(test_seq_and_seeded_rand),
         cmocka_unit_test(test_unknown_variable_is_named),
+        cmocka_unit_test(test_bindings_are_shared_by_every_use),
         cmocka_unit_test(test_path_get),
         cmocka_unit_test(test_checker_classifies_every_request),
         cmocka_unit_test(test_checker_clean_run),

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "yamlj.h"
+#include "scenario/yamlj.h"
 
 #include <string.h>
 

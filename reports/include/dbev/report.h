@@ -166,7 +166,7 @@ typedef struct dbev_report_load_summary {
                             answered / duration */
 } dbev_report_load_summary_t;
 
-/** The request/reply checker's classification (see harness/src/checker.h). */
+/** The request/reply checker's classification (see harness/load/checker.h). */
 typedef struct dbev_report_checker {
     int64_t answered_once;  /* exactly one answer, in time */
     int64_t unanswered;     /* no answer */

@@ -1,0 +1,288 @@
+/*
+ * dbev-harness run [PATH...]: selects scenario files (by path, --tag,
+ * --phase), checks every one of them before anything starts, then hands them
+ * to the run (run.c). Exit codes: 0 all passed (or skipped with a reason),
+ * 1 a scenario failed, 2 harness error: bad options, a scenario file that
+ * does not load, no scenario selected, an environment that does not come up.
+ */
+#include "repro/bundle.h"
+#include "cli/commands.h"
+#include "env/mockenv.h"
+#include "run/run.h"
+#include "cli/run_cli.h"
+#include "scenario/scenario_files.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_TAGS 32
+
+typedef struct args {
+    run_opts_t run;
+    run_env_opts_t env;
+    const char *tags[MAX_TAGS];
+    int n_tags;
+    const char *skip_tags[MAX_TAGS];
+    int n_skip_tags;
+    int phase;
+    bool list;
+    char out_dir[1024];
+    const char *from_bundle; /* --from-bundle DIR */
+    char bundle_scenario[1200];
+    json_t *bundle; /* owns the strings env points to after --from-bundle */
+} args_t;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: dbev-harness run [options] [PATH...]\n"
+            "\n"
+            "Runs scenario files (YAML or JSON; docs/scenarios.md) against the real adapter\n"
+            "and client, on a throwaway PostgreSQL and a Kafka mock cluster unless told\n"
+            "otherwise. PATH is a scenario file or a folder of them (default: scenarios/).\n"
+            "\n"
+            "selection:\n"
+            "  --tag T              scenarios tagged T (repeatable: any of them)\n"
+            "  --skip-tag T         leave out scenarios tagged T (repeatable), e.g. long\n"
+            "  --phase N            scenarios of migration phase N (1, 2 or 3)\n"
+            "  --list               print the selected scenarios and exit\n"
+            "\n"
+            "run:\n"
+            "  --seed N             seed of ${rand} and of the run (default: from the clock;\n"
+            "                       printed, and reused by the rerun command of a failure)\n"
+            "  --mode M             event (client, Kafka, adapter; default), direct (libpq,\n"
+            "                       as the services do today) or both (compare the two)\n"
+            "  --adapter A          thread (in-process; default), process (dbev-adapter\n"
+            "                       children: kill faults need this) or external (already\n"
+            "                       listening on --kafka-bootstrap)\n"
+            "  --adapters N         adapter instances per scenario, one consumer group\n"
+            "  --breaker-recovery-ms N  adapter breaker recovery time (default 2000)\n"
+            "  -j N                 scenarios at once, each on its own database (default 1);\n"
+            "                       those with a load or a PostgreSQL/Kafka fault run alone after\n"
+            "  --fail-fast          start no new scenario after a failure\n"
+            "  --keep               leave PostgreSQL and the scenario databases in place\n"
+            "  --out DIR            reports folder (default build/reports/<timestamp>)\n"
+            "  --from-bundle DIR    rerun a failure from its bundle (<out>/bundle-sN: scenario,\n"
+            "                       seed and options as they were), with --keep\n"
+            "  --replay-check       replay the trace of each passing scenario without faults\n"
+            "                       or loads on a fresh database; a different answer fails it\n"
+            "\n"
+            "environment:\n"
+            "  --pg-bin DIR         directory with initdb, pg_ctl, postgres\n"
+            "  --pg-dsn DSN         use this PostgreSQL server instead of a throwaway one\n"
+            "  --kafka-bootstrap HOST:PORT  use this Kafka cluster instead of the mock one\n"
+            "  --brokers N          mock cluster brokers (default %d)\n"
+            "  --partitions N       partitions per topic (default %d; see run.h for why)\n"
+            "  -h, --help           this text\n"
+            "\n"
+            "exit status: 0 all passed or skipped, 1 a scenario failed, 2 harness error\n",
+            MOCKENV_DEFAULT_BROKERS, RUN_DEFAULT_PARTITIONS);
+}
+
+/* 0 parsed, 1 help printed, 2 usage error (printed). */
+static int parse_args(int argc, char **argv, args_t *a)
+{
+    static const struct option longopts[] = {
+        {"tag", required_argument, NULL, 't'},
+        {"skip-tag", required_argument, NULL, 'T'},
+        {"phase", required_argument, NULL, 'P'},
+        {"list", no_argument, NULL, 'L'},
+        {"replay-check", no_argument, NULL, 'R'},
+        {"from-bundle", required_argument, NULL, 'B'},
+        {"help", no_argument, NULL, 'h'},
+        RUN_CLI_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    run_cli_defaults(&a->run, &a->env);
+    optind = 1;
+    opterr = 0;
+    int c;
+    long long v;
+    while ((c = getopt_long(argc, argv, ":h" RUN_CLI_SHORTOPTS, longopts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            if (a->n_tags == MAX_TAGS)
+                return run_cli_usage_error("run", "at most %d --tag options", MAX_TAGS);
+            a->tags[a->n_tags++] = optarg;
+            break;
+        case 'T':
+            if (a->n_skip_tags == MAX_TAGS)
+                return run_cli_usage_error("run", "at most %d --skip-tag options", MAX_TAGS);
+            a->skip_tags[a->n_skip_tags++] = optarg;
+            break;
+        case 'P':
+            if (run_cli_number("run", "--phase", optarg, 1, 3, &v))
+                return 2;
+            a->phase = (int)v;
+            break;
+        case 'L':
+            a->list = true;
+            break;
+        case 'R':
+            a->run.replay_check = true;
+            break;
+        case 'B':
+            a->from_bundle = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        case ':':
+            return run_cli_usage_error("run", "%s needs a value", argv[optind - 1]);
+        default: {
+            int handled =
+                run_cli_option("run", c, optarg, &a->run, &a->env, a->out_dir, sizeof(a->out_dir));
+            if (handled == 2)
+                return 2;
+            if (!handled)
+                return run_cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+        }
+        }
+    }
+    if (a->from_bundle) {
+        /* The bundle's options and seed are the run's; --keep, so the
+         * failure stays there to look at; --out and -j may still be given. */
+        if (optind < argc || a->n_tags || a->n_skip_tags || a->phase)
+            return run_cli_usage_error("run", "--from-bundle runs the bundle's scenario: no PATH, "
+                                              "--tag or --phase with it");
+        char errstr[1024];
+        if (bundle_read(a->from_bundle, &a->run, &a->env, a->bundle_scenario,
+                        sizeof(a->bundle_scenario), &a->bundle, errstr, sizeof(errstr)) != 0) {
+            fprintf(stderr, "dbev-harness run: %s\n", errstr);
+            return 2;
+        }
+        a->run.keep = true;
+    }
+    return run_cli_check("run", &a->run, &a->env);
+}
+
+static bool selected(const args_t *a, const scenario_t *sc)
+{
+    if (a->phase && sc->phase != a->phase)
+        return false;
+    for (int i = 0; i < a->n_skip_tags; i++)
+        if (scenario_has_tag(sc, a->skip_tags[i]))
+            return false;
+    if (a->n_tags == 0)
+        return true;
+    for (int i = 0; i < a->n_tags; i++)
+        if (scenario_has_tag(sc, a->tags[i]))
+            return true;
+    return false;
+}
+
+static void list_scenarios(scenario_t *const *scenarios, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const scenario_t *sc = scenarios[i];
+        printf("%-44s phase %d  %s\n", sc->path, sc->phase, sc->name);
+        char *tags = json_dumps(sc->tags, JSON_COMPACT);
+        printf("    tags %s, %zu steps: %.*s\n", tags ? tags : "[]", scenario_count_steps(sc),
+               (int)strcspn(sc->proves, "\n"), sc->proves);
+        free(tags);
+    }
+}
+
+static int make_dirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int cmd_main(int argc, char **argv)
+{
+    args_t a;
+    memset(&a, 0, sizeof(a));
+    int rc = parse_args(argc, argv, &a);
+    if (rc) {
+        json_decref(a.bundle);
+        return rc == 1 ? 0 : 2;
+    }
+
+    char **files = NULL;
+    size_t n_files = 0, cap = 0;
+    char errstr[1024];
+    if (a.from_bundle)
+        rc = scenario_files_collect(a.bundle_scenario, &files, &n_files, &cap, errstr,
+                                    sizeof(errstr));
+    else if (optind == argc)
+        rc = scenario_files_collect(scenario_files_default_dir(), &files, &n_files, &cap, errstr,
+                                    sizeof(errstr));
+    for (int i = optind; i < argc && rc == 0; i++)
+        rc = scenario_files_collect(argv[i], &files, &n_files, &cap, errstr, sizeof(errstr));
+    if (rc != 0)
+        fprintf(stderr, "dbev-harness run: %s\n", errstr);
+
+    /* Every file is loaded and checked before anything runs. */
+    scenario_t **scenarios = calloc(n_files + 1, sizeof(*scenarios));
+    size_t n = 0;
+    for (size_t i = 0; i < n_files && rc == 0; i++) {
+        scenario_t *sc = scenario_load(files[i], errstr, sizeof(errstr));
+        if (!sc) {
+            fprintf(stderr, "dbev-harness run: %s\n", errstr);
+            rc = -1;
+        } else if (selected(&a, sc)) {
+            scenarios[n++] = sc;
+        } else {
+            scenario_destroy(sc);
+        }
+    }
+    if (rc == 0 && n == 0) {
+        fprintf(stderr,
+                "dbev-harness run: no scenario selected (%zu files read%s%s); a run that "
+                "runs nothing is an error, not a pass\n",
+                n_files, a.n_tags ? ", --tag given" : "", a.phase ? ", --phase given" : "");
+        rc = -1;
+    }
+    if (rc == 0 && a.list) {
+        list_scenarios(scenarios, n);
+    } else if (rc == 0) {
+        if (!a.out_dir[0]) {
+            char stamp[32];
+            time_t now = time(NULL);
+            struct tm tm;
+            gmtime_r(&now, &tm);
+            strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+            snprintf(a.out_dir, sizeof(a.out_dir), "%s/reports/%s-%d", DBEV_BUILD_DIR, stamp,
+                     (int)getpid());
+        }
+        a.run.out_dir = a.out_dir;
+        a.run.progress = isatty(STDERR_FILENO) && !getenv("CI");
+        if (make_dirs(a.out_dir) != 0) {
+            fprintf(stderr, "dbev-harness run: cannot create --out %s: %s\n", a.out_dir,
+                    strerror(errno));
+            rc = -1;
+        } else {
+            char prefix[2048];
+            run_cli_rerun_prefix(&a.run, &a.env, prefix, sizeof(prefix));
+            a.env.rerun_prefix = prefix;
+            rc = run_scenarios(&a.run, &a.env, scenarios, n, NULL, NULL);
+            if (rc < 0)
+                rc = 2;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        scenario_destroy(scenarios[i]);
+    free(scenarios);
+    scenario_files_free(files, n_files);
+    json_decref(a.bundle);
+    return rc < 0 ? 2 : rc;
+}
+
+const harness_cmd_t harness_cmd_run = {"run", "run scenario files and write reports", cmd_main};
