@@ -20,8 +20,7 @@
  */
 #include <dbev/protocol.h>
 #include <dbev/sql.h>
-
-#include "sqlbuild.h"
+#include <dbev/sql_build.h>
 
 #include <jansson.h>
 #include <stdbool.h>

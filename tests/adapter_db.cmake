@@ -1,5 +1,6 @@
-# The adapter's database side: SQL builder, type mapping, breaker (unit) and
-# the executor against a throwaway PostgreSQL (integration).
+# The adapter's database side: the breaker (unit) and the executor against a
+# throwaway PostgreSQL (integration). The SQL builder and type mapping are
+# sql/'s (tests/sql.cmake).
 #
 # The integration test and bench_exec need only pgenv of the harness, so
 # they link a small library of just those sources (dbev_adb_pgenv) rather
@@ -12,8 +13,6 @@
 # harness_direct.cmake, included after this file, use it too.
 set(DBEV_PG_KIT ${CMAKE_CURRENT_LIST_DIR}/integration/pg_kit.c)
 if(TARGET dbev_adapter_core)
-    dbev_add_test(test_sqlbuild SOURCES unit/test_sqlbuild.c LIBS dbev_adapter_core LABELS unit)
-    dbev_add_test(test_typemap SOURCES unit/test_typemap.c LIBS dbev_adapter_core LABELS unit)
     dbev_add_test(test_breaker SOURCES unit/test_breaker.c LIBS dbev_adapter_core LABELS unit)
 
     file(GLOB DBEV_ADB_PGENV_SOURCES ${CMAKE_SOURCE_DIR}/harness/src/pgenv*.c)

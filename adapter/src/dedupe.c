@@ -8,7 +8,8 @@
 #include "dedupe.h"
 
 #include "pool.h"
-#include "sqlbuild.h"
+
+#include <dbev/sql_build.h>
 
 #include <openssl/evp.h>
 #include <pthread.h>

@@ -54,10 +54,9 @@
 #include "breaker.h"
 #include "dedupe.h"
 #include "pool.h"
-#include "sqlbuild.h"
-#include "typemap.h"
 
 #include <dbev/sql.h>
+#include <dbev/sql_build.h>
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -16,8 +16,8 @@
 #include "direct.h"
 
 #include "dbev_common.h"
-#include "sqlbuild.h"
-#include "typemap.h"
+
+#include <dbev/sql_build.h>
 
 #include <inttypes.h>
 #include <pthread.h>

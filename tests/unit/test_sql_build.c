@@ -3,9 +3,8 @@
  * identifiers refused, and values never spliced into the SQL text (each
  * test value is a marker string that must appear only among the parameters).
  */
-#include "sqlbuild.h"
-
 #include <dbev/sql.h>
+#include <dbev/sql_build.h>
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -3,7 +3,7 @@
  * $n parameters, never spliced. Statements are assembled in a growing buffer;
  * every failure path frees what it built so far.
  */
-#include "sqlbuild.h"
+#include <dbev/sql_build.h>
 
 #include "dbev_common.h"
 

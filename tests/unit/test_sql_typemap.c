@@ -3,7 +3,7 @@
  * literal parser (quoting, escapes, NULL, nesting, bounds), numeric
  * precision and timestamp formatting.
  */
-#include "typemap.h"
+#include <dbev/sql_build.h>
 
 #include <setjmp.h>
 #include <stdarg.h>

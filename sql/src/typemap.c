@@ -6,7 +6,7 @@
  * quotes), an unquoted NULL is SQL NULL, and nested braces are
  * sub-arrays.
  */
-#include "typemap.h"
+#include <dbev/sql_build.h>
 
 #include <ctype.h>
 #include <errno.h>
