@@ -103,7 +103,7 @@ typedef struct dberr {
 typedef struct job {
     const dbev_request_t *req;
     adapter_outcome_t *out;
-    sqlb_query_t *qs; /* its statements (TRANSACTION: all ops' statements) */
+    dbev_sql_query_t *qs; /* its statements (TRANSACTION: all ops' statements) */
     size_t nq;
     size_t *op_first; /* TRANSACTION: first statement of op k; op_first[n_ops] = nq */
     int *row_limit;   /* per statement: rows run_step keeps (0: all; NULL: all) */
@@ -138,7 +138,7 @@ static double elapsed_ms(const job_t *job)
 
 static void job_free_stmts(job_t *job)
 {
-    sqlb_queries_free(job->qs, job->nq);
+    dbev_sql_queries_free(job->qs, job->nq);
     free(job->op_first);
     free(job->row_limit);
     job->qs = NULL;
@@ -392,14 +392,14 @@ static pool_conn_t *get_fresh_conn(adapter_exec_t *ex)
 
 /* ---- column kinds (cached catalog lookup) -------------------------------- */
 
-static sqlb_colkind_t colkind_cb(void *opaque, const char *table, const char *column)
+static dbev_sql_colkind_t colkind_cb(void *opaque, const char *table, const char *column)
 {
     adapter_exec_t *ex = opaque;
     json_t *cols = json_object_get(ex->coltypes, table);
     if (!cols) {
         pool_conn_t *pc = get_conn(ex);
         if (!pc)
-            return SQLB_COL_SCALAR;
+            return DBEV_SQL_COL_SCALAR;
         char quoted[160], err[256];
         const char *dot = strchr(table, '.');
         if (dot)
@@ -414,7 +414,7 @@ static sqlb_colkind_t colkind_cb(void *opaque, const char *table, const char *co
                       " WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
                       1, values, io_deadline(30000), err, sizeof(err));
         if (!res)
-            return SQLB_COL_SCALAR; /* the statement itself will meet the failure */
+            return DBEV_SQL_COL_SCALAR; /* the statement itself will meet the failure */
         if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
             cols = json_object();
             for (int r = 0; r < PQntuples(res); r++)
@@ -424,7 +424,7 @@ static sqlb_colkind_t colkind_cb(void *opaque, const char *table, const char *co
         }
         PQclear(res);
     }
-    return json_is_true(json_object_get(cols, column)) ? SQLB_COL_ARRAY : SQLB_COL_SCALAR;
+    return json_is_true(json_object_get(cols, column)) ? DBEV_SQL_COL_ARRAY : DBEV_SQL_COL_SCALAR;
 }
 
 /* ---- building statements ------------------------------------------------- */
@@ -471,14 +471,14 @@ static int describe_params(adapter_exec_t *ex, const char *sql, unsigned *types,
 }
 
 /* SELECT / EXECUTE: the request's SQL with its parameters converted. */
-static int build_sql_op(adapter_exec_t *ex, const dbev_operation_t *op, sqlb_query_t *q,
+static int build_sql_op(adapter_exec_t *ex, const dbev_operation_t *op, dbev_sql_query_t *q,
                         char *errstr, size_t size)
 {
     size_t n = json_is_array(op->params) ? json_array_size(op->params) : 0;
     unsigned types[256];
     int ntypes = -1;
     memset(q, 0, sizeof(*q));
-    if (n > SQLB_MAX_PARAMS)
+    if (n > DBEV_SQL_MAX_PARAMS)
         return dbev_seterr(errstr, size, "too many parameters (%zu)", n);
     for (size_t i = 0; i < n; i++) {
         if (json_is_array(json_array_get(op->params, i))) {
@@ -489,19 +489,19 @@ static int build_sql_op(adapter_exec_t *ex, const dbev_operation_t *op, sqlb_que
     q->sql = strdup(op->sql);
     q->values = calloc(n ? n : 1, sizeof(char *));
     if (!q->sql || !q->values) {
-        sqlb_query_clear(q);
+        dbev_sql_query_clear(q);
         return dbev_seterr(errstr, size, "out of memory");
     }
     q->cap = (int)n;
     for (size_t i = 0; i < n; i++) {
         const json_t *v = json_array_get(op->params, i);
-        bool as_array =
-            json_is_array(v) && (int)i < ntypes && i < 256 && tm_array_elem(types[i]) != 0;
+        bool as_array = json_is_array(v) && (int)i < ntypes && i < 256 &&
+                        dbev_sql_type_array_elem(types[i]) != 0;
         bool oom;
-        q->values[i] = sqlb_param_text(v, as_array, &oom);
+        q->values[i] = dbev_sql_param_text(v, as_array, &oom);
         q->nparams = (int)i + 1;
         if (oom) {
-            sqlb_query_clear(q);
+            dbev_sql_query_clear(q);
             return dbev_seterr(errstr, size, "out of memory");
         }
     }
@@ -552,7 +552,7 @@ static int check_op(const adapter_exec_t *ex, const dbev_operation_t *op, char *
 static int build_one(adapter_exec_t *ex, job_t *job, const dbev_operation_t *op, char *errstr,
                      size_t size)
 {
-    sqlb_query_t *qs = NULL;
+    dbev_sql_query_t *qs = NULL;
     size_t nq = 0;
     if (op->type == DBEV_OP_SELECT || op->type == DBEV_OP_EXECUTE) {
         qs = calloc(1, sizeof(*qs));
@@ -563,12 +563,12 @@ static int build_one(adapter_exec_t *ex, job_t *job, const dbev_operation_t *op,
             return -1;
         }
         nq = 1;
-    } else if (sqlb_build(op, colkind_cb, ex, &qs, &nq, errstr, size)) {
+    } else if (dbev_sql_build(op, colkind_cb, ex, &qs, &nq, errstr, size)) {
         return -1;
     }
-    sqlb_query_t *all = realloc(job->qs, (job->nq + nq) * sizeof(*all));
+    dbev_sql_query_t *all = realloc(job->qs, (job->nq + nq) * sizeof(*all));
     if (!all) {
-        sqlb_queries_free(qs, nq);
+        dbev_sql_queries_free(qs, nq);
         return dbev_seterr(errstr, size, "out of memory");
     }
     memcpy(all + job->nq, qs, nq * sizeof(*qs));
@@ -585,7 +585,7 @@ static int build_one(adapter_exec_t *ex, job_t *job, const dbev_operation_t *op,
  * returns no rows or never more than that: a single-row INSERT or UPSERT
  * with RETURNING returns at most one, a BATCH_INSERT chunk one per row.
  */
-static int stmt_row_limit(const dbev_operation_t *op, const sqlb_query_t *q)
+static int stmt_row_limit(const dbev_operation_t *op, const dbev_sql_query_t *q)
 {
     bool rows = op->type == DBEV_OP_SELECT || op->type == DBEV_OP_EXECUTE ||
                 (op->returning && json_array_size(op->returning) > 0);
@@ -681,7 +681,7 @@ static json_t *op_payload(adapter_exec_t *ex, const dbev_operation_t *op, PGresu
                 truncated = truncated || PQntuples(res[i]) > 0;
             } else {
                 bool t = false;
-                json_t *part = tm_rows(res[i], room, &t);
+                json_t *part = dbev_sql_rows_to_json(res[i], room, &t);
                 *bound += rows_bound(res[i], (int)json_array_size(part));
                 json_array_extend(rows, part);
                 json_decref(part);
@@ -845,7 +845,7 @@ typedef struct sent {
     size_t res_index;
 } sent_t;
 
-static bool send_stmt(pool_conn_t *pc, const sqlb_query_t *q)
+static bool send_stmt(pool_conn_t *pc, const dbev_sql_query_t *q)
 {
     const char *name = pool_stmt_lookup(pc, q->sql);
     if (name)
@@ -1355,9 +1355,9 @@ static int run_group_split(adapter_exec_t *ex, pool_conn_t *pc, job_t *jobs, siz
 typedef struct plan {
     job_t *send; /* send jobs: originals, or synthetic ones holding a merged statement */
     size_t nsend;
-    size_t *first;        /* first job covered by send job s */
-    size_t *count;        /* jobs covered (1, or more when merged) */
-    sqlb_query_t *merged; /* merged statements; their values are borrowed */
+    size_t *first;            /* first job covered by send job s */
+    size_t *count;            /* jobs covered (1, or more when merged) */
+    dbev_sql_query_t *merged; /* merged statements; their values are borrowed */
     size_t nmerged;
 } plan_t;
 
@@ -1381,7 +1381,7 @@ static bool mergeable(const job_t *a, const job_t *b)
 }
 
 /* One multi-row INSERT from jobs[0..k) (all mergeable with jobs[0]). */
-static int merge_insert(const job_t *jobs, size_t k, sqlb_query_t *q)
+static int merge_insert(const job_t *jobs, size_t k, dbev_sql_query_t *q)
 {
     const char *sql = jobs[0].qs[0].sql;
     const char *values_kw = strstr(sql, " VALUES (");
@@ -1433,9 +1433,9 @@ static int plan_build(job_t *jobs, size_t n, bool merge, plan_t *pl)
         size_t k = 1;
         if (merge && predictable(&jobs[i]) && jobs[i].nq == 1) {
             int per = jobs[i].qs[0].nparams > 0 ? jobs[i].qs[0].nparams : 1;
-            size_t max_rows = (size_t)(SQLB_MAX_PARAMS / per);
-            if (max_rows > SQLB_MAX_BATCH_ROWS)
-                max_rows = SQLB_MAX_BATCH_ROWS;
+            size_t max_rows = (size_t)(DBEV_SQL_MAX_PARAMS / per);
+            if (max_rows > DBEV_SQL_MAX_BATCH_ROWS)
+                max_rows = DBEV_SQL_MAX_BATCH_ROWS;
             while (i + k < n && k < max_rows && mergeable(&jobs[i], &jobs[i + k]))
                 k++;
         }
@@ -1444,7 +1444,7 @@ static int plan_build(job_t *jobs, size_t n, bool merge, plan_t *pl)
         pl->count[s] = k;
         pl->send[s] = jobs[i];
         if (k > 1) {
-            sqlb_query_t *q = &pl->merged[pl->nmerged];
+            dbev_sql_query_t *q = &pl->merged[pl->nmerged];
             if (merge_insert(jobs + i, k, q) == 0) {
                 pl->nmerged++;
                 pl->send[s].qs = q;
@@ -1535,8 +1535,8 @@ static int record_texts(const adapter_exec_t *ex, const job_t *jobs, json_t *con
         texts[c] = NULL;
         if (!oom && k) {
             bool failed;
-            texts[c] = c < 4 ? sqlb_text_array(cols[c], k, &failed)
-                             : sqlb_json_array(responses, k, &failed);
+            texts[c] = c < 4 ? dbev_sql_text_array(cols[c], k, &failed)
+                             : dbev_sql_json_array(responses, k, &failed);
             oom = failed;
         }
     }

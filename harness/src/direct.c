@@ -6,12 +6,12 @@
  * turned into a dbev_operation_t (structured operations and TRANSACTION
  * through the protocol's decoder, so a request the event path refuses is
  * refused here with the same message; SELECT and EXECUTE taken as asyncpg
- * takes them, unscreened), the statements are built (sqlb_build(), SQL
- * parameters converted by sqlb_param_text()), and only then is anything sent,
+ * takes them, unscreened), the statements are built (dbev_sql_build(), SQL
+ * parameters converted by dbev_sql_param_text()), and only then is anything sent,
  * so a TRANSACTION with a bad third operation touches nothing. Results are
  * counted the way the adapter counts them (rows returned for SELECT, the
  * command's count otherwise, summed over the statements of a BATCH_INSERT)
- * and mapped to JSON by tm_rows().
+ * and mapped to JSON by dbev_sql_rows_to_json().
  */
 #include "direct.h"
 
@@ -51,7 +51,7 @@ typedef struct dcall {
 /* One operation ready to run: its statements and how to count its rows. */
 typedef struct dop {
     dbev_op_t type;
-    sqlb_query_t *qs;
+    dbev_sql_query_t *qs;
     size_t nq;
     bool simple;       /* EXECUTE without parameters: simple query protocol */
     int64_t max_rows;  /* explicit options.max_rows; 0: no cap */
@@ -196,8 +196,8 @@ static void colkind_store(PGconn *conn, const char *table, json_t *cols)
     pthread_mutex_unlock(&colkind_lock);
 }
 
-/* Whether a column is array-typed: asked by sqlb_build() for array values. */
-static sqlb_colkind_t colkind_cb(void *opaque, const char *table, const char *column)
+/* Whether a column is array-typed: asked by dbev_sql_build() for array values. */
+static dbev_sql_colkind_t colkind_cb(void *opaque, const char *table, const char *column)
 {
     dcall_t *dc = opaque;
     json_t *cols = json_object_get(dc->coltypes, table);
@@ -227,7 +227,7 @@ static sqlb_colkind_t colkind_cb(void *opaque, const char *table, const char *co
         PQclear(res); /* a missing table: the statement itself will say so */
         json_object_set_new(dc->coltypes, table, cols);
     }
-    return json_is_true(json_object_get(cols, column)) ? SQLB_COL_ARRAY : SQLB_COL_SCALAR;
+    return json_is_true(json_object_get(cols, column)) ? DBEV_SQL_COL_ARRAY : DBEV_SQL_COL_SCALAR;
 }
 
 /* Parameter types of sql (to tell array parameters from json ones), or -1
@@ -256,7 +256,7 @@ static int build_sql(dcall_t *dc, const dbev_operation_t *op, bool simple_ok, do
     size_t n = json_is_array(op->params) ? json_array_size(op->params) : 0;
     unsigned types[256];
     int ntypes = -1;
-    if (n > SQLB_MAX_PARAMS) {
+    if (n > DBEV_SQL_MAX_PARAMS) {
         err_set(&dc->err, DBEV_ERR_VALIDATION_ERROR, NULL, "too many parameters (%zu)", n);
         return -1;
     }
@@ -270,7 +270,7 @@ static int build_sql(dcall_t *dc, const dbev_operation_t *op, bool simple_ok, do
             ntypes = describe_params(dc, op->sql, types, 256);
             break;
         }
-    sqlb_query_t *q = d->qs;
+    dbev_sql_query_t *q = d->qs;
     q->sql = strdup(op->sql);
     q->values = calloc(n ? n : 1, sizeof(char *));
     if (!q->sql || !q->values)
@@ -278,9 +278,10 @@ static int build_sql(dcall_t *dc, const dbev_operation_t *op, bool simple_ok, do
     q->cap = (int)n;
     for (size_t i = 0; i < n; i++) {
         const json_t *v = json_array_get(op->params, i);
-        bool as_array = json_is_array(v) && (int)i < ntypes && i < 256 && tm_array_elem(types[i]);
+        bool as_array =
+            json_is_array(v) && (int)i < ntypes && i < 256 && dbev_sql_type_array_elem(types[i]);
         bool oom = false;
-        q->values[i] = sqlb_param_text(v, as_array, &oom);
+        q->values[i] = dbev_sql_param_text(v, as_array, &oom);
         q->nparams = (int)i + 1;
         if (oom)
             goto oom;
@@ -304,7 +305,7 @@ static int build_op(dcall_t *dc, const dbev_operation_t *op, const json_t *paylo
     if (op->type == DBEV_OP_BATCH_INSERT)
         d->batch_len = (int64_t)json_array_size(op->rows);
     char errstr[512];
-    if (sqlb_build(op, colkind_cb, dc, &d->qs, &d->nq, errstr, sizeof(errstr)) != 0) {
+    if (dbev_sql_build(op, colkind_cb, dc, &d->qs, &d->nq, errstr, sizeof(errstr)) != 0) {
         err_set(&dc->err, DBEV_ERR_VALIDATION_ERROR, NULL, "%s", errstr);
         return -1;
     }
@@ -313,7 +314,7 @@ static int build_op(dcall_t *dc, const dbev_operation_t *op, const json_t *paylo
 
 static void dop_clear(dop_t *d)
 {
-    sqlb_queries_free(d->qs, d->nq);
+    dbev_sql_queries_free(d->qs, d->nq);
     d->qs = NULL;
     d->nq = 0;
 }
@@ -330,7 +331,7 @@ static void acc_add(dcall_t *dc, const dop_t *d, acc_t *a, const PGresult *res)
                 a->truncated = true;
         } else {
             bool t = false;
-            json_t *part = tm_rows(res, room, &t);
+            json_t *part = dbev_sql_rows_to_json(res, room, &t);
             if (!part)
                 dc->oom = true;
             else
@@ -380,7 +381,7 @@ static int run_op(dcall_t *dc, const dop_t *d, acc_t *a)
     if (d->simple)
         return run_simple(dc, d, a);
     for (size_t i = 0; i < d->nq; i++) {
-        const sqlb_query_t *q = &d->qs[i];
+        const dbev_sql_query_t *q = &d->qs[i];
         PGresult *res = PQexecParams(dc->conn, q->sql, q->nparams, NULL,
                                      (const char *const *)q->values, NULL, NULL, 0);
         if (!result_ok(res)) {

@@ -15,14 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static sqlb_query_t *qs;
+static dbev_sql_query_t *qs;
 static size_t nq;
 static char err[512];
 
 static int teardown(void **state)
 {
     (void)state;
-    sqlb_queries_free(qs, nq);
+    dbev_sql_queries_free(qs, nq);
     qs = NULL;
     nq = 0;
     return 0;
@@ -39,14 +39,14 @@ static json_t *J(const char *text)
 
 static int build(dbev_operation_t *op)
 {
-    sqlb_queries_free(qs, nq);
+    dbev_sql_queries_free(qs, nq);
     qs = NULL;
     nq = 0;
     err[0] = '\0';
-    return sqlb_build(op, NULL, NULL, &qs, &nq, err, sizeof(err));
+    return dbev_sql_build(op, NULL, NULL, &qs, &nq, err, sizeof(err));
 }
 
-static void assert_no_value_in_sql(const sqlb_query_t *q, const char *value)
+static void assert_no_value_in_sql(const dbev_sql_query_t *q, const char *value)
 {
     if (strstr(q->sql, value))
         fail_msg("value %s spliced into SQL: %s", value, q->sql);
@@ -210,11 +210,11 @@ static void test_update_upsert(void **state)
     json_decref(uc);
 }
 
-static sqlb_colkind_t kinds(void *opaque, const char *table, const char *column)
+static dbev_sql_colkind_t kinds(void *opaque, const char *table, const char *column)
 {
     (void)opaque;
     (void)table;
-    return strcmp(column, "tags") == 0 ? SQLB_COL_ARRAY : SQLB_COL_SCALAR;
+    return strcmp(column, "tags") == 0 ? DBEV_SQL_COL_ARRAY : DBEV_SQL_COL_SCALAR;
 }
 
 static void test_array_columns(void **state)
@@ -222,8 +222,8 @@ static void test_array_columns(void **state)
     (void)state;
     json_t *data = J("{\"tags\": [\"a\", \"b \\\"q\\\"\", null, \"x\\\\y\"], \"doc\": [1, 2]}");
     dbev_operation_t op = {.type = DBEV_OP_INSERT, .table = "t", .data = data};
-    sqlb_queries_free(qs, nq);
-    assert_int_equal(sqlb_build(&op, kinds, NULL, &qs, &nq, err, sizeof(err)), 0);
+    dbev_sql_queries_free(qs, nq);
+    assert_int_equal(dbev_sql_build(&op, kinds, NULL, &qs, &nq, err, sizeof(err)), 0);
     assert_string_equal(qs[0].values[0], "{\"a\",\"b \\\"q\\\"\",NULL,\"x\\\\y\"}");
     assert_string_equal(qs[0].values[1], "[1,2]");
     json_decref(data);
@@ -268,12 +268,12 @@ static void test_text_array(void **state)
     (void)state;
     const char *items[] = {"plain", "say \"hi\"", "back\\slash", NULL, "", "NULL", "{a,b}", "é"};
     bool oom = true;
-    char *lit = sqlb_text_array(items, sizeof(items) / sizeof(items[0]), &oom);
+    char *lit = dbev_sql_text_array(items, sizeof(items) / sizeof(items[0]), &oom);
     assert_false(oom);
     assert_string_equal(lit, "{\"plain\",\"say \\\"hi\\\"\",\"back\\\\slash\",NULL,\"\",\"NULL\","
                              "\"{a,b}\",\"é\"}");
     free(lit);
-    lit = sqlb_text_array(NULL, 0, &oom);
+    lit = dbev_sql_text_array(NULL, 0, &oom);
     assert_false(oom);
     assert_string_equal(lit, "{}");
     free(lit);
@@ -288,11 +288,11 @@ static void test_json_array(void **state)
     json_t *b = json_string("é");
     const json_t *values[] = {a, NULL, b};
     bool oom = true;
-    char *text = sqlb_json_array(values, 3, &oom);
+    char *text = dbev_sql_json_array(values, 3, &oom);
     assert_false(oom);
     assert_string_equal(text, "[{\"q\":\"say \\\"hi\\\"\\\\\",\"n\":[1,0.5]},null,\"é\"]");
     free(text);
-    text = sqlb_json_array(NULL, 0, &oom);
+    text = dbev_sql_json_array(NULL, 0, &oom);
     assert_false(oom);
     assert_string_equal(text, "[]");
     free(text);
@@ -306,16 +306,16 @@ static void test_params_and_keywords(void **state)
     bool oom;
     char *t;
     json_t *v = J("1.1");
-    t = sqlb_param_text(v, false, &oom);
+    t = dbev_sql_param_text(v, false, &oom);
     assert_string_equal(t, "1.1");
     free(t);
     json_decref(v);
     v = J("[[1,2],[3,4]]");
-    t = sqlb_param_text(v, true, &oom);
+    t = dbev_sql_param_text(v, true, &oom);
     assert_string_equal(t, "{{1,2},{3,4}}");
     free(t);
     json_decref(v);
-    assert_null(sqlb_param_text(json_null(), false, &oom));
+    assert_null(dbev_sql_param_text(json_null(), false, &oom));
     assert_false(oom);
 
     char kw[32];
@@ -348,5 +348,5 @@ int main(void)
         cmocka_unit_test(test_text_array),
         cmocka_unit_test(test_json_array),
     };
-    return cmocka_run_group_tests_name("sqlbuild", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("sql_build", tests, NULL, NULL);
 }
