@@ -27,11 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The session settings typemap.h expects; the adapter's pool sets the same. */
-static const char *const session_sql =
-    "SET DateStyle = 'ISO, MDY'; SET TimeZone = 'UTC'; SET extra_float_digits = 1; "
-    "SET IntervalStyle = 'iso_8601'";
-
 /* A failure in the making. */
 typedef struct derr {
     dbev_err_t code;
@@ -101,15 +96,6 @@ static void err_from(PGconn *conn, const PGresult *res, derr_t *e)
 
 /* ---- connection ----------------------------------------------------------- */
 
-static bool session_ready(PGconn *conn)
-{
-    const char *ds = PQparameterStatus(conn, "DateStyle");
-    const char *tz = PQparameterStatus(conn, "TimeZone");
-    const char *is = PQparameterStatus(conn, "IntervalStyle");
-    return ds && strncmp(ds, "ISO", 3) == 0 && tz && strcmp(tz, "UTC") == 0 && is &&
-           strcmp(is, "iso_8601") == 0;
-}
-
 /* A broken connection is reset, as a pool would hand out a fresh one. */
 static int conn_prepare(dcall_t *dc)
 {
@@ -125,9 +111,10 @@ static int conn_prepare(dcall_t *dc)
             return -1;
         }
     }
-    if (session_ready(dc->conn))
+    /* The session settings of the type mapping, as the adapter's pool sets them. */
+    if (dbev_sql_session_ready(dc->conn))
         return 0;
-    PGresult *res = PQexec(dc->conn, session_sql);
+    PGresult *res = PQexec(dc->conn, dbev_sql_session_settings_text());
     int rc = 0;
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         err_from(dc->conn, res, &dc->err);

@@ -1,7 +1,7 @@
 /*
  * Type mapping on strings: every listed type's text form to JSON, the array
  * literal parser (quoting, escapes, NULL, nesting, bounds), numeric
- * precision and timestamp formatting.
+ * precision and timestamp formatting; the session settings it expects.
  */
 #include <dbev/sql_build.h>
 
@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,13 +103,32 @@ static void test_arrays(void **state)
     assert_int_equal(dbev_sql_type_array_elem(DBEV_SQL_OID_TEXT), 0);
 }
 
+/* The session settings the mapping expects, in their two shapes: one
+ * statement each (the adapter's pipeline) and one text (the direct path). */
+static void test_session_settings(void **state)
+{
+    (void)state;
+    char joined[512] = "";
+    const char *set;
+    size_t i;
+    for (i = 0; (set = dbev_sql_session_setting(i)) != NULL; i++) {
+        assert_non_null(strstr(set, "SET "));
+        assert_null(strchr(set, ';'));
+        size_t len = strlen(joined);
+        snprintf(joined + len, sizeof(joined) - len, "%s%s", i ? "; " : "", set);
+    }
+    assert_int_equal(i, 4);
+    assert_string_equal(joined, dbev_sql_session_settings_text());
+    assert_non_null(strstr(joined, "SET DateStyle = 'ISO, MDY'"));
+    assert_non_null(strstr(joined, "SET TimeZone = 'UTC'"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scalars),
-        cmocka_unit_test(test_numeric),
-        cmocka_unit_test(test_timestamp_iso),
-        cmocka_unit_test(test_arrays),
+        cmocka_unit_test(test_scalars),          cmocka_unit_test(test_numeric),
+        cmocka_unit_test(test_timestamp_iso),    cmocka_unit_test(test_arrays),
+        cmocka_unit_test(test_session_settings),
     };
     return cmocka_run_group_tests_name("sql_typemap", tests, NULL, NULL);
 }

@@ -155,6 +155,32 @@ json_t *dbev_sql_value_to_json(unsigned oid, const char *text, size_t len);
  */
 json_t *dbev_sql_rows_to_json(const PGresult *res, int64_t max_rows, bool *truncated);
 
+/* ---- session settings ---------------------------------------------------- */
+
+/**
+ * @brief The i-th statement of the session settings the type mapping
+ *        expects (DateStyle ISO, TimeZone UTC, extra_float_digits 1,
+ *        IntervalStyle iso_8601), one SET each, for a pipeline or the
+ *        extended protocol, which take one statement per message.
+ * @returns a static string, or NULL when i is past the last one.
+ */
+const char *dbev_sql_session_setting(size_t i);
+
+/**
+ * @brief The same settings as one text of statements separated by "; ",
+ *        for the simple query protocol (PQexec).
+ * @returns a static string.
+ */
+const char *dbev_sql_session_settings_text(void);
+
+/**
+ * @brief Whether conn reports the settings already (the server's
+ *        ParameterStatus of DateStyle, TimeZone and IntervalStyle, so no
+ *        round trip): false after a connect or a DISCARD ALL that did not
+ *        apply them.
+ */
+bool dbev_sql_session_ready(const PGconn *conn);
+
 #ifdef __cplusplus
 }
 #endif
