@@ -430,9 +430,11 @@ static dbev_sql_colkind_t colkind_cb(void *opaque, const char *table, const char
 /* ---- building statements ------------------------------------------------- */
 
 /* Parameter types of sql, when some parameter is a JSON array (to tell array
- * columns from json ones). Returns the number of types written, or -1. */
-static int describe_params(adapter_exec_t *ex, const char *sql, unsigned *types, int max)
+ * columns from json ones): dbev_sql_build_params() asks. Returns the number
+ * of types written, or -1. */
+static int describe_params(void *opaque, const char *sql, unsigned *types, int max)
 {
+    adapter_exec_t *ex = opaque;
     pool_conn_t *pc = get_conn(ex);
     char err[256];
     if (!pc)
@@ -468,44 +470,6 @@ static int describe_params(adapter_exec_t *ex, const char *sql, unsigned *types,
         PQclear(res);
     }
     return n;
-}
-
-/* SELECT / EXECUTE: the request's SQL with its parameters converted. */
-static int build_sql_op(adapter_exec_t *ex, const dbev_operation_t *op, dbev_sql_query_t *q,
-                        char *errstr, size_t size)
-{
-    size_t n = json_is_array(op->params) ? json_array_size(op->params) : 0;
-    unsigned types[256];
-    int ntypes = -1;
-    memset(q, 0, sizeof(*q));
-    if (n > DBEV_SQL_MAX_PARAMS)
-        return dbev_seterr(errstr, size, "too many parameters (%zu)", n);
-    for (size_t i = 0; i < n; i++) {
-        if (json_is_array(json_array_get(op->params, i))) {
-            ntypes = describe_params(ex, op->sql, types, 256);
-            break;
-        }
-    }
-    q->sql = strdup(op->sql);
-    q->values = calloc(n ? n : 1, sizeof(char *));
-    if (!q->sql || !q->values) {
-        dbev_sql_query_clear(q);
-        return dbev_seterr(errstr, size, "out of memory");
-    }
-    q->cap = (int)n;
-    for (size_t i = 0; i < n; i++) {
-        const json_t *v = json_array_get(op->params, i);
-        bool as_array = json_is_array(v) && (int)i < ntypes && i < 256 &&
-                        dbev_sql_type_array_elem(types[i]) != 0;
-        bool oom;
-        q->values[i] = dbev_sql_param_text(v, as_array, &oom);
-        q->nparams = (int)i + 1;
-        if (oom) {
-            dbev_sql_query_clear(q);
-            return dbev_seterr(errstr, size, "out of memory");
-        }
-    }
-    return 0;
 }
 
 /* Refusals that need no database: the SQL rules (dbev/sql.h; the decoder
@@ -558,7 +522,8 @@ static int build_one(adapter_exec_t *ex, job_t *job, const dbev_operation_t *op,
         qs = calloc(1, sizeof(*qs));
         if (!qs)
             return dbev_seterr(errstr, size, "out of memory");
-        if (build_sql_op(ex, op, qs, errstr, size)) {
+        if (dbev_sql_build_params(op->sql, op->params, describe_params, ex, qs, NULL, errstr,
+                                  size)) {
             free(qs);
             return -1;
         }

@@ -6,9 +6,10 @@
  * turned into a dbev_operation_t (structured operations and TRANSACTION
  * through the protocol's decoder, so a request the event path refuses is
  * refused here with the same message; SELECT and EXECUTE taken as asyncpg
- * takes them, unscreened), the statements are built (dbev_sql_build(), SQL
- * parameters converted by dbev_sql_param_text()), and only then is anything sent,
- * so a TRANSACTION with a bad third operation touches nothing. Results are
+ * takes them, unscreened), the statements are built (dbev_sql_build(), or
+ * dbev_sql_build_params() for SQL and its parameters: the adapter's
+ * functions, dbev/sql_build.h), and only then is anything sent, so a
+ * TRANSACTION with a bad third operation touches nothing. Results are
  * counted the way the adapter counts them (rows returned for SELECT, the
  * command's count otherwise, summed over the statements of a BATCH_INSERT)
  * and mapped to JSON by dbev_sql_rows_to_json().
@@ -218,9 +219,13 @@ static dbev_sql_colkind_t colkind_cb(void *opaque, const char *table, const char
 }
 
 /* Parameter types of sql (to tell array parameters from json ones), or -1
- * when the statement cannot be described (it will fail on its own). */
-static int describe_params(dcall_t *dc, const char *sql, unsigned *types, int max)
+ * when the statement cannot be described (it will fail on its own):
+ * dbev_sql_build_params() asks. */
+static int describe_params(void *opaque, const char *sql, unsigned *types, int max)
 {
+    dcall_t *dc = opaque;
+    if (!dc->conn)
+        return -1;
     PGresult *res = PQprepare(dc->conn, "", sql, 0, NULL);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
@@ -241,39 +246,20 @@ static int describe_params(dcall_t *dc, const char *sql, unsigned *types, int ma
 static int build_sql(dcall_t *dc, const dbev_operation_t *op, bool simple_ok, dop_t *d)
 {
     size_t n = json_is_array(op->params) ? json_array_size(op->params) : 0;
-    unsigned types[256];
-    int ntypes = -1;
-    if (n > DBEV_SQL_MAX_PARAMS) {
-        err_set(&dc->err, DBEV_ERR_VALIDATION_ERROR, NULL, "too many parameters (%zu)", n);
-        return -1;
-    }
+    char errstr[128];
+    bool no_memory = false;
     d->qs = calloc(1, sizeof(*d->qs));
     if (!d->qs)
         goto oom;
     d->nq = 1;
     d->simple = simple_ok && op->type == DBEV_OP_EXECUTE && n == 0;
-    for (size_t i = 0; i < n && dc->conn; i++)
-        if (json_is_array(json_array_get(op->params, i))) {
-            ntypes = describe_params(dc, op->sql, types, 256);
-            break;
-        }
-    dbev_sql_query_t *q = d->qs;
-    q->sql = strdup(op->sql);
-    q->values = calloc(n ? n : 1, sizeof(char *));
-    if (!q->sql || !q->values)
-        goto oom;
-    q->cap = (int)n;
-    for (size_t i = 0; i < n; i++) {
-        const json_t *v = json_array_get(op->params, i);
-        bool as_array =
-            json_is_array(v) && (int)i < ntypes && i < 256 && dbev_sql_type_array_elem(types[i]);
-        bool oom = false;
-        q->values[i] = dbev_sql_param_text(v, as_array, &oom);
-        q->nparams = (int)i + 1;
-        if (oom)
-            goto oom;
+    if (dbev_sql_build_params(op->sql, op->params, describe_params, dc, d->qs, &no_memory, errstr,
+                              sizeof(errstr)) == 0)
+        return 0;
+    if (!no_memory) { /* too many parameters */
+        err_set(&dc->err, DBEV_ERR_VALIDATION_ERROR, NULL, "%s", errstr);
+        return -1;
     }
-    return 0;
 oom:
     dc->oom = true;
     err_set(&dc->err, DBEV_ERR_VALIDATION_ERROR, NULL, "out of memory");

@@ -799,3 +799,51 @@ int dbev_sql_build(const dbev_operation_t *op, dbev_sql_colkind_fn colkind, void
     *nout = 1;
     return 0;
 }
+
+/* ---- a caller's SQL ------------------------------------------------------- */
+
+/* Parameters whose type is asked: the first DESCRIBE_MAX; a JSON array
+ * further on goes as JSON text. */
+#define DESCRIBE_MAX 256
+
+int dbev_sql_build_params(const char *sql, const json_t *params, dbev_sql_describe_fn describe,
+                          void *opaque, dbev_sql_query_t *q, bool *oom, char *errstr, size_t size)
+{
+    size_t n = json_is_array(params) ? json_array_size(params) : 0;
+    unsigned types[DESCRIBE_MAX];
+    int ntypes = -1;
+    memset(q, 0, sizeof(*q));
+    if (oom)
+        *oom = false;
+    if (n > DBEV_SQL_MAX_PARAMS)
+        return dbev_seterr(errstr, size, "too many parameters (%zu)", n);
+    /* A round trip only when a JSON array needs it: its type decides
+     * between an array literal and JSON text. */
+    for (size_t i = 0; i < n && describe; i++) {
+        if (json_is_array(json_array_get(params, i))) {
+            ntypes = describe(opaque, sql, types, DESCRIBE_MAX);
+            break;
+        }
+    }
+    q->sql = strdup(sql);
+    q->values = calloc(n ? n : 1, sizeof(char *));
+    if (!q->sql || !q->values)
+        goto oom;
+    q->cap = (int)n;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *v = json_array_get(params, i);
+        bool as_array = json_is_array(v) && (int)i < ntypes && i < DESCRIBE_MAX &&
+                        dbev_sql_type_array_elem(types[i]) != 0;
+        bool failed;
+        q->values[i] = dbev_sql_param_text(v, as_array, &failed);
+        q->nparams = (int)i + 1;
+        if (failed)
+            goto oom;
+    }
+    return 0;
+oom:
+    dbev_sql_query_clear(q);
+    if (oom)
+        *oom = true;
+    return dbev_seterr(errstr, size, "out of memory");
+}

@@ -1,7 +1,8 @@
 /*
  * SQL builder: every filter operator, schema-qualified names, hostile
  * identifiers refused, and values never spliced into the SQL text (each
- * test value is a marker string that must appear only among the parameters).
+ * test value is a marker string that must appear only among the parameters);
+ * a caller's SQL with its parameters (dbev_sql_build_params).
  */
 #include <dbev/sql.h>
 #include <dbev/sql_build.h>
@@ -334,6 +335,80 @@ static void test_params_and_keywords(void **state)
     assert_string_equal(kw, "LOCAL");
 }
 
+/* A describe callback that answers the types in opaque and counts its calls. */
+static int describe_calls;
+
+static int fake_describe(void *opaque, const char *sql, unsigned *types, int max)
+{
+    const unsigned *answer = opaque;
+    describe_calls++;
+    assert_string_equal(sql, "SELECT $1, $2, $3");
+    for (int i = 0; i < 3 && i < max; i++)
+        types[i] = answer[i];
+    return 3;
+}
+
+/* A caller's SQL: the text as given; a JSON array as an array literal only
+ * where the described parameter is array-typed; describe asked only for
+ * arrays. */
+static void test_build_params(void **state)
+{
+    (void)state;
+    dbev_sql_query_t q;
+    bool oom = true;
+    unsigned types[3] = {DBEV_SQL_OID_TEXT, 1007 /* int4[] */, DBEV_SQL_OID_JSONB};
+    json_t *params = J("[\"a\", [1, 2], [3]]");
+    describe_calls = 0;
+    assert_int_equal(dbev_sql_build_params("SELECT $1, $2, $3", params, fake_describe, types, &q,
+                                           &oom, err, sizeof(err)),
+                     0);
+    assert_false(oom);
+    assert_int_equal(describe_calls, 1);
+    assert_string_equal(q.sql, "SELECT $1, $2, $3");
+    assert_int_equal(q.nparams, 3);
+    assert_string_equal(q.values[0], "a");
+    assert_string_equal(q.values[1], "{1,2}");
+    assert_string_equal(q.values[2], "[3]");
+    dbev_sql_query_clear(&q);
+    json_decref(params);
+
+    /* No array: no round trip; null is SQL NULL. */
+    params = J("[\"a\", null, 2]");
+    assert_int_equal(dbev_sql_build_params("SELECT $1, $2, $3", params, fake_describe, types, &q,
+                                           NULL, err, sizeof(err)),
+                     0);
+    assert_int_equal(describe_calls, 1);
+    assert_null(q.values[1]);
+    assert_string_equal(q.values[2], "2");
+    dbev_sql_query_clear(&q);
+    json_decref(params);
+
+    /* No params, no describe callback: arrays go as JSON text. */
+    assert_int_equal(
+        dbev_sql_build_params("SELECT 1", NULL, NULL, NULL, &q, NULL, err, sizeof(err)), 0);
+    assert_int_equal(q.nparams, 0);
+    dbev_sql_query_clear(&q);
+    params = J("[[1]]");
+    assert_int_equal(
+        dbev_sql_build_params("SELECT $1", params, NULL, NULL, &q, NULL, err, sizeof(err)), 0);
+    assert_string_equal(q.values[0], "[1]");
+    dbev_sql_query_clear(&q);
+    json_decref(params);
+
+    /* Too many: refused before anything is asked or allocated. */
+    params = json_array();
+    for (int i = 0; i <= DBEV_SQL_MAX_PARAMS; i++)
+        json_array_append_new(params, json_integer(i));
+    assert_int_equal(dbev_sql_build_params("SELECT $1", params, fake_describe, types, &q, &oom, err,
+                                           sizeof(err)),
+                     -1);
+    assert_false(oom);
+    assert_string_equal(err, "too many parameters (65536)");
+    assert_null(q.sql);
+    assert_int_equal(describe_calls, 1);
+    json_decref(params);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +422,7 @@ int main(void)
         cmocka_unit_test_teardown(test_params_and_keywords, teardown),
         cmocka_unit_test(test_text_array),
         cmocka_unit_test(test_json_array),
+        cmocka_unit_test(test_build_params),
     };
     return cmocka_run_group_tests_name("sql_build", tests, NULL, NULL);
 }

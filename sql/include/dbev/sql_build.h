@@ -111,6 +111,33 @@ char *dbev_sql_text_array(const char *const *items, size_t n, bool *oom);
  */
 char *dbev_sql_json_array(const json_t *const *values, size_t n, bool *oom);
 
+/* ---- a caller's SQL ----------------------------------------------------- */
+
+/**
+ * Answers the parameter types PostgreSQL infers for sql (Parse and Describe
+ * of an unnamed statement: the caller owns the connection and its I/O).
+ * @returns the statement's number of parameters, the types of the first max
+ *          of them written to types; or -1 when it cannot be described (the
+ *          statement then fails on its own when run).
+ */
+typedef int (*dbev_sql_describe_fn)(void *opaque, const char *sql, unsigned *types, int max);
+
+/**
+ * @brief The statement of a SELECT or EXECUTE: the caller's SQL as given,
+ *        its params converted with dbev_sql_param_text(). A JSON array goes
+ *        as an array literal when PostgreSQL says its parameter is
+ *        array-typed, as JSON text otherwise (a json/jsonb parameter), so
+ *        describe is called once, and only when some value is a JSON array.
+ * @param params a JSON array of values for $1, $2, ...; NULL: none.
+ * @param describe may be NULL: JSON arrays then go as JSON text.
+ * @param oom may be NULL; set when the failure was allocation.
+ * @returns 0 with *q filled (free with dbev_sql_query_clear()), or -1 with
+ *          *q empty and errstr: "too many parameters (N)" over
+ *          DBEV_SQL_MAX_PARAMS, or "out of memory".
+ */
+int dbev_sql_build_params(const char *sql, const json_t *params, dbev_sql_describe_fn describe,
+                          void *opaque, dbev_sql_query_t *q, bool *oom, char *errstr, size_t size);
+
 /* ---- type mapping -------------------------------------------------------- */
 
 /* Built-in type OIDs (pg_type.dat); stable across PostgreSQL versions. */
