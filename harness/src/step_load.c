@@ -25,6 +25,8 @@
 #include "opcall.h"
 #include "runctx.h"
 
+#include <dbev/sql_build.h>
+
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -692,32 +694,6 @@ static int collect_key(const char *key, void *opaque)
     return 0;
 }
 
-/* A PostgreSQL array literal of the keys [from, to): {"a","b\"c"}. */
-static char *array_literal(char **keys, size_t from, size_t to)
-{
-    size_t cap = 2;
-    for (size_t i = from; i < to; i++)
-        cap += 2 * strlen(keys[i]) + 3;
-    char *out = malloc(cap + 1), *o = out;
-    if (!out)
-        return NULL;
-    *o++ = '{';
-    for (size_t i = from; i < to; i++) {
-        if (i > from)
-            *o++ = ',';
-        *o++ = '"';
-        for (const char *s = keys[i]; *s; s++) {
-            if (*s == '"' || *s == '\\')
-                *o++ = '\\';
-            *o++ = *s;
-        }
-        *o++ = '"';
-    }
-    *o++ = '}';
-    *o = '\0';
-    return out;
-}
-
 static int prepare_lookup(lookup_t *lk, const load_spec_t *spec)
 {
     const char *params[2] = {spec->key_table, spec->key_column};
@@ -786,7 +762,12 @@ static int check_writes(runctx_t *ctx, const load_spec_t *spec, const checker_t 
     }
     for (size_t from = 0; from < lk.n; from += LOOKUP_BATCH) {
         size_t to = from + LOOKUP_BATCH < lk.n ? from + LOOKUP_BATCH : lk.n;
-        char *arr = array_literal(lk.keys, from, to);
+        bool oom;
+        char *arr = dbev_sql_text_array((const char *const *)lk.keys + from, to - from, &oom);
+        if (!arr) {
+            dbev_seterr(errstr, size, "out of memory");
+            goto out;
+        }
         const char *params[1] = {arr};
         PGresult *r = PQexecParams(lk.conn, lk.sql, 1, NULL, params, NULL, NULL, 0);
         free(arr);
