@@ -3,5 +3,5 @@
 # Usage: bench_exec [requests] [batch]
 if(TARGET dbev_adapter_core AND TARGET dbev_adb_pgenv)
     add_executable(bench_exec ${CMAKE_CURRENT_SOURCE_DIR}/bench_exec.c)
-    target_link_libraries(bench_exec PRIVATE dbev_adapter_core dbev_adb_pgenv)
+    target_link_libraries(bench_exec PRIVATE dbev_adapter_internal dbev_adb_pgenv)
 endif()

@@ -1,8 +1,8 @@
 /*
- * libFuzzer target: the adapter's SQL builder (sqlb_build, adapter/src/
- * sqlbuild.c), the only code that writes SQL text from a caller's structured
- * operation. The input is a JSON request event or a bare payload. It reaches
- * the builder twice:
+ * libFuzzer target: the SQL builder (dbev_sql_build, sql/src/build.c) that
+ * the adapter and the harness's direct path use, the only code that writes
+ * SQL text from a caller's structured operation. The input is a JSON request event or a bare
+ * payload. It reaches the builder twice:
  *   - as the adapter sees it: wrapped in a fixed envelope, decoded and
  *     validated by dbev_request_decode (a TRANSACTION's operations each);
  *   - raw: the payload's fields put into a dbev_operation_t without any
@@ -20,8 +20,7 @@
  */
 #include <dbev/protocol.h>
 #include <dbev/sql.h>
-
-#include "sqlbuild.h"
+#include <dbev/sql_build.h>
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -43,7 +42,7 @@ static void broken(const char *what, const char *detail)
     abort();
 }
 
-/* Words the builder itself writes outside quotes (sqlbuild.c). */
+/* Words the builder itself writes outside quotes (sql/src/build.c). */
 static bool builder_keyword(const char *w, size_t n)
 {
     static const char *const words[] = {
@@ -108,11 +107,11 @@ static bool op_has_name(const dbev_operation_t *op, const char *name)
     return false;
 }
 
-static void check_query(const dbev_operation_t *op, const sqlb_query_t *q)
+static void check_query(const dbev_operation_t *op, const dbev_sql_query_t *q)
 {
     if (!q->sql)
         broken("a built statement without SQL", NULL);
-    if (q->nparams < 0 || q->nparams > SQLB_MAX_PARAMS || (q->nparams > 0 && !q->values))
+    if (q->nparams < 0 || q->nparams > DBEV_SQL_MAX_PARAMS || (q->nparams > 0 && !q->values))
         broken("a statement with a bad parameter array", q->sql);
     unsigned char *seen = calloc((size_t)q->nparams + 1, 1);
     int placeholders = 0;
@@ -164,19 +163,19 @@ static void check_query(const dbev_operation_t *op, const sqlb_query_t *q)
 }
 
 /* Column kinds from the name, so both ways of sending arrays are reached. */
-static sqlb_colkind_t colkind(void *opaque, const char *table, const char *column)
+static dbev_sql_colkind_t colkind(void *opaque, const char *table, const char *column)
 {
     (void)opaque;
     (void)table;
-    return column[0] && (column[strlen(column) - 1] & 1) ? SQLB_COL_ARRAY : SQLB_COL_SCALAR;
+    return column[0] && (column[strlen(column) - 1] & 1) ? DBEV_SQL_COL_ARRAY : DBEV_SQL_COL_SCALAR;
 }
 
 static void build_and_check(const dbev_operation_t *op)
 {
-    sqlb_query_t *qs = NULL;
+    dbev_sql_query_t *qs = NULL;
     size_t n = 0;
     char errstr[512] = "";
-    if (sqlb_build(op, colkind, NULL, &qs, &n, errstr, sizeof(errstr)) != 0) {
+    if (dbev_sql_build(op, colkind, NULL, &qs, &n, errstr, sizeof(errstr)) != 0) {
         if (qs || n)
             broken("a refused build returned statements", errstr);
         if (!errstr[0])
@@ -189,7 +188,7 @@ static void build_and_check(const dbev_operation_t *op)
         broken("built a statement on a table the SQL rules refuse (system schema?)", op->table);
     for (size_t i = 0; i < n; i++)
         check_query(op, &qs[i]);
-    sqlb_queries_free(qs, n);
+    dbev_sql_queries_free(qs, n);
 }
 
 static bool structured(dbev_op_t t)

@@ -2,12 +2,14 @@
 # tests that run the adapter (embedded as a thread, or as the dbev-adapter
 # process) against a throwaway PostgreSQL (pgenv) and the mock Kafka cluster
 # (mockenv). The database side's own unit tests register elsewhere.
+# test_adapter_conf reads the loop's configuration (adapter_loop.h), a
+# private header: dbev_adapter_internal.
 if(TARGET dbev_adapter_core)
     dbev_add_test(test_adapter_conf SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_adapter_conf.c
-                  LIBS dbev_adapter_core LABELS unit)
+                  LIBS dbev_adapter_internal LABELS unit)
     # The split of a job among the executor lanes (job_split.h), without the loop.
     dbev_add_test(test_job_split SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_job_split.c
-                  LIBS dbev_adapter_core LABELS unit)
+                  LIBS dbev_adapter_internal LABELS unit)
 endif()
 if(TARGET dbev-adapter AND TARGET dbev_harness_core)
     set(ADAPTER_KIT ${CMAKE_CURRENT_LIST_DIR}/integration/test_adapter_kit.c)

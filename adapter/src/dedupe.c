@@ -8,7 +8,8 @@
 #include "dedupe.h"
 
 #include "pool.h"
-#include "sqlbuild.h"
+
+#include <dbev/sql_build.h>
 
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -316,8 +317,8 @@ json_t *dedupe_lookup(PGconn *conn, const char *const *event_ids, const char *co
 {
     *conn_failed = false;
     bool oom;
-    char *ids = sqlb_text_array(event_ids, n, &oom);
-    char *fps = sqlb_text_array(fingerprints, n, &oom);
+    char *ids = dbev_sql_text_array(event_ids, n, &oom);
+    char *fps = dbev_sql_text_array(fingerprints, n, &oom);
     if (!ids || !fps) {
         free(ids);
         free(fps);

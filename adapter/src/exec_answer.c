@@ -7,7 +7,6 @@
  */
 #include "exec_int.h"
 
-#include "typemap.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -214,7 +213,7 @@ static json_t *op_payload(adapter_exec_t *ex, const dbev_operation_t *op, PGresu
                 truncated = truncated || PQntuples(res[i]) > 0;
             } else {
                 bool t = false;
-                json_t *part = tm_rows(res[i], room, &t);
+                json_t *part = dbev_sql_rows_to_json(res[i], room, &t);
                 *bound += rows_bound(res[i], (int)json_array_size(part));
                 json_array_extend(rows, part);
                 json_decref(part);

@@ -2,20 +2,19 @@
  * Requests to statements: the refusals that need no database (check_op:
  * the SQL rules, $n against params, the allowlist, TRANSACTION's shape),
  * SELECT and EXECUTE with their parameters converted, structured operations
- * through the SQL builder (sqlbuild.h), and how many rows of each statement
+ * through the SQL builder (dbev/sql_build.h), and how many rows of each statement
  * run_step keeps (max_rows). A job's statements are freed with
  * job_free_stmts().
  */
 #include "exec_int.h"
 
-#include "typemap.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 void job_free_stmts(job_t *job)
 {
-    sqlb_queries_free(job->qs, job->nq);
+    dbev_sql_queries_free(job->qs, job->nq);
     free(job->op_first);
     free(job->row_limit);
     job->qs = NULL;
@@ -27,9 +26,11 @@ void job_free_stmts(job_t *job)
 /* ---- building statements ------------------------------------------------- */
 
 /* Parameter types of sql, when some parameter is a JSON array (to tell array
- * columns from json ones). Returns the number of types written, or -1. */
-static int describe_params(adapter_exec_t *ex, const char *sql, unsigned *types, int max)
+ * columns from json ones): dbev_sql_build_params() asks. Returns the number
+ * of types written, or -1. */
+static int describe_params(void *opaque, const char *sql, unsigned *types, int max)
 {
+    adapter_exec_t *ex = opaque;
     pool_conn_t *pc = get_conn(ex);
     char err[256];
     if (!pc)
@@ -65,44 +66,6 @@ static int describe_params(adapter_exec_t *ex, const char *sql, unsigned *types,
         PQclear(res);
     }
     return n;
-}
-
-/* SELECT / EXECUTE: the request's SQL with its parameters converted. */
-static int build_sql_op(adapter_exec_t *ex, const dbev_operation_t *op, sqlb_query_t *q,
-                        char *errstr, size_t size)
-{
-    size_t n = json_is_array(op->params) ? json_array_size(op->params) : 0;
-    unsigned types[256];
-    int ntypes = -1;
-    memset(q, 0, sizeof(*q));
-    if (n > SQLB_MAX_PARAMS)
-        return dbev_seterr(errstr, size, "too many parameters (%zu)", n);
-    for (size_t i = 0; i < n; i++) {
-        if (json_is_array(json_array_get(op->params, i))) {
-            ntypes = describe_params(ex, op->sql, types, 256);
-            break;
-        }
-    }
-    q->sql = strdup(op->sql);
-    q->values = calloc(n ? n : 1, sizeof(char *));
-    if (!q->sql || !q->values) {
-        sqlb_query_clear(q);
-        return dbev_seterr(errstr, size, "out of memory");
-    }
-    q->cap = (int)n;
-    for (size_t i = 0; i < n; i++) {
-        const json_t *v = json_array_get(op->params, i);
-        bool as_array =
-            json_is_array(v) && (int)i < ntypes && i < 256 && tm_array_elem(types[i]) != 0;
-        bool oom;
-        q->values[i] = sqlb_param_text(v, as_array, &oom);
-        q->nparams = (int)i + 1;
-        if (oom) {
-            sqlb_query_clear(q);
-            return dbev_seterr(errstr, size, "out of memory");
-        }
-    }
-    return 0;
 }
 
 /* Refusals that need no database: the SQL rules (dbev/sql.h; the decoder
@@ -149,23 +112,24 @@ int check_op(const adapter_exec_t *ex, const dbev_operation_t *op, char *errstr,
 static int build_one(adapter_exec_t *ex, job_t *job, const dbev_operation_t *op, char *errstr,
                      size_t size)
 {
-    sqlb_query_t *qs = NULL;
+    dbev_sql_query_t *qs = NULL;
     size_t nq = 0;
     if (op->type == DBEV_OP_SELECT || op->type == DBEV_OP_EXECUTE) {
         qs = calloc(1, sizeof(*qs));
         if (!qs)
             return dbev_seterr(errstr, size, "out of memory");
-        if (build_sql_op(ex, op, qs, errstr, size)) {
+        if (dbev_sql_build_params(op->sql, op->params, describe_params, ex, qs, NULL, errstr,
+                                  size)) {
             free(qs);
             return -1;
         }
         nq = 1;
-    } else if (sqlb_build(op, colkind_cb, ex, &qs, &nq, errstr, size)) {
+    } else if (dbev_sql_build(op, colkind_cb, ex, &qs, &nq, errstr, size)) {
         return -1;
     }
-    sqlb_query_t *all = realloc(job->qs, (job->nq + nq) * sizeof(*all));
+    dbev_sql_query_t *all = realloc(job->qs, (job->nq + nq) * sizeof(*all));
     if (!all) {
-        sqlb_queries_free(qs, nq);
+        dbev_sql_queries_free(qs, nq);
         return dbev_seterr(errstr, size, "out of memory");
     }
     memcpy(all + job->nq, qs, nq * sizeof(*qs));
@@ -182,7 +146,7 @@ static int build_one(adapter_exec_t *ex, job_t *job, const dbev_operation_t *op,
  * returns no rows or never more than that: a single-row INSERT or UPSERT
  * with RETURNING returns at most one, a BATCH_INSERT chunk one per row.
  */
-static int stmt_row_limit(const dbev_operation_t *op, const sqlb_query_t *q)
+static int stmt_row_limit(const dbev_operation_t *op, const dbev_sql_query_t *q)
 {
     bool rows = op->type == DBEV_OP_SELECT || op->type == DBEV_OP_EXECUTE ||
                 (op->returning && json_array_size(op->returning) > 0);

@@ -1,5 +1,5 @@
 /*
- * Column kinds for the SQL builder (sqlbuild.h): whether a column is
+ * Column kinds for the SQL builder (dbev/sql_build.h): whether a column is
  * array-typed, so a JSON array bound to it goes as an array literal and not
  * as JSON text. Looked up in the catalog on the batch's connection once per
  * table and cached in the executor (ex->coltypes; run_step forgets it all
@@ -12,14 +12,14 @@
 
 /* ---- column kinds (cached catalog lookup) -------------------------------- */
 
-sqlb_colkind_t colkind_cb(void *opaque, const char *table, const char *column)
+dbev_sql_colkind_t colkind_cb(void *opaque, const char *table, const char *column)
 {
     adapter_exec_t *ex = opaque;
     json_t *cols = json_object_get(ex->coltypes, table);
     if (!cols) {
         pool_conn_t *pc = get_conn(ex);
         if (!pc)
-            return SQLB_COL_SCALAR;
+            return DBEV_SQL_COL_SCALAR;
         char quoted[160], err[256];
         const char *dot = strchr(table, '.');
         if (dot)
@@ -34,7 +34,7 @@ sqlb_colkind_t colkind_cb(void *opaque, const char *table, const char *column)
                       " WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
                       1, values, io_deadline(30000), err, sizeof(err));
         if (!res)
-            return SQLB_COL_SCALAR; /* the statement itself will meet the failure */
+            return DBEV_SQL_COL_SCALAR; /* the statement itself will meet the failure */
         if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
             cols = json_object();
             for (int r = 0; r < PQntuples(res); r++)
@@ -44,5 +44,5 @@ sqlb_colkind_t colkind_cb(void *opaque, const char *table, const char *column)
         }
         PQclear(res);
     }
-    return json_is_true(json_object_get(cols, column)) ? SQLB_COL_ARRAY : SQLB_COL_SCALAR;
+    return json_is_true(json_object_get(cols, column)) ? DBEV_SQL_COL_ARRAY : DBEV_SQL_COL_SCALAR;
 }

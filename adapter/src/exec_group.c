@@ -108,8 +108,8 @@ static int record_texts(const adapter_exec_t *ex, const job_t *jobs, json_t *con
         texts[c] = NULL;
         if (!oom && k) {
             bool failed;
-            texts[c] = c < 4 ? sqlb_text_array(cols[c], k, &failed)
-                             : sqlb_json_array(responses, k, &failed);
+            texts[c] = c < 4 ? dbev_sql_text_array(cols[c], k, &failed)
+                             : dbev_sql_json_array(responses, k, &failed);
             oom = failed;
         }
     }

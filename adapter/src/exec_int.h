@@ -17,7 +17,7 @@
 #include "breaker.h"
 #include "dedupe.h"
 #include "pool.h"
-#include "sqlbuild.h"
+#include <dbev/sql_build.h>
 
 #include <dbev/sql.h>
 
@@ -61,7 +61,7 @@ typedef struct dberr {
 typedef struct job {
     const dbev_request_t *req;
     adapter_outcome_t *out;
-    sqlb_query_t *qs; /* its statements (TRANSACTION: all ops' statements) */
+    dbev_sql_query_t *qs; /* its statements (TRANSACTION: all ops' statements) */
     size_t nq;
     size_t *op_first; /* TRANSACTION: first statement of op k; op_first[n_ops] = nq */
     int *row_limit;   /* per statement: rows run_step keeps (0: all; NULL: all) */
@@ -114,7 +114,7 @@ typedef struct plan {
     size_t nsend;
     size_t *first;        /* first job covered by send job s */
     size_t *count;        /* jobs covered (1, or more when merged) */
-    sqlb_query_t *merged; /* merged statements; their values are borrowed */
+    dbev_sql_query_t *merged; /* merged statements; their values are borrowed */
     size_t nmerged;
 } plan_t;
 
@@ -129,8 +129,8 @@ bool runs_caller_sql(const dbev_operation_t *op);
 int reset_session(adapter_exec_t *ex);
 pool_conn_t *get_clean_conn(adapter_exec_t *ex, bool fresh);
 
-/* exec_catalog.c: column kinds (an sqlb_colkind_fn; opaque is the executor) */
-sqlb_colkind_t colkind_cb(void *opaque, const char *table, const char *column);
+/* exec_catalog.c: column kinds (an dbev_sql_colkind_fn; opaque is the executor) */
+dbev_sql_colkind_t colkind_cb(void *opaque, const char *table, const char *column);
 
 /* exec_build.c: requests to statements */
 int check_op(const adapter_exec_t *ex, const dbev_operation_t *op, char *errstr, size_t size);

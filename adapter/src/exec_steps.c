@@ -51,7 +51,7 @@ typedef struct sent {
     size_t res_index;
 } sent_t;
 
-static bool send_stmt(pool_conn_t *pc, const sqlb_query_t *q)
+static bool send_stmt(pool_conn_t *pc, const dbev_sql_query_t *q)
 {
     const char *name = pool_stmt_lookup(pc, q->sql);
     if (name)

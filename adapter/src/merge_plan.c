@@ -79,7 +79,7 @@ static merge_item_t merge_item_of(const job_t *job)
 }
 
 /* One multi-row INSERT from jobs[0..k) (all mergeable with jobs[0]). */
-static int merge_insert(const job_t *jobs, size_t k, sqlb_query_t *q)
+static int merge_insert(const job_t *jobs, size_t k, dbev_sql_query_t *q)
 {
     const char *sql = jobs[0].qs[0].sql;
     const char *values_kw = strstr(sql, " VALUES (");
@@ -118,8 +118,8 @@ static int merge_insert(const job_t *jobs, size_t k, sqlb_query_t *q)
 
 int plan_build(job_t *jobs, size_t n, bool merge, plan_t *pl)
 {
-    static const merge_limits_t limits = {.max_params = SQLB_MAX_PARAMS,
-                                          .max_rows = SQLB_MAX_BATCH_ROWS};
+    static const merge_limits_t limits = {.max_params = DBEV_SQL_MAX_PARAMS,
+                                          .max_rows = DBEV_SQL_MAX_BATCH_ROWS};
     memset(pl, 0, sizeof(*pl));
     pl->send = calloc(n, sizeof(*pl->send));
     pl->first = calloc(n, sizeof(size_t));
@@ -142,7 +142,7 @@ int plan_build(job_t *jobs, size_t n, bool merge, plan_t *pl)
         pl->count[s] = k;
         pl->send[s] = jobs[i];
         if (k > 1) {
-            sqlb_query_t *q = &pl->merged[pl->nmerged];
+            dbev_sql_query_t *q = &pl->merged[pl->nmerged];
             if (merge_insert(jobs + i, k, q) == 0) {
                 pl->nmerged++;
                 pl->send[s].qs = q;

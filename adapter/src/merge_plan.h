@@ -24,8 +24,8 @@ typedef struct merge_item {
 
 /** How much one merged statement may carry. */
 typedef struct merge_limits {
-    int max_params;  /* parameters of one statement (SQLB_MAX_PARAMS) */
-    size_t max_rows; /* rows of one INSERT (SQLB_MAX_BATCH_ROWS) */
+    int max_params;  /* parameters of one statement (DBEV_SQL_MAX_PARAMS) */
+    size_t max_rows; /* rows of one INSERT (DBEV_SQL_MAX_BATCH_ROWS) */
 } merge_limits_t;
 
 /** One statement of the plan: the requests it carries. */

@@ -9,6 +9,8 @@
  */
 #include "pool.h"
 
+#include <dbev/sql_build.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -77,14 +79,6 @@ static void notice_to_log(void *arg, const char *message)
     dbev_logf(pool->conf.logger, DBEV_LOG_DEBUG, NULL, "postgres: %s", line);
 }
 
-/* The adapter's own session settings: typemap.c relies on these output
- * formats. harness/src/direct.c applies the same four on its connection;
- * keep them alike. Applied by SET after connecting and again after every
- * DISCARD ALL (which resets them to the server's defaults). */
-static const char *const session_settings[] = {"SET DateStyle = 'ISO, MDY'", "SET TimeZone = 'UTC'",
-                                               "SET extra_float_digits = 1",
-                                               "SET IntervalStyle = 'iso_8601'"};
-
 #define SESSION_SETUP_TIMEOUT_US (30 * 1000000LL)
 
 /*
@@ -110,8 +104,12 @@ static int session_setup(PGconn *conn, bool discard, int64_t command_timeout_ms,
             goto send_failed;
         syncs++;
     }
-    for (size_t i = 0; i < sizeof(session_settings) / sizeof(session_settings[0]); i++)
-        if (!PQsendQueryParams(conn, session_settings[i], 0, NULL, NULL, NULL, NULL, 0))
+    /* The type mapping's session settings (dbev/sql_build.h): applied after
+     * connecting and again after every DISCARD ALL, which resets them to the
+     * server's defaults. */
+    const char *set;
+    for (size_t i = 0; (set = dbev_sql_session_setting(i)) != NULL; i++)
+        if (!PQsendQueryParams(conn, set, 0, NULL, NULL, NULL, NULL, 0))
             goto send_failed;
     /* The session default a request without a timeout of its own runs under
      * (exec.c's SET LOCAL ... TO DEFAULT comes back to it). */

@@ -1,12 +1,12 @@
 /*
  * Connection pool for the executor: between pool_min and pool_max libpq
- * connections, each set up the same way (non-blocking, DateStyle ISO,
- * TimeZone UTC so typemap.c can rely on the output formats). Broken
- * connections are closed on release and replaced on demand; connections
- * older than max_age, that served max_queries requests, or that sat idle
- * longer than idle_timeout are replaced (seeds 003 and 004: "max queries per
- * connection", "idle connection lifetime"). Each connection keeps a
- * cache of named prepared statements keyed by SQL text.
+ * connections, each set up the same way (non-blocking, the session
+ * settings of dbev/sql_build.h so the type mapping can rely on the output
+ * formats). Broken connections are closed on release and replaced on
+ * demand; connections older than max_age, that served max_queries requests,
+ * or that sat idle longer than idle_timeout are replaced (seeds 003 and 004:
+ * "max queries per connection", "idle connection lifetime"). Each
+ * connection keeps a cache of named prepared statements keyed by SQL text.
  *
  * Sessions: a connection that ran a caller's own SQL is marked dirty, and
  * its session is reset (pool_reset_session: DISCARD ALL, then the settings

@@ -7,6 +7,8 @@
 
 #include "dbev_common.h"
 
+#include <dbev/sql_build.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,32 +34,6 @@ static int collect_key(const char *key, void *opaque)
     lk->keys = grown;
     lk->keys[lk->n++] = strdup(key);
     return 0;
-}
-
-/* A PostgreSQL array literal of the keys [from, to): {"a","b\"c"}. */
-static char *array_literal(char **keys, size_t from, size_t to)
-{
-    size_t cap = 2;
-    for (size_t i = from; i < to; i++)
-        cap += 2 * strlen(keys[i]) + 3;
-    char *out = malloc(cap + 1), *o = out;
-    if (!out)
-        return NULL;
-    *o++ = '{';
-    for (size_t i = from; i < to; i++) {
-        if (i > from)
-            *o++ = ',';
-        *o++ = '"';
-        for (const char *s = keys[i]; *s; s++) {
-            if (*s == '"' || *s == '\\')
-                *o++ = '\\';
-            *o++ = *s;
-        }
-        *o++ = '"';
-    }
-    *o++ = '}';
-    *o = '\0';
-    return out;
 }
 
 static int prepare_lookup(lookup_t *lk, const load_spec_t *spec)
@@ -128,7 +104,12 @@ int load_check_writes(runctx_t *ctx, const load_spec_t *spec, const checker_t *c
     }
     for (size_t from = 0; from < lk.n; from += LOOKUP_BATCH) {
         size_t to = from + LOOKUP_BATCH < lk.n ? from + LOOKUP_BATCH : lk.n;
-        char *arr = array_literal(lk.keys, from, to);
+        bool oom;
+        char *arr = dbev_sql_text_array((const char *const *)lk.keys + from, to - from, &oom);
+        if (!arr) {
+            dbev_seterr(errstr, size, "out of memory");
+            goto out;
+        }
         const char *params[1] = {arr};
         PGresult *r = PQexecParams(lk.conn, lk.sql, 1, NULL, params, NULL, NULL, 0);
         free(arr);

@@ -6,18 +6,19 @@
  * turned into a dbev_operation_t (structured operations and TRANSACTION
  * through the protocol's decoder, so a request the event path refuses is
  * refused here with the same message; SELECT and EXECUTE taken as asyncpg
- * takes them, unscreened), the statements are built (sqlb_build(), SQL
- * parameters converted by sqlb_param_text()), and only then is anything sent,
- * so a TRANSACTION with a bad third operation touches nothing. Results are
+ * takes them, unscreened), the statements are built (dbev_sql_build(), or
+ * dbev_sql_build_params() for SQL and its parameters: the adapter's
+ * functions, dbev/sql_build.h), and only then is anything sent, so a
+ * TRANSACTION with a bad third operation touches nothing. Results are
  * counted the way the adapter counts them (rows returned for SELECT, the
  * command's count otherwise, summed over the statements of a BATCH_INSERT)
- * and mapped to JSON by tm_rows().
+ * and mapped to JSON by dbev_sql_rows_to_json().
  */
 #include "parity/direct.h"
 
 #include "dbev_common.h"
-#include "sqlbuild.h"
-#include "typemap.h"
+
+#include <dbev/sql_build.h>
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -26,11 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The session settings typemap.h expects; the adapter's pool sets the same. */
-static const char *const session_sql =
-    "SET DateStyle = 'ISO, MDY'; SET TimeZone = 'UTC'; SET extra_float_digits = 1; "
-    "SET IntervalStyle = 'iso_8601'";
 
 /* A failure in the making. */
 typedef struct derr {
@@ -51,7 +47,7 @@ typedef struct dcall {
 /* One operation ready to run: its statements and how to count its rows. */
 typedef struct dop {
     dbev_op_t type;
-    sqlb_query_t *qs;
+    dbev_sql_query_t *qs;
     size_t nq;
     bool simple;       /* EXECUTE without parameters: simple query protocol */
     int64_t max_rows;  /* explicit options.max_rows; 0: no cap */
@@ -101,15 +97,6 @@ static void err_from(PGconn *conn, const PGresult *res, derr_t *e)
 
 /* ---- connection ----------------------------------------------------------- */
 
-static bool session_ready(PGconn *conn)
-{
-    const char *ds = PQparameterStatus(conn, "DateStyle");
-    const char *tz = PQparameterStatus(conn, "TimeZone");
-    const char *is = PQparameterStatus(conn, "IntervalStyle");
-    return ds && strncmp(ds, "ISO", 3) == 0 && tz && strcmp(tz, "UTC") == 0 && is &&
-           strcmp(is, "iso_8601") == 0;
-}
-
 /* A broken connection is reset, as a pool would hand out a fresh one. */
 static int conn_prepare(dcall_t *dc)
 {
@@ -125,9 +112,10 @@ static int conn_prepare(dcall_t *dc)
             return -1;
         }
     }
-    if (session_ready(dc->conn))
+    /* The session settings of the type mapping, as the adapter's pool sets them. */
+    if (dbev_sql_session_ready(dc->conn))
         return 0;
-    PGresult *res = PQexec(dc->conn, session_sql);
+    PGresult *res = PQexec(dc->conn, dbev_sql_session_settings_text());
     int rc = 0;
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         err_from(dc->conn, res, &dc->err);
@@ -196,8 +184,8 @@ static void colkind_store(PGconn *conn, const char *table, json_t *cols)
     pthread_mutex_unlock(&colkind_lock);
 }
 
-/* Whether a column is array-typed: asked by sqlb_build() for array values. */
-static sqlb_colkind_t colkind_cb(void *opaque, const char *table, const char *column)
+/* Whether a column is array-typed: asked by dbev_sql_build() for array values. */
+static dbev_sql_colkind_t colkind_cb(void *opaque, const char *table, const char *column)
 {
     dcall_t *dc = opaque;
     json_t *cols = json_object_get(dc->coltypes, table);
@@ -227,13 +215,17 @@ static sqlb_colkind_t colkind_cb(void *opaque, const char *table, const char *co
         PQclear(res); /* a missing table: the statement itself will say so */
         json_object_set_new(dc->coltypes, table, cols);
     }
-    return json_is_true(json_object_get(cols, column)) ? SQLB_COL_ARRAY : SQLB_COL_SCALAR;
+    return json_is_true(json_object_get(cols, column)) ? DBEV_SQL_COL_ARRAY : DBEV_SQL_COL_SCALAR;
 }
 
 /* Parameter types of sql (to tell array parameters from json ones), or -1
- * when the statement cannot be described (it will fail on its own). */
-static int describe_params(dcall_t *dc, const char *sql, unsigned *types, int max)
+ * when the statement cannot be described (it will fail on its own):
+ * dbev_sql_build_params() asks. */
+static int describe_params(void *opaque, const char *sql, unsigned *types, int max)
 {
+    dcall_t *dc = opaque;
+    if (!dc->conn)
+        return -1;
     PGresult *res = PQprepare(dc->conn, "", sql, 0, NULL);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
@@ -254,38 +246,20 @@ static int describe_params(dcall_t *dc, const char *sql, unsigned *types, int ma
 static int build_sql(dcall_t *dc, const dbev_operation_t *op, bool simple_ok, dop_t *d)
 {
     size_t n = json_is_array(op->params) ? json_array_size(op->params) : 0;
-    unsigned types[256];
-    int ntypes = -1;
-    if (n > SQLB_MAX_PARAMS) {
-        err_set(&dc->err, DBEV_ERR_VALIDATION_ERROR, NULL, "too many parameters (%zu)", n);
-        return -1;
-    }
+    char errstr[128];
+    bool no_memory = false;
     d->qs = calloc(1, sizeof(*d->qs));
     if (!d->qs)
         goto oom;
     d->nq = 1;
     d->simple = simple_ok && op->type == DBEV_OP_EXECUTE && n == 0;
-    for (size_t i = 0; i < n && dc->conn; i++)
-        if (json_is_array(json_array_get(op->params, i))) {
-            ntypes = describe_params(dc, op->sql, types, 256);
-            break;
-        }
-    sqlb_query_t *q = d->qs;
-    q->sql = strdup(op->sql);
-    q->values = calloc(n ? n : 1, sizeof(char *));
-    if (!q->sql || !q->values)
-        goto oom;
-    q->cap = (int)n;
-    for (size_t i = 0; i < n; i++) {
-        const json_t *v = json_array_get(op->params, i);
-        bool as_array = json_is_array(v) && (int)i < ntypes && i < 256 && tm_array_elem(types[i]);
-        bool oom = false;
-        q->values[i] = sqlb_param_text(v, as_array, &oom);
-        q->nparams = (int)i + 1;
-        if (oom)
-            goto oom;
+    if (dbev_sql_build_params(op->sql, op->params, describe_params, dc, d->qs, &no_memory, errstr,
+                              sizeof(errstr)) == 0)
+        return 0;
+    if (!no_memory) { /* too many parameters */
+        err_set(&dc->err, DBEV_ERR_VALIDATION_ERROR, NULL, "%s", errstr);
+        return -1;
     }
-    return 0;
 oom:
     dc->oom = true;
     err_set(&dc->err, DBEV_ERR_VALIDATION_ERROR, NULL, "out of memory");
@@ -304,7 +278,7 @@ static int build_op(dcall_t *dc, const dbev_operation_t *op, const json_t *paylo
     if (op->type == DBEV_OP_BATCH_INSERT)
         d->batch_len = (int64_t)json_array_size(op->rows);
     char errstr[512];
-    if (sqlb_build(op, colkind_cb, dc, &d->qs, &d->nq, errstr, sizeof(errstr)) != 0) {
+    if (dbev_sql_build(op, colkind_cb, dc, &d->qs, &d->nq, errstr, sizeof(errstr)) != 0) {
         err_set(&dc->err, DBEV_ERR_VALIDATION_ERROR, NULL, "%s", errstr);
         return -1;
     }
@@ -313,7 +287,7 @@ static int build_op(dcall_t *dc, const dbev_operation_t *op, const json_t *paylo
 
 static void dop_clear(dop_t *d)
 {
-    sqlb_queries_free(d->qs, d->nq);
+    dbev_sql_queries_free(d->qs, d->nq);
     d->qs = NULL;
     d->nq = 0;
 }
@@ -330,7 +304,7 @@ static void acc_add(dcall_t *dc, const dop_t *d, acc_t *a, const PGresult *res)
                 a->truncated = true;
         } else {
             bool t = false;
-            json_t *part = tm_rows(res, room, &t);
+            json_t *part = dbev_sql_rows_to_json(res, room, &t);
             if (!part)
                 dc->oom = true;
             else
@@ -380,7 +354,7 @@ static int run_op(dcall_t *dc, const dop_t *d, acc_t *a)
     if (d->simple)
         return run_simple(dc, d, a);
     for (size_t i = 0; i < d->nq; i++) {
-        const sqlb_query_t *q = &d->qs[i];
+        const dbev_sql_query_t *q = &d->qs[i];
         PGresult *res = PQexecParams(dc->conn, q->sql, q->nparams, NULL,
                                      (const char *const *)q->values, NULL, NULL, 0);
         if (!result_ok(res)) {

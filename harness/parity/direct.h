@@ -6,10 +6,10 @@
  *
  * Both paths must mean the same thing by a request, so the direct path
  * reuses the adapter's pieces instead of its own: structured operations are
- * validated by the protocol's decoder and turned into SQL by the adapter's
- * builder (adapter/src/sqlbuild.h), and result values become JSON through the
- * adapter's type mapping (adapter/src/typemap.h) under the same session
- * settings the adapter's pool sets. What differs, differs on purpose, because
+ * validated by the protocol's decoder and turned into SQL by the builder the
+ * adapter's executor uses, and result values become JSON through its type
+ * mapping under the same session settings its pool sets (all three in
+ * sql/include/dbev/sql_build.h). What differs, differs on purpose, because
  * asyncpg did it that way (docs/parity.md lists it):
  *   - SELECT is not run READ ONLY (conn.fetch() never was);
  *   - SELECT/EXECUTE SQL is not screened: BEGIN, COMMIT, SET ... run as they

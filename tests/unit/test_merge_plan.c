@@ -23,8 +23,8 @@
 #define SQL_T2 "INSERT INTO \"t\" (\"a\") VALUES ($1)"
 #define SQL_U  "INSERT INTO \"u\" (\"a\", \"b\") VALUES ($1, $2)"
 
-static const merge_limits_t real_limits = {.max_params = SQLB_MAX_PARAMS,
-                                           .max_rows = SQLB_MAX_BATCH_ROWS};
+static const merge_limits_t real_limits = {.max_params = DBEV_SQL_MAX_PARAMS,
+                                           .max_rows = DBEV_SQL_MAX_BATCH_ROWS};
 
 static merge_item_t plain(const char *sql, int nparams, int64_t timeout_ms)
 {
@@ -135,11 +135,11 @@ static void test_real_limits(void **state)
     static merge_item_t items[2500];
     for (size_t i = 0; i < 2500; i++)
         items[i] = plain(SQL_T2, 1, 0);
-    assert_int_equal(merge_span_len(items, 2500, 0, &real_limits), SQLB_MAX_BATCH_ROWS);
+    assert_int_equal(merge_span_len(items, 2500, 0, &real_limits), DBEV_SQL_MAX_BATCH_ROWS);
     assert_int_equal(merge_span_len(items, 2500, 2000, &real_limits), 500);
     for (size_t i = 0; i < 2500; i++)
         items[i] = plain(SQL_T, 100, 0);
-    assert_int_equal(merge_span_len(items, 2500, 0, &real_limits), SQLB_MAX_PARAMS / 100);
+    assert_int_equal(merge_span_len(items, 2500, 0, &real_limits), DBEV_SQL_MAX_PARAMS / 100);
     /* from any request on, not only the first of a run */
     assert_int_equal(merge_span_len(items, 2500, 2499, &real_limits), 1);
 }
@@ -148,7 +148,7 @@ static void test_real_limits(void **state)
 
 typedef struct fixture {
     dbev_request_t reqs[8];
-    sqlb_query_t qs[8];
+    dbev_sql_query_t qs[8];
     char *values[8][2];
     job_t jobs[8];
     json_t *returning;
@@ -165,7 +165,7 @@ static void make_job(fixture_t *f, size_t i, bool returning)
     f->values[i][1] = i == 2 ? NULL : texts[i][1];
     f->reqs[i].op.type = DBEV_OP_INSERT;
     f->reqs[i].op.returning = returning ? f->returning : NULL;
-    f->qs[i] = (sqlb_query_t){.sql = (char *)SQL_T, .values = f->values[i], .nparams = 2};
+    f->qs[i] = (dbev_sql_query_t){.sql = (char *)SQL_T, .values = f->values[i], .nparams = 2};
     f->jobs[i] = (job_t){.req = &f->reqs[i], .qs = &f->qs[i], .nq = 1};
 }
 
@@ -189,7 +189,7 @@ static void test_plan_build_merges_plain_inserts(void **state)
 
     assert_int_equal(pl.first[0], 0);
     assert_int_equal(pl.count[0], 3);
-    const sqlb_query_t *q = pl.send[0].qs;
+    const dbev_sql_query_t *q = pl.send[0].qs;
     assert_int_equal(pl.send[0].nq, 1);
     assert_null(pl.send[0].row_limit);
     assert_string_equal(q->sql,

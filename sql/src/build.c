@@ -1,9 +1,9 @@
 /*
- * SQL builder (see sqlbuild.h): identifiers validated and quoted, values as
- * $n parameters, never spliced. Statements are assembled in a growing buffer;
- * every failure path frees what it built so far.
+ * SQL builder (see dbev/sql_build.h): identifiers validated and quoted,
+ * values as $n parameters, never spliced. Statements are assembled in a
+ * growing buffer; every failure path frees what it built so far.
  */
-#include "sqlbuild.h"
+#include <dbev/sql_build.h>
 
 #include "dbev_common.h"
 
@@ -84,7 +84,9 @@ static void sb_ident(sbuf_t *b, const char *s)
 
 /* ---- parameter values ---------------------------------------------------- */
 
-void sqlb_format_double(double d, char *buf, size_t size)
+/* Formats a double with the fewest digits that read back exactly (0.95
+ * stays "0.95"). buf at least 32 bytes. */
+static void format_double(double d, char *buf, size_t size)
 {
     if (isnan(d)) {
         snprintf(buf, size, "NaN");
@@ -143,7 +145,7 @@ static void sb_array_literal(sbuf_t *b, const json_t *arr)
             sb_puts(b, num);
             break;
         case JSON_REAL:
-            sqlb_format_double(json_real_value(v), num, sizeof(num));
+            format_double(json_real_value(v), num, sizeof(num));
             sb_puts(b, num);
             break;
         case JSON_STRING:
@@ -167,7 +169,7 @@ static void sb_array_literal(sbuf_t *b, const json_t *arr)
     sb_putc(b, '}');
 }
 
-char *sqlb_text_array(const char *const *items, size_t n, bool *oom)
+char *dbev_sql_text_array(const char *const *items, size_t n, bool *oom)
 {
     sbuf_t b = {0};
     sb_putc(&b, '{');
@@ -196,7 +198,7 @@ static int sb_dump(const char *p, size_t n, void *data)
     return b->oom ? -1 : 0;
 }
 
-char *sqlb_json_array(const json_t *const *values, size_t n, bool *oom)
+char *dbev_sql_json_array(const json_t *const *values, size_t n, bool *oom)
 {
     sbuf_t b = {0};
     sb_putc(&b, '[');
@@ -217,7 +219,7 @@ char *sqlb_json_array(const json_t *const *values, size_t n, bool *oom)
     return b.s;
 }
 
-char *sqlb_param_text(const json_t *value, bool as_array, bool *oom)
+char *dbev_sql_param_text(const json_t *value, bool as_array, bool *oom)
 {
     char num[40];
     char *out = NULL;
@@ -236,7 +238,7 @@ char *sqlb_param_text(const json_t *value, bool as_array, bool *oom)
         out = strdup(num);
         break;
     case JSON_REAL:
-        sqlb_format_double(json_real_value(value), num, sizeof(num));
+        format_double(json_real_value(value), num, sizeof(num));
         out = strdup(num);
         break;
     case JSON_STRING:
@@ -268,8 +270,8 @@ char *sqlb_param_text(const json_t *value, bool as_array, bool *oom)
 
 typedef struct build {
     sbuf_t sql;
-    sqlb_query_t *q;
-    sqlb_colkind_fn colkind;
+    dbev_sql_query_t *q;
+    dbev_sql_colkind_fn colkind;
     void *opaque;
     const char *table;
     char *errstr;
@@ -277,7 +279,7 @@ typedef struct build {
     int failed; /* -1 once an error was set */
 } build_t;
 
-void sqlb_query_clear(sqlb_query_t *q)
+void dbev_sql_query_clear(dbev_sql_query_t *q)
 {
     if (!q)
         return;
@@ -288,12 +290,12 @@ void sqlb_query_clear(sqlb_query_t *q)
     memset(q, 0, sizeof(*q));
 }
 
-void sqlb_queries_free(sqlb_query_t *qs, size_t n)
+void dbev_sql_queries_free(dbev_sql_query_t *qs, size_t n)
 {
     if (!qs)
         return;
     for (size_t i = 0; i < n; i++)
-        sqlb_query_clear(&qs[i]);
+        dbev_sql_query_clear(&qs[i]);
     free(qs);
 }
 
@@ -314,8 +316,8 @@ static int fail(build_t *bd, const char *fmt, ...)
 /* Adds a parameter (taking ownership of text) and appends "$n" to the SQL. */
 static int add_param_text(build_t *bd, char *text)
 {
-    sqlb_query_t *q = bd->q;
-    if (q->nparams >= SQLB_MAX_PARAMS) {
+    dbev_sql_query_t *q = bd->q;
+    if (q->nparams >= DBEV_SQL_MAX_PARAMS) {
         free(text);
         return fail(bd, "too many values for one statement (more than %s)", "65535");
     }
@@ -342,8 +344,8 @@ static int add_param(build_t *bd, const char *col, const json_t *value)
     bool as_array = false;
     bool oom;
     if (json_is_array(value) && bd->colkind)
-        as_array = bd->colkind(bd->opaque, bd->table, col) == SQLB_COL_ARRAY;
-    char *text = sqlb_param_text(value, as_array, &oom);
+        as_array = bd->colkind(bd->opaque, bd->table, col) == DBEV_SQL_COL_ARRAY;
+    char *text = dbev_sql_param_text(value, as_array, &oom);
     if (oom) {
         bd->sql.oom = true;
         return -1;
@@ -454,7 +456,7 @@ static int one_filter(build_t *bd, const char *col, const char *opname, const js
         sb_ident(&bd->sql, col);
         sb_puts(&bd->sql, " = ANY(");
         bool oom;
-        char *text = sqlb_param_text(v, true, &oom);
+        char *text = dbev_sql_param_text(v, true, &oom);
         if (oom) {
             bd->sql.oom = true;
             return -1;
@@ -511,7 +513,7 @@ static int where_clause(build_t *bd, const json_t *where)
     return 0;
 }
 
-static int begin_query(build_t *bd, sqlb_query_t *q)
+static int begin_query(build_t *bd, dbev_sql_query_t *q)
 {
     memset(q, 0, sizeof(*q));
     memset(&bd->sql, 0, sizeof(bd->sql));
@@ -620,7 +622,7 @@ static int need_table(build_t *bd, const char *table)
     return 0;
 }
 
-static int build_single(build_t *bd, const dbev_operation_t *op, sqlb_query_t *q)
+static int build_single(build_t *bd, const dbev_operation_t *op, dbev_sql_query_t *q)
 {
     begin_query(bd, q);
     switch (op->type) {
@@ -680,7 +682,7 @@ static int build_single(build_t *bd, const dbev_operation_t *op, sqlb_query_t *q
 
 /* One multi-row INSERT for rows [from, from+count) of a BATCH_INSERT. */
 static int build_batch_chunk(build_t *bd, const dbev_operation_t *op, const json_t *cols,
-                             size_t from, size_t count, sqlb_query_t *q)
+                             size_t from, size_t count, dbev_sql_query_t *q)
 {
     size_t i, c;
     const json_t *name;
@@ -729,7 +731,8 @@ static int build_batch_chunk(build_t *bd, const dbev_operation_t *op, const json
     return end_query(bd);
 }
 
-static int build_batch(build_t *bd, const dbev_operation_t *op, sqlb_query_t **out, size_t *nout)
+static int build_batch(build_t *bd, const dbev_operation_t *op, dbev_sql_query_t **out,
+                       size_t *nout)
 {
     const json_t *first = json_array_get(op->rows, 0);
     const char *col;
@@ -748,12 +751,12 @@ static int build_batch(build_t *bd, const dbev_operation_t *op, sqlb_query_t **o
         json_array_append_new(cols, json_string(col));
     }
     size_t ncols = json_array_size(cols);
-    size_t per = SQLB_MAX_PARAMS / ncols;
-    if (per > SQLB_MAX_BATCH_ROWS)
-        per = SQLB_MAX_BATCH_ROWS;
+    size_t per = DBEV_SQL_MAX_PARAMS / ncols;
+    if (per > DBEV_SQL_MAX_BATCH_ROWS)
+        per = DBEV_SQL_MAX_BATCH_ROWS;
     size_t nrows = json_array_size(op->rows);
     size_t nq = (nrows + per - 1) / per;
-    sqlb_query_t *qs = calloc(nq, sizeof(*qs));
+    dbev_sql_query_t *qs = calloc(nq, sizeof(*qs));
     if (!qs) {
         json_decref(cols);
         return fail(bd, "%s", "out of memory");
@@ -762,7 +765,7 @@ static int build_batch(build_t *bd, const dbev_operation_t *op, sqlb_query_t **o
         size_t from = k * per;
         size_t count = nrows - from < per ? nrows - from : per;
         if (build_batch_chunk(bd, op, cols, from, count, &qs[k])) {
-            sqlb_queries_free(qs, nq);
+            dbev_sql_queries_free(qs, nq);
             json_decref(cols);
             return -1;
         }
@@ -773,8 +776,8 @@ static int build_batch(build_t *bd, const dbev_operation_t *op, sqlb_query_t **o
     return 0;
 }
 
-int sqlb_build(const dbev_operation_t *op, sqlb_colkind_fn colkind, void *opaque,
-               sqlb_query_t **out, size_t *nout, char *errstr, size_t size)
+int dbev_sql_build(const dbev_operation_t *op, dbev_sql_colkind_fn colkind, void *opaque,
+                   dbev_sql_query_t **out, size_t *nout, char *errstr, size_t size)
 {
     build_t bd = {.colkind = colkind, .opaque = opaque, .errstr = errstr, .errsize = size};
     *out = NULL;
@@ -784,15 +787,63 @@ int sqlb_build(const dbev_operation_t *op, sqlb_colkind_fn colkind, void *opaque
         return -1;
     if (op->type == DBEV_OP_BATCH_INSERT)
         return build_batch(&bd, op, out, nout);
-    sqlb_query_t *q = calloc(1, sizeof(*q));
+    dbev_sql_query_t *q = calloc(1, sizeof(*q));
     if (!q)
         return dbev_seterr(errstr, size, "out of memory");
     if (build_single(&bd, op, q)) {
         free(bd.sql.s);
-        sqlb_queries_free(q, 1);
+        dbev_sql_queries_free(q, 1);
         return -1;
     }
     *out = q;
     *nout = 1;
     return 0;
+}
+
+/* ---- a caller's SQL ------------------------------------------------------- */
+
+/* Parameters whose type is asked: the first DESCRIBE_MAX; a JSON array
+ * further on goes as JSON text. */
+#define DESCRIBE_MAX 256
+
+int dbev_sql_build_params(const char *sql, const json_t *params, dbev_sql_describe_fn describe,
+                          void *opaque, dbev_sql_query_t *q, bool *oom, char *errstr, size_t size)
+{
+    size_t n = json_is_array(params) ? json_array_size(params) : 0;
+    unsigned types[DESCRIBE_MAX];
+    int ntypes = -1;
+    memset(q, 0, sizeof(*q));
+    if (oom)
+        *oom = false;
+    if (n > DBEV_SQL_MAX_PARAMS)
+        return dbev_seterr(errstr, size, "too many parameters (%zu)", n);
+    /* A round trip only when a JSON array needs it: its type decides
+     * between an array literal and JSON text. */
+    for (size_t i = 0; i < n && describe; i++) {
+        if (json_is_array(json_array_get(params, i))) {
+            ntypes = describe(opaque, sql, types, DESCRIBE_MAX);
+            break;
+        }
+    }
+    q->sql = strdup(sql);
+    q->values = calloc(n ? n : 1, sizeof(char *));
+    if (!q->sql || !q->values)
+        goto oom;
+    q->cap = (int)n;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *v = json_array_get(params, i);
+        bool as_array = json_is_array(v) && (int)i < ntypes && i < DESCRIBE_MAX &&
+                        dbev_sql_type_array_elem(types[i]) != 0;
+        bool failed;
+        q->values[i] = dbev_sql_param_text(v, as_array, &failed);
+        q->nparams = (int)i + 1;
+        if (failed)
+            goto oom;
+    }
+    return 0;
+oom:
+    dbev_sql_query_clear(q);
+    if (oom)
+        *oom = true;
+    return dbev_seterr(errstr, size, "out of memory");
 }

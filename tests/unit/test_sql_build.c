@@ -1,11 +1,11 @@
 /*
  * SQL builder: every filter operator, schema-qualified names, hostile
  * identifiers refused, and values never spliced into the SQL text (each
- * test value is a marker string that must appear only among the parameters).
+ * test value is a marker string that must appear only among the parameters);
+ * a caller's SQL with its parameters (dbev_sql_build_params).
  */
-#include "sqlbuild.h"
-
 #include <dbev/sql.h>
+#include <dbev/sql_build.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,14 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static sqlb_query_t *qs;
+static dbev_sql_query_t *qs;
 static size_t nq;
 static char err[512];
 
 static int teardown(void **state)
 {
     (void)state;
-    sqlb_queries_free(qs, nq);
+    dbev_sql_queries_free(qs, nq);
     qs = NULL;
     nq = 0;
     return 0;
@@ -40,14 +40,14 @@ static json_t *J(const char *text)
 
 static int build(dbev_operation_t *op)
 {
-    sqlb_queries_free(qs, nq);
+    dbev_sql_queries_free(qs, nq);
     qs = NULL;
     nq = 0;
     err[0] = '\0';
-    return sqlb_build(op, NULL, NULL, &qs, &nq, err, sizeof(err));
+    return dbev_sql_build(op, NULL, NULL, &qs, &nq, err, sizeof(err));
 }
 
-static void assert_no_value_in_sql(const sqlb_query_t *q, const char *value)
+static void assert_no_value_in_sql(const dbev_sql_query_t *q, const char *value)
 {
     if (strstr(q->sql, value))
         fail_msg("value %s spliced into SQL: %s", value, q->sql);
@@ -211,11 +211,11 @@ static void test_update_upsert(void **state)
     json_decref(uc);
 }
 
-static sqlb_colkind_t kinds(void *opaque, const char *table, const char *column)
+static dbev_sql_colkind_t kinds(void *opaque, const char *table, const char *column)
 {
     (void)opaque;
     (void)table;
-    return strcmp(column, "tags") == 0 ? SQLB_COL_ARRAY : SQLB_COL_SCALAR;
+    return strcmp(column, "tags") == 0 ? DBEV_SQL_COL_ARRAY : DBEV_SQL_COL_SCALAR;
 }
 
 static void test_array_columns(void **state)
@@ -223,8 +223,8 @@ static void test_array_columns(void **state)
     (void)state;
     json_t *data = J("{\"tags\": [\"a\", \"b \\\"q\\\"\", null, \"x\\\\y\"], \"doc\": [1, 2]}");
     dbev_operation_t op = {.type = DBEV_OP_INSERT, .table = "t", .data = data};
-    sqlb_queries_free(qs, nq);
-    assert_int_equal(sqlb_build(&op, kinds, NULL, &qs, &nq, err, sizeof(err)), 0);
+    dbev_sql_queries_free(qs, nq);
+    assert_int_equal(dbev_sql_build(&op, kinds, NULL, &qs, &nq, err, sizeof(err)), 0);
     assert_string_equal(qs[0].values[0], "{\"a\",\"b \\\"q\\\"\",NULL,\"x\\\\y\"}");
     assert_string_equal(qs[0].values[1], "[1,2]");
     json_decref(data);
@@ -269,12 +269,12 @@ static void test_text_array(void **state)
     (void)state;
     const char *items[] = {"plain", "say \"hi\"", "back\\slash", NULL, "", "NULL", "{a,b}", "é"};
     bool oom = true;
-    char *lit = sqlb_text_array(items, sizeof(items) / sizeof(items[0]), &oom);
+    char *lit = dbev_sql_text_array(items, sizeof(items) / sizeof(items[0]), &oom);
     assert_false(oom);
     assert_string_equal(lit, "{\"plain\",\"say \\\"hi\\\"\",\"back\\\\slash\",NULL,\"\",\"NULL\","
                              "\"{a,b}\",\"é\"}");
     free(lit);
-    lit = sqlb_text_array(NULL, 0, &oom);
+    lit = dbev_sql_text_array(NULL, 0, &oom);
     assert_false(oom);
     assert_string_equal(lit, "{}");
     free(lit);
@@ -289,11 +289,11 @@ static void test_json_array(void **state)
     json_t *b = json_string("é");
     const json_t *values[] = {a, NULL, b};
     bool oom = true;
-    char *text = sqlb_json_array(values, 3, &oom);
+    char *text = dbev_sql_json_array(values, 3, &oom);
     assert_false(oom);
     assert_string_equal(text, "[{\"q\":\"say \\\"hi\\\"\\\\\",\"n\":[1,0.5]},null,\"é\"]");
     free(text);
-    text = sqlb_json_array(NULL, 0, &oom);
+    text = dbev_sql_json_array(NULL, 0, &oom);
     assert_false(oom);
     assert_string_equal(text, "[]");
     free(text);
@@ -307,16 +307,16 @@ static void test_params_and_keywords(void **state)
     bool oom;
     char *t;
     json_t *v = J("1.1");
-    t = sqlb_param_text(v, false, &oom);
+    t = dbev_sql_param_text(v, false, &oom);
     assert_string_equal(t, "1.1");
     free(t);
     json_decref(v);
     v = J("[[1,2],[3,4]]");
-    t = sqlb_param_text(v, true, &oom);
+    t = dbev_sql_param_text(v, true, &oom);
     assert_string_equal(t, "{{1,2},{3,4}}");
     free(t);
     json_decref(v);
-    assert_null(sqlb_param_text(json_null(), false, &oom));
+    assert_null(dbev_sql_param_text(json_null(), false, &oom));
     assert_false(oom);
 
     char kw[32];
@@ -335,6 +335,80 @@ static void test_params_and_keywords(void **state)
     assert_string_equal(kw, "LOCAL");
 }
 
+/* A describe callback that answers the types in opaque and counts its calls. */
+static int describe_calls;
+
+static int fake_describe(void *opaque, const char *sql, unsigned *types, int max)
+{
+    const unsigned *answer = opaque;
+    describe_calls++;
+    assert_string_equal(sql, "SELECT $1, $2, $3");
+    for (int i = 0; i < 3 && i < max; i++)
+        types[i] = answer[i];
+    return 3;
+}
+
+/* A caller's SQL: the text as given; a JSON array as an array literal only
+ * where the described parameter is array-typed; describe asked only for
+ * arrays. */
+static void test_build_params(void **state)
+{
+    (void)state;
+    dbev_sql_query_t q;
+    bool oom = true;
+    unsigned types[3] = {DBEV_SQL_OID_TEXT, 1007 /* int4[] */, DBEV_SQL_OID_JSONB};
+    json_t *params = J("[\"a\", [1, 2], [3]]");
+    describe_calls = 0;
+    assert_int_equal(dbev_sql_build_params("SELECT $1, $2, $3", params, fake_describe, types, &q,
+                                           &oom, err, sizeof(err)),
+                     0);
+    assert_false(oom);
+    assert_int_equal(describe_calls, 1);
+    assert_string_equal(q.sql, "SELECT $1, $2, $3");
+    assert_int_equal(q.nparams, 3);
+    assert_string_equal(q.values[0], "a");
+    assert_string_equal(q.values[1], "{1,2}");
+    assert_string_equal(q.values[2], "[3]");
+    dbev_sql_query_clear(&q);
+    json_decref(params);
+
+    /* No array: no round trip; null is SQL NULL. */
+    params = J("[\"a\", null, 2]");
+    assert_int_equal(dbev_sql_build_params("SELECT $1, $2, $3", params, fake_describe, types, &q,
+                                           NULL, err, sizeof(err)),
+                     0);
+    assert_int_equal(describe_calls, 1);
+    assert_null(q.values[1]);
+    assert_string_equal(q.values[2], "2");
+    dbev_sql_query_clear(&q);
+    json_decref(params);
+
+    /* No params, no describe callback: arrays go as JSON text. */
+    assert_int_equal(
+        dbev_sql_build_params("SELECT 1", NULL, NULL, NULL, &q, NULL, err, sizeof(err)), 0);
+    assert_int_equal(q.nparams, 0);
+    dbev_sql_query_clear(&q);
+    params = J("[[1]]");
+    assert_int_equal(
+        dbev_sql_build_params("SELECT $1", params, NULL, NULL, &q, NULL, err, sizeof(err)), 0);
+    assert_string_equal(q.values[0], "[1]");
+    dbev_sql_query_clear(&q);
+    json_decref(params);
+
+    /* Too many: refused before anything is asked or allocated. */
+    params = json_array();
+    for (int i = 0; i <= DBEV_SQL_MAX_PARAMS; i++)
+        json_array_append_new(params, json_integer(i));
+    assert_int_equal(dbev_sql_build_params("SELECT $1", params, fake_describe, types, &q, &oom, err,
+                                           sizeof(err)),
+                     -1);
+    assert_false(oom);
+    assert_string_equal(err, "too many parameters (65536)");
+    assert_null(q.sql);
+    assert_int_equal(describe_calls, 1);
+    json_decref(params);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +422,7 @@ int main(void)
         cmocka_unit_test_teardown(test_params_and_keywords, teardown),
         cmocka_unit_test(test_text_array),
         cmocka_unit_test(test_json_array),
+        cmocka_unit_test(test_build_params),
     };
-    return cmocka_run_group_tests_name("sqlbuild", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("sql_build", tests, NULL, NULL);
 }

@@ -1,12 +1,12 @@
 /*
- * Type mapping (see typemap.h). Results come in text format; each value is
+ * Type mapping (see dbev/sql_build.h). Results come in text format; each value is
  * converted by its column's type OID. The array-literal parser follows
  * PostgreSQL's array_out rules: elements are separated by ',', quoted with
  * '"' when they contain special characters (backslash escapes inside
  * quotes), an unquoted NULL is SQL NULL, and nested braces are
  * sub-arrays.
  */
-#include "typemap.h"
+#include <dbev/sql_build.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,14 +18,15 @@
 static const struct {
     unsigned array, elem;
 } array_types[] = {
-    {1000, TM_BOOLOID},   {1005, TM_INT2OID},      {1007, TM_INT4OID},        {1016, TM_INT8OID},
-    {1009, TM_TEXTOID},   {1015, TM_VARCHAROID},   {1014, TM_BPCHAROID},      {1021, TM_FLOAT4OID},
-    {1022, TM_FLOAT8OID}, {1231, TM_NUMERICOID},   {2951, TM_UUIDOID},        {199, TM_JSONOID},
-    {3807, TM_JSONBOID},  {1115, TM_TIMESTAMPOID}, {1185, TM_TIMESTAMPTZOID}, {1182, TM_DATEOID},
-    {1028, TM_OIDOID},    {1003, 19 /* name */},
+    {1000, DBEV_SQL_OID_BOOL},    {1005, DBEV_SQL_OID_INT2},      {1007, DBEV_SQL_OID_INT4},
+    {1016, DBEV_SQL_OID_INT8},    {1009, DBEV_SQL_OID_TEXT},      {1015, DBEV_SQL_OID_VARCHAR},
+    {1014, DBEV_SQL_OID_BPCHAR},  {1021, DBEV_SQL_OID_FLOAT4},    {1022, DBEV_SQL_OID_FLOAT8},
+    {1231, DBEV_SQL_OID_NUMERIC}, {2951, DBEV_SQL_OID_UUID},      {199, DBEV_SQL_OID_JSON},
+    {3807, DBEV_SQL_OID_JSONB},   {1115, DBEV_SQL_OID_TIMESTAMP}, {1185, DBEV_SQL_OID_TIMESTAMPTZ},
+    {1182, DBEV_SQL_OID_DATE},    {1028, DBEV_SQL_OID_OID},       {1003, 19 /* name */},
 };
 
-unsigned tm_array_elem(unsigned oid)
+unsigned dbev_sql_type_array_elem(unsigned oid)
 {
     for (size_t i = 0; i < sizeof(array_types) / sizeof(array_types[0]); i++)
         if (array_types[i].array == oid)
@@ -33,7 +34,9 @@ unsigned tm_array_elem(unsigned oid)
     return 0;
 }
 
-json_t *tm_numeric(const char *text)
+/* A numeric's text as JSON: an integer when it is integral and fits in 64
+ * bits, a real otherwise; "NaN"/"Infinity" stay strings. */
+static json_t *numeric_json(const char *text)
 {
     const char *p = text;
     if (*p == '-' || *p == '+')
@@ -63,7 +66,11 @@ json_t *tm_numeric(const char *text)
     return json_real(strtod(text, NULL));
 }
 
-void tm_timestamp_iso(const char *text, char *out, size_t size)
+/* Rewrites PostgreSQL's ISO timestamp output as ISO-8601:
+ * "2025-10-30 10:00:00.5+00" -> "2025-10-30T10:00:00.5Z", "... +05:30"
+ * stays an offset ("+05:30"); "infinity" unchanged. out at least len + 8
+ * bytes. */
+static void timestamp_iso(const char *text, char *out, size_t size)
 {
     size_t n = 0;
     const char *p = text;
@@ -107,17 +114,19 @@ void tm_timestamp_iso(const char *text, char *out, size_t size)
     out[n] = '\0';
 }
 
-json_t *tm_value(unsigned oid, const char *text, size_t len)
+static json_t *parse_array(const char *text, unsigned elem_oid);
+
+json_t *dbev_sql_value_to_json(unsigned oid, const char *text, size_t len)
 {
     unsigned elem;
     switch (oid) {
-    case TM_INT2OID:
-    case TM_INT4OID:
-    case TM_INT8OID:
-    case TM_OIDOID:
+    case DBEV_SQL_OID_INT2:
+    case DBEV_SQL_OID_INT4:
+    case DBEV_SQL_OID_INT8:
+    case DBEV_SQL_OID_OID:
         return json_integer(strtoll(text, NULL, 10));
-    case TM_FLOAT4OID:
-    case TM_FLOAT8OID: {
+    case DBEV_SQL_OID_FLOAT4:
+    case DBEV_SQL_OID_FLOAT8: {
         char *end;
         double d = strtod(text, &end);
         if (end == text || *end || d != d)
@@ -126,27 +135,27 @@ json_t *tm_value(unsigned oid, const char *text, size_t len)
             return json_string(text);
         return json_real(d);
     }
-    case TM_NUMERICOID:
-        return tm_numeric(text);
-    case TM_BOOLOID:
+    case DBEV_SQL_OID_NUMERIC:
+        return numeric_json(text);
+    case DBEV_SQL_OID_BOOL:
         return json_boolean(text[0] == 't');
-    case TM_JSONOID:
-    case TM_JSONBOID: {
+    case DBEV_SQL_OID_JSON:
+    case DBEV_SQL_OID_JSONB: {
         json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
         return v ? v : json_stringn(text, len);
     }
-    case TM_TIMESTAMPOID:
-    case TM_TIMESTAMPTZOID: {
+    case DBEV_SQL_OID_TIMESTAMP:
+    case DBEV_SQL_OID_TIMESTAMPTZ: {
         char buf[96];
         if (len + 8 > sizeof(buf))
             return json_stringn(text, len);
-        tm_timestamp_iso(text, buf, sizeof(buf));
+        timestamp_iso(text, buf, sizeof(buf));
         return json_string(buf);
     }
     default:
-        elem = tm_array_elem(oid);
+        elem = dbev_sql_type_array_elem(oid);
         if (elem) {
-            json_t *arr = tm_parse_array(text, elem);
+            json_t *arr = parse_array(text, elem);
             if (arr)
                 return arr;
         }
@@ -219,7 +228,7 @@ static json_t *parse_level(const char **pp, unsigned elem, int depth)
             if (!quoted && strcmp(buf, "NULL") == 0)
                 v = json_null();
             else
-                v = tm_value(elem, buf, n);
+                v = dbev_sql_value_to_json(elem, buf, n);
             if (!v)
                 goto bad;
         }
@@ -243,7 +252,10 @@ bad:
     return NULL;
 }
 
-json_t *tm_parse_array(const char *text, unsigned elem_oid)
+/* Parses a PostgreSQL array literal ("{1,2,NULL}", "{{a,b},{c,d}}",
+ * "[0:1]={x,y}") converting each element with dbev_sql_value_to_json(elem_oid);
+ * NULL when the text is not an array literal. */
+static json_t *parse_array(const char *text, unsigned elem_oid)
 {
     const char *p = text;
     if (*p == '[') { /* explicit bounds: "[0:1]={...}" */
@@ -260,7 +272,7 @@ json_t *tm_parse_array(const char *text, unsigned elem_oid)
     return arr;
 }
 
-json_t *tm_rows(const PGresult *res, int64_t max_rows, bool *truncated)
+json_t *dbev_sql_rows_to_json(const PGresult *res, int64_t max_rows, bool *truncated)
 {
     int nrows = PQntuples(res);
     int ncols = PQnfields(res);
@@ -283,8 +295,8 @@ json_t *tm_rows(const PGresult *res, int64_t max_rows, bool *truncated)
             if (PQgetisnull(res, r, c))
                 v = json_null();
             else
-                v = tm_value(PQftype(res, c), PQgetvalue(res, r, c),
-                             (size_t)PQgetlength(res, r, c));
+                v = dbev_sql_value_to_json(PQftype(res, c), PQgetvalue(res, r, c),
+                                           (size_t)PQgetlength(res, r, c));
             if (!v || json_object_set_new(row, PQfname(res, c), v)) {
                 json_decref(rows);
                 return NULL;
