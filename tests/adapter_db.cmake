@@ -18,8 +18,7 @@ if(TARGET dbev_adapter_core)
 
     file(GLOB DBEV_ADB_PGENV_SOURCES ${CMAKE_SOURCE_DIR}/harness/src/pgenv*.c)
     if(DBEV_ADB_PGENV_SOURCES)
-        add_library(dbev_adb_pgenv STATIC ${DBEV_ADB_PGENV_SOURCES}
-                                          ${CMAKE_SOURCE_DIR}/harness/src/sha256.c)
+        add_library(dbev_adb_pgenv STATIC ${DBEV_ADB_PGENV_SOURCES})
         target_include_directories(dbev_adb_pgenv PUBLIC ${CMAKE_SOURCE_DIR}/harness/src)
         target_link_libraries(dbev_adb_pgenv PUBLIC dbev_common PkgConfig::LIBPQ Threads::Threads)
         dbev_add_test(test_exec SOURCES integration/test_exec.c ${DBEV_PG_KIT}

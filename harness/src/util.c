@@ -27,6 +27,38 @@ int harness_make_dirs(const char *path)
     return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+static char *to_hex(const unsigned char *digest, unsigned int len,
+                    char hex[HARNESS_SHA256_HEX_SIZE])
+{
+    static const char digits[] = "0123456789abcdef";
+    if (len != 32)
+        return NULL;
+    for (unsigned int i = 0; i < len; i++) {
+        hex[2 * i] = digits[digest[i] >> 4];
+        hex[2 * i + 1] = digits[digest[i] & 15];
+    }
+    hex[2 * len] = '\0';
+    return hex;
+}
+
+char *harness_sha256_hex(const void *data, size_t len, char hex[HARNESS_SHA256_HEX_SIZE])
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!EVP_Digest(data, len, digest, &n, EVP_sha256(), NULL))
+        return NULL;
+    return to_hex(digest, n, hex);
+}
+
+char *harness_sha256_final_hex(EVP_MD_CTX *ctx, char hex[HARNESS_SHA256_HEX_SIZE])
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!EVP_DigestFinal_ex(ctx, digest, &n))
+        return NULL;
+    return to_hex(digest, n, hex);
+}
+
 int step_fail(step_result_t *res, dbev_report_status_t status, const char *fmt, ...)
 {
     va_list ap;
