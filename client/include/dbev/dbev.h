@@ -38,11 +38,7 @@
 extern "C" {
 #endif
 
-#if defined(DBEV_BUILDING_LIBRARY)
-#define DBEV_API __attribute__((visibility("default")))
-#else
-#define DBEV_API
-#endif
+/* DBEV_API, which marks the exported functions, comes from <dbev/errors.h>. */
 
 /** Library version as 0xMMmmrrxx (major, minor, revision, 0xff for a release). */
 #define DBEV_VERSION 0x000100ff
