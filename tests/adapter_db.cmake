@@ -11,30 +11,28 @@
 # library that test has (this one or dbev_harness_core); sql.cmake and
 # harness_direct.cmake, included after this file, use it too.
 set(DBEV_PG_KIT ${CMAKE_CURRENT_LIST_DIR}/integration/pg_kit.c)
-if(TARGET dbev_adapter_core)
-    dbev_add_test(test_sqlbuild SOURCES unit/test_sqlbuild.c LIBS dbev_adapter_core LABELS unit)
-    dbev_add_test(test_typemap SOURCES unit/test_typemap.c LIBS dbev_adapter_core LABELS unit)
-    dbev_add_test(test_breaker SOURCES unit/test_breaker.c LIBS dbev_adapter_core LABELS unit)
+dbev_add_test(test_sqlbuild SOURCES unit/test_sqlbuild.c LIBS dbev_adapter_core LABELS unit)
+dbev_add_test(test_typemap SOURCES unit/test_typemap.c LIBS dbev_adapter_core LABELS unit)
+dbev_add_test(test_breaker SOURCES unit/test_breaker.c LIBS dbev_adapter_core LABELS unit)
 
-    file(GLOB DBEV_ADB_PGENV_SOURCES ${CMAKE_SOURCE_DIR}/harness/src/pgenv*.c)
-    if(DBEV_ADB_PGENV_SOURCES)
-        add_library(dbev_adb_pgenv STATIC ${DBEV_ADB_PGENV_SOURCES})
-        target_include_directories(dbev_adb_pgenv PUBLIC ${CMAKE_SOURCE_DIR}/harness/src)
-        target_link_libraries(dbev_adb_pgenv PUBLIC dbev_common PkgConfig::LIBPQ Threads::Threads)
-        dbev_add_test(test_exec SOURCES integration/test_exec.c ${DBEV_PG_KIT}
-                      LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
-        dbev_add_test(test_exec_session SOURCES integration/test_exec_session.c ${DBEV_PG_KIT}
-                      LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
-        # every refused keyword, in every spelling, at the decoder and the executor
-        dbev_add_test(test_exec_refusals SOURCES integration/test_exec_refusals.c ${DBEV_PG_KIT}
-                      LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
-        dbev_add_test(test_exec_privilege SOURCES integration/test_exec_privilege.c ${DBEV_PG_KIT}
-                      LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
-    endif()
+file(GLOB DBEV_ADB_PGENV_SOURCES ${CMAKE_SOURCE_DIR}/harness/src/pgenv*.c)
+if(NOT DBEV_ADB_PGENV_SOURCES)
+    message(FATAL_ERROR "tests/adapter_db.cmake: no harness/src/pgenv*.c for dbev_adb_pgenv: "
+                        "point the glob at where pgenv's sources are now")
 endif()
+add_library(dbev_adb_pgenv STATIC ${DBEV_ADB_PGENV_SOURCES})
+target_include_directories(dbev_adb_pgenv PUBLIC ${CMAKE_SOURCE_DIR}/harness/src)
+target_link_libraries(dbev_adb_pgenv PUBLIC dbev_common PkgConfig::LIBPQ Threads::Threads)
+dbev_add_test(test_exec SOURCES integration/test_exec.c ${DBEV_PG_KIT}
+              LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
+dbev_add_test(test_exec_session SOURCES integration/test_exec_session.c ${DBEV_PG_KIT}
+              LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
+# every refused keyword, in every spelling, at the decoder and the executor
+dbev_add_test(test_exec_refusals SOURCES integration/test_exec_refusals.c ${DBEV_PG_KIT}
+              LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
+dbev_add_test(test_exec_privilege SOURCES integration/test_exec_privilege.c ${DBEV_PG_KIT}
+              LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
 
 # The pool's limits of seeds 003 and 004 (issue 13).
-if(TARGET dbev_adb_pgenv)
-    dbev_add_test(test_pool_limits SOURCES integration/test_pool_limits.c ${DBEV_PG_KIT}
-                  LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)
-endif()
+dbev_add_test(test_pool_limits SOURCES integration/test_pool_limits.c ${DBEV_PG_KIT}
+              LIBS dbev_adapter_core dbev_adb_pgenv LABELS integration TIMEOUT 300)

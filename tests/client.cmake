@@ -10,13 +10,11 @@ dbev_add_test(test_client_fake SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/tes
 
 # Against the real adapter (embedded), a throwaway PostgreSQL and the mock
 # cluster, set up with the adapter tests' kit.
-if(TARGET dbev_adapter_core AND TARGET dbev_harness_core)
-    dbev_add_test(test_client_adapter
-                  SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_client_adapter.c
-                          ${CMAKE_CURRENT_LIST_DIR}/integration/test_adapter_kit.c
-                  LIBS dbev dbev_adapter_core dbev_harness_core LABELS integration TIMEOUT 300)
-    add_dependencies(test_client_adapter dbev_cli)
-endif()
+dbev_add_test(test_client_adapter
+              SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_client_adapter.c
+                      ${CMAKE_CURRENT_LIST_DIR}/integration/test_adapter_kit.c
+              LIBS dbev dbev_adapter_core dbev_harness_core LABELS integration TIMEOUT 300)
+add_dependencies(test_client_adapter dbev_cli)
 # test_client_fake also runs the CLI.
 add_dependencies(test_client_fake dbev_cli)
 

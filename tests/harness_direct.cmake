@@ -3,7 +3,5 @@
 # throwaway PostgreSQL, the sql:/until: steps included (integration).
 dbev_add_test(test_parity SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_parity.c
               LIBS dbev_harness_core LABELS unit)
-if(TARGET dbev_adapter_core)
-    dbev_add_test(test_direct SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_direct.c ${DBEV_PG_KIT}
-                  LIBS dbev_harness_core LABELS integration TIMEOUT 300)
-endif()
+dbev_add_test(test_direct SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_direct.c ${DBEV_PG_KIT}
+              LIBS dbev_harness_core LABELS integration TIMEOUT 300)
