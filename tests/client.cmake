@@ -10,28 +10,30 @@ dbev_add_test(test_client_fake SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/tes
 
 # Against the real adapter (embedded), a throwaway PostgreSQL and the mock
 # cluster, set up with the adapter tests' kit.
-if(TARGET dbev_adapter_core AND TARGET dbev_harness_core)
-    dbev_add_test(test_client_adapter
-                  SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_client_adapter.c
-                          ${CMAKE_CURRENT_LIST_DIR}/integration/test_adapter_kit.c
-                  LIBS dbev dbev_adapter_core dbev_harness_core LABELS integration TIMEOUT 300)
-    add_dependencies(test_client_adapter dbev_cli)
-endif()
+dbev_add_test(test_client_adapter
+              SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_client_adapter.c
+                      ${CMAKE_CURRENT_LIST_DIR}/integration/test_adapter_kit.c
+              LIBS dbev dbev_adapter_core dbev_harness_core LABELS integration TIMEOUT 300)
+add_dependencies(test_client_adapter dbev_cli)
 # test_client_fake also runs the CLI.
 add_dependencies(test_client_fake dbev_cli)
 
-# libdbev.so exports exactly the functions its public headers declare: every
-# DBEV_API function of dbev.h plus the error functions of errors.h.
-if(TARGET dbev_shared)
-    file(WRITE ${CMAKE_BINARY_DIR}/client_exports_check.cmake [=[
-file(READ ${HEADER} text)
-string(REGEX REPLACE "[\r\n]+" " " text "${text}")
-string(REGEX MATCHALL "DBEV_API [^(;]*[ *](dbev_[a-z0-9_]+)\\(" decls "${text}")
-set(want dbev_err2name dbev_err2str dbev_err_from_name dbev_err_is_retriable dbev_err_is_wire)
-foreach(d ${decls})
-    string(REGEX MATCH "dbev_[a-z0-9_]+\\($" name "${d}")
-    string(REPLACE "(" "" name "${name}")
-    list(APPEND want ${name})
+# libdbev.so exports exactly the functions its public headers declare
+# DBEV_API: those of dbev.h and the error functions of errors.h.
+file(WRITE ${CMAKE_BINARY_DIR}/client_exports_check.cmake [=[
+set(want "")
+foreach(header ${DBEV_HEADER} ${ERRORS_HEADER})
+    file(READ ${header} text)
+    string(REGEX REPLACE "[\r\n]+" " " text "${text}")
+    string(REGEX MATCHALL "DBEV_API [^(;]*[ *](dbev_[a-z0-9_]+)\\(" decls "${text}")
+    if(NOT decls)
+        message(FATAL_ERROR "${header}: no DBEV_API function found")
+    endif()
+    foreach(d ${decls})
+        string(REGEX MATCH "dbev_[a-z0-9_]+\\($" name "${d}")
+        string(REPLACE "(" "" name "${name}")
+        list(APPEND want ${name})
+    endforeach()
 endforeach()
 execute_process(COMMAND nm -D --defined-only ${LIB} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
 if(rc)
@@ -51,9 +53,9 @@ endif()
 list(LENGTH have n)
 message(STATUS "libdbev.so exports the ${n} functions of its public API")
 ]=])
-    add_test(NAME test_client_exports
-             COMMAND ${CMAKE_COMMAND} -DLIB=$<TARGET_FILE:dbev_shared>
-                     -DHEADER=${PROJECT_SOURCE_DIR}/client/include/dbev/dbev.h
-                     -P ${CMAKE_BINARY_DIR}/client_exports_check.cmake)
-    set_tests_properties(test_client_exports PROPERTIES LABELS unit)
-endif()
+add_test(NAME test_client_exports
+         COMMAND ${CMAKE_COMMAND} -DLIB=$<TARGET_FILE:dbev_shared>
+                 -DDBEV_HEADER=${PROJECT_SOURCE_DIR}/client/include/dbev/dbev.h
+                 -DERRORS_HEADER=${PROJECT_SOURCE_DIR}/protocol/include/dbev/errors.h
+                 -P ${CMAKE_BINARY_DIR}/client_exports_check.cmake)
+set_tests_properties(test_client_exports PROPERTIES LABELS unit)

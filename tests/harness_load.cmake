@@ -6,12 +6,10 @@ dbev_add_test(test_load SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_load.c
 
 # A short load through the real adapter (embedded), a throwaway PostgreSQL and
 # the mock cluster, set up with the adapter tests' kit.
-if(TARGET dbev_adapter_core AND TARGET dbev)
-    dbev_add_test(test_load_adapter
-                  SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_load.c
-                          ${CMAKE_CURRENT_LIST_DIR}/integration/test_adapter_kit.c
-                  LIBS dbev_harness_core dbev dbev_adapter_core LABELS integration TIMEOUT 180)
-    # Its loads judge latencies (a stress knee, a stall, late answers): run
-    # alone, so a neighbouring test's load is not measured as theirs.
-    set_tests_properties(test_load_adapter PROPERTIES PROCESSORS 2)
-endif()
+dbev_add_test(test_load_adapter
+              SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_load.c
+                      ${CMAKE_CURRENT_LIST_DIR}/integration/test_adapter_kit.c
+              LIBS dbev_harness_core dbev dbev_adapter_core LABELS integration TIMEOUT 180)
+# Its loads judge latencies (a stress knee, a stall, late answers): run
+# alone, so a neighbouring test's load is not measured as theirs.
+set_tests_properties(test_load_adapter PROPERTIES PROCESSORS 2)

@@ -1,4 +1,4 @@
-# Migrations and their runner (harness/migrate/migrate*.c, fixtures.c, sha256.c):
+# Migrations and their runner (harness/migrate/migrate*.c, fixtures.c, util/util.c):
 # the unit part needs no server; the integration part runs one throwaway
 # PostgreSQL (pgenv) with one database per test.
 dbev_add_test(test_migrate_set SOURCES unit/test_migrate_set.c LIBS dbev_harness_core

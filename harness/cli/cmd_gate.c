@@ -19,6 +19,7 @@
 #include "run/run.h"
 #include "cli/run_cli.h"
 #include "scenario/scenario_files.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -26,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -209,21 +209,6 @@ static const char *phase_key(int phase)
 {
     static const char *const keys[] = {"all", "1", "2", "3"};
     return keys[phase >= 0 && phase <= 3 ? phase : 0];
-}
-
-static int make_dirs(const char *path)
-{
-    char buf[1024];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 static void git_commit(char *buf, size_t size)
@@ -491,7 +476,7 @@ static int cmd_main(int argc, char **argv)
         }
         a.run.out_dir = a.out_dir;
         a.run.progress = isatty(STDERR_FILENO) && !getenv("CI");
-        if (make_dirs(a.out_dir) != 0) {
+        if (harness_make_dirs(a.out_dir) != 0) {
             fprintf(stderr, "dbev-harness gate: cannot create --out %s: %s\n", a.out_dir,
                     strerror(errno));
             rc = -1;

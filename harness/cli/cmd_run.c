@@ -11,6 +11,7 @@
 #include "run/run.h"
 #include "cli/run_cli.h"
 #include "scenario/scenario_files.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -190,21 +190,6 @@ static void list_scenarios(scenario_t *const *scenarios, size_t n)
     }
 }
 
-static int make_dirs(const char *path)
-{
-    char buf[1024];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int cmd_main(int argc, char **argv)
 {
     args_t a;
@@ -264,7 +249,7 @@ static int cmd_main(int argc, char **argv)
         }
         a.run.out_dir = a.out_dir;
         a.run.progress = isatty(STDERR_FILENO) && !getenv("CI");
-        if (make_dirs(a.out_dir) != 0) {
+        if (harness_make_dirs(a.out_dir) != 0) {
             fprintf(stderr, "dbev-harness run: cannot create --out %s: %s\n", a.out_dir,
                     strerror(errno));
             rc = -1;

@@ -11,10 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/** Sets res's status and message (printf-style); returns 0, as a step does. */
-int faults_step_status(step_result_t *res, dbev_report_status_t status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /**
  * @brief The full name of a topic given as a short name (requests, completed,
  *        failed, registry, heartbeat: the scenario's own, under

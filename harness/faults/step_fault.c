@@ -22,7 +22,6 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,16 +30,6 @@
 #define MAX_LOCKS 16
 
 /* ------------------------------------------------------------ shared helpers */
-
-int faults_step_status(step_result_t *res, dbev_report_status_t status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(res->message, sizeof(res->message), fmt, ap);
-    va_end(ap);
-    res->status = status;
-    return 0;
-}
 
 const char *faults_topic_env(const runctx_t *ctx)
 {
@@ -268,23 +257,23 @@ static int kafka_fault(runctx_t *ctx, const char *action, const json_t *body, js
                        step_result_t *res)
 {
     if (!ctx->kafka || !mockenv_is_mock(ctx->kafka))
-        return faults_step_status(res, DBEV_REPORT_SKIP,
-                                  "fault kafka %s: Kafka faults need the in-process mock cluster "
-                                  "(not available with --kafka-bootstrap; requires: [mock_kafka])",
-                                  action);
+        return step_fail(res, DBEV_REPORT_SKIP,
+                         "fault kafka %s: Kafka faults need the in-process mock cluster "
+                         "(not available with --kafka-bootstrap; requires: [mock_kafka])",
+                         action);
     char err[512];
     int brokers = mockenv_broker_count(ctx->kafka);
     int64_t broker, ms, count, partition;
     int rc = 0;
     bool all_brokers = !json_object_get(body, "broker");
     if (faults_param_int(body, "broker", 1, 1, brokers, &broker, err, sizeof(err)))
-        return faults_step_status(res, DBEV_REPORT_ERROR, "fault kafka %s: %s (brokers 1..%d)",
-                                  action, err, brokers);
+        return step_fail(res, DBEV_REPORT_ERROR, "fault kafka %s: %s (brokers 1..%d)", action, err,
+                         brokers);
     pthread_mutex_lock(&applied_lock);
     applied_t *ap = applied_get(ctx);
     pthread_mutex_unlock(&applied_lock);
     if (!ap)
-        return faults_step_status(res, DBEV_REPORT_ERROR, "out of memory");
+        return step_fail(res, DBEV_REPORT_ERROR, "out of memory");
 
     if (!strcmp(action, "broker_down") || !strcmp(action, "broker_up")) {
         bool down = !strcmp(action, "broker_down");
@@ -295,10 +284,10 @@ static int kafka_fault(runctx_t *ctx, const char *action, const json_t *body, js
         json_object_set_new(outcome, "broker", json_integer(broker));
     } else if (!strcmp(action, "rtt")) {
         if (!json_object_get(body, "ms"))
-            return faults_step_status(res, DBEV_REPORT_ERROR,
-                                      "fault kafka rtt: ms is required (0 restores)");
+            return step_fail(res, DBEV_REPORT_ERROR,
+                             "fault kafka rtt: ms is required (0 restores)");
         if (faults_param_int(body, "ms", 0, 0, 600000, &ms, err, sizeof(err)))
-            return faults_step_status(res, DBEV_REPORT_ERROR, "fault kafka rtt: %s", err);
+            return step_fail(res, DBEV_REPORT_ERROR, "fault kafka rtt: %s", err);
         /* Without broker: every broker, so the whole cluster is slow. */
         for (int b = all_brokers ? 1 : (int)broker; !rc && b <= (all_brokers ? brokers : broker);
              b++) {
@@ -311,8 +300,8 @@ static int kafka_fault(runctx_t *ctx, const char *action, const json_t *body, js
         int16_t api = 0;
         const json_t *api_v = json_object_get(body, "api");
         if (!api_v || parse_api(api_v, &api, err, sizeof(err)))
-            return faults_step_status(res, DBEV_REPORT_ERROR, "fault kafka %s: %s", action,
-                                      api_v ? err : "api is required (e.g. api: Produce)");
+            return step_fail(res, DBEV_REPORT_ERROR, "fault kafka %s: %s", action,
+                             api_v ? err : "api is required (e.g. api: Produce)");
         json_object_set_new(outcome, "api", json_integer(api));
         if (!strcmp(action, "clear_request_errors")) {
             rc = mockenv_clear_request_errors(ctx->kafka, api, err, sizeof(err));
@@ -322,16 +311,15 @@ static int kafka_fault(runctx_t *ctx, const char *action, const json_t *body, js
             rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
             const json_t *err_v = json_object_get(body, "error");
             if (!err_v || parse_kafka_error(err_v, &kerr, err, sizeof(err)))
-                return faults_step_status(res, DBEV_REPORT_ERROR, "fault kafka %s: %s", action,
-                                          err_v ? err
-                                                : "error is required (e.g. error: "
-                                                  "NOT_LEADER_FOR_PARTITION)");
+                return step_fail(res, DBEV_REPORT_ERROR, "fault kafka %s: %s", action,
+                                 err_v ? err
+                                       : "error is required (e.g. error: "
+                                         "NOT_LEADER_FOR_PARTITION)");
             if (faults_param_int(body, "count", 1, 1, 100000, &count, err, sizeof(err)))
-                return faults_step_status(res, DBEV_REPORT_ERROR, "fault kafka %s: %s", action,
-                                          err);
+                return step_fail(res, DBEV_REPORT_ERROR, "fault kafka %s: %s", action, err);
             rd_kafka_resp_err_t *errs = malloc(sizeof(*errs) * (size_t)count);
             if (!errs)
-                return faults_step_status(res, DBEV_REPORT_ERROR, "out of memory");
+                return step_fail(res, DBEV_REPORT_ERROR, "out of memory");
             for (int64_t i = 0; i < count; i++)
                 errs[i] = kerr;
             rc =
@@ -351,26 +339,25 @@ static int kafka_fault(runctx_t *ctx, const char *action, const json_t *body, js
         if (faults_param_int(body, "partition", 0, 0, MOCKENV_MAX_PARTITIONS - 1, &partition, err,
                              sizeof(err)) ||
             faults_param_int(body, "broker", -1, -1, brokers, &leader, err, sizeof(err)))
-            return faults_step_status(res, DBEV_REPORT_ERROR, "fault kafka leader_change: %s", err);
+            return step_fail(res, DBEV_REPORT_ERROR, "fault kafka leader_change: %s", err);
         if (!json_object_get(body, "broker"))
-            return faults_step_status(res, DBEV_REPORT_ERROR,
-                                      "fault kafka leader_change: broker is required (1..%d, or "
-                                      "-1 for no leader)",
-                                      brokers);
+            return step_fail(res, DBEV_REPORT_ERROR,
+                             "fault kafka leader_change: broker is required (1..%d, or "
+                             "-1 for no leader)",
+                             brokers);
         rc = mockenv_partition_leader(ctx->kafka, topic, (int32_t)partition, (int32_t)leader, err,
                                       sizeof(err));
         json_object_set_new(outcome, "topic", json_string(topic));
         json_object_set_new(outcome, "partition", json_integer(partition));
         json_object_set_new(outcome, "broker", json_integer(leader));
     } else {
-        return faults_step_status(
-            res, DBEV_REPORT_ERROR,
-            "fault kafka: unknown action '%s'; known: broker_down, broker_up, "
-            "rtt, request_errors, clear_request_errors, leader_change",
-            action);
+        return step_fail(res, DBEV_REPORT_ERROR,
+                         "fault kafka: unknown action '%s'; known: broker_down, broker_up, "
+                         "rtt, request_errors, clear_request_errors, leader_change",
+                         action);
     }
     if (rc)
-        return faults_step_status(res, DBEV_REPORT_ERROR, "fault kafka %s: %s", action, err);
+        return step_fail(res, DBEV_REPORT_ERROR, "fault kafka %s: %s", action, err);
     return 0;
 }
 
@@ -387,13 +374,13 @@ static int pg_slow(runctx_t *ctx, applied_t *ap, const json_t *body, json_t *out
     int64_t ms;
     const json_t *table_v = json_object_get(body, "table");
     if (!json_is_string(table_v))
-        return faults_step_status(res, DBEV_REPORT_ERROR,
-                                  "fault postgres slow: table is required (the table every "
-                                  "statement on which will wait)");
+        return step_fail(res, DBEV_REPORT_ERROR,
+                         "fault postgres slow: table is required (the table every "
+                         "statement on which will wait)");
     if (!json_object_get(body, "ms") ||
         faults_param_int(body, "ms", 0, 1, 3600000, &ms, err, sizeof(err)))
-        return faults_step_status(res, DBEV_REPORT_ERROR, "fault postgres slow: %s",
-                                  json_object_get(body, "ms") ? err : "ms is required (how long)");
+        return step_fail(res, DBEV_REPORT_ERROR, "fault postgres slow: %s",
+                         json_object_get(body, "ms") ? err : "ms is required (how long)");
     int slot = -1;
     for (int i = 0; i < MAX_LOCKS; i++) {
         if (ap->locks[i] && PQconsumeInput(ap->locks[i]) && !PQisBusy(ap->locks[i])) {
@@ -404,12 +391,11 @@ static int pg_slow(runctx_t *ctx, applied_t *ap, const json_t *body, json_t *out
             slot = i;
     }
     if (slot < 0)
-        return faults_step_status(res, DBEV_REPORT_ERROR,
-                                  "fault postgres slow: at most %d table locks at once", MAX_LOCKS);
+        return step_fail(res, DBEV_REPORT_ERROR,
+                         "fault postgres slow: at most %d table locks at once", MAX_LOCKS);
     PGconn *conn = PQconnectdb(ctx->conninfo);
     if (PQstatus(conn) != CONNECTION_OK) {
-        faults_step_status(res, DBEV_REPORT_ERROR, "fault postgres slow: connect: %s",
-                           PQerrorMessage(conn));
+        step_fail(res, DBEV_REPORT_ERROR, "fault postgres slow: connect: %s", PQerrorMessage(conn));
         PQfinish(conn);
         return 0;
     }
@@ -436,8 +422,8 @@ static int pg_slow(runctx_t *ctx, applied_t *ap, const json_t *body, json_t *out
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         PGresult *r = PQexec(conn, steps[i]);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            faults_step_status(res, DBEV_REPORT_ERROR, "fault postgres slow: %s: %s", steps[i],
-                               PQresultErrorMessage(r));
+            step_fail(res, DBEV_REPORT_ERROR, "fault postgres slow: %s: %s", steps[i],
+                      PQresultErrorMessage(r));
             PQclear(r);
             PQfinish(conn);
             return 0;
@@ -447,7 +433,7 @@ static int pg_slow(runctx_t *ctx, applied_t *ap, const json_t *body, json_t *out
     char sleep_sql[128];
     snprintf(sleep_sql, sizeof(sleep_sql), "SELECT pg_sleep(%.3f); COMMIT", (double)ms / 1000.0);
     if (!PQsendQuery(conn, sleep_sql)) {
-        faults_step_status(res, DBEV_REPORT_ERROR, "fault postgres slow: %s", PQerrorMessage(conn));
+        step_fail(res, DBEV_REPORT_ERROR, "fault postgres slow: %s", PQerrorMessage(conn));
         PQfinish(conn);
         return 0;
     }
@@ -464,21 +450,21 @@ static int postgres_fault(runctx_t *ctx, const char *action, const json_t *body,
     applied_t *ap = applied_get(ctx);
     pthread_mutex_unlock(&applied_lock);
     if (!ap)
-        return faults_step_status(res, DBEV_REPORT_ERROR, "out of memory");
+        return step_fail(res, DBEV_REPORT_ERROR, "out of memory");
     if (!strcmp(action, "slow"))
         return pg_slow(ctx, ap, body, outcome, res);
     bool known = !strcmp(action, "stop") || !strcmp(action, "start") ||
                  !strcmp(action, "restart") || !strcmp(action, "terminate_backends");
     if (!known)
-        return faults_step_status(res, DBEV_REPORT_ERROR,
-                                  "fault postgres: unknown action '%s'; known: stop, start, "
-                                  "restart, terminate_backends, slow",
-                                  action);
+        return step_fail(res, DBEV_REPORT_ERROR,
+                         "fault postgres: unknown action '%s'; known: stop, start, "
+                         "restart, terminate_backends, slow",
+                         action);
     if (!ctx->pg || !pgenv_data_dir(ctx->pg))
-        return faults_step_status(res, DBEV_REPORT_SKIP,
-                                  "fault postgres %s: needs the harness's own server (not "
-                                  "available with --pg-dsn; requires: [local_postgres])",
-                                  action);
+        return step_fail(res, DBEV_REPORT_SKIP,
+                         "fault postgres %s: needs the harness's own server (not "
+                         "available with --pg-dsn; requires: [local_postgres])",
+                         action);
     char err[512];
     int rc;
     if (!strcmp(action, "stop")) {
@@ -507,7 +493,7 @@ static int postgres_fault(runctx_t *ctx, const char *action, const json_t *body,
         }
     }
     if (rc)
-        return faults_step_status(res, DBEV_REPORT_ERROR, "fault postgres %s: %s", action, err);
+        return step_fail(res, DBEV_REPORT_ERROR, "fault postgres %s: %s", action, err);
     return 0;
 }
 
@@ -529,12 +515,12 @@ static int adapter_fault(runctx_t *ctx, const char *action, const json_t *body, 
         if (!strcmp(action, actions[i].name))
             sig = actions[i].sig;
     if (sig < 0)
-        return faults_step_status(res, DBEV_REPORT_ERROR,
-                                  "fault adapter: unknown action '%s'; known: kill, stop, cont, "
-                                  "terminate, restart",
-                                  action);
+        return step_fail(res, DBEV_REPORT_ERROR,
+                         "fault adapter: unknown action '%s'; known: kill, stop, cont, "
+                         "terminate, restart",
+                         action);
     if (!adapters_supports_process_faults(ctx->adapters))
-        return faults_step_status(
+        return step_fail(
             res, DBEV_REPORT_SKIP,
             "fault adapter %s: needs adapters in processes (--adapter process); here they are %s "
             "(requires: [process_adapter])",
@@ -543,14 +529,14 @@ static int adapter_fault(runctx_t *ctx, const char *action, const json_t *body, 
     int64_t index;
     int count = adapters_count(ctx->adapters);
     if (faults_param_int(body, "index", 0, 0, count - 1, &index, err, sizeof(err)))
-        return faults_step_status(res, DBEV_REPORT_ERROR,
-                                  "fault adapter %s: %s (%d instance%s; --adapters N for more)",
-                                  action, err, count, count == 1 ? "" : "s");
+        return step_fail(res, DBEV_REPORT_ERROR,
+                         "fault adapter %s: %s (%d instance%s; --adapters N for more)", action, err,
+                         count, count == 1 ? "" : "s");
     pid_t pid = adapters_pid(ctx->adapters, (int)index);
     int rc = sig ? adapters_signal(ctx->adapters, (int)index, sig, err, sizeof(err))
                  : adapters_restart(ctx->adapters, (int)index, err, sizeof(err));
     if (rc)
-        return faults_step_status(res, DBEV_REPORT_ERROR, "fault adapter %s: %s", action, err);
+        return step_fail(res, DBEV_REPORT_ERROR, "fault adapter %s: %s", action, err);
     json_object_set_new(outcome, "index", json_integer(index));
     json_object_set_new(outcome, "pid", json_integer(pid));
     if (!sig)
@@ -568,7 +554,7 @@ int step_run_fault(runctx_t *ctx, const step_t *step, step_result_t *res)
     json_t *body = ctx->vars ? vars_substitute(ctx->vars, step->body, err, sizeof(err))
                              : json_incref((json_t *)step->body);
     if (!body)
-        return faults_step_status(res, DBEV_REPORT_ERROR, "fault: %s", err);
+        return step_fail(res, DBEV_REPORT_ERROR, "fault: %s", err);
     const char *family = NULL, *action = NULL;
     static const char *const families[] = {"kafka", "postgres", "adapter"};
     for (int i = 0; i < 3; i++) {
@@ -580,8 +566,8 @@ int step_run_fault(runctx_t *ctx, const step_t *step, step_result_t *res)
     }
     if (!family) {
         json_decref(body);
-        return faults_step_status(res, DBEV_REPORT_ERROR,
-                                  "fault: name one of kafka, postgres or adapter with an action");
+        return step_fail(res, DBEV_REPORT_ERROR,
+                         "fault: name one of kafka, postgres or adapter with an action");
     }
     res->status = DBEV_REPORT_PASS;
     json_t *outcome = json_object();

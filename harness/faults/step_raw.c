@@ -257,12 +257,12 @@ static int raw_parse(runctx_t *ctx, const step_t *step, const json_t *body, raw_
     char err[512];
     const json_t *bytes = json_object_get(body, "bytes"), *js = json_object_get(body, "json");
     if (bytes && js)
-        return faults_step_status(res, DBEV_REPORT_ERROR, "raw: give bytes or json, not both");
+        return step_fail(res, DBEV_REPORT_ERROR, "raw: give bytes or json, not both");
     if (bytes) {
         if (!json_is_string(bytes))
-            return faults_step_status(res, DBEV_REPORT_ERROR,
-                                      "raw: bytes must be text (sent as it is); use json: for a "
-                                      "value");
+            return step_fail(res, DBEV_REPORT_ERROR,
+                             "raw: bytes must be text (sent as it is); use json: for a "
+                             "value");
         rq->len = json_string_length(bytes);
         rq->payload = malloc(rq->len + 1);
         if (rq->payload)
@@ -272,41 +272,41 @@ static int raw_parse(runctx_t *ctx, const step_t *step, const json_t *body, raw_
         rq->len = rq->payload ? strlen(rq->payload) : 0;
     }
     if (!rq->payload)
-        return faults_step_status(res, DBEV_REPORT_ERROR, "raw: out of memory");
+        return step_fail(res, DBEV_REPORT_ERROR, "raw: out of memory");
     const json_t *escapes = json_object_get(body, "escapes");
     if (escapes && (!json_is_boolean(escapes) || (json_is_true(escapes) && !bytes)))
-        return faults_step_status(res, DBEV_REPORT_ERROR,
-                                  "raw: escapes is true or false, and only with bytes:");
+        return step_fail(res, DBEV_REPORT_ERROR,
+                         "raw: escapes is true or false, and only with bytes:");
     if (json_is_true(escapes)) {
         long n = raw_unescape(rq->payload, rq->len);
         if (n < 0)
-            return faults_step_status(res, DBEV_REPORT_ERROR,
-                                      "raw: with escapes: true, write a byte as \\xNN (two hex "
-                                      "digits)");
+            return step_fail(res, DBEV_REPORT_ERROR,
+                             "raw: with escapes: true, write a byte as \\xNN (two hex "
+                             "digits)");
         rq->len = (size_t)n;
     }
     const json_t *topic = json_object_get(body, "topic");
     if (topic && !json_is_string(topic))
-        return faults_step_status(res, DBEV_REPORT_ERROR,
-                                  "raw: topic must be requests, completed, failed or a full name");
+        return step_fail(res, DBEV_REPORT_ERROR,
+                         "raw: topic must be requests, completed, failed or a full name");
     faults_topic_name(ctx, topic ? json_string_value(topic) : "requests", rq->topic,
                       sizeof(rq->topic));
     if (faults_param_int(body, "count", 1, 1, RAW_MAX_COUNT, &rq->count, err, sizeof(err)))
-        return faults_step_status(res, DBEV_REPORT_ERROR, "raw: %s", err);
+        return step_fail(res, DBEV_REPORT_ERROR, "raw: %s", err);
     const json_t *no_answer = json_object_get(body, "expect_no_answer");
     if (no_answer && !json_is_boolean(no_answer))
-        return faults_step_status(res, DBEV_REPORT_ERROR,
-                                  "raw: expect_no_answer must be true or "
-                                  "false");
+        return step_fail(res, DBEV_REPORT_ERROR,
+                         "raw: expect_no_answer must be true or "
+                         "false");
     rq->no_answer = json_is_true(no_answer);
     const json_t *key = json_object_get(body, "key");
     if (key && !json_is_string(key))
-        return faults_step_status(res, DBEV_REPORT_ERROR, "raw: key must be text");
+        return step_fail(res, DBEV_REPORT_ERROR, "raw: key must be text");
     const json_t *want = json_object_get(body, "expect_correlation_id");
     if (want && !json_is_string(want))
-        return faults_step_status(res, DBEV_REPORT_ERROR,
-                                  "raw: expect_correlation_id must be "
-                                  "text");
+        return step_fail(res, DBEV_REPORT_ERROR,
+                         "raw: expect_correlation_id must be "
+                         "text");
     if (want)
         snprintf(rq->cid, sizeof(rq->cid), "%s", json_string_value(want));
     else if (js && json_is_string(json_object_get(js, "correlation_id")))
@@ -323,7 +323,7 @@ static int raw_parse(runctx_t *ctx, const step_t *step, const json_t *body, raw_
     if (!rq->expect)
         rq->expect = step->expect;
     if (rq->expect && !json_is_object(rq->expect))
-        return faults_step_status(res, DBEV_REPORT_ERROR, "raw: expect must be a mapping");
+        return step_fail(res, DBEV_REPORT_ERROR, "raw: expect must be a mapping");
     rq->timeout_ms = step->timeout_ms > 0 ? (int)step->timeout_ms : RAW_DEFAULT_TIMEOUT_MS;
     return 0;
 }
@@ -339,11 +339,11 @@ static void raw_exchange(runctx_t *ctx, raw_req_t *rq, raw_answer_t *answers, si
     rd_kafka_t *producer =
         consumer ? raw_client(ctx, RD_KAFKA_PRODUCER, publish_ms, err, sizeof(err)) : NULL;
     if (!producer) {
-        faults_step_status(res, DBEV_REPORT_ERROR, "raw: Kafka client: %s", err);
+        step_fail(res, DBEV_REPORT_ERROR, "raw: Kafka client: %s", err);
         goto out;
     }
     if (raw_assign(ctx, consumer, err, sizeof(err))) {
-        faults_step_status(res, DBEV_REPORT_ERROR, "raw: %s", err);
+        step_fail(res, DBEV_REPORT_ERROR, "raw: %s", err);
         goto out;
     }
     /* Learn the target topic's leaders now: a producer that meets a topic at
@@ -363,8 +363,8 @@ static void raw_exchange(runctx_t *ctx, raw_req_t *rq, raw_answer_t *answers, si
             RD_KAFKA_V_KEY(rq->key, strlen(rq->key)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_OPAQUE(&delivery_errors), RD_KAFKA_V_END);
         if (perr) {
-            faults_step_status(res, DBEV_REPORT_ERROR, "raw: produce to %s: %s", rq->topic,
-                               rd_kafka_err2str(perr));
+            step_fail(res, DBEV_REPORT_ERROR, "raw: produce to %s: %s", rq->topic,
+                      rd_kafka_err2str(perr));
             goto out;
         }
     }
@@ -372,10 +372,10 @@ static void raw_exchange(runctx_t *ctx, raw_req_t *rq, raw_answer_t *answers, si
      * the answer (expect_no_answer), not the broker's acknowledgement. */
     rd_kafka_resp_err_t ferr = rd_kafka_flush(producer, publish_ms);
     if (ferr || delivery_errors) {
-        faults_step_status(res, DBEV_REPORT_ERROR,
-                           "raw: %s publishing to %s within %d ms (%d of %lld not delivered)",
-                           ferr ? rd_kafka_err2str(ferr) : "delivery failed", rq->topic, publish_ms,
-                           ferr ? (int)rq->count : delivery_errors, (long long)rq->count);
+        step_fail(res, DBEV_REPORT_ERROR,
+                  "raw: %s publishing to %s within %d ms (%d of %lld not delivered)",
+                  ferr ? rd_kafka_err2str(ferr) : "delivery failed", rq->topic, publish_ms,
+                  ferr ? (int)rq->count : delivery_errors, (long long)rq->count);
         goto out;
     }
     dbev_logf(ctx->logger, DBEV_LOG_DEBUG, rq->cid, "raw: %lld event(s) published to %s in %.1f ms",
@@ -429,16 +429,16 @@ static void raw_show(const json_t *value, char *buf, size_t size)
 int step_run_raw(runctx_t *ctx, const step_t *step, step_result_t *res)
 {
     if (ctx->opts && ctx->opts->mode == RUN_MODE_DIRECT)
-        return faults_step_status(res, DBEV_REPORT_SKIP,
-                                  "raw: publishes to Kafka, and this run uses the direct path only "
-                                  "(requires: [event_path])");
+        return step_fail(res, DBEV_REPORT_SKIP,
+                         "raw: publishes to Kafka, and this run uses the direct path only "
+                         "(requires: [event_path])");
     if (!ctx->kafka)
-        return faults_step_status(res, DBEV_REPORT_ERROR, "raw: no Kafka environment");
+        return step_fail(res, DBEV_REPORT_ERROR, "raw: no Kafka environment");
     char err[512];
     json_t *body = ctx->vars ? vars_substitute(ctx->vars, step->body, err, sizeof(err))
                              : json_incref((json_t *)step->body);
     if (!body)
-        return faults_step_status(res, DBEV_REPORT_ERROR, "raw: %s", err);
+        return step_fail(res, DBEV_REPORT_ERROR, "raw: %s", err);
     raw_req_t rq;
     memset(&rq, 0, sizeof(rq));
     res->status = DBEV_REPORT_PASS;
@@ -450,7 +450,7 @@ int step_run_raw(runctx_t *ctx, const step_t *step, step_result_t *res)
     cap = (size_t)rq.count;
     answers = calloc(cap, sizeof(*answers));
     if (!answers) {
-        faults_step_status(res, DBEV_REPORT_ERROR, "raw: out of memory");
+        step_fail(res, DBEV_REPORT_ERROR, "raw: out of memory");
         goto out;
     }
     raw_exchange(ctx, &rq, answers, cap, &n, &sent_us, res);
@@ -459,10 +459,9 @@ int step_run_raw(runctx_t *ctx, const step_t *step, step_result_t *res)
 
     if (rq.no_answer) {
         if (n)
-            faults_step_status(
-                res, DBEV_REPORT_FAIL,
-                "raw: expected no answer for correlation id %s within %d ms, got %zu", rq.cid,
-                rq.timeout_ms, n);
+            step_fail(res, DBEV_REPORT_FAIL,
+                      "raw: expected no answer for correlation id %s within %d ms, got %zu", rq.cid,
+                      rq.timeout_ms, n);
         if (n) {
             snprintf(res->expected, sizeof(res->expected), "no answer");
             raw_show(answers[0].outcome, res->actual, sizeof(res->actual));
@@ -475,10 +474,10 @@ int step_run_raw(runctx_t *ctx, const step_t *step, step_result_t *res)
         goto out;
     }
     if (n < (size_t)rq.count) {
-        faults_step_status(res, DBEV_REPORT_FAIL,
-                           "raw: %zu of %lld answer%s for correlation id %s within %d ms on %s.*",
-                           n, (long long)rq.count, rq.count == 1 ? "" : "s", rq.cid, rq.timeout_ms,
-                           faults_topic_env(ctx));
+        step_fail(res, DBEV_REPORT_FAIL,
+                  "raw: %zu of %lld answer%s for correlation id %s within %d ms on %s.*", n,
+                  (long long)rq.count, rq.count == 1 ? "" : "s", rq.cid, rq.timeout_ms,
+                  faults_topic_env(ctx));
         snprintf(res->expected, sizeof(res->expected), "%lld answer%s", (long long)rq.count,
                  rq.count == 1 ? "" : "s");
         snprintf(res->actual, sizeof(res->actual), "%zu", n);
@@ -504,12 +503,12 @@ int step_run_raw(runctx_t *ctx, const step_t *step, step_result_t *res)
     char diff[1024];
     if (expectation_check(rq.expect ? rq.expect : empty, answers[n - 1].outcome, diff,
                           sizeof(diff)) != 0) {
-        faults_step_status(res, DBEV_REPORT_FAIL, "raw: %s", diff);
+        step_fail(res, DBEV_REPORT_FAIL, "raw: %s", diff);
         raw_show(rq.expect ? rq.expect : empty, res->expected, sizeof(res->expected));
         raw_show(answers[n - 1].outcome, res->actual, sizeof(res->actual));
     } else if (step->max_latency_ms > 0 && res->latency_ms > step->max_latency_ms) {
-        faults_step_status(res, DBEV_REPORT_FAIL, "raw: answered in %.1f ms, bound %.1f ms",
-                           res->latency_ms, step->max_latency_ms);
+        step_fail(res, DBEV_REPORT_FAIL, "raw: answered in %.1f ms, bound %.1f ms", res->latency_ms,
+                  step->max_latency_ms);
     }
     json_decref(empty);
 out:

@@ -8,6 +8,7 @@
 #include "gate/gate.h"
 
 #include "dbev_common.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,21 +16,6 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-
-static int make_dirs(const char *path)
-{
-    char buf[1024];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
 
 static int make_parent(const char *path)
 {
@@ -39,7 +25,7 @@ static int make_parent(const char *path)
     if (!slash || slash == dir)
         return 0;
     *slash = '\0';
-    return make_dirs(dir);
+    return harness_make_dirs(dir);
 }
 
 /* Writes path.tmp and renames it, so a reader never sees half a file. */

@@ -29,7 +29,6 @@
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -574,18 +573,6 @@ static void wait_ready(runctx_t *ctx, const load_spec_t *spec)
 
 /* ---- the step ---------------------------------------------------------------- */
 
-static int set_status(step_result_t *res, dbev_report_status_t status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int set_status(step_result_t *res, dbev_report_status_t status, const char *fmt, ...)
-{
-    res->status = status;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(res->message, sizeof(res->message), fmt, ap);
-    va_end(ap);
-    return 0;
-}
-
 /* A run with its lock and the owner's reference; NULL when out of memory. */
 static run_t *run_new(void)
 {
@@ -666,21 +653,21 @@ int step_run_load(runctx_t *ctx, const step_t *step, step_result_t *res)
     load_spec_t spec;
     char errstr[512];
     if (load_spec_parse(step->body, &spec, errstr, sizeof(errstr)))
-        return set_status(res, DBEV_REPORT_ERROR, "%s: %s", step->where, errstr);
+        return step_fail(res, DBEV_REPORT_ERROR, "%s: %s", step->where, errstr);
     if (!ctx->client)
-        return set_status(res, DBEV_REPORT_SKIP,
-                          "load steps run on the event path; this run has no client "
-                          "(--mode direct)");
+        return step_fail(res, DBEV_REPORT_SKIP,
+                         "load steps run on the event path; this run has no client "
+                         "(--mode direct)");
 
     vars_t *own_vars = NULL;
     vars_t *vars = ctx->vars;
     if (!vars && !(vars = own_vars = vars_new(ctx->opts ? ctx->opts->seed : 0)))
-        return set_status(res, DBEV_REPORT_ERROR, "out of memory");
+        return step_fail(res, DBEV_REPORT_ERROR, "out of memory");
 
     run_t *run = run_new();
     if (!run) {
         vars_destroy(own_vars);
-        return set_status(res, DBEV_REPORT_ERROR, "out of memory");
+        return step_fail(res, DBEV_REPORT_ERROR, "out of memory");
     }
     run->spec = &spec;
     run->rload = res->report_step ? dbev_report_step_load(res->report_step) : NULL;
@@ -697,7 +684,7 @@ int step_run_load(runctx_t *ctx, const step_t *step, step_result_t *res)
     run->last_done_us = run->start_us;
     int rc = run_schedule(&e);
     if (rc) {
-        set_status(res, DBEV_REPORT_ERROR, "%s: load: %s", step->where, e.errstr);
+        step_fail(res, DBEV_REPORT_ERROR, "%s: load: %s", step->where, e.errstr);
         run_free(run);
         vars_destroy(own_vars);
         return 0;
@@ -743,7 +730,7 @@ int step_run_load(runctx_t *ctx, const step_t *step, step_result_t *res)
     bool want_writes = spec.key_value != NULL;
     if (want_writes) {
         if (load_check_writes(ctx, &spec, run->checker, &f.writes, errstr, sizeof(errstr))) {
-            set_status(res, DBEV_REPORT_ERROR, "%s: %s", step->where, errstr);
+            step_fail(res, DBEV_REPORT_ERROR, "%s: %s", step->where, errstr);
             fill_report(run, &f);
             free(phases);
             run_free(run);

@@ -7,7 +7,7 @@
 #include "migrate/fixtures.h"
 
 #include "migrate/migrate.h"
-#include "migrate/sha256.h"
+#include "util/util.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -130,33 +130,47 @@ int fixtures_key(const fixtures_spec_t *spec, char *key, size_t key_size, char *
     mig_set_t *set = mig_set_load(mdir, errstr, size);
     if (!set)
         return -1;
-    harness_sha256_t ctx;
-    harness_sha256_init(&ctx);
-    mig_set_hash(set, &ctx);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+        EVP_MD_CTX_free(ctx);
+        mig_set_destroy(set);
+        return dbev_seterr(errstr, size, "SHA-256: libcrypto failed (out of memory)");
+    }
+    mig_set_hash(set, ctx);
     mig_set_destroy(set);
+    int rc = 0;
     const char *p = spec && spec->fixture ? spec->fixture : "";
-    while (*p) {
+    while (*p && rc == 0) {
         size_t nlen = strcspn(p, ",");
         char name[128], path[1024];
-        if (nlen == 0 || nlen >= sizeof(name))
-            return dbev_seterr(errstr, size, "fixture list '%s': empty or overlong name",
-                               spec->fixture);
+        if (nlen == 0 || nlen >= sizeof(name)) {
+            rc = dbev_seterr(errstr, size, "fixture list '%s': empty or overlong name",
+                             spec->fixture);
+            break;
+        }
         memcpy(name, p, nlen);
         name[nlen] = '\0';
         p += nlen + (p[nlen] == ',' ? 1 : 0);
         const char *fdir = spec->fixtures_dir ? spec->fixtures_dir : fixtures_default_dir();
-        if (fixture_path(fdir, name, path, sizeof(path), errstr, size) < 0)
-            return -1;
+        if (fixture_path(fdir, name, path, sizeof(path), errstr, size) < 0) {
+            rc = -1;
+            break;
+        }
         size_t len = 0;
         char *sql = mig_read_file(path, &len, errstr, size);
-        if (!sql)
-            return -1;
-        harness_sha256_update(&ctx, name, nlen + 1);
-        harness_sha256_update(&ctx, sql, len);
+        if (!sql) {
+            rc = -1;
+            break;
+        }
+        EVP_DigestUpdate(ctx, name, nlen + 1);
+        EVP_DigestUpdate(ctx, sql, len);
         free(sql);
     }
     char hex[HARNESS_SHA256_HEX_SIZE];
-    harness_sha256_final_hex(&ctx, hex);
-    snprintf(key, key_size, "%.16s", hex);
-    return 0;
+    if (rc == 0 && !harness_sha256_final_hex(ctx, hex))
+        rc = dbev_seterr(errstr, size, "SHA-256: libcrypto failed (out of memory)");
+    EVP_MD_CTX_free(ctx);
+    if (rc == 0)
+        snprintf(key, key_size, "%.16s", hex);
+    return rc;
 }

@@ -14,8 +14,8 @@
  * public.schema_migrations (version, name, SHA-256 of the up file, applied_at,
  * duration_ms) and serialises runners with a session advisory lock.
  *
- * Checksums are computed here in C (sha256.c) from the file bytes, so they are
- * known without a connection (dry runs, template keys).
+ * Checksums are computed here in C (libcrypto's SHA-256, util.h) from the file
+ * bytes, so they are known without a connection (dry runs, template keys).
  *
  * Errors: -1 and one line in errstr. Statement errors name the file and line,
  * "path:line: ERROR: message (SQLSTATE xxxxx)".
@@ -25,9 +25,9 @@
 #define HARNESS_MIGRATE_H
 
 #include "dbev_common.h"
-#include "migrate/sha256.h"
 
 #include <libpq-fe.h>
+#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -77,10 +77,11 @@ int mig_set_latest(const mig_set_t *set);
 
 /**
  * @brief Feeds everything the set applies (file names and contents of all
- *        migration and check files, in version order) into a SHA-256 context.
- *        Used for the template database key.
+ *        migration and check files, in version order) into a digest context
+ *        (EVP_DigestInit_ex() with EVP_sha256()). Used for the template
+ *        database key.
  */
-void mig_set_hash(const mig_set_t *set, harness_sha256_t *ctx);
+void mig_set_hash(const mig_set_t *set, EVP_MD_CTX *ctx);
 
 /** Reads a whole file (NUL-terminated); NULL with errstr. Free with free(). */
 char *mig_read_file(const char *path, size_t *len_out, char *errstr, size_t size);

@@ -8,6 +8,7 @@
  * table, a failed ASSERT) still belong to one known statement.
  */
 #include "migrate/migrate.h"
+#include "util/util.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -234,8 +235,10 @@ mig_set_t *mig_set_load(const char *dir, char *errstr, size_t size)
             rc = -1;
             break;
         }
-        if (kind == K_UP)
-            harness_sha256_hex(*sql, len, m->checksum);
+        if (kind == K_UP && !harness_sha256_hex(*sql, len, m->checksum)) {
+            rc = dbev_seterr(errstr, size, "SHA-256: libcrypto failed (out of memory)");
+            break;
+        }
     }
     for (size_t i = 0; i < set->count && rc == 0; i++) {
         mig_migration_t *m = &set->items[i];
@@ -265,7 +268,7 @@ out:
     return set;
 }
 
-void mig_set_hash(const mig_set_t *set, harness_sha256_t *ctx)
+void mig_set_hash(const mig_set_t *set, EVP_MD_CTX *ctx)
 {
     for (size_t i = 0; i < set->count; i++) {
         const mig_migration_t *m = &set->items[i];
@@ -276,8 +279,8 @@ void mig_set_hash(const mig_set_t *set, harness_sha256_t *ctx)
                 continue;
             const char *base = strrchr(paths[k], '/');
             base = base ? base + 1 : paths[k];
-            harness_sha256_update(ctx, base, strlen(base) + 1);
-            harness_sha256_update(ctx, sqls[k], strlen(sqls[k]) + 1);
+            EVP_DigestUpdate(ctx, base, strlen(base) + 1);
+            EVP_DigestUpdate(ctx, sqls[k], strlen(sqls[k]) + 1);
         }
     }
 }

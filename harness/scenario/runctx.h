@@ -155,7 +155,7 @@ void run_metrics_parity_mismatch(run_metrics_t *metrics);
 /** Runs one step of any kind (dispatch on step->kind). */
 int step_run(runctx_t *ctx, const step_t *step, step_result_t *res);
 
-/** Sets res to FAIL/ERROR/SKIP with a printf-style message; returns 0. */
+/** Sets res to FAIL/ERROR/SKIP with a printf-style message; returns 0 (util.c). */
 int step_fail(step_result_t *res, dbev_report_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

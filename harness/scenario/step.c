@@ -10,16 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int step_fail(step_result_t *res, dbev_report_status_t status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(res->message, sizeof(res->message), fmt, ap);
-    va_end(ap);
-    res->status = status;
-    return 0;
-}
-
 /* save: {name: path} captures values of the step's outcome for later steps;
  * a path that leads nowhere fails the step, since later steps would only
  * fail more obscurely. */

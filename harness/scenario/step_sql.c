@@ -14,28 +14,12 @@
 #include "repro/trace.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define UNTIL_DEFAULT_INTERVAL_MS 50
-
-/* Like step_fail() (step.c), kept here so this file links without the
- * other step kinds (the unit of the tests that drive it alone). */
-static int sql_fail(step_result_t *res, dbev_report_status_t status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int sql_fail(step_result_t *res, dbev_report_status_t status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(res->message, sizeof(res->message), fmt, ap);
-    va_end(ap);
-    res->status = status;
-    return 0;
-}
 
 static void show(char *buf, size_t size, const json_t *value)
 {
@@ -108,7 +92,7 @@ static int run_sql(runctx_t *ctx, const step_t *step, int64_t timeout_ms, step_r
         (n = sql_targets(ctx, body, conns, labels, errstr, sizeof(errstr))) < 0) {
         json_decref(body);
         json_decref(expect);
-        return sql_fail(res, DBEV_REPORT_ERROR, "%s: %s", step->where, errstr);
+        return step_fail(res, DBEV_REPORT_ERROR, "%s: %s", step->where, errstr);
     }
     direct_opts_t opts = {.timeout_ms = timeout_ms};
     json_t *none = expect ? NULL : json_object();
@@ -131,17 +115,17 @@ static int run_sql(runctx_t *ctx, const step_t *step, int64_t timeout_ms, step_r
         if (ms > res->latency_ms)
             res->latency_ms = ms;
         if (!outcome) {
-            sql_fail(res, DBEV_REPORT_ERROR, "sql: %s%s", labels[i], errstr);
+            step_fail(res, DBEV_REPORT_ERROR, "sql: %s%s", labels[i], errstr);
             break;
         }
         char diff[1024];
         if (expectation_check(expect ? expect : none, outcome, diff, sizeof(diff)) != 0) {
-            sql_fail(res, DBEV_REPORT_FAIL, "%s%s", labels[i], diff);
+            step_fail(res, DBEV_REPORT_FAIL, "%s%s", labels[i], diff);
             show(res->expected, sizeof(res->expected), expect ? expect : none);
             show(res->actual, sizeof(res->actual), outcome);
         } else if (step->max_latency_ms > 0 && ms > step->max_latency_ms) {
-            sql_fail(res, DBEV_REPORT_FAIL, "%slatency %.1f ms above latency_ms_max %.1f ms",
-                     labels[i], ms, step->max_latency_ms);
+            step_fail(res, DBEV_REPORT_FAIL, "%slatency %.1f ms above latency_ms_max %.1f ms",
+                      labels[i], ms, step->max_latency_ms);
         }
         if (!res->outcome || res->status != DBEV_REPORT_PASS) {
             json_decref(res->outcome);
@@ -174,7 +158,7 @@ static void sleep_ms(int64_t ms)
 int step_run_until(runctx_t *ctx, const step_t *step, step_result_t *res)
 {
     if (step->n_children != 1 || !step->children)
-        return sql_fail(res, DBEV_REPORT_ERROR, "until: needs exactly one step to poll");
+        return step_fail(res, DBEV_REPORT_ERROR, "until: needs exactly one step to poll");
     const json_t *interval = json_object_get(step->body, "interval_ms");
     int64_t interval_ms = json_is_integer(interval) && json_integer_value(interval) > 0
                               ? json_integer_value(interval)
@@ -217,9 +201,9 @@ int step_run_until(runctx_t *ctx, const step_t *step, step_result_t *res)
             memcpy(res->expected, last.expected, sizeof(res->expected));
             memcpy(res->actual, last.actual, sizeof(res->actual));
             res->latency_ms = (double)(now - start) / 1000.0;
-            return sql_fail(res, DBEV_REPORT_FAIL,
-                            "until: not met within %lld ms (%d attempts); last: %.1800s",
-                            (long long)timeout_ms, attempts, last_message);
+            return step_fail(res, DBEV_REPORT_FAIL,
+                             "until: not met within %lld ms (%d attempts); last: %.1800s",
+                             (long long)timeout_ms, attempts, last_message);
         }
         json_decref(last.outcome);
         int64_t wait = (deadline - now) / 1000;

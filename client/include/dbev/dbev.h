@@ -38,13 +38,10 @@
 extern "C" {
 #endif
 
-#if defined(DBEV_BUILDING_LIBRARY)
-#define DBEV_API __attribute__((visibility("default")))
-#else
-#define DBEV_API
-#endif
+/* DBEV_API, which marks the exported functions, comes from <dbev/errors.h>. */
 
-/** Library version as 0xMMmmrrxx (major, minor, revision, 0xff for a release). */
+/** Library version as 0xMMmmrrxx (major, minor, revision, 0xff for a release).
+ *  The one place the version is written: CMakeLists.txt reads it from here. */
 #define DBEV_VERSION 0x000100ff
 
 /**

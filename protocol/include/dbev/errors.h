@@ -14,6 +14,17 @@
 extern "C" {
 #endif
 
+/* Marks the functions libdbev exports: the library is compiled with hidden
+ * visibility and DBEV_BUILDING_LIBRARY. Defined here, in the header dbev.h
+ * includes first, so the two public headers share one definition. */
+#ifndef DBEV_API
+#if defined(DBEV_BUILDING_LIBRARY)
+#define DBEV_API __attribute__((visibility("default")))
+#else
+#define DBEV_API
+#endif
+#endif
+
 typedef enum dbev_err {
     /* Local errors (negative, double underscore, as librdkafka does). */
     DBEV_ERR__BEGIN = -100,
@@ -36,16 +47,16 @@ typedef enum dbev_err {
 } dbev_err_t;
 
 /** The code's name: "VALIDATION_ERROR" for wire codes, "_TIMEOUT" for local ones. */
-const char *dbev_err2name(dbev_err_t err);
+DBEV_API const char *dbev_err2name(dbev_err_t err);
 
 /** A human description of the code. */
-const char *dbev_err2str(dbev_err_t err);
+DBEV_API const char *dbev_err2str(dbev_err_t err);
 
 /**
  * @brief Parses a wire code name ("DATABASE_OPERATION_FAILED").
  * @returns 0 and the code in *err, or -1 for a name that is not a wire code.
  */
-int dbev_err_from_name(const char *name, dbev_err_t *err);
+DBEV_API int dbev_err_from_name(const char *name, dbev_err_t *err);
 
 /**
  * Whether trying again may succeed: DATABASE_CONNECTION_FAILED,
@@ -54,10 +65,10 @@ int dbev_err_from_name(const char *name, dbev_err_t *err);
  * the breaker refuses until its recovery timeout (60 s by default) has
  * passed, so an immediate retry only adds load; wait for it or fall back.
  */
-bool dbev_err_is_retriable(dbev_err_t err);
+DBEV_API bool dbev_err_is_retriable(dbev_err_t err);
 
 /** Whether the code is one of the protocol's wire codes. */
-bool dbev_err_is_wire(dbev_err_t err);
+DBEV_API bool dbev_err_is_wire(dbev_err_t err);
 
 #ifdef __cplusplus
 }
