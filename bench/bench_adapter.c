@@ -281,7 +281,7 @@ int main(int argc, char **argv)
     const char *kv[][2] = {
         {"env.fallback", "false"},
         {"bootstrap.servers", mockenv_bootstrap(mk)},
-        {"topic.env", "bench"},
+        {"topic.prefix", "bench"},
         {"pg.host", pgenv_host(pg)},
         {"pg.port", port},
         {"pg.user", pgenv_user(pg)},

@@ -122,7 +122,7 @@ int main(int argc, char **argv)
     }
     snprintf(buf, sizeof(buf), "bootstrap.servers=%s", mockenv_bootstrap(mk));
     dbev_adapter_conf_set_kv(aconf, buf, err, sizeof(err));
-    snprintf(buf, sizeof(buf), "topic.env=%s", mockenv_env_name(mk));
+    snprintf(buf, sizeof(buf), "topic.prefix=%s", mockenv_env_name(mk));
     dbev_adapter_conf_set_kv(aconf, buf, err, sizeof(err));
     snprintf(buf, sizeof(buf), "pg.host=%s", pgenv_host(pg));
     dbev_adapter_conf_set_kv(aconf, buf, err, sizeof(err));

@@ -275,7 +275,7 @@ dbev_adapter_t *dbev_adapter_new(dbev_adapter_conf_t *conf, char *errstr, size_t
                                                 DBEV_TOPIC_FAILED, DBEV_TOPIC_REGISTRY,
                                                 DBEV_TOPIC_HEARTBEAT};
     for (int t = 0; t < T_COUNT; t++) {
-        dbev_topic_name(aconf_value(conf, "topic.env"), kinds[t], adapter->topics[t],
+        dbev_topic_name(aconf_value(conf, "topic.prefix"), kinds[t], adapter->topics[t],
                         sizeof(adapter->topics[t]));
         adapter->reg.topics[t] = adapter->topics[t];
     }

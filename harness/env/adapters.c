@@ -103,7 +103,7 @@ static int build_settings(adapters_t *a, const adapters_opts_t *opts, char *errs
         opts->logger && opts->logger->cb ? dbev_log_level_name(opts->logger->level) : "warn";
     if (add_setting(a, errstr, size, "env.fallback=false") ||
         add_setting(a, errstr, size, "bootstrap.servers=%s", opts->bootstrap) ||
-        add_setting(a, errstr, size, "topic.env=%s", opts->topic_env) ||
+        add_setting(a, errstr, size, "topic.prefix=%s", opts->topic_env) ||
         add_setting(a, errstr, size, "pg.conninfo=%s", opts->conninfo ? opts->conninfo : "") ||
         add_setting(a, errstr, size, "group.id=dbev-harness-%s", opts->topic_env) ||
         add_setting(a, errstr, size, "pool.min=1") ||

@@ -49,7 +49,7 @@ typedef struct adapters_opts {
 /**
  * @brief Starts the adapters (external mode: starts nothing). The settings
  *        given to each instance, in order (a later one wins):
- *        env.fallback=false, bootstrap.servers, topic.env, pg.conninfo,
+ *        env.fallback=false, bootstrap.servers, topic.prefix, pg.conninfo,
  *        group.id=dbev-harness-<topic_env>, instance.id=<topic_env>-<index>,
  *        pool.min=1, shutdown.timeout.ms=10000, fast group membership
  *        (kafka.consumer.session.timeout.ms=6000, heartbeat 500 ms), the

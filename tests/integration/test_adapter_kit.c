@@ -190,7 +190,7 @@ int kit_adapter_args(kit_t *kit, char **argv, int max)
     } while (0)
     ARG("env.fallback=false");
     ARG("bootstrap.servers=%s", mockenv_bootstrap(kit->mk));
-    ARG("topic.env=%s", mockenv_env_name(kit->mk));
+    ARG("topic.prefix=%s", mockenv_env_name(kit->mk));
     ARG("pg.host=%s", pgenv_host(kit->pg));
     ARG("pg.port=%d", pgenv_port(kit->pg));
     ARG("pg.user=%s", pgenv_user(kit->pg));

@@ -3,8 +3,9 @@
  * property table's defaults, types and ranges, unknown keys, the kafka.* and
  * pg.* pass-throughs and the keys refused to protect delivery guarantees,
  * environment fallbacks and their order, config files with line numbers,
- * secrets masked, the libpq connection string built from the keys, and the
- * generated reference docs/adapter-config.md kept in step with the table.
+ * secrets masked, the libpq connection string built from the keys, the old
+ * key name topic.env (still working, with one warning), and the generated
+ * reference docs/adapter-config.md kept in step with the table.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,7 +35,7 @@ static void test_defaults(void **state)
     assert_string_equal(get(conf, "env.fallback"), "true");
     assert_int_equal(dbev_adapter_conf_set(conf, "env.fallback", "false", NULL, 0),
                      DBEV_ADAPTER_CONF_OK);
-    assert_string_equal(get(conf, "topic.env"), "dev");
+    assert_string_equal(get(conf, "topic.prefix"), "dev");
     assert_string_equal(get(conf, "group.id"), "database-adapter-effect");
     assert_string_equal(get(conf, "pool.min"), "5");
     assert_string_equal(get(conf, "pool.max"), "20");
@@ -65,7 +66,7 @@ static void test_set_validates(void **state)
     assert_non_null(strstr(err, "debug,info,warn,error"));
     assert_int_equal(dbev_adapter_conf_set(conf, "env.fallback", "maybe", err, sizeof(err)),
                      DBEV_ADAPTER_CONF_INVALID);
-    assert_int_equal(dbev_adapter_conf_set(conf, "topic.env", "a b", err, sizeof(err)),
+    assert_int_equal(dbev_adapter_conf_set(conf, "topic.prefix", "a b", err, sizeof(err)),
                      DBEV_ADAPTER_CONF_INVALID);
     assert_int_equal(dbev_adapter_conf_set(conf, "pool.mx", "3", err, sizeof(err)),
                      DBEV_ADAPTER_CONF_UNKNOWN);
@@ -164,7 +165,7 @@ static void test_file(void **state)
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     FILE *fp = fdopen(fd, "w");
-    fprintf(fp, "# comment\n\nbatch.max = 32\ntopic.env=staging\nbreaker.failure.threshold=x\n");
+    fprintf(fp, "# comment\n\nbatch.max = 32\ntopic.prefix=staging\nbreaker.failure.threshold=x\n");
     fclose(fp);
     char err[512];
     dbev_adapter_conf_t *conf = dbev_adapter_conf_new();
@@ -172,7 +173,7 @@ static void test_file(void **state)
     assert_non_null(strstr(err, ":5:"));
     assert_non_null(strstr(err, "breaker.failure.threshold"));
     assert_string_equal(get(conf, "batch.max"), "32");
-    assert_string_equal(get(conf, "topic.env"), "staging");
+    assert_string_equal(get(conf, "topic.prefix"), "staging");
     unlink(path);
     assert_int_equal(dbev_adapter_conf_load_file(conf, path, err, sizeof(err)), -1);
     dbev_adapter_conf_destroy(conf);
@@ -249,6 +250,78 @@ static void test_conninfo(void **state)
     assert_null(aconf_strv(""));
 }
 
+typedef struct captured {
+    int n;
+    dbev_log_level_t level;
+    char component[32];
+    char message[512];
+} captured_t;
+
+static void capture(void *opaque, dbev_log_level_t level, const char *component,
+                    const char *correlation_id, const char *message)
+{
+    captured_t *c = opaque;
+    c->n++;
+    c->level = level;
+    snprintf(c->component, sizeof(c->component), "%s", component);
+    snprintf(c->message, sizeof(c->message), "%s", message);
+}
+
+/* topic.env was the adapter's name of the client's topic.prefix: it still
+ * sets topic.prefix, with one warning naming both keys and the fix. */
+static void test_renamed_topic_env(void **state)
+{
+    char err[512];
+    captured_t log = {0};
+    dbev_adapter_conf_t *conf = dbev_adapter_conf_new();
+    dbev_adapter_conf_set_log_cb(conf, capture, &log);
+    assert_int_equal(dbev_adapter_conf_set(conf, "topic.env", "staging", err, sizeof(err)),
+                     DBEV_ADAPTER_CONF_OK);
+    assert_string_equal(get(conf, "topic.prefix"), "staging");
+    assert_string_equal(aconf_value(conf, "topic.prefix"), "staging");
+    assert_string_equal(get(conf, "topic.env"), "staging");
+    assert_int_equal(log.n, 1);
+    assert_int_equal(log.level, DBEV_LOG_WARN);
+    assert_string_equal(log.component, "adapter");
+    assert_non_null(strstr(log.message, "topic.env"));
+    assert_non_null(strstr(log.message, "deprecated"));
+    assert_non_null(strstr(log.message, "set topic.prefix instead"));
+    /* one warning per conf, however often the old name is used */
+    assert_int_equal(dbev_adapter_conf_set_kv(conf, "topic.env=prod", err, sizeof(err)),
+                     DBEV_ADAPTER_CONF_OK);
+    assert_string_equal(get(conf, "topic.prefix"), "prod");
+    assert_int_equal(log.n, 1);
+    /* checked like the new key; the message names the key the caller used */
+    assert_int_equal(dbev_adapter_conf_set(conf, "topic.env", "a b", err, sizeof(err)),
+                     DBEV_ADAPTER_CONF_INVALID);
+    assert_non_null(strstr(err, "topic.env (now topic.prefix)"));
+    assert_string_equal(get(conf, "topic.prefix"), "prod");
+    /* the dump and the docs know only the new name */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    dbev_adapter_conf_dump(conf, fp);
+    fclose(fp);
+    assert_non_null(strstr(text, "topic.prefix=prod\n"));
+    assert_null(strstr(text, "topic.env"));
+    free(text);
+    /* NULL through the old name resets the new key */
+    assert_int_equal(dbev_adapter_conf_set(conf, "topic.env", NULL, err, sizeof(err)),
+                     DBEV_ADAPTER_CONF_OK);
+    assert_string_equal(get(conf, "topic.prefix"), "dev");
+    dbev_adapter_conf_destroy(conf);
+
+    /* below log.level=error the warning is not logged */
+    log.n = 0;
+    conf = dbev_adapter_conf_new();
+    dbev_adapter_conf_set_log_cb(conf, capture, &log);
+    dbev_adapter_conf_set(conf, "log.level", "error", err, sizeof(err));
+    assert_int_equal(dbev_adapter_conf_set(conf, "topic.env", "x", err, sizeof(err)),
+                     DBEV_ADAPTER_CONF_OK);
+    assert_int_equal(log.n, 0);
+    dbev_adapter_conf_destroy(conf);
+}
+
 /* docs/adapter-config.md is generated from the table: it must be current. */
 static void test_doc_current(void **state)
 {
@@ -283,7 +356,8 @@ int main(void)
         cmocka_unit_test(test_defaults),    cmocka_unit_test(test_set_validates),
         cmocka_unit_test(test_passthrough), cmocka_unit_test(test_env_fallback),
         cmocka_unit_test(test_file),        cmocka_unit_test(test_secrets_masked),
-        cmocka_unit_test(test_conninfo),    cmocka_unit_test(test_doc_current),
+        cmocka_unit_test(test_conninfo),    cmocka_unit_test(test_renamed_topic_env),
+        cmocka_unit_test(test_doc_current),
     };
     /* The environment must not leak into the defaults under test. */
     unsetenv("KAFKA_BOOTSTRAP_SERVERS");
