@@ -36,35 +36,6 @@ typedef struct pending {
     int answered; /* 0 waiting, 1 completed, 2 failed, -1 given up */
 } pending_t;
 
-static char *read_all(const char *file, size_t *len)
-{
-    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
-    if (!f)
-        return NULL;
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap + 1);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *grown = realloc(buf, cap * 2 + 1);
-            if (!grown) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-    }
-    if (f != stdin)
-        fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* The handles' settings and the answer topics' assignment are common/'s
  * (dbev_kafka.h), shared with the harness's replay. */
 static rd_kafka_t *make(rd_kafka_type_t type, const char *bootstrap, char *errstr, size_t size)
@@ -81,7 +52,8 @@ int dbev_cli_send_raw(const char *file, const char *bootstrap, const char *env, 
                       const char *progname)
 {
     size_t len = 0;
-    char *text = read_all(file, &len);
+    char why[256];
+    char *text = dbev_read_file(file, &len, why, sizeof(why));
     if (!text) {
         fprintf(stderr, "%s: send --raw: cannot read %s\n", progname, file);
         return 2;
