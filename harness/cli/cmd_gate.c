@@ -93,7 +93,7 @@ static void usage(FILE *out)
         "run (as `dbev-harness run`):\n"
         "  --mode M             both (default: parity of event and direct path), event, direct\n"
         "  --seed N, --adapter A, --adapters N, --breaker-recovery-ms N, -j N, --keep,\n"
-        "  --fail-fast\n"
+        "  --fail-fast, --timings\n"
         "\n"
         "environment:\n"
         "  --pg-bin DIR, --pg-dsn DSN, --kafka-bootstrap HOST:PORT, --brokers N (default %d),\n"
@@ -490,6 +490,7 @@ static int cmd_main(int argc, char **argv)
             char prefix[2048];
             run_cli_rerun_prefix(&a.run, &a.env, prefix, sizeof(prefix));
             a.env.rerun_prefix = prefix;
+            a.env.exiting = true;
             rc = run_scenarios(&a.run, &a.env, scenarios, n, judge, &g);
             if (rc < 0) {
                 fprintf(stderr, "dbev-harness gate: the environment did not come up: no verdict "

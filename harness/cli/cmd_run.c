@@ -67,6 +67,9 @@ static void usage(FILE *out)
             "  -j N                 scenarios at once, each on its own database (default 1);\n"
             "                       those with a load or a PostgreSQL/Kafka fault run alone after\n"
             "  --fail-fast          start no new scenario after a failure\n"
+            "  --timings            print where each scenario's time went (database,\n"
+            "                       topics, adapters, client, ready, steps, after,\n"
+            "                       teardown) and the environment's own start-up\n"
             "  --keep               leave PostgreSQL and the scenario databases in place\n"
             "  --out DIR            reports folder (default build/reports/<timestamp>)\n"
             "  --from-bundle DIR    rerun a failure from its bundle (<out>/bundle-sN: scenario,\n"
@@ -257,6 +260,7 @@ static int cmd_main(int argc, char **argv)
             char prefix[2048];
             run_cli_rerun_prefix(&a.run, &a.env, prefix, sizeof(prefix));
             a.env.rerun_prefix = prefix;
+            a.env.exiting = true;
             rc = run_scenarios(&a.run, &a.env, scenarios, n, NULL, NULL);
             if (rc < 0)
                 rc = 2;

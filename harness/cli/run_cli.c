@@ -96,6 +96,9 @@ int run_cli_option(const char *cmd, int c, const char *arg, run_opts_t *run, run
     case 'f':
         run->fail_fast = true;
         return 1;
+    case 0x101: /* --timings */
+        run->timings = true;
+        return 1;
     case 'K':
         run->keep = true;
         return 1;

@@ -16,8 +16,8 @@
         {"adapter", required_argument, NULL, 'a'}, {"adapters", required_argument, NULL, 'A'},     \
         {"breaker-recovery-ms", required_argument, NULL, 'r'},                                     \
         {"fail-fast", no_argument, NULL, 'f'}, {"keep", no_argument, NULL, 'K'},                   \
-        {"out", required_argument, NULL, 'o'}, {"pg-bin", required_argument, NULL, 'b'},           \
-        {"pg-dsn", required_argument, NULL, 'd'},                                                  \
+        {"timings", no_argument, NULL, 0x101}, {"out", required_argument, NULL, 'o'},              \
+        {"pg-bin", required_argument, NULL, 'b'}, {"pg-dsn", required_argument, NULL, 'd'},        \
         {"kafka-bootstrap", required_argument, NULL, 'k'},                                         \
         {"brokers", required_argument, NULL, 'n'},                                                 \
     {                                                                                              \
