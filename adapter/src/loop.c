@@ -88,10 +88,8 @@ int dbev_adapter_run(dbev_adapter_t *adapter)
     adapter->in_run = true;
     atomic_store(&adapter->running, true);
     rd_kafka_message_t **msgs = calloc(adapter->batch_max, sizeof(*msgs));
-    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(subs, adapter->topics[T_REQUESTED], RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t err = rd_kafka_subscribe(adapter->consumer, subs);
-    rd_kafka_topic_partition_list_destroy(subs);
+    rd_kafka_resp_err_t err =
+        adapter->assign_all ? consume_all_partitions(adapter) : consume_as_group(adapter);
     if (!msgs || err) {
         dbev_logf(&adapter->logger, DBEV_LOG_ERROR, NULL, "cannot subscribe to %s: %s",
                   adapter->topics[T_REQUESTED], rd_kafka_err2str(err));
@@ -101,8 +99,10 @@ int dbev_adapter_run(dbev_adapter_t *adapter)
     }
     adapter->cooperative = !strcmp(rd_kafka_rebalance_protocol(adapter->consumer), "COOPERATIVE");
     dbev_logf(&adapter->logger, DBEV_LOG_INFO, adapter->instance_id,
-              "dbev-adapter %s started: consuming %s as group %s", dbev_adapter_version(),
-              adapter->topics[T_REQUESTED], adapter->group_id);
+              "dbev-adapter %s started: consuming %s %s %s", dbev_adapter_version(),
+              adapter->topics[T_REQUESTED],
+              adapter->assign_all ? "(every partition, offsets of)" : "as group",
+              adapter->group_id);
     if (workers_start(adapter)) {
         free(msgs);
         rd_kafka_consumer_close(adapter->consumer);
@@ -271,6 +271,7 @@ dbev_adapter_t *dbev_adapter_new(dbev_adapter_conf_t *conf, char *errstr, size_t
     else
         dbev_uuid_new(adapter->instance_id);
     snprintf(adapter->group_id, sizeof(adapter->group_id), "%s", aconf_value(conf, "group.id"));
+    adapter->assign_all = !strcmp(aconf_value(conf, "consumer.assignment"), "all");
     static const dbev_topic_t kinds[T_COUNT] = {DBEV_TOPIC_REQUESTED, DBEV_TOPIC_COMPLETED,
                                                 DBEV_TOPIC_FAILED, DBEV_TOPIC_REGISTRY,
                                                 DBEV_TOPIC_HEARTBEAT};

@@ -85,6 +85,7 @@ struct dbev_adapter {
     loop_batch_t *head, *tail;
     rd_kafka_topic_partition_list_t *done; /* highest acknowledged offsets, not yet committed */
     bool cooperative;
+    bool assign_all; /* consumer.assignment=all: every partition, no group membership */
     bool in_run;
     int jobs_outstanding;  /* submitted, not yet published */
     loop_retry_t *retries; /* failed deliveries to produce again */
@@ -189,6 +190,10 @@ void retry_free(loop_retry_t *r);
 
 /* offsets.c: commits */
 void commit_ready(dbev_adapter_t *adapter, bool sync);
+/* The request partitions: as a member of group.id (subscribe; the rebalance
+ * callback assigns), or every one of them at once (consumer.assignment=all). */
+rd_kafka_resp_err_t consume_as_group(dbev_adapter_t *adapter);
+rd_kafka_resp_err_t consume_all_partitions(dbev_adapter_t *adapter);
 void drain(dbev_adapter_t *adapter, int64_t timeout_ms);
 void batch_free(loop_batch_t *batch);
 void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,

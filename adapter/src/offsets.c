@@ -8,6 +8,7 @@
 #include "loop_int.h"
 
 #include <inttypes.h>
+#include <unistd.h>
 
 void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,
                void *opaque)
@@ -126,4 +127,65 @@ void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_assign(rk, NULL);
         atomic_store(&adapter->assigned, 0);
     }
+}
+
+/* --- taking the request partitions --- */
+
+rd_kafka_resp_err_t consume_as_group(dbev_adapter_t *adapter)
+{
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(subs, adapter->topics[T_REQUESTED], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(adapter->consumer, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    return err;
+}
+
+/* consumer.assignment=all: every partition of the request topic, without a
+ * group. A new group's first join waits out the broker's initial rebalance
+ * delay (3 s on librdkafka's mock cluster, group.initial.rebalance.delay.ms
+ * on a real one) before anything is consumed; a lone instance gains nothing
+ * from membership, so it asks the metadata for the partitions and assigns
+ * them itself. RD_KAFKA_OFFSET_INVALID resumes at group.id's committed
+ * offsets (auto.offset.reset where there is none), so a restart redelivers
+ * exactly what a group member's would. The topic may not exist yet (a
+ * harness creates it just before): its metadata is asked again for up to
+ * ASSIGN_ALL_WAIT_MS. */
+#define ASSIGN_ALL_WAIT_MS 30000
+rd_kafka_resp_err_t consume_all_partitions(dbev_adapter_t *adapter)
+{
+    rd_kafka_topic_t *rkt =
+        rd_kafka_topic_new(adapter->consumer, adapter->topics[T_REQUESTED], NULL);
+    if (!rkt)
+        return rd_kafka_last_error();
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    int64_t deadline = dbev_mono_us() + (int64_t)ASSIGN_ALL_WAIT_MS * 1000;
+    int partitions = 0;
+    while (!partitions && !atomic_load(&adapter->stop) && dbev_mono_us() < deadline) {
+        const struct rd_kafka_metadata *md = NULL;
+        err = rd_kafka_metadata(adapter->consumer, 0, rkt, &md, 2000);
+        if (!err && md->topic_cnt == 1 && !md->topics[0].err)
+            partitions = md->topics[0].partition_cnt;
+        else if (!err)
+            err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (!partitions)
+            usleep(100 * 1000); /* the topic is being created: ask again */
+    }
+    rd_kafka_topic_destroy(rkt);
+    if (!partitions)
+        return err ? err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    rd_kafka_topic_partition_list_t *all = rd_kafka_topic_partition_list_new(partitions);
+    for (int p = 0; p < partitions; p++)
+        rd_kafka_topic_partition_list_add(all, adapter->topics[T_REQUESTED], p)->offset =
+            RD_KAFKA_OFFSET_INVALID;
+    err = rd_kafka_assign(adapter->consumer, all);
+    rd_kafka_topic_partition_list_destroy(all);
+    if (!err) {
+        atomic_store(&adapter->assigned, partitions);
+        dbev_logf(&adapter->logger, DBEV_LOG_INFO, NULL,
+                  "assigned all %d partition(s) of %s (consumer.assignment=all)", partitions,
+                  adapter->topics[T_REQUESTED]);
+    }
+    return err;
 }

@@ -89,7 +89,7 @@ static void usage(FILE *out)
         "run (as `dbev-harness run`):\n"
         "  --mode M             both (default: parity of event and direct path), event, direct\n"
         "  --seed N, --adapter A, --adapters N, --breaker-recovery-ms N, -j N, --keep,\n"
-        "  --fail-fast\n"
+        "  --fail-fast, --timings\n"
         "\n"
         "environment:\n"
         "  --pg-bin DIR, --pg-dsn DSN, --kafka-bootstrap HOST:PORT, --brokers N (default %d),\n"

@@ -99,6 +99,9 @@ int run_cli_option(const char *cmd, int c, const char *arg, run_opts_t *run, run
     case 'f':
         run->fail_fast = true;
         return 1;
+    case 0x101: /* --timings */
+        run->timings = true;
+        return 1;
     case 'K':
         run->keep = true;
         return 1;
@@ -218,6 +221,7 @@ int run_cli_run(const run_opts_t *run, run_env_opts_t *env, scenario_t *const *s
     char prefix[2048];
     run_cli_rerun_prefix(run, env, prefix, sizeof(prefix));
     env->rerun_prefix = prefix;
+    env->exiting = true; /* the command returns its exit code right after */
     int rc = run_scenarios(run, env, scenarios, n, judge, opaque);
     env->rerun_prefix = NULL; /* it pointed here */
     return rc;

@@ -18,8 +18,8 @@
         {"adapter", required_argument, NULL, 'a'}, {"adapters", required_argument, NULL, 'A'},     \
         {"breaker-recovery-ms", required_argument, NULL, 'r'},                                     \
         {"fail-fast", no_argument, NULL, 'f'}, {"keep", no_argument, NULL, 'K'},                   \
-        {"out", required_argument, NULL, 'o'}, {"pg-bin", required_argument, NULL, 'b'},           \
-        {"pg-dsn", required_argument, NULL, 'd'},                                                  \
+        {"timings", no_argument, NULL, 0x101}, {"out", required_argument, NULL, 'o'},              \
+        {"pg-bin", required_argument, NULL, 'b'}, {"pg-dsn", required_argument, NULL, 'd'},        \
         {"kafka-bootstrap", required_argument, NULL, 'k'},                                         \
         {"brokers", required_argument, NULL, 'n'},                                                 \
     {                                                                                              \
@@ -85,7 +85,9 @@ int run_cli_out_dir(const char *cmd, const char *label, run_opts_t *run, char *o
 
 /**
  * @brief run_scenarios() with the rerun command of this run's options
- *        (run_cli_rerun_prefix()) for its failures.
+ *        (run_cli_rerun_prefix()) for its failures, for a command that
+ *        exits right after (env->exiting: the mock cluster is left to the
+ *        exit).
  * @returns what run_scenarios() (or judge) returns.
  */
 int run_cli_run(const run_opts_t *run, run_env_opts_t *env, scenario_t *const *scenarios, size_t n,

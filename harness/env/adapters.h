@@ -9,8 +9,10 @@
  *              faults need this mode;
  *   external - nothing started: an adapter already listens on the Kafka
  *              cluster (e.g. the original service); faults are refused.
- * A restarted instance joins the same group, so the group rebalances as it
- * would in production. The adapter reads a new group's requests from the
+ * Several instances share one consumer group, and a restarted one joins it
+ * again, so the group rebalances as it would in production; a lone instance
+ * takes every partition without joining (consumer.assignment=all: no
+ * rebalance wait), committing to the same group.id. The adapter reads a new group's requests from the
  * earliest offset, so requests produced before an instance joined are
  * answered.
  *
@@ -52,7 +54,8 @@ typedef struct adapters_opts {
  *        env.fallback=false, bootstrap.servers, topic.prefix, pg.conninfo,
  *        group.id=dbev-harness-<topic_env>, instance.id=<topic_env>-<index>,
  *        pool.min=1, shutdown.timeout.ms=10000, fast group membership
- *        (kafka.consumer.session.timeout.ms=6000, heartbeat 500 ms), the
+ *        (kafka.consumer.session.timeout.ms=6000, heartbeat 500 ms) or, for a
+ *        lone instance, consumer.assignment=all, the
  *        consumer fetch profile of opts->mock (kprofile.h), log.level from logger,
  *        breaker.recovery.timeout.ms when set, then opts->extra. The settings
  *        are checked here with the adapter's own table before anything starts.

@@ -319,12 +319,15 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
            pgenv_was_warm(run.pg) ? " (warm)" : "",
            run.kafka ? mockenv_bootstrap(run.kafka) : "(not used: --mode direct)",
            (unsigned long long)opts->seed);
+    int64_t t_env = dbev_mono_us();
     measure_transport(&run); /* its line, or none with --mode direct */
     printf("\n");
     fflush(stdout);
 
+    int64_t t_floor = dbev_mono_us();
     run_pass(&run, env_opts->jobs, false);
     run_pass(&run, 1, true);
+    int64_t t_scenarios = dbev_mono_us();
 
     dbev_report_set_times(run.report, started_wall, dbev_mono_us() - t0);
     dbev_report_totals_t totals;
@@ -362,12 +365,21 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
     }
     printf("reports: %s/report.html (also report.xml, report.json, summary.md, metrics.json)\n",
            opts->out_dir);
+    if (opts->timings)
+        printf("timings: environment %.0f ms (PostgreSQL %.0f ms), transport floor %.0f ms, "
+               "scenarios %.0f ms, figures and reports %.0f ms\n",
+               (double)(t_env - t0) / 1000.0, pgenv_startup_ms(run.pg),
+               (double)(t_floor - t_env) / 1000.0, (double)(t_scenarios - t_floor) / 1000.0,
+               (double)(dbev_mono_us() - t_scenarios) / 1000.0);
 done:
     drop_own_templates(&run);
     keep_summary(&run);
     json_decref(metrics);
     run_metrics_destroy(run.metrics);
-    mockenv_destroy(run.kafka);
+    if (env_opts->exiting)
+        mockenv_abandon(run.kafka);
+    else
+        mockenv_destroy(run.kafka);
     pgenv_destroy(run.pg);
     dbev_report_destroy(run.report);
     json_decref(run.templates);

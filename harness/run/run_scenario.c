@@ -204,9 +204,18 @@ static int wait_ready(runctx_t *ctx, char *errstr, size_t size)
     return -1;
 }
 
+/* Adds the time since *mark to phase and moves the mark to now. */
+static void phase_end(runctx_t *ctx, run_phase_t phase, int64_t *mark)
+{
+    int64_t now = dbev_mono_us();
+    ctx->phase_us[phase] += now - *mark;
+    *mark = now;
+}
+
 static int scenario_setup(run_t *run, runctx_t *ctx, size_t index, char *errstr, size_t size)
 {
     const scenario_t *sc = ctx->scenario;
+    int64_t mark = dbev_mono_us();
     snprintf(ctx->dbname, sizeof(ctx->dbname), "dbev_run%d_s%zu", (int)getpid(), index + 1);
     snprintf(ctx->topic_env, sizeof(ctx->topic_env), "dbev%ds%zu", (int)getpid(), index + 1);
     if (setup_database(run, ctx, ctx->dbname, &ctx->direct, errstr, size) != 0)
@@ -234,10 +243,12 @@ static int scenario_setup(run_t *run, runctx_t *ctx, size_t index, char *errstr,
             ctx->direct_twin_op = conn;
     }
     ctx->vars = vars_new(run->opts->seed);
+    phase_end(ctx, RUN_PHASE_DATABASE, &mark);
     if (run->opts->mode == RUN_MODE_DIRECT)
         return 0;
     if (mockenv_create_topics(run->kafka, ctx->topic_env, errstr, size) != 0)
         return -1;
+    phase_end(ctx, RUN_PHASE_TOPICS, &mark);
     char log_path[1024];
     snprintf(log_path, sizeof(log_path), "%s/adapter-s%zu.log", run->opts->out_dir, index + 1);
     char **extra = conf_pairs(sc->adapter_conf);
@@ -257,10 +268,25 @@ static int scenario_setup(run_t *run, runctx_t *ctx, size_t index, char *errstr,
     free_pairs(extra);
     if (!ctx->adapters)
         return -1;
+    phase_end(ctx, RUN_PHASE_ADAPTERS, &mark);
     ctx->client = start_client(run, ctx, errstr, size);
     if (!ctx->client)
         return -1;
-    return wait_ready(ctx, errstr, size);
+    phase_end(ctx, RUN_PHASE_CLIENT, &mark);
+    int rc = wait_ready(ctx, errstr, size);
+    phase_end(ctx, RUN_PHASE_READY, &mark);
+    return rc;
+}
+
+/* --timings: one line of where the scenario's wall time went. */
+static void print_timings(FILE *out, const runctx_t *ctx)
+{
+    static const char *const names[RUN_PHASE__COUNT] = {
+        "database", "topics", "adapters", "client", "ready", "steps", "after", "teardown"};
+    fprintf(out, "  timings:");
+    for (int p = 0; p < RUN_PHASE__COUNT; p++)
+        fprintf(out, "%s %s %.0f ms", p ? "," : "", names[p], (double)ctx->phase_us[p] / 1000.0);
+    fputc('\n', out);
 }
 
 static void scenario_teardown(run_t *run, runctx_t *ctx)
@@ -524,12 +550,15 @@ void run_one(run_t *run, size_t index)
             status = DBEV_REPORT_ERROR;
             snprintf(reason, sizeof(reason), "setup: %s", errstr);
         } else {
+            int64_t mark = dbev_mono_us();
             status = run_steps(run, &ctx, out, reason, sizeof(reason), &executed);
+            phase_end(&ctx, RUN_PHASE_STEPS, &mark);
             if (executed == 0 && status == DBEV_REPORT_PASS) {
                 status = DBEV_REPORT_ERROR;
                 snprintf(reason, sizeof(reason), "no step was executed");
             }
         }
+        int64_t after_mark = dbev_mono_us();
         /* The canary, the fingerprint and teardown_sql, pass or fail. */
         status = guards_end(&ctx, &guards, out, status, reason, sizeof(reason));
         if (ctx.client) {
@@ -568,7 +597,9 @@ void run_one(run_t *run, size_t index)
                 pthread_mutex_unlock(&run->lock);
             }
         }
+        phase_end(&ctx, RUN_PHASE_AFTER, &after_mark);
         scenario_teardown(run, &ctx);
+        phase_end(&ctx, RUN_PHASE_TEARDOWN, &after_mark);
     }
     int64_t took = dbev_mono_us() - t0;
     dbev_report_scenario_set_status(ctx.report_scenario, status, reason[0] ? reason : NULL);
@@ -578,6 +609,8 @@ void run_one(run_t *run, size_t index)
             status != DBEV_REPORT_PASS ? reason : "");
     if (status == DBEV_REPORT_FAIL || status == DBEV_REPORT_ERROR)
         fprintf(out, "  rerun: %s\n", rerun);
+    if (run->opts->timings)
+        print_timings(out, &ctx);
     fputc('\n', out);
 
     pthread_mutex_lock(&run->lock);

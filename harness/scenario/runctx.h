@@ -52,12 +52,26 @@ typedef struct run_opts {
     int breaker_recovery_ms; /* adapter breaker recovery for scenarios (short) */
     bool keep;
     bool fail_fast;
+    bool timings;  /* --timings: where each scenario's wall time went */
     bool progress; /* a terminal: progress bars; CI: plain lines */
     /* after each passing scenario without faults or loads, replay its trace
      * on a fresh database and topics and fail it if an answer differs */
     bool replay_check;
     const char *out_dir;
 } run_opts_t;
+
+/* The phases of a scenario's wall time, for --timings. */
+typedef enum run_phase {
+    RUN_PHASE_DATABASE, /* its database(s) cloned from a template, connections */
+    RUN_PHASE_TOPICS,   /* its topics created */
+    RUN_PHASE_ADAPTERS, /* its adapters started */
+    RUN_PHASE_CLIENT,   /* its client created */
+    RUN_PHASE_READY,    /* the first HEALTH round trip: the adapters consume */
+    RUN_PHASE_STEPS,    /* its steps */
+    RUN_PHASE_AFTER,    /* guards' end, the trace read back, a replay check */
+    RUN_PHASE_TEARDOWN, /* client and adapters stopped, databases dropped */
+    RUN_PHASE__COUNT
+} run_phase_t;
 
 typedef struct runctx {
     /* Shared by the whole run; borrowed. */
@@ -89,7 +103,8 @@ typedef struct runctx {
     adapter_mode_t adapter_mode;
     int adapter_count;
     vars_t *vars;
-    int64_t started_us;     /* monotonic, for timelines */
+    int64_t started_us;                 /* monotonic, for timelines */
+    int64_t phase_us[RUN_PHASE__COUNT]; /* --timings: time spent in each phase */
     run_metrics_t *metrics; /* the run's figures (metrics.h); steps add through run_metrics_* */
     /* --mode both, for a scenario with `paths: event` (it proves the event
      * path's own behaviour, which the direct path lacks by design):
