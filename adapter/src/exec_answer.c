@@ -7,7 +7,6 @@
  */
 #include "exec_int.h"
 
-
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>

@@ -8,7 +8,6 @@
  */
 #include "exec_int.h"
 
-
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,11 +57,8 @@ static int describe_params(void *opaque, const char *sql, unsigned *types, int m
             return -1;
         if (!res)
             break;
-        if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-            n = PQnparams(res);
-            for (int i = 0; i < n && i < max; i++)
-                types[i] = PQparamtype(res, i);
-        }
+        if (PQresultStatus(res) == PGRES_COMMAND_OK)
+            n = dbev_sql_param_types(res, types, max);
         PQclear(res);
     }
     return n;

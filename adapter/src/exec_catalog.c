@@ -1,14 +1,13 @@
 /*
  * Column kinds for the SQL builder (dbev/sql_build.h): whether a column is
  * array-typed, so a JSON array bound to it goes as an array literal and not
- * as JSON text. Looked up in the catalog on the batch's connection once per
+ * as JSON text. Looked up in the catalog (the query and the reading of its
+ * rows are sql/'s, shared with the direct path; the non-blocking I/O under
+ * the pool's deadline is ours) on the batch's connection once per
  * table and cached in the executor (ex->coltypes; run_step forgets it all
  * when a statement fails with a 42xxx SQLSTATE: the schema may have changed).
  */
 #include "exec_int.h"
-
-#include <stdio.h>
-#include <string.h>
 
 /* ---- column kinds (cached catalog lookup) -------------------------------- */
 
@@ -21,26 +20,18 @@ dbev_sql_colkind_t colkind_cb(void *opaque, const char *table, const char *colum
         if (!pc)
             return DBEV_SQL_COL_SCALAR;
         char quoted[160], err[256];
-        const char *dot = strchr(table, '.');
-        if (dot)
-            snprintf(quoted, sizeof(quoted), "\"%.*s\".\"%s\"", (int)(dot - table), table, dot + 1);
-        else
-            snprintf(quoted, sizeof(quoted), "\"%s\"", table);
+        dbev_sql_colkind_param(table, quoted, sizeof(quoted));
         const char *values[] = {quoted};
-        PGresult *res =
-            pool_exec(pc->conn,
-                      "SELECT a.attname, t.typcategory = 'A' FROM pg_attribute a"
-                      " JOIN pg_type t ON t.oid = a.atttypid"
-                      " WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
-                      1, values, io_deadline(30000), err, sizeof(err));
+        PGresult *res = pool_exec(pc->conn, dbev_sql_colkind_query(), 1, values, io_deadline(30000),
+                                  err, sizeof(err));
         if (!res)
             return DBEV_SQL_COL_SCALAR; /* the statement itself will meet the failure */
-        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
-            cols = json_object();
-            for (int r = 0; r < PQntuples(res); r++)
-                json_object_set_new(cols, PQgetvalue(res, r, 0),
-                                    json_boolean(PQgetvalue(res, r, 1)[0] == 't'));
+        cols = dbev_sql_colkinds(res);
+        if (json_object_size(cols) > 0) { /* only tables found are cached */
             json_object_set_new(ex->coltypes, table, cols);
+        } else {
+            json_decref(cols);
+            cols = NULL;
         }
         PQclear(res);
     }

@@ -112,8 +112,8 @@ typedef struct step_result {
 typedef struct plan {
     job_t *send; /* send jobs: originals, or synthetic ones holding a merged statement */
     size_t nsend;
-    size_t *first;        /* first job covered by send job s */
-    size_t *count;        /* jobs covered (1, or more when merged) */
+    size_t *first;            /* first job covered by send job s */
+    size_t *count;            /* jobs covered (1, or more when merged) */
     dbev_sql_query_t *merged; /* merged statements; their values are borrowed */
     size_t nmerged;
 } plan_t;

@@ -16,13 +16,15 @@
  */
 #include "send_raw.h"
 
+#include "dbev_common.h"
+#include "dbev_kafka.h"
+
 #include <dbev/protocol.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <uuid/uuid.h>
 
 #define RAW_META_TIMEOUT_MS 5000
@@ -34,110 +36,24 @@ typedef struct pending {
     int answered; /* 0 waiting, 1 completed, 2 failed, -1 given up */
 } pending_t;
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static char *read_all(const char *file, size_t *len)
-{
-    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
-    if (!f)
-        return NULL;
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap + 1);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *grown = realloc(buf, cap * 2 + 1);
-            if (!grown) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-    }
-    if (f != stdin)
-        fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-/* make() and assign_answers() have twins in harness/repro/replay.c: the CLI and
- * the harness share only libdbev's public header, and common/ has no
- * librdkafka, so each keeps its own. */
+/* The handles' settings and the answer topics' assignment are common/'s
+ * (dbev_kafka.h), shared with the harness's replay. */
 static rd_kafka_t *make(rd_kafka_type_t type, const char *bootstrap, char *errstr, size_t size)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *const common[][2] = {
-        {"bootstrap.servers", bootstrap}, {"client.id", "dbev-cli-raw"}, {"log_level", "3"}};
-    const char *const producer[][2] = {
-        {"acks", "all"}, {"linger.ms", "0"}, {"message.max.bytes", "67108864"}};
-    const char *const consumer[][2] = {{"group.id", "dbev-cli-raw"}, /* assign() only */
-                                       {"enable.auto.commit", "false"},
-                                       {"fetch.wait.max.ms", "10"}};
-    int rc = 0;
-    for (size_t i = 0; i < 3 && rc == 0; i++)
-        rc = rd_kafka_conf_set(conf, common[i][0], common[i][1], errstr, size);
-    for (size_t i = 0; i < 3 && rc == 0; i++)
-        rc = type == RD_KAFKA_PRODUCER
-                 ? rd_kafka_conf_set(conf, producer[i][0], producer[i][1], errstr, size)
-                 : rd_kafka_conf_set(conf, consumer[i][0], consumer[i][1], errstr, size);
-    rd_kafka_t *rk = rc == 0 ? rd_kafka_new(type, conf, errstr, size) : NULL;
-    if (!rk)
+    if (rd_kafka_conf_set(conf, "log_level", "3", errstr, size) != RD_KAFKA_CONF_OK) {
         rd_kafka_conf_destroy(conf);
-    return rk;
-}
-
-static int assign_answers(rd_kafka_t *rk, const char *env, char *errstr, size_t size)
-{
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(32);
-    const dbev_topic_t topics[2] = {DBEV_TOPIC_COMPLETED, DBEV_TOPIC_FAILED};
-    int rc = 0;
-    for (int t = 0; t < 2 && rc == 0; t++) {
-        char name[256];
-        dbev_topic_name(env, topics[t], name, sizeof(name));
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, name, NULL);
-        const rd_kafka_metadata_t *md = NULL;
-        int partitions = 0;
-        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, RAW_META_TIMEOUT_MS);
-        if (!err && md->topic_cnt == 1 && !md->topics[0].err)
-            partitions = md->topics[0].partition_cnt;
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
-        if (partitions <= 0) {
-            snprintf(errstr, size, "cannot see topic %s: %s", name,
-                     err ? rd_kafka_err2str(err) : "it does not exist (is an adapter running?)");
-            rc = -1;
-        }
-        for (int p = 0; p < partitions; p++) {
-            int64_t lo = 0, hi = RD_KAFKA_OFFSET_END;
-            if (rd_kafka_query_watermark_offsets(rk, name, p, &lo, &hi, RAW_META_TIMEOUT_MS))
-                hi = RD_KAFKA_OFFSET_END;
-            rd_kafka_topic_partition_list_add(parts, name, p)->offset = hi;
-        }
+        return NULL;
     }
-    if (rc == 0 && rd_kafka_assign(rk, parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(errstr, size, "cannot assign the answer topics");
-        rc = -1;
-    }
-    rd_kafka_topic_partition_list_destroy(parts);
-    return rc;
+    return dbev_kafka_raw_new(type, conf, bootstrap, "dbev-cli-raw", errstr, size);
 }
 
 int dbev_cli_send_raw(const char *file, const char *bootstrap, const char *env, int timeout_ms,
                       const char *progname)
 {
     size_t len = 0;
-    char *text = read_all(file, &len);
+    char why[256];
+    char *text = dbev_read_file(file, &len, why, sizeof(why));
     if (!text) {
         fprintf(stderr, "%s: send --raw: cannot read %s\n", progname, file);
         return 2;
@@ -181,14 +97,25 @@ int dbev_cli_send_raw(const char *file, const char *bootstrap, const char *env, 
         return 2;
     }
     char errstr[512];
-    char topic[256];
+    char topic[256], topic_completed[256], topic_failed[256];
     dbev_topic_name(env, DBEV_TOPIC_REQUESTED, topic, sizeof(topic));
+    const char *const answer_topics[2] = {
+        dbev_topic_name(env, DBEV_TOPIC_COMPLETED, topic_completed, sizeof(topic_completed)),
+        dbev_topic_name(env, DBEV_TOPIC_FAILED, topic_failed, sizeof(topic_failed))};
     rd_kafka_t *consumer = make(RD_KAFKA_CONSUMER, bootstrap, errstr, sizeof(errstr));
     rd_kafka_t *producer =
         consumer ? make(RD_KAFKA_PRODUCER, bootstrap, errstr, sizeof(errstr)) : NULL;
     int rc = 0;
-    if (!producer || assign_answers(consumer, env, errstr, sizeof(errstr)) != 0) {
+    if (!producer) {
         fprintf(stderr, "%s: send --raw: %s\n", progname, errstr);
+        rc = 5;
+        goto done;
+    }
+    /* Every partition of the answer topics, from their current end, before
+     * anything is published. */
+    if (dbev_kafka_assign_end(consumer, answer_topics, 2, RAW_META_TIMEOUT_MS, errstr,
+                              sizeof(errstr)) != 0) {
+        fprintf(stderr, "%s: send --raw: %s (is an adapter running?)\n", progname, errstr);
         rc = 5;
         goto done;
     }
@@ -197,7 +124,7 @@ int dbev_cli_send_raw(const char *file, const char *bootstrap, const char *env, 
             producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(pend[i].id, strlen(pend[i].id)),
             RD_KAFKA_V_VALUE(lines[i], strlen(lines[i])), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_END);
-        pend[i].deadline_us = now_us() + (int64_t)timeout_ms * 1000;
+        pend[i].deadline_us = dbev_mono_us() + (int64_t)timeout_ms * 1000;
         if (err) {
             fprintf(stderr, "%s: line %d: cannot publish: %s\n", progname, pend[i].line,
                     rd_kafka_err2str(err));
@@ -231,7 +158,7 @@ int dbev_cli_send_raw(const char *file, const char *bootstrap, const char *env, 
         }
         if (m)
             rd_kafka_message_destroy(m);
-        int64_t now = now_us();
+        int64_t now = dbev_mono_us();
         for (size_t i = 0; i < n; i++) {
             if (pend[i].answered == 0 && now > pend[i].deadline_us) {
                 pend[i].answered = -1;

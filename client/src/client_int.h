@@ -1,8 +1,10 @@
 /*
  * Private declarations shared by the files of libdbev: the configuration's
  * property indexes, the backoff schedule, the client-side circuit breaker,
- * the correlation table, the result/error constructors and the client
- * internals that request.c needs. Nothing here is exported: the symbols have
+ * the correlation table, the result/error constructors, and the client
+ * handle with the functions its files (client.c, client_kafka.c,
+ * client_thread.c, client_send.c, client_poll.c) and request.c share.
+ * Nothing here is exported: the symbols have
  * module prefixes (conf_, backoff_, cbrk_, corrtab_, res_, cli_) and hidden
  * visibility. Unit tests link the static library and include this header.
  */
@@ -13,6 +15,9 @@
 #include "dbev/protocol.h"
 #include "dbev_common.h"
 
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -149,16 +154,90 @@ dbev_error_t *res_health_verdict(const dbev_result_t *result);
 json_t *res_columns_parse(const char *text, const char *what, char *errstr, size_t size,
                           int *failed);
 
-/* ---- the client (client.c), used by request.c ------------------------- */
+/* ---- the client handle (client*.c) ----------------------------------- */
+
+/* A blocking call's rendezvous: the background thread fills it and signals;
+ * the waiter never touches the client after it is woken. */
+typedef struct cli_sync cli_sync_t;
+struct cli_sync {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    bool done;
+    dbev_result_t *result;
+    dbev_error_t *error;
+};
+
+typedef enum creq_state {
+    CREQ_INFLIGHT, /* sent; due_us is the response deadline */
+    CREQ_BACKOFF,  /* waiting to be sent again; due_us is the send time */
+} creq_state_t;
+
+typedef struct creq {
+    struct creq *tprev, *tnext; /* timer list */
+    struct creq *qnext;         /* done queue */
+    char corr[DBEV_ID_SIZE];
+    char event_id[DBEV_ID_SIZE];
+    dbev_op_t op;
+    json_t *payload; /* the operation payload, re-wrapped on each attempt */
+    int attempts;
+    int max_retries;
+    int timeout_ms;
+    int64_t start_us;
+    int64_t deadline_us;  /* timeout.mode=total: start + timeout (monotonic); 0: per attempt */
+    int64_t sent_wall_us; /* the first attempt's envelope timestamp (total mode keeps it) */
+    int64_t due_us;
+    creq_state_t state;
+    dbev_done_cb_t *cb;
+    void *opaque;
+    cli_sync_t *sync;
+    dbev_result_t *result; /* set when queued for poll */
+    dbev_error_t *error;
+} creq_t;
+
+struct dbev_client {
+    dbev_conf_t *conf;
+    dbev_log_cb_t *log_cb;
+    void *log_opaque;
+    dbev_logger_t logger;
+    char topic_req[256];
+    char topic_resp[2][256];
+    char group_id[256];
+    const char *service; /* borrowed from conf */
+    int timeout_ms;
+    int timeout_grace_ms; /* waited beyond an attempt's timeout for the adapter's own answer */
+    bool timeout_total;   /* timeout.mode=total: timeout_ms bounds the whole call */
+    int max_retries;
+    int64_t backoff_base_ms, backoff_max_ms;
+
+    rd_kafka_t *producer;
+    rd_kafka_t *consumer;
+    rd_kafka_queue_t *cq; /* the consumer queue, to wake the background thread */
+    pthread_t thread;
+    bool thread_started;
+    atomic_bool terminate;
+
+    pthread_mutex_t lock; /* everything below */
+    pthread_cond_t done_cond;
+    bool closing;
+    corrtab_t *pending;
+    recent_t *recent;
+    creq_t *thead, *ttail;
+    creq_t *qhead, *qtail;
+    int qlen;
+    int efd;
+    bool breaker_enabled;
+    cbrk_t breaker;
+    int64_t bg_wake_us; /* when the background thread plans to look at timers next */
+    dbev_client_stats_t stats;
+};
 
 /**
- * Hands a validated operation payload to the client.
+ * Hands a validated operation payload to the client (client_send.c).
  * @param payload stolen.
  * @param sync non-NULL for a blocking call: filled and signalled on completion.
  * @returns DBEV_ERR_NO_ERROR when accepted, else the code with *errorp set
  *          (the payload is freed either way on failure).
  */
-typedef struct cli_sync cli_sync_t;
 dbev_err_t cli_submit(dbev_client_t *client, dbev_op_t op, json_t *payload,
                       const dbev_call_opts_t *opts, dbev_done_cb_t *cb, void *opaque,
                       cli_sync_t *sync, dbev_error_t **errorp);
@@ -168,5 +247,48 @@ dbev_err_t cli_call_sync(dbev_client_t *client, dbev_op_t op, json_t *payload,
                          dbev_error_t **errorp);
 /** The effective per-attempt timeout for opts. */
 int cli_timeout_ms(const dbev_client_t *client, const dbev_call_opts_t *opts);
+
+/* Attempts and the timer list (client_send.c); all under the client's lock. */
+
+/** Ends a request with exactly one of result/error (both stolen); answered: the
+ *  adapter answered (a later response is a duplicate), else the client gave up
+ *  (a later response is late). r is freed or queued for poll. */
+void cli_finish(dbev_client_t *client, creq_t *r, dbev_result_t *result, dbev_error_t *error,
+                bool answered);
+/** cli_finish() with a local error of code and a printf-style message. */
+void cli_finish_error(dbev_client_t *client, creq_t *r, dbev_err_t code, bool answered,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/** Whether an error code is worth another attempt. */
+bool cli_should_retry(dbev_err_t code);
+/** Schedules r's next attempt after its backoff; false when the call's deadline
+ *  leaves no time for it (nothing scheduled). */
+bool cli_schedule_retry(dbev_client_t *client, creq_t *r, int64_t now_us);
+/** An attempt timed out or could not be produced: breaker, then retry or give up. */
+void cli_attempt_failed(dbev_client_t *client, creq_t *r, int64_t now_us, dbev_err_t code,
+                        const char *why);
+/** Expires attempts and sends due retries at the head of the timer list. */
+void cli_run_timers(dbev_client_t *client, int64_t now_us);
+
+/* The background thread (client_thread.c). */
+
+/** The thread's body: consume responses, match them, run the timers; arg is the client. */
+void *cli_thread_main(void *arg);
+/** The producer's delivery report callback: an undelivered request failed its attempt. */
+void cli_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque);
+
+/* The Kafka handles and start-up (client_kafka.c); each -1 with errstr. */
+
+int cli_make_producer(dbev_client_t *client, char *errstr, size_t size);
+int cli_make_consumer(dbev_client_t *client, char *errstr, size_t size);
+/** Warms the producer and assigns every response partition at its high watermark,
+ *  within startup.timeout.ms. */
+int cli_assign(dbev_client_t *client, char *errstr, size_t size);
+
+/* Completions on the caller's thread (client_poll.c). */
+
+/** Takes the done queue and drains the eventfd (under lock). */
+creq_t *cli_take_done(dbev_client_t *client);
+/** Runs the callbacks of a taken done queue and frees it (not under lock); how many. */
+int cli_serve(dbev_client_t *client, creq_t *list);
 
 #endif

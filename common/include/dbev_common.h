@@ -92,6 +92,15 @@ void dbev_logf(const dbev_logger_t *logger, dbev_log_level_t level, const char *
 int dbev_seterr(char *errstr, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/**
+ * @brief Reads a whole file ("-": standard input) into a NUL-terminated
+ *        buffer. The content may hold NUL bytes itself: *len_out says how
+ *        much was read.
+ * @param len_out may be NULL.
+ * @returns a buffer to free(), or NULL with errstr ("PATH: reason").
+ */
+char *dbev_read_file(const char *path, size_t *len_out, char *errstr, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,6 +17,8 @@
 #include "env/mockenv.h"
 #include "env/pgenv.h"
 #include "env/sandbox.h"
+#include "cli/run_cli.h"
+#include "util/util.h"
 
 #include <getopt.h>
 #include <libpq-fe.h>
@@ -97,18 +99,6 @@ static void usage(FILE *out)
         MOCKENV_DEFAULT_PARTITIONS, MOCKENV_DEFAULT_ENV);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "dbev-harness env: %s; see `dbev-harness env --help`\n", msg);
-    return 2;
-}
-
 static int parse_count(const char *opt, const char *text, int max, int *out)
 {
     char *end;
@@ -183,7 +173,8 @@ static int parse_args(int argc, char **argv, args_t *a)
         case 'l':
             a->log_level = dbev_log_level_parse(optarg);
             if (a->log_level < 0)
-                return usage_error("--log-level '%s': expected debug, info, warn or error", optarg);
+                return run_cli_usage_error(
+                    "env", "--log-level '%s': expected debug, info, warn or error", optarg);
             break;
         case 'S':
             a->stack = true;
@@ -205,34 +196,39 @@ static int parse_args(int argc, char **argv, args_t *a)
             usage(stdout);
             return 1;
         case ':':
-            return usage_error("option %s needs a value", argv[optind - 1]);
+            return run_cli_usage_error("env", "option %s needs a value", argv[optind - 1]);
         default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            return run_cli_usage_error("env", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        return usage_error("%s", "missing action: up, check, down or status");
+        return run_cli_usage_error("env", "%s", "missing action: up, check, down or status");
     a->action = argv[optind];
     if (strcmp(a->action, "up") != 0 && strcmp(a->action, "check") != 0 &&
         strcmp(a->action, "down") != 0 && strcmp(a->action, "status") != 0)
-        return usage_error("unknown action '%s': expected up, check, down or status", a->action);
+        return run_cli_usage_error("env", "unknown action '%s': expected up, check, down or status",
+                                   a->action);
     if (optind + 1 < argc)
-        return usage_error("unexpected argument '%s'", argv[optind + 1]);
+        return run_cli_usage_error("env", "unexpected argument '%s'", argv[optind + 1]);
     bool stack_up = a->stack && strcmp(a->action, "up") == 0;
     if (a->stack && !stack_up)
-        return usage_error("%s", "--stack goes with up");
+        return run_cli_usage_error("env", "%s", "--stack goes with up");
     if ((a->detach || a->fixtures || a->adapters) && !stack_up)
-        return usage_error("%s", "--detach, --fixtures and --adapters go with up --stack");
+        return run_cli_usage_error("env", "%s",
+                                   "--detach, --fixtures and --adapters go with up --stack");
     if (stack_up && (a->pg_dsn || a->bootstrap || a->keep))
-        return usage_error("%s", "the sandbox is throwaway PostgreSQL and the mock cluster: "
-                                 "--pg-dsn, --kafka-bootstrap and --keep do not go with --stack");
+        return run_cli_usage_error("env", "%s",
+                                   "the sandbox is throwaway PostgreSQL and the mock cluster: "
+                                   "--pg-dsn, --kafka-bootstrap and --keep do not go with --stack");
 
     if (a->bootstrap && a->brokers)
-        return usage_error("%s", "--brokers sizes the mock cluster; it does not go with "
-                                 "--kafka-bootstrap");
+        return run_cli_usage_error("env", "%s",
+                                   "--brokers sizes the mock cluster; it does not go with "
+                                   "--kafka-bootstrap");
     if (a->pg_dsn && (a->pg_bin || a->tcp || a->keep))
-        return usage_error("%s", "--pg-bin, --tcp and --keep concern the throwaway PostgreSQL; "
-                                 "they do not go with --pg-dsn");
+        return run_cli_usage_error("env", "%s",
+                                   "--pg-bin, --tcp and --keep concern the throwaway PostgreSQL; "
+                                   "they do not go with --pg-dsn");
     if (a->pg_dsn) {
         char *err = NULL;
         PQconninfoOption *parsed = PQconninfoParse(a->pg_dsn, &err);
@@ -241,7 +237,7 @@ static int parse_args(int argc, char **argv, args_t *a)
             snprintf(msg, sizeof(msg), "%s", err ? err : "out of memory");
             msg[strcspn(msg, "\n")] = '\0';
             PQfreemem(err);
-            return usage_error("invalid --pg-dsn: %s", msg);
+            return run_cli_usage_error("env", "invalid --pg-dsn: %s", msg);
         }
         PQconninfoFree(parsed);
     }
@@ -251,7 +247,7 @@ static int parse_args(int argc, char **argv, args_t *a)
                             .env = a->env_name};
     char errstr[512];
     if (mockenv_opts_check(&kopts, errstr, sizeof(errstr)))
-        return usage_error("%s", errstr);
+        return run_cli_usage_error("env", "%s", errstr);
     return 0;
 }
 
@@ -343,14 +339,7 @@ static int cmd_up(const args_t *a, envs_t *e)
     /* Blocked in every thread from here on (threads inherit the mask), so the
      * signals wait for sigwait() below and teardown runs in order. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    /* A closed reader of our output (`env up | head`) must not kill us with
-     * the servers up: the write fails instead and we keep waiting. */
-    signal(SIGPIPE, SIG_IGN);
+    harness_block_stop_signals(&set);
 
     char errstr[1024];
     if (bring_up(a, e, errstr, sizeof(errstr))) {
@@ -407,18 +396,8 @@ static int check_select1(const envs_t *e, double *connect_ms, double *query_ms, 
         return -1;
     *connect_ms = ms_since(t0);
     int64_t t1 = dbev_mono_us();
-    PGresult *res = PQexec(conn, "SELECT 1");
-    int rc = 0;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        char msg[512];
-        snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
-        msg[strcspn(msg, "\n")] = '\0';
-        rc = dbev_seterr(errstr, size, "SELECT 1 failed: %s", msg);
-    } else if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "1") != 0) {
-        rc = dbev_seterr(errstr, size, "SELECT 1 returned something other than 1");
-    }
+    int rc = pgenv_select1(conn, errstr, size);
     *query_ms = ms_since(t1);
-    PQclear(res);
     PQfinish(conn);
     return rc;
 }

@@ -19,16 +19,12 @@
 #include "run/run.h"
 #include "cli/run_cli.h"
 #include "scenario/scenario_files.h"
-#include "util/util.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #define GATE_EXIT_ERROR 3
 
@@ -180,16 +176,9 @@ static int parse_args(int argc, char **argv, gate_args_t *a)
         case 'h':
             usage(stdout);
             return 1;
-        case ':':
-            return run_cli_usage_error("gate", "%s needs a value", argv[optind - 1]);
-        default: {
-            int handled =
-                run_cli_option("gate", c, optarg, &a->run, &a->env, a->out_dir, sizeof(a->out_dir));
-            if (handled == 2)
+        default:
+            if (run_cli_other("gate", c, argv, &a->run, &a->env, a->out_dir, sizeof(a->out_dir)))
                 return 2;
-            if (!handled)
-                return run_cli_usage_error("gate", "unknown option '%s'", argv[optind - 1]);
-        }
         }
     }
     if (a->phase < 0)
@@ -198,8 +187,9 @@ static int parse_args(int argc, char **argv, gate_args_t *a)
 }
 
 /* A phase's gate runs its own scenarios and those of every earlier phase. */
-static bool selected(const gate_args_t *a, const scenario_t *sc)
+static bool selected(const scenario_t *sc, const void *opaque)
 {
+    const gate_args_t *a = opaque;
     if (sc->phase < 1 || (a->phase && sc->phase > a->phase))
         return false;
     return a->with_long || !scenario_has_tag(sc, "long");
@@ -429,69 +419,35 @@ static int cmd_main(int argc, char **argv)
         snprintf(g.baseline_note, sizeof(g.baseline_note), "no --baseline given");
     }
 
-    char **files = NULL;
-    size_t n_files = 0, cap = 0;
-    rc = 0;
-    if (optind == argc)
-        rc = scenario_files_collect(scenario_files_default_dir(), &files, &n_files, &cap, errstr,
-                                    sizeof(errstr));
-    for (int i = optind; i < argc && rc == 0; i++)
-        rc = scenario_files_collect(argv[i], &files, &n_files, &cap, errstr, sizeof(errstr));
+    scenario_selection_t sel;
+    rc = scenario_select((const char *const *)argv + optind, (size_t)(argc - optind), selected, &a,
+                         &sel, errstr, sizeof(errstr));
     if (rc != 0)
         fprintf(stderr, "dbev-harness gate: %s\n", errstr);
-
-    scenario_t **scenarios = calloc(n_files + 1, sizeof(*scenarios));
-    size_t n = 0;
-    for (size_t i = 0; i < n_files && rc == 0; i++) {
-        scenario_t *sc = scenario_load(files[i], errstr, sizeof(errstr));
-        if (!sc) {
-            fprintf(stderr, "dbev-harness gate: %s\n", errstr);
-            rc = -1;
-        } else if (selected(&a, sc)) {
-            scenarios[n++] = sc;
-        } else {
-            scenario_destroy(sc);
-        }
-    }
-    g.n_scenarios = n;
-    g.scenarios = scenarios;
-    if (rc == 0 && n == 0) {
+    g.n_scenarios = sel.n;
+    g.scenarios = sel.scenarios;
+    if (rc == 0 && sel.n == 0) {
         fprintf(stderr,
                 "dbev-harness gate: no scenario of phase %s%s among %zu files; a gate that runs "
                 "nothing is an error, not a pass\n",
-                a.phase ? phase_key(a.phase) : "1-3", a.phase > 1 ? " or earlier" : "", n_files);
+                a.phase ? phase_key(a.phase) : "1-3", a.phase > 1 ? " or earlier" : "",
+                sel.n_files);
         rc = -1;
     }
     if (rc == 0 && a.list) {
-        list_selection(&a, spec, scenarios, n);
+        list_selection(&a, spec, sel.scenarios, sel.n);
     } else if (rc == 0) {
-        if (!a.out_dir[0]) {
-            char stamp[32];
-            time_t now = time(NULL);
-            struct tm tm;
-            gmtime_r(&now, &tm);
-            strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-            snprintf(a.out_dir, sizeof(a.out_dir), "%s/reports/gate-%s-%s-%d", DBEV_BUILD_DIR,
-                     phase_key(a.phase), stamp, (int)getpid());
-        }
-        a.run.out_dir = a.out_dir;
-        a.run.progress = isatty(STDERR_FILENO) && !getenv("CI");
-        if (harness_make_dirs(a.out_dir) != 0) {
-            fprintf(stderr, "dbev-harness gate: cannot create --out %s: %s\n", a.out_dir,
-                    strerror(errno));
-            rc = -1;
-        } else {
-            printf("%s: %zu scenarios, mode %s%s, gates %s\n", g.title, n,
+        char label[32];
+        snprintf(label, sizeof(label), "gate-%s-", phase_key(a.phase));
+        rc = run_cli_out_dir("gate", label, &a.run, a.out_dir, sizeof(a.out_dir));
+        if (rc == 0) {
+            printf("%s: %zu scenarios, mode %s%s, gates %s\n", g.title, sel.n,
                    a.run.mode == RUN_MODE_BOTH     ? "both (parity)"
                    : a.run.mode == RUN_MODE_DIRECT ? "direct"
                                                    : "event",
                    a.with_long ? ", long scenarios included" : "", spec->path);
             fflush(stdout);
-            char prefix[2048];
-            run_cli_rerun_prefix(&a.run, &a.env, prefix, sizeof(prefix));
-            a.env.rerun_prefix = prefix;
-            a.env.exiting = true;
-            rc = run_scenarios(&a.run, &a.env, scenarios, n, judge, &g);
+            rc = run_cli_run(&a.run, &a.env, sel.scenarios, sel.n, judge, &g);
             if (rc < 0) {
                 fprintf(stderr, "dbev-harness gate: the environment did not come up: no verdict "
                                 "(harness error)\n");
@@ -499,10 +455,7 @@ static int cmd_main(int argc, char **argv)
             }
         }
     }
-    for (size_t i = 0; i < n; i++)
-        scenario_destroy(scenarios[i]);
-    free(scenarios);
-    scenario_files_free(files, n_files);
+    scenario_selection_free(&sel);
     json_decref(g.baseline);
     json_decref(g.machine);
     gate_spec_destroy(spec);

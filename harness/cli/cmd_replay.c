@@ -8,6 +8,7 @@
  * diff on stdout), 2 usage or harness error.
  */
 #include "cli/commands.h"
+#include "cli/run_cli.h"
 #include "env/mockenv.h"
 #include "env/pgenv.h"
 #include "repro/replay.h"
@@ -53,13 +54,6 @@ typedef struct args {
     bool quiet;
 } args_t;
 
-static int usage_error(const char *msg, const char *arg)
-{
-    fprintf(stderr, "dbev-harness replay: %s%s; see `dbev-harness replay --help`\n", msg,
-            arg ? arg : "");
-    return 2;
-}
-
 static int parse_args(int argc, char **argv, args_t *a)
 {
     static const struct option longopts[] = {
@@ -83,7 +77,8 @@ static int parse_args(int argc, char **argv, args_t *a)
         case 's':
             a->opts.speed = strtod(optarg, &end);
             if (*end || !(a->opts.speed > 0) || a->opts.speed > 1000)
-                return usage_error("--speed expects a number above 0, up to 1000: ", optarg);
+                return run_cli_usage_error(
+                    "replay", "--speed expects a number above 0, up to 1000: %s", optarg);
             speed = true;
             break;
         case 'f':
@@ -103,18 +98,19 @@ static int parse_args(int argc, char **argv, args_t *a)
             usage(stdout);
             return 1;
         case ':':
-            return usage_error("option needs a value: ", argv[optind - 1]);
+            return run_cli_usage_error("replay", "option needs a value: %s", argv[optind - 1]);
         default:
-            return usage_error("unknown option ", argv[optind - 1]);
+            return run_cli_usage_error("replay", "unknown option %s", argv[optind - 1]);
         }
     }
     if (speed && fast)
-        return usage_error("--speed and --as-fast-as-possible exclude each other", NULL);
+        return run_cli_usage_error("replay",
+                                   "--speed and --as-fast-as-possible exclude each other");
     if (optind >= argc)
-        return usage_error("missing TRACE (a trace-sN.jsonl of a run folder)", NULL);
+        return run_cli_usage_error("replay", "missing TRACE (a trace-sN.jsonl of a run folder)");
     a->trace = argv[optind];
     if (optind + 1 < argc)
-        return usage_error("unexpected argument ", argv[optind + 1]);
+        return run_cli_usage_error("replay", "unexpected argument %s", argv[optind + 1]);
     if (!a->against) {
         const char *sb = getenv("DBEV_SANDBOX");
         a->against = sb && *sb ? sb : "fresh";

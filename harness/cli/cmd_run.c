@@ -11,16 +11,12 @@
 #include "run/run.h"
 #include "cli/run_cli.h"
 #include "scenario/scenario_files.h"
-#include "util/util.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #define MAX_TAGS 32
 
@@ -137,16 +133,9 @@ static int parse_args(int argc, char **argv, args_t *a)
         case 'h':
             usage(stdout);
             return 1;
-        case ':':
-            return run_cli_usage_error("run", "%s needs a value", argv[optind - 1]);
-        default: {
-            int handled =
-                run_cli_option("run", c, optarg, &a->run, &a->env, a->out_dir, sizeof(a->out_dir));
-            if (handled == 2)
+        default:
+            if (run_cli_other("run", c, argv, &a->run, &a->env, a->out_dir, sizeof(a->out_dir)))
                 return 2;
-            if (!handled)
-                return run_cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
-        }
         }
     }
     if (a->from_bundle) {
@@ -166,8 +155,9 @@ static int parse_args(int argc, char **argv, args_t *a)
     return run_cli_check("run", &a->run, &a->env);
 }
 
-static bool selected(const args_t *a, const scenario_t *sc)
+static bool selected(const scenario_t *sc, const void *opaque)
 {
+    const args_t *a = opaque;
     if (a->phase && sc->phase != a->phase)
         return false;
     for (int i = 0; i < a->n_skip_tags; i++)
@@ -203,73 +193,32 @@ static int cmd_main(int argc, char **argv)
         return rc == 1 ? 0 : 2;
     }
 
-    char **files = NULL;
-    size_t n_files = 0, cap = 0;
     char errstr[1024];
-    if (a.from_bundle)
-        rc = scenario_files_collect(a.bundle_scenario, &files, &n_files, &cap, errstr,
-                                    sizeof(errstr));
-    else if (optind == argc)
-        rc = scenario_files_collect(scenario_files_default_dir(), &files, &n_files, &cap, errstr,
-                                    sizeof(errstr));
-    for (int i = optind; i < argc && rc == 0; i++)
-        rc = scenario_files_collect(argv[i], &files, &n_files, &cap, errstr, sizeof(errstr));
+    const char *bundle_path = a.bundle_scenario;
+    const char *const *paths = a.from_bundle ? &bundle_path : (const char *const *)argv + optind;
+    size_t npaths = a.from_bundle ? 1 : (size_t)(argc - optind);
+    scenario_selection_t sel;
+    rc = scenario_select(paths, npaths, selected, &a, &sel, errstr, sizeof(errstr));
     if (rc != 0)
         fprintf(stderr, "dbev-harness run: %s\n", errstr);
-
-    /* Every file is loaded and checked before anything runs. */
-    scenario_t **scenarios = calloc(n_files + 1, sizeof(*scenarios));
-    size_t n = 0;
-    for (size_t i = 0; i < n_files && rc == 0; i++) {
-        scenario_t *sc = scenario_load(files[i], errstr, sizeof(errstr));
-        if (!sc) {
-            fprintf(stderr, "dbev-harness run: %s\n", errstr);
-            rc = -1;
-        } else if (selected(&a, sc)) {
-            scenarios[n++] = sc;
-        } else {
-            scenario_destroy(sc);
-        }
-    }
-    if (rc == 0 && n == 0) {
+    if (rc == 0 && sel.n == 0) {
         fprintf(stderr,
                 "dbev-harness run: no scenario selected (%zu files read%s%s); a run that "
                 "runs nothing is an error, not a pass\n",
-                n_files, a.n_tags ? ", --tag given" : "", a.phase ? ", --phase given" : "");
+                sel.n_files, a.n_tags ? ", --tag given" : "", a.phase ? ", --phase given" : "");
         rc = -1;
     }
     if (rc == 0 && a.list) {
-        list_scenarios(scenarios, n);
+        list_scenarios(sel.scenarios, sel.n);
     } else if (rc == 0) {
-        if (!a.out_dir[0]) {
-            char stamp[32];
-            time_t now = time(NULL);
-            struct tm tm;
-            gmtime_r(&now, &tm);
-            strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-            snprintf(a.out_dir, sizeof(a.out_dir), "%s/reports/%s-%d", DBEV_BUILD_DIR, stamp,
-                     (int)getpid());
-        }
-        a.run.out_dir = a.out_dir;
-        a.run.progress = isatty(STDERR_FILENO) && !getenv("CI");
-        if (harness_make_dirs(a.out_dir) != 0) {
-            fprintf(stderr, "dbev-harness run: cannot create --out %s: %s\n", a.out_dir,
-                    strerror(errno));
-            rc = -1;
-        } else {
-            char prefix[2048];
-            run_cli_rerun_prefix(&a.run, &a.env, prefix, sizeof(prefix));
-            a.env.rerun_prefix = prefix;
-            a.env.exiting = true;
-            rc = run_scenarios(&a.run, &a.env, scenarios, n, NULL, NULL);
+        rc = run_cli_out_dir("run", "", &a.run, a.out_dir, sizeof(a.out_dir));
+        if (rc == 0) {
+            rc = run_cli_run(&a.run, &a.env, sel.scenarios, sel.n, NULL, NULL);
             if (rc < 0)
                 rc = 2;
         }
     }
-    for (size_t i = 0; i < n; i++)
-        scenario_destroy(scenarios[i]);
-    free(scenarios);
-    scenario_files_free(files, n_files);
+    scenario_selection_free(&sel);
     json_decref(a.bundle);
     return rc < 0 ? 2 : rc;
 }

@@ -1,11 +1,13 @@
 /*
  * Shared options of `dbev-harness run` and `dbev-harness gate` (run_cli.h):
  * one parser, so the two commands cannot drift apart in what an option means
- * or how a bad value is reported.
+ * or how a bad value is reported; and the start of a run both make (the
+ * reports folder, the rerun command, the run itself).
  */
 #include "cli/run_cli.h"
 
 #include "env/mockenv.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void run_cli_defaults(run_opts_t *run, run_env_opts_t *env)
 {
@@ -177,4 +180,49 @@ void run_cli_rerun_prefix(const run_opts_t *run, const run_env_opts_t *env, char
     if (env->partitions)
         APPEND(" --partitions %d", env->partitions);
 #undef APPEND
+}
+
+int run_cli_other(const char *cmd, int c, char **argv, run_opts_t *run, run_env_opts_t *env,
+                  char *out_dir, size_t out_size)
+{
+    if (c == ':')
+        return run_cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
+    int handled = run_cli_option(cmd, c, optarg, run, env, out_dir, out_size);
+    if (handled == 2)
+        return 2;
+    if (!handled)
+        return run_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+    return 0;
+}
+
+int run_cli_out_dir(const char *cmd, const char *label, run_opts_t *run, char *out_dir, size_t size)
+{
+    if (!out_dir[0]) {
+        char stamp[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+        snprintf(out_dir, size, "%s/reports/%s%s-%d", DBEV_BUILD_DIR, label, stamp, (int)getpid());
+    }
+    run->out_dir = out_dir;
+    run->progress = isatty(STDERR_FILENO) && !getenv("CI");
+    if (harness_make_dirs(out_dir) != 0) {
+        fprintf(stderr, "dbev-harness %s: cannot create --out %s: %s\n", cmd, out_dir,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int run_cli_run(const run_opts_t *run, run_env_opts_t *env, scenario_t *const *scenarios, size_t n,
+                run_judge_fn judge, void *opaque)
+{
+    char prefix[2048];
+    run_cli_rerun_prefix(run, env, prefix, sizeof(prefix));
+    env->rerun_prefix = prefix;
+    env->exiting = true; /* the command returns its exit code right after */
+    int rc = run_scenarios(run, env, scenarios, n, judge, opaque);
+    env->rerun_prefix = NULL; /* it pointed here */
+    return rc;
 }

@@ -1,7 +1,9 @@
 /*
  * The command-line options `run` and `gate` share (how scenarios run and
  * where), parsed once: both commands put RUN_CLI_LONGOPTS in their getopt
- * table and hand every option they do not own to run_cli_option().
+ * table and hand every option they do not own to run_cli_option(). And the
+ * start of a run both make once their scenarios are selected
+ * (scenario_select()): run_cli_out_dir(), then run_cli_run().
  */
 #ifndef HARNESS_RUN_CLI_H
 #define HARNESS_RUN_CLI_H
@@ -33,7 +35,8 @@
 /** Defaults of the shared options (seed from the clock, one adapter, ...). */
 void run_cli_defaults(run_opts_t *run, run_env_opts_t *env);
 
-/** Prints "dbev-harness CMD: message; see `dbev-harness CMD --help`"; returns 2. */
+/** Prints "dbev-harness CMD: message; see `dbev-harness CMD --help`"; returns 2. Every
+ *  subcommand reports its usage errors with it. */
 int run_cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -48,6 +51,15 @@ int run_cli_number(const char *cmd, const char *opt, const char *text, long long
 int run_cli_option(const char *cmd, int c, const char *arg, run_opts_t *run, run_env_opts_t *env,
                    char *out_dir, size_t out_size);
 
+/**
+ * @brief The last case of a command's getopt loop: an option of the shared
+ *        set (run_cli_option()), else a usage error for a missing value
+ *        (getopt's ':') or an unknown option.
+ * @returns 0 handled, 2 usage error (printed).
+ */
+int run_cli_other(const char *cmd, int c, char **argv, run_opts_t *run, run_env_opts_t *env,
+                  char *out_dir, size_t out_size);
+
 /** Checks the shared options together; 0, or 2 after printing a usage error. */
 int run_cli_check(const char *cmd, const run_opts_t *run, const run_env_opts_t *env);
 
@@ -61,5 +73,24 @@ int run_cli_check(const char *cmd, const run_opts_t *run, const run_env_opts_t *
  *        path, --seed and --keep are appended by the runner.
  */
 void run_cli_rerun_prefix(const run_opts_t *run, const run_env_opts_t *env, char *buf, size_t size);
+
+/**
+ * @brief The reports folder of a run: out_dir as given (--out), else
+ *        <build>/reports/<label><UTC time>-<pid>; created, and set in run
+ *        with the progress line (a terminal, outside CI).
+ * @returns 0, or -1 after printing "dbev-harness CMD: cannot create --out ...".
+ */
+int run_cli_out_dir(const char *cmd, const char *label, run_opts_t *run, char *out_dir,
+                    size_t size);
+
+/**
+ * @brief run_scenarios() with the rerun command of this run's options
+ *        (run_cli_rerun_prefix()) for its failures, for a command that
+ *        exits right after (env->exiting: the mock cluster is left to the
+ *        exit).
+ * @returns what run_scenarios() (or judge) returns.
+ */
+int run_cli_run(const run_opts_t *run, run_env_opts_t *env, scenario_t *const *scenarios, size_t n,
+                run_judge_fn judge, void *opaque);
 
 #endif

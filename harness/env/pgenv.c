@@ -155,6 +155,23 @@ PGconn *pgenv_connect_as(const pgenv_t *env, const char *dbname, const char *use
     return NULL;
 }
 
+int pgenv_select1(PGconn *conn, char *errstr, size_t size)
+{
+    PGresult *res = PQexec(conn, "SELECT 1");
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *msg = PQresultErrorMessage(res);
+        char line[512];
+        snprintf(line, sizeof(line), "%s", *msg ? msg : PQerrorMessage(conn));
+        line[strcspn(line, "\n")] = '\0';
+        rc = dbev_seterr(errstr, size, "SELECT 1 failed: %s", line);
+    } else if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "1") != 0) {
+        rc = dbev_seterr(errstr, size, "SELECT 1 returned something other than 1");
+    }
+    PQclear(res);
+    return rc;
+}
+
 const char *pgenv_host(const pgenv_t *env)
 {
     return env->external ? NULL : env->dir;
@@ -330,15 +347,7 @@ static int check_server(pgenv_t *env, char *errstr, size_t size)
     PGconn *conn = pgenv_connect(env, NULL, errstr, size);
     if (!conn)
         return -1;
-    PGresult *res = PQexec(conn, "SELECT 1");
-    int rc = 0;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        char line[512];
-        snprintf(line, sizeof(line), "%s", PQerrorMessage(conn));
-        line[strcspn(line, "\n")] = '\0';
-        rc = dbev_seterr(errstr, size, "SELECT 1 failed: %s", line);
-    }
-    PQclear(res);
+    int rc = pgenv_select1(conn, errstr, size);
     env->server_version = PQserverVersion(conn);
     if (!env->user[0])
         snprintf(env->user, sizeof(env->user), "%s", PQuser(conn));

@@ -103,6 +103,13 @@ PGconn *pgenv_connect(const pgenv_t *env, const char *dbname, char *errstr, size
 PGconn *pgenv_connect_as(const pgenv_t *env, const char *dbname, const char *user, char *errstr,
                          size_t size);
 
+/**
+ * @brief Runs SELECT 1 on conn: is the server answering queries?
+ * @returns 0, or -1 with errstr ("SELECT 1 failed: <the server's first
+ *          line>", or "SELECT 1 returned something other than 1").
+ */
+int pgenv_select1(PGconn *conn, char *errstr, size_t size);
+
 /** Unix socket directory, port, user; NULL/0 fields for an external server not known. */
 const char *pgenv_host(const pgenv_t *env);
 int pgenv_port(const pgenv_t *env);

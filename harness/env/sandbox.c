@@ -17,6 +17,7 @@
 #include "migrate/fixtures.h"
 #include "env/mockenv.h"
 #include "env/pgenv.h"
+#include "util/util.h"
 
 #include <dbev/dbev.h>
 #include <errno.h>
@@ -315,12 +316,7 @@ static void print_file(const char *dir, const char *name, FILE *out)
 static int serve(const sandbox_opts_t *o, const char *dir, int ready_fd)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    harness_block_stop_signals(&set);
 
     sandbox_stack_t s = {.opts = o, .dir = dir};
     s.logger = (dbev_logger_t){dbev_log_stderr, NULL, (dbev_log_level_t)o->log_level, "sandbox"};

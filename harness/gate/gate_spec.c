@@ -22,18 +22,8 @@ typedef struct loader {
     size_t size;
 } loader_t;
 
-static int fail_at(loader_t *ld, const json_t *at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail_at(loader_t *ld, const json_t *at, const char *fmt, ...)
-{
-    char where[256], msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    yamlj_where(ld->doc, at, where, sizeof(where));
-    return dbev_seterr(ld->errstr, ld->size, "%s: %s", where, msg);
-}
+/* Errors point at the value's file:line:column (yamlj_fail_at()). */
+#define fail_at(ld, at, ...) yamlj_fail_at((ld)->doc, (at), (ld)->errstr, (ld)->size, __VA_ARGS__)
 
 const char *gate_cmp_str(gate_cmp_t cmp)
 {

@@ -83,7 +83,8 @@ int mig_set_latest(const mig_set_t *set);
  */
 void mig_set_hash(const mig_set_t *set, EVP_MD_CTX *ctx);
 
-/** Reads a whole file (NUL-terminated); NULL with errstr. Free with free(). */
+/** Reads a whole SQL file (dbev_read_file()), refusing one that holds a NUL byte;
+ *  NULL with errstr. Free with free(). */
 char *mig_read_file(const char *path, size_t *len_out, char *errstr, size_t size);
 
 /* ---- SQL scripts ---------------------------------------------------------- */

@@ -27,43 +27,14 @@ const char *mig_default_dir(void)
 
 char *mig_read_file(const char *path, size_t *len_out, char *errstr, size_t size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        dbev_seterr(errstr, size, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 8192, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (len + 4096 + 1 > cap) {
-            char *nbuf = realloc(buf, cap * 2);
-            if (!nbuf) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nbuf;
-            cap *= 2;
-        }
-        size_t n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!buf || err) {
-        free(buf);
-        dbev_seterr(errstr, size, "%s: read failed", path);
-        return NULL;
-    }
-    buf[len] = '\0';
-    if (strlen(buf) != len) {
+    size_t len = 0;
+    char *buf = dbev_read_file(path, &len, errstr, size);
+    if (buf && strlen(buf) != len) {
         free(buf);
         dbev_seterr(errstr, size, "%s: contains a NUL byte", path);
         return NULL;
     }
-    if (len_out)
+    if (buf && len_out)
         *len_out = len;
     return buf;
 }

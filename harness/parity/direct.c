@@ -193,23 +193,11 @@ static dbev_sql_colkind_t colkind_cb(void *opaque, const char *table, const char
         json_object_set_new(dc->coltypes, table, cols);
     } else if (!cols) {
         char quoted[160];
-        const char *dot = strchr(table, '.');
-        if (dot)
-            snprintf(quoted, sizeof(quoted), "\"%.*s\".\"%s\"", (int)(dot - table), table, dot + 1);
-        else
-            snprintf(quoted, sizeof(quoted), "\"%s\"", table);
+        dbev_sql_colkind_param(table, quoted, sizeof(quoted));
         const char *values[] = {quoted};
-        PGresult *res = PQexecParams(
-            dc->conn,
-            "SELECT a.attname, t.typcategory = 'A' FROM pg_attribute a"
-            " JOIN pg_type t ON t.oid = a.atttypid"
-            " WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
-            1, NULL, values, NULL, NULL, 0);
-        cols = json_object();
-        if (PQresultStatus(res) == PGRES_TUPLES_OK)
-            for (int r = 0; r < PQntuples(res); r++)
-                json_object_set_new(cols, PQgetvalue(res, r, 0),
-                                    json_boolean(PQgetvalue(res, r, 1)[0] == 't'));
+        PGresult *res =
+            PQexecParams(dc->conn, dbev_sql_colkind_query(), 1, NULL, values, NULL, NULL, 0);
+        cols = dbev_sql_colkinds(res);
         if (json_object_size(cols) > 0)
             colkind_store(dc->conn, table, cols);
         PQclear(res); /* a missing table: the statement itself will say so */
@@ -232,12 +220,7 @@ static int describe_params(void *opaque, const char *sql, unsigned *types, int m
     if (!ok)
         return -1;
     res = PQdescribePrepared(dc->conn, "");
-    int n = -1;
-    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-        n = PQnparams(res);
-        for (int i = 0; i < n && i < max; i++)
-            types[i] = PQparamtype(res, i);
-    }
+    int n = dbev_sql_param_types(res, types, max);
     PQclear(res);
     return n;
 }

@@ -27,7 +27,7 @@
 /**
  * @brief Compares an event-path outcome with a direct-path outcome.
  * @param ordered compare rows in order (the SQL has a top-level ORDER BY,
- *        see parity_sql_is_ordered()); otherwise as multisets.
+ *        see dbev_sql_is_ordered() in <dbev/sql.h>); otherwise as multisets.
  * @returns 0 when they agree; -1 with diff naming the first difference and
  *          showing both sides ("event: ...; direct: ...").
  */
@@ -46,12 +46,5 @@ int parity_compare_step(const json_t *event_outcome, const json_t *direct_outcom
  * @returns 0, or -1 with errstr naming the problem (for the scenario loader).
  */
 int parity_step_check(const json_t *parity, char *errstr, size_t size);
-
-/**
- * @brief Whether sql orders its result: an ORDER BY at the top level of the
- *        statement, not inside parentheses (a subquery, a window, an
- *        aggregate), a string, a quoted identifier or a comment.
- */
-bool parity_sql_is_ordered(const char *sql);
 
 #endif

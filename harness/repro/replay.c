@@ -10,6 +10,8 @@
 
 #include "parity/direct.h"
 
+#include "dbev_kafka.h"
+
 #include <ctype.h>
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>
@@ -192,67 +194,17 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
         (*(int *)msg->_private)++;
 }
 
+/* The handles' settings and the answer topics' assignment are common/'s
+ * (dbev_kafka.h), shared with the CLI's `send --raw`. */
 static rd_kafka_t *client(rd_kafka_type_t type, const replay_target_t *target, char *errstr,
                           size_t size)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    static const char *const common[][2] = {{"client.id", "dbev-harness-replay"}};
-    static const char *const producer[][2] = {
-        {"acks", "all"}, {"linger.ms", "0"}, {"message.max.bytes", "67108864"}};
-    static const char *const consumer[][2] = {{"group.id", "dbev-harness-replay"},
-                                              {"enable.auto.commit", "false"},
-                                              {"fetch.wait.max.ms", "10"}};
-    int rc = rd_kafka_conf_set(conf, "bootstrap.servers", target->bootstrap, errstr, size);
-    rc |= rd_kafka_conf_set(conf, common[0][0], common[0][1], errstr, size);
-    for (size_t i = 0; i < 3 && rc == 0; i++)
-        rc = type == RD_KAFKA_PRODUCER
-                 ? rd_kafka_conf_set(conf, producer[i][0], producer[i][1], errstr, size)
-                 : rd_kafka_conf_set(conf, consumer[i][0], consumer[i][1], errstr, size);
     rd_kafka_conf_set_opaque(conf, (void *)target->logger);
     rd_kafka_conf_set_log_cb(conf, log_cb);
     if (type == RD_KAFKA_PRODUCER)
         rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    rd_kafka_t *rk = rc == 0 ? rd_kafka_new(type, conf, errstr, size) : NULL;
-    if (!rk)
-        rd_kafka_conf_destroy(conf);
-    return rk;
-}
-
-/* Every partition of the answer topics, from their current end. client()
- * and this have twins in client/cli/send_raw.c, kept apart on purpose: the
- * harness reaches the client only through its public header. */
-static int assign_answers(rd_kafka_t *consumer, const char *topic_env, char *errstr, size_t size)
-{
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(32);
-    const dbev_topic_t topics[2] = {DBEV_TOPIC_COMPLETED, DBEV_TOPIC_FAILED};
-    int rc = 0;
-    for (int t = 0; t < 2 && rc == 0; t++) {
-        char name[256];
-        dbev_topic_name(topic_env, topics[t], name, sizeof(name));
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(consumer, name, NULL);
-        const rd_kafka_metadata_t *md = NULL;
-        int partitions = 0;
-        if (rd_kafka_metadata(consumer, 0, rkt, &md, REPLAY_META_TIMEOUT_MS) == 0 &&
-            md->topic_cnt == 1 && !md->topics[0].err)
-            partitions = md->topics[0].partition_cnt;
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
-        if (partitions <= 0)
-            rc = dbev_seterr(errstr, size, "topic %s not found: is an adapter listening on %s?",
-                             name, topic_env);
-        for (int p = 0; p < partitions; p++) {
-            int64_t lo = 0, hi = 0;
-            if (rd_kafka_query_watermark_offsets(consumer, name, p, &lo, &hi,
-                                                 REPLAY_META_TIMEOUT_MS) != 0)
-                hi = RD_KAFKA_OFFSET_END;
-            rd_kafka_topic_partition_list_add(parts, name, p)->offset = hi;
-        }
-    }
-    if (rc == 0 && rd_kafka_assign(consumer, parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        rc = dbev_seterr(errstr, size, "cannot assign the answer topics of %s", topic_env);
-    rd_kafka_topic_partition_list_destroy(parts);
-    return rc;
+    return dbev_kafka_raw_new(type, conf, target->bootstrap, "dbev-harness-replay", errstr, size);
 }
 
 /* ---- the replay --------------------------------------------------------- */
@@ -657,8 +609,20 @@ long replay_run(const replay_trace_t *trace, const replay_target_t *target,
     long result = -1;
     r.consumer = client(RD_KAFKA_CONSUMER, target, errstr, size);
     r.producer = r.consumer ? client(RD_KAFKA_PRODUCER, target, errstr, size) : NULL;
-    if (!r.producer || assign_answers(r.consumer, target->topic_env, errstr, size) != 0)
+    if (!r.producer)
         goto done;
+    /* Every partition of the answer topics, from their current end. */
+    char topic_completed[256], topic_failed[256], assign_why[512];
+    const char *const answer_topics[2] = {
+        dbev_topic_name(target->topic_env, DBEV_TOPIC_COMPLETED, topic_completed,
+                        sizeof(topic_completed)),
+        dbev_topic_name(target->topic_env, DBEV_TOPIC_FAILED, topic_failed, sizeof(topic_failed))};
+    if (dbev_kafka_assign_end(r.consumer, answer_topics, 2, REPLAY_META_TIMEOUT_MS, assign_why,
+                              sizeof(assign_why)) != 0) {
+        dbev_seterr(errstr, size, "%s: is an adapter listening on %s?", assign_why,
+                    target->topic_env);
+        goto done;
+    }
     /* The consumer's first fetch sets its position: settle it before publishing. */
     collect(&r, 0);
 

@@ -52,19 +52,8 @@ typedef struct loader {
     size_t size;
 } loader_t;
 
-static int fail_at(loader_t *ld, const json_t *at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail_at(loader_t *ld, const json_t *at, const char *fmt, ...)
-{
-    char where[256], message[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
-    va_end(ap);
-    return dbev_seterr(ld->errstr, ld->size, "%s: %s",
-                       yamlj_where(ld->doc, at, where, sizeof(where)), message);
-}
+/* Errors point at the value's file:line:column (yamlj_fail_at()). */
+#define fail_at(ld, at, ...) yamlj_fail_at((ld)->doc, (at), (ld)->errstr, (ld)->size, __VA_ARGS__)
 
 static bool in_list(const char *key, const char *const *list)
 {

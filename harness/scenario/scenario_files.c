@@ -1,7 +1,7 @@
 /*
  * Finding scenario files for `run` and `gate` (scenario_files.h): a file as
  * given, or a folder's scenario files sorted by name so that runs are in the
- * same order everywhere.
+ * same order everywhere; and loading them, keeping what the command selects.
  */
 #include "scenario/scenario_files.h"
 
@@ -89,4 +89,38 @@ void scenario_files_free(char **files, size_t n)
     for (size_t i = 0; files && i < n; i++)
         free(files[i]);
     free(files);
+}
+
+int scenario_select(const char *const *paths, size_t npaths, scenario_keep_fn keep,
+                    const void *opaque, scenario_selection_t *sel, char *errstr, size_t size)
+{
+    int rc = 0;
+    memset(sel, 0, sizeof(*sel));
+    if (npaths == 0)
+        rc = scenario_files_collect(scenario_files_default_dir(), &sel->files, &sel->n_files,
+                                    &sel->cap, errstr, size);
+    for (size_t i = 0; i < npaths && rc == 0; i++)
+        rc = scenario_files_collect(paths[i], &sel->files, &sel->n_files, &sel->cap, errstr, size);
+
+    /* Every file is loaded and checked before anything runs. */
+    sel->scenarios = calloc(sel->n_files + 1, sizeof(*sel->scenarios));
+    for (size_t i = 0; i < sel->n_files && rc == 0; i++) {
+        scenario_t *sc = scenario_load(sel->files[i], errstr, size);
+        if (!sc)
+            rc = -1;
+        else if (keep(sc, opaque))
+            sel->scenarios[sel->n++] = sc;
+        else
+            scenario_destroy(sc);
+    }
+    return rc;
+}
+
+void scenario_selection_free(scenario_selection_t *sel)
+{
+    for (size_t i = 0; i < sel->n; i++)
+        scenario_destroy(sel->scenarios[i]);
+    free(sel->scenarios);
+    scenario_files_free(sel->files, sel->n_files);
+    memset(sel, 0, sizeof(*sel));
 }

@@ -14,6 +14,8 @@
 #include "scenario/opcall.h"
 #include "parity/parity.h"
 
+#include <dbev/sql.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +103,7 @@ static int run_once(runctx_t *ctx, const step_t *step, step_result_t *res)
             double direct_ms;
             json_t *twin = run_direct(ctx->direct_twin_op, step, body, &direct_ms, res);
             const json_t *sql = json_is_string(body) ? body : json_object_get(body, "sql");
-            bool ordered = json_is_string(sql) && parity_sql_is_ordered(json_string_value(sql));
+            bool ordered = json_is_string(sql) && dbev_sql_is_ordered(json_string_value(sql));
             char diff[1024];
             if (twin)
                 record(ctx, step, "direct", twin, direct_ms);

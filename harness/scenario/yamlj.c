@@ -8,6 +8,7 @@
 #include "dbev_common.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,4 +301,15 @@ const char *yamlj_where(const yamlj_doc_t *doc, const json_t *value, char *buf, 
     else
         snprintf(buf, size, "%s", doc->name);
     return buf;
+}
+
+int yamlj_fail_at(const yamlj_doc_t *doc, const json_t *at, char *errstr, size_t size,
+                  const char *fmt, ...)
+{
+    char where[256], message[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    return dbev_seterr(errstr, size, "%s: %s", yamlj_where(doc, at, where, sizeof(where)), message);
 }

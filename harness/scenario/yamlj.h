@@ -39,4 +39,13 @@ json_t *yamlj_root(const yamlj_doc_t *doc);
  */
 const char *yamlj_where(const yamlj_doc_t *doc, const json_t *value, char *buf, size_t size);
 
+/**
+ * @brief A loader's error about a value of doc: "file:line:column: message"
+ *        (yamlj_where()) into errstr; the one form every file loaded with
+ *        yamlj reports its problems in (scenarios, gates files).
+ * @returns -1.
+ */
+int yamlj_fail_at(const yamlj_doc_t *doc, const json_t *at, char *errstr, size_t size,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 #endif

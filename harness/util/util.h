@@ -1,6 +1,7 @@
 /*
  * Small helpers more than one harness file needs, each with its one home
- * here so a fix lands once: creating a directory path, and SHA-256 hex
+ * here so a fix lands once: creating a directory path, waiting for the
+ * stop signals of a process that holds servers up, and SHA-256 hex
  * digests (migration checksums, template keys) from OpenSSL's libcrypto,
  * which the project links already for the adapter. The step status setter
  * every step kind shares, step_fail(), lives in util.c too (declared with
@@ -10,10 +11,21 @@
 #define HARNESS_UTIL_H
 
 #include <openssl/evp.h>
+#include <signal.h>
 #include <stddef.h>
 
 /** Creates path and its missing parents (mode 0755), like `mkdir -p`. 0 or -1 (errno). */
 int harness_make_dirs(const char *path);
+
+/**
+ * @brief Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and every
+ *        thread it starts afterwards (threads inherit the mask), so they
+ *        wait for a sigwait(set) and teardown runs in order; and ignores
+ *        SIGPIPE, so a closed reader of our output (`env up | head`) fails a
+ *        write instead of killing the process with the servers up.
+ * @param set filled with the blocked signals, for sigwait().
+ */
+void harness_block_stop_signals(sigset_t *set);
 
 #define HARNESS_SHA256_HEX_SIZE 65 /* 64 hex digits and the NUL */
 

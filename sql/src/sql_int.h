@@ -1,7 +1,8 @@
 /*
- * Private to the SQL rules: the token walker every rule reads the text
- * with (lexer.c), so the first keyword, the statement count and the
- * placeholder scan all see the same tokens PostgreSQL's scanner sees.
+ * Private to sql/: the token walker every rule reads the text with
+ * (lexer.c), so the first keyword, the statement count and the placeholder
+ * scan all see the same tokens PostgreSQL's scanner sees; and the string
+ * buffer the builder writes statements into (sbuf.c, dbev_sql_build only).
  */
 #ifndef DBEV_SQL_INT_H
 #define DBEV_SQL_INT_H
@@ -46,5 +47,22 @@ const char *sql_refusal(const char *kw, const char *kw2, const char *rest,
 /** snprintf into errstr (when given); returns -1. */
 int sql_seterr(char *errstr, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ---- the builder's string buffer (sbuf.c) ---------------------------- */
+
+/** A growing NUL-terminated string; oom is set (and further appends are
+ *  ignored) once an allocation fails. s is the owner's to free(). */
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    bool oom;
+} sbuf_t;
+
+void sb_putn(sbuf_t *b, const char *s, size_t n);
+void sb_puts(sbuf_t *b, const char *s);
+void sb_putc(sbuf_t *b, char c);
+void sb_int(sbuf_t *b, long long v);
+/** Appends a validated identifier, quoted; "schema.table" becomes "schema"."table". */
+void sb_ident(sbuf_t *b, const char *s);
 
 #endif

@@ -1,11 +1,11 @@
 /*
  * Reading a statement text as a whole: its first keyword (what PostgreSQL
- * will execute), how many statements it holds, the highest $n, and whether
- * the rules refuse it (dbev_sql_check). The first keyword is found after whitespace,
- * comments, empty statements and leading parentheses, which PostgreSQL
- * skips too: `; LISTEN x`, a LISTEN after a nested comment holding a
- * SELECT, and `-- c` followed by a carriage return and LISTEN are all LISTEN
- * to the server, and so they are here.
+ * will execute), how many statements it holds, the highest $n, whether
+ * the rules refuse it (dbev_sql_check), and whether it orders its rows
+ * (dbev_sql_is_ordered, for the harness's parity comparison). The first keyword is found after
+ * whitespace, comments, empty statements and leading parentheses, which PostgreSQL skips too: `;
+ * LISTEN x`, a LISTEN after a nested comment holding a SELECT, and `-- c` followed by a carriage
+ * return and LISTEN are all LISTEN to the server, and so they are here.
  */
 #include "sql_int.h"
 
@@ -200,4 +200,28 @@ int dbev_sql_check(const char *sql, const char *op_name, char *errstr, size_t si
                           "TRANSACTION operation",
                           stmt.statements, op_name);
     return 0;
+}
+
+bool dbev_sql_is_ordered(const char *sql)
+{
+    if (!sql)
+        return false;
+    const char *p = sql;
+    int depth = 0;
+    bool after_order = false;
+    sql_tok_t tok;
+    for (sql_lex_next(&p, &tok); tok.kind != SQL_TOK_END; sql_lex_next(&p, &tok)) {
+        if (tok.kind == SQL_TOK_WORD) {
+            if (depth == 0 && after_order && sql_tok_is(&tok, "BY"))
+                return true;
+            after_order = depth == 0 && sql_tok_is(&tok, "ORDER");
+            continue;
+        }
+        if (tok.kind == SQL_TOK_LPAREN)
+            depth++;
+        else if (tok.kind == SQL_TOK_RPAREN && depth > 0)
+            depth--;
+        after_order = false;
+    }
+    return false;
 }

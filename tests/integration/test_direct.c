@@ -22,6 +22,8 @@
 #include "pg_kit.h"
 #include "scenario/runctx.h"
 
+#include <dbev/sql.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -496,7 +498,7 @@ static int parity_both(adapter_exec_t *ex, PGconn *twin, dbev_op_t op, const cha
     json_t *dr = direct_run(twin, op, payload, err, sizeof(err));
     assert_non_null(dr);
     const char *sql = json_string_value(json_object_get(payload, "sql"));
-    int rc = parity_compare_step(ev, dr, sql && parity_sql_is_ordered(sql), ignore, diff, size);
+    int rc = parity_compare_step(ev, dr, sql && dbev_sql_is_ordered(sql), ignore, diff, size);
     dbev_request_destroy(req);
     free(text);
     json_decref(event);

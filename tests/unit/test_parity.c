@@ -2,9 +2,8 @@
  * Unit tests of the parity comparison (harness/parity/parity.c): rows as sets or
  * in order, numbers by value, timestamps as instants whatever their zone,
  * jsonb whatever its key order, ignored columns, error class and SQLSTATE,
- * and that every mismatch message shows both sides; and of
- * parity_sql_is_ordered() against ORDER BY in subqueries, windows, strings,
- * identifiers and comments.
+ * and that every mismatch message shows both sides. (Whether a statement is
+ * ordered is sql/'s dbev_sql_is_ordered(): tests/unit/test_sql_statement.c.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -277,36 +276,6 @@ static void test_long_rows_fit_the_message(void **state)
     assert_true(strlen(small) < sizeof(small));
 }
 
-static void test_sql_is_ordered(void **state)
-{
-    (void)state;
-    assert_true(parity_sql_is_ordered("SELECT * FROM t ORDER BY id"));
-    assert_true(parity_sql_is_ordered("select a from t order\n  by a desc limit 3"));
-    assert_true(parity_sql_is_ordered("SELECT a FROM t ORDER /* why */ BY a"));
-    assert_true(parity_sql_is_ordered("SELECT a FROM t UNION SELECT b FROM u ORDER BY 1"));
-    assert_true(
-        parity_sql_is_ordered("WITH x AS (SELECT a FROM t ORDER BY a) SELECT * FROM x ORDER BY a"));
-    assert_true(parity_sql_is_ordered("SELECT 'it''s' AS s FROM t ORDER BY s"));
-    assert_true(parity_sql_is_ordered("SELECT $1::text FROM t ORDER BY 1"));
-
-    assert_false(parity_sql_is_ordered(NULL));
-    assert_false(parity_sql_is_ordered("SELECT * FROM t"));
-    assert_false(parity_sql_is_ordered("SELECT * FROM (SELECT * FROM t ORDER BY id) s"));
-    assert_false(parity_sql_is_ordered("WITH x AS (SELECT a FROM t ORDER BY a) SELECT * FROM x"));
-    assert_false(parity_sql_is_ordered("SELECT a, row_number() OVER (ORDER BY a) FROM t"));
-    assert_false(parity_sql_is_ordered("SELECT string_agg(a, ',' ORDER BY a) FROM t"));
-    assert_false(parity_sql_is_ordered("SELECT 'ORDER BY a' FROM t"));
-    assert_false(parity_sql_is_ordered("SELECT 'x'' ORDER BY a' FROM t"));
-    assert_false(parity_sql_is_ordered("SELECT E'\\' ORDER BY a' FROM t"));
-    assert_false(parity_sql_is_ordered("SELECT \"ORDER BY\" FROM t"));
-    assert_false(parity_sql_is_ordered("SELECT a FROM t -- ORDER BY a"));
-    assert_false(parity_sql_is_ordered("SELECT a FROM t /* ORDER /* nested */ BY a */"));
-    assert_false(parity_sql_is_ordered("SELECT $$ ORDER BY $$ FROM t"));
-    assert_false(parity_sql_is_ordered("SELECT $q$ it's ORDER BY $q$ FROM t"));
-    assert_false(parity_sql_is_ordered("SELECT border by_x FROM t"));
-    assert_false(parity_sql_is_ordered("SELECT a AS order_ FROM t WHERE b = 'by'"));
-}
-
 static void test_step_check(void **state)
 {
     (void)state;
@@ -340,7 +309,6 @@ int main(void)
         cmocka_unit_test(test_error_class_and_sqlstate),
         cmocka_unit_test(test_health_and_transaction),
         cmocka_unit_test(test_long_rows_fit_the_message),
-        cmocka_unit_test(test_sql_is_ordered),
         cmocka_unit_test(test_step_check),
     };
     return cmocka_run_group_tests_name("parity", tests, NULL, NULL);

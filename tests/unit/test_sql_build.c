@@ -409,6 +409,45 @@ static void test_build_params(void **state)
     json_decref(params);
 }
 
+/* The catalog questions (catalog.c): the table as the query's $1, its rows as
+ * {column: is_array}, and a description's parameter types. The results are
+ * made by hand (PQsetResultAttrs/PQsetvalue): no server. */
+static void test_catalog_answers(void **state)
+{
+    (void)state;
+    char buf[160];
+    dbev_sql_colkind_param("agent_logs", buf, sizeof(buf));
+    assert_string_equal(buf, "\"agent_logs\"");
+    dbev_sql_colkind_param("app.agent_logs", buf, sizeof(buf));
+    assert_string_equal(buf, "\"app\".\"agent_logs\"");
+    assert_non_null(strstr(dbev_sql_colkind_query(), "to_regclass($1)"));
+
+    json_t *cols = dbev_sql_colkinds(NULL); /* no answer: nothing known */
+    assert_int_equal(json_object_size(cols), 0);
+    json_decref(cols);
+
+    PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    PGresAttDesc attrs[2] = {{.name = "attname", .format = 0, .typid = DBEV_SQL_OID_TEXT},
+                             {.name = "is_array", .format = 0, .typid = DBEV_SQL_OID_BOOL}};
+    assert_true(PQsetResultAttrs(res, 2, attrs));
+    const char *rows[][2] = {{"tags", "t"}, {"name", "f"}};
+    for (int r = 0; r < 2; r++)
+        for (int c = 0; c < 2; c++)
+            assert_true(PQsetvalue(res, r, c, (char *)rows[r][c], (int)strlen(rows[r][c])));
+    cols = dbev_sql_colkinds(res);
+    assert_int_equal(json_object_size(cols), 2);
+    assert_true(json_is_true(json_object_get(cols, "tags")));
+    assert_true(json_is_false(json_object_get(cols, "name")));
+    json_decref(cols);
+    PQclear(res);
+
+    unsigned types[4];
+    assert_int_equal(dbev_sql_param_types(NULL, types, 4), -1);
+    res = PQmakeEmptyPGresult(NULL, PGRES_COMMAND_OK);
+    assert_int_equal(dbev_sql_param_types(res, types, 4), 0);
+    PQclear(res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -423,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_text_array),
         cmocka_unit_test(test_json_array),
         cmocka_unit_test(test_build_params),
+        cmocka_unit_test(test_catalog_answers),
     };
     return cmocka_run_group_tests_name("sql_build", tests, NULL, NULL);
 }

@@ -2,8 +2,9 @@
  * The SQL rules' reading of statement texts (sql/src/lexer.c,
  * statement.c, refusals.c, params.c): first keywords behind every kind of
  * prefix PostgreSQL skips, the refusal table, one statement per request,
- * and the $n placeholder scan, which must not count what sits in strings,
- * comments, quoted identifiers or dollar quotes.
+ * the $n placeholder scan, which must not count what sits in strings,
+ * comments, quoted identifiers or dollar quotes, and the top-level ORDER BY
+ * that parity mode compares rows in order for.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -245,6 +246,37 @@ static void test_params_check(void **state)
     assert_non_null(strstr(err, "above $65535"));
 }
 
+/* Whether a statement orders its rows (what parity mode compares in order). */
+static void test_is_ordered(void **state)
+{
+    (void)state;
+    assert_true(dbev_sql_is_ordered("SELECT * FROM t ORDER BY id"));
+    assert_true(dbev_sql_is_ordered("select a from t order\n  by a desc limit 3"));
+    assert_true(dbev_sql_is_ordered("SELECT a FROM t ORDER /* why */ BY a"));
+    assert_true(dbev_sql_is_ordered("SELECT a FROM t UNION SELECT b FROM u ORDER BY 1"));
+    assert_true(
+        dbev_sql_is_ordered("WITH x AS (SELECT a FROM t ORDER BY a) SELECT * FROM x ORDER BY a"));
+    assert_true(dbev_sql_is_ordered("SELECT 'it''s' AS s FROM t ORDER BY s"));
+    assert_true(dbev_sql_is_ordered("SELECT $1::text FROM t ORDER BY 1"));
+
+    assert_false(dbev_sql_is_ordered(NULL));
+    assert_false(dbev_sql_is_ordered("SELECT * FROM t"));
+    assert_false(dbev_sql_is_ordered("SELECT * FROM (SELECT * FROM t ORDER BY id) s"));
+    assert_false(dbev_sql_is_ordered("WITH x AS (SELECT a FROM t ORDER BY a) SELECT * FROM x"));
+    assert_false(dbev_sql_is_ordered("SELECT a, row_number() OVER (ORDER BY a) FROM t"));
+    assert_false(dbev_sql_is_ordered("SELECT string_agg(a, ',' ORDER BY a) FROM t"));
+    assert_false(dbev_sql_is_ordered("SELECT 'ORDER BY a' FROM t"));
+    assert_false(dbev_sql_is_ordered("SELECT 'x'' ORDER BY a' FROM t"));
+    assert_false(dbev_sql_is_ordered("SELECT E'\\' ORDER BY a' FROM t"));
+    assert_false(dbev_sql_is_ordered("SELECT \"ORDER BY\" FROM t"));
+    assert_false(dbev_sql_is_ordered("SELECT a FROM t -- ORDER BY a"));
+    assert_false(dbev_sql_is_ordered("SELECT a FROM t /* ORDER /* nested */ BY a */"));
+    assert_false(dbev_sql_is_ordered("SELECT $$ ORDER BY $$ FROM t"));
+    assert_false(dbev_sql_is_ordered("SELECT $q$ it's ORDER BY $q$ FROM t"));
+    assert_false(dbev_sql_is_ordered("SELECT border by_x FROM t"));
+    assert_false(dbev_sql_is_ordered("SELECT a AS order_ FROM t WHERE b = 'by'"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_empty_and_statements),
         cmocka_unit_test(test_placeholders),
         cmocka_unit_test(test_params_check),
+        cmocka_unit_test(test_is_ordered),
     };
     return cmocka_run_group_tests_name("sql_statement", tests, NULL, NULL);
 }

@@ -118,6 +118,15 @@ void dbev_sql_inspect(const char *sql, dbev_sql_stmt_t *stmt);
  */
 const char *dbev_sql_first_keyword(const char *sql, char *out, size_t size);
 
+/**
+ * @brief Whether sql orders its result: an ORDER BY at the top level of the
+ *        statement, not inside parentheses (a subquery, a window, an
+ *        aggregate), a string, a quoted identifier or a comment. Read with
+ *        the same token walker as every other rule.
+ * @param sql NULL reads as unordered.
+ */
+bool dbev_sql_is_ordered(const char *sql);
+
 /** "QUERY", "DML", ... for a category. */
 const char *dbev_sql_category_name(dbev_sql_category_t category);
 

@@ -138,6 +138,40 @@ typedef int (*dbev_sql_describe_fn)(void *opaque, const char *sql, unsigned *typ
 int dbev_sql_build_params(const char *sql, const json_t *params, dbev_sql_describe_fn describe,
                           void *opaque, dbev_sql_query_t *q, bool *oom, char *errstr, size_t size);
 
+/* ---- asking the server (the caller does the I/O) ----------------------- */
+
+/**
+ * @brief The catalog query that answers the kinds of a table's columns, for
+ *        a dbev_sql_colkind_fn: one parameter, the table as
+ *        dbev_sql_colkind_param() writes it; its rows are read with
+ *        dbev_sql_colkinds().
+ * @returns a static string.
+ */
+const char *dbev_sql_colkind_query(void);
+
+/**
+ * @brief Writes table (a validated name, maybe schema-qualified) as
+ *        dbev_sql_colkind_query()'s $1: "table" or "schema"."table".
+ */
+void dbev_sql_colkind_param(const char *table, char *buf, size_t size);
+
+/**
+ * @brief The kinds of a table's columns from dbev_sql_colkind_query()'s
+ *        result: {column: true when array-typed}. Empty when res is not a
+ *        result with rows (NULL, an error, a table that does not exist).
+ * @returns a new reference, or NULL when out of memory.
+ */
+json_t *dbev_sql_colkinds(const PGresult *res);
+
+/**
+ * @brief The parameter types of a described statement (the result of
+ *        PQdescribePrepared() or of a PQsendDescribePrepared()): the first
+ *        max written to types, for a dbev_sql_describe_fn.
+ * @returns the statement's number of parameters, or -1 when res is not a
+ *          successful description.
+ */
+int dbev_sql_param_types(const PGresult *res, unsigned *types, int max);
+
 /* ---- type mapping -------------------------------------------------------- */
 
 /* Built-in type OIDs (pg_type.dat); stable across PostgreSQL versions. */
