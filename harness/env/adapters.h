@@ -12,9 +12,8 @@
  * Several instances share one consumer group, and a restarted one joins it
  * again, so the group rebalances as it would in production; a lone instance
  * takes every partition without joining (consumer.assignment=all: no
- * rebalance wait), committing to the same group.id. The adapter reads a new group's requests from the
- * earliest offset, so requests produced before an instance joined are
- * answered.
+ * rebalance wait), committing to the same group.id. The adapter reads a new group's requests from
+ * the earliest offset, so requests produced before an instance joined are answered.
  *
  * Also here: the scenario features `requires:` names (features.c) and the
  * reverting of faults a scenario left applied (step_fault.c).
