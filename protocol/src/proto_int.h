@@ -55,6 +55,13 @@ int proto_where_check(const json_t *where, const char *path, char *errstr, size_
 int proto_operation_decode(json_t *payload, const char *path, bool nested, dbev_operation_t *op,
                            char *errstr, size_t size);
 
+/**
+ * Parses buf (len bytes) into the tree json_loadb(buf, len,
+ * JSON_REJECT_DUPLICATES | JSON_DECODE_ANY) would build, faster; NULL
+ * whenever unsure (any error included): then parse with jansson.
+ */
+json_t *proto_json_fast_loadb(const char *buf, size_t len);
+
 /** Frees what an operation owns (TRANSACTION's ops, recursively) and zeroes it. */
 void proto_operation_clear(dbev_operation_t *op);
 

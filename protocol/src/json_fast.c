@@ -1,0 +1,356 @@
+/*
+ * A fast path for parsing request events. jansson's json_loadb reads byte by
+ * byte through a stream with a UTF-8 check per byte and copies every token
+ * through a buffer: it was the largest item of the adapter's loop thread.
+ * This parser builds the same jansson tree straight from the bytes, but it
+ * never reports an error: whenever it is not sure jansson would accept the
+ * input and build the very same tree (any syntax error, a duplicate key, a
+ * \u escape, a control character, a number out of range, deep nesting), it
+ * gives up and the caller parses with jansson, whose messages stay the only
+ * ones a sender ever sees.
+ */
+#include "proto_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Deeper than this is left to jansson (which allows 2048, and the decoder
+ * refuses far less anyway). */
+#define FAST_MAX_DEPTH 64
+/* Longest number token handled here (jansson's own buffer grows). */
+#define FAST_NUMBER_MAX 64
+/* Strings with escapes are unescaped into a buffer on the stack up to this. */
+#define FAST_UNESCAPE_MAX 1024
+
+typedef struct fast {
+    const unsigned char *p, *end;
+} fast_t;
+
+static void skip_ws(fast_t *f)
+{
+    while (f->p < f->end && (*f->p == ' ' || *f->p == '\n' || *f->p == '\r' || *f->p == '\t'))
+        f->p++;
+}
+
+/* Length of the valid UTF-8 sequence (2 to 4 bytes) at p, as jansson's
+ * utf8_check_first/utf8_check_full accept it (no overlong forms, no
+ * surrogates, at most U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0];
+    size_t n;
+    unsigned v;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        v = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        v = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        v = c & 0x07;
+    } else {
+        return 0;
+    }
+    if ((size_t)(end - p) < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (p[i] & 0x3F);
+    }
+    if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || (n == 3 && v < 0x800) ||
+        (n == 4 && v < 0x10000))
+        return 0;
+    return n;
+}
+
+/*
+ * The string starting after its opening quote: on success *s and *len give
+ * its text (in the input, or unescaped into buf) and f is past the closing
+ * quote. Returns -1 to give up.
+ */
+static int scan_string(fast_t *f, const char **s, size_t *len, char *buf)
+{
+    const unsigned char *start = f->p, *p = f->p;
+    size_t out = 0;
+    bool escaped = false;
+    while (p < f->end) {
+        unsigned c = *p;
+        if (c == '"') {
+            if (escaped) {
+                *s = buf;
+                *len = out;
+            } else {
+                *s = (const char *)start;
+                *len = (size_t)(p - start);
+            }
+            f->p = p + 1;
+            return 0;
+        }
+        if (c < 0x20)
+            return -1;
+        size_t n = 1;
+        if (c >= 0x80 && (n = utf8_len(p, f->end)) == 0)
+            return -1;
+        if (c == '\\') {
+            if (!escaped) {
+                if ((size_t)(p - start) > FAST_UNESCAPE_MAX)
+                    return -1;
+                memcpy(buf, start, (size_t)(p - start));
+                out = (size_t)(p - start);
+                escaped = true;
+            }
+            if (p + 1 >= f->end || out + 1 > FAST_UNESCAPE_MAX)
+                return -1;
+            char e;
+            switch (p[1]) {
+            case '"':
+                e = '"';
+                break;
+            case '\\':
+                e = '\\';
+                break;
+            case '/':
+                e = '/';
+                break;
+            case 'b':
+                e = '\b';
+                break;
+            case 'f':
+                e = '\f';
+                break;
+            case 'n':
+                e = '\n';
+                break;
+            case 'r':
+                e = '\r';
+                break;
+            case 't':
+                e = '\t';
+                break;
+            default:
+                return -1; /* \u (and anything invalid): jansson's */
+            }
+            buf[out++] = e;
+            p += 2;
+            continue;
+        }
+        if (escaped) {
+            if (out + n > FAST_UNESCAPE_MAX)
+                return -1;
+            memcpy(buf + out, p, n);
+            out += n;
+        }
+        p += n;
+    }
+    return -1;
+}
+
+static json_t *parse_value(fast_t *f, int depth);
+
+static json_t *parse_number(fast_t *f)
+{
+    const unsigned char *start = f->p, *p = f->p;
+    bool real = false;
+    if (p < f->end && *p == '-')
+        p++;
+    if (p >= f->end || *p < '0' || *p > '9')
+        return NULL;
+    if (*p == '0') {
+        p++;
+        if (p < f->end && *p >= '0' && *p <= '9')
+            return NULL;
+    } else {
+        while (p < f->end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < f->end && *p == '.') {
+        real = true;
+        p++;
+        if (p >= f->end || *p < '0' || *p > '9')
+            return NULL;
+        while (p < f->end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < f->end && (*p == 'e' || *p == 'E')) {
+        real = true;
+        p++;
+        if (p < f->end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= f->end || *p < '0' || *p > '9')
+            return NULL;
+        while (p < f->end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    size_t n = (size_t)(p - start);
+    if (n >= FAST_NUMBER_MAX)
+        return NULL;
+    char tok[FAST_NUMBER_MAX];
+    memcpy(tok, start, n);
+    tok[n] = '\0';
+    char *end;
+    errno = 0;
+    json_t *v;
+    if (real) {
+        double d = strtod(tok, &end);
+        if (errno || end != tok + n)
+            return NULL;
+        v = json_real(d);
+    } else {
+        long long i = strtoll(tok, &end, 10);
+        if (errno || end != tok + n)
+            return NULL;
+        v = json_integer((json_int_t)i);
+    }
+    if (v)
+        f->p = p;
+    return v;
+}
+
+static json_t *parse_object(fast_t *f, int depth)
+{
+    json_t *obj = json_object();
+    if (!obj)
+        return NULL;
+    f->p++; /* '{' */
+    skip_ws(f);
+    if (f->p < f->end && *f->p == '}') {
+        f->p++;
+        return obj;
+    }
+    char buf[FAST_UNESCAPE_MAX];
+    for (;;) {
+        skip_ws(f);
+        if (f->p >= f->end || *f->p != '"')
+            break;
+        f->p++;
+        const char *key;
+        size_t klen;
+        if (scan_string(f, &key, &klen, buf) < 0)
+            break;
+        if (json_object_getn(obj, key, klen)) /* a duplicate: jansson says so */
+            break;
+        /* The key may live in buf, which parse_value may reuse below: copy
+         * it out of the way only then (keys with escapes are rare). */
+        char *owned = NULL;
+        if (key == buf) {
+            owned = malloc(klen + 1);
+            if (!owned)
+                break;
+            memcpy(owned, key, klen);
+            key = owned;
+        }
+        skip_ws(f);
+        json_t *v = NULL;
+        if (f->p < f->end && *f->p == ':') {
+            f->p++;
+            v = parse_value(f, depth + 1);
+        }
+        int rc = v ? json_object_setn_new_nocheck(obj, key, klen, v) : -1;
+        free(owned);
+        if (rc < 0)
+            break;
+        skip_ws(f);
+        if (f->p < f->end && *f->p == ',') {
+            f->p++;
+            continue;
+        }
+        if (f->p < f->end && *f->p == '}') {
+            f->p++;
+            return obj;
+        }
+        break;
+    }
+    json_decref(obj);
+    return NULL;
+}
+
+static json_t *parse_array(fast_t *f, int depth)
+{
+    json_t *arr = json_array();
+    if (!arr)
+        return NULL;
+    f->p++; /* '[' */
+    skip_ws(f);
+    if (f->p < f->end && *f->p == ']') {
+        f->p++;
+        return arr;
+    }
+    for (;;) {
+        json_t *v = parse_value(f, depth + 1);
+        if (!v || json_array_append_new(arr, v) < 0)
+            break;
+        skip_ws(f);
+        if (f->p < f->end && *f->p == ',') {
+            f->p++;
+            continue;
+        }
+        if (f->p < f->end && *f->p == ']') {
+            f->p++;
+            return arr;
+        }
+        break;
+    }
+    json_decref(arr);
+    return NULL;
+}
+
+/* A literal (true, false, null) not followed by more letters. */
+static bool literal(fast_t *f, const char *word, size_t n)
+{
+    if ((size_t)(f->end - f->p) < n || memcmp(f->p, word, n) != 0)
+        return false;
+    const unsigned char *q = f->p + n;
+    if (q < f->end && ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z')))
+        return false;
+    f->p = q;
+    return true;
+}
+
+static json_t *parse_value(fast_t *f, int depth)
+{
+    if (depth > FAST_MAX_DEPTH)
+        return NULL;
+    skip_ws(f);
+    if (f->p >= f->end)
+        return NULL;
+    switch (*f->p) {
+    case '{':
+        return parse_object(f, depth);
+    case '[':
+        return parse_array(f, depth);
+    case '"': {
+        char buf[FAST_UNESCAPE_MAX];
+        const char *s;
+        size_t len;
+        f->p++;
+        if (scan_string(f, &s, &len, buf) < 0)
+            return NULL;
+        return json_stringn_nocheck(s, len);
+    }
+    case 't':
+        return literal(f, "true", 4) ? json_true() : NULL;
+    case 'f':
+        return literal(f, "false", 5) ? json_false() : NULL;
+    case 'n':
+        return literal(f, "null", 4) ? json_null() : NULL;
+    default:
+        return parse_number(f);
+    }
+}
+
+json_t *proto_json_fast_loadb(const char *buf, size_t len)
+{
+    fast_t f = {(const unsigned char *)buf, (const unsigned char *)buf + len};
+    json_t *root = parse_value(&f, 1);
+    if (!root)
+        return NULL;
+    skip_ws(&f);
+    if (f.p != f.end) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
