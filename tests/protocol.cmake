@@ -10,5 +10,4 @@ dbev_add_test(test_protocol_fuzz SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_pro
               LIBS dbev_protocol LABELS unit)
 # The request decoder's fast JSON path must build what jansson builds, or give up.
 dbev_add_test(test_json_fast SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_json_fast.c
-              LIBS dbev_protocol LABELS unit)
-target_include_directories(test_json_fast PRIVATE ${PROJECT_SOURCE_DIR}/protocol/src)
+              LIBS dbev_protocol_internal LABELS unit)

@@ -12,6 +12,7 @@
 #include "proto_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -353,4 +354,210 @@ json_t *proto_json_fast_loadb(const char *buf, size_t len)
         return NULL;
     }
     return root;
+}
+
+/* --- dumping --- */
+
+static int buf_grow(proto_buf_t *b, size_t more)
+{
+    if (b->len + more <= b->cap)
+        return 0;
+    size_t cap = b->cap * 2;
+    while (cap < b->len + more)
+        cap *= 2;
+    char *p = b->heap ? realloc(b->p, cap) : malloc(cap);
+    if (!p)
+        return -1;
+    if (!b->heap)
+        memcpy(p, b->p, b->len);
+    b->p = p;
+    b->cap = cap;
+    b->heap = true;
+    return 0;
+}
+
+void proto_buf_init(proto_buf_t *b, char *stack, size_t size)
+{
+    b->p = stack;
+    b->len = 0;
+    b->cap = size;
+    b->heap = false;
+}
+
+void proto_buf_release(proto_buf_t *b)
+{
+    if (b->heap)
+        free(b->p);
+    b->heap = false;
+}
+
+int proto_buf_put(proto_buf_t *b, const char *s, size_t n)
+{
+    if (buf_grow(b, n) < 0)
+        return -1;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+/* s as jansson's dump_string writes it, ASCII only (else -1: jansson's). */
+int proto_buf_put_string(proto_buf_t *b, const char *s, size_t len)
+{
+    /* worst case: every byte a \u00XX escape */
+    if (buf_grow(b, len * 6 + 2) < 0)
+        return -1;
+    char *o = b->p + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80)
+            return -1;
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"':
+            *o++ = '"';
+            break;
+        case '\\':
+            *o++ = '\\';
+            break;
+        case '\b':
+            *o++ = 'b';
+            break;
+        case '\f':
+            *o++ = 'f';
+            break;
+        case '\n':
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = 't';
+            break;
+        default:
+            /* jansson: "\\u%04X" */
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = "0123456789ABCDEF"[c >> 4];
+            *o++ = "0123456789ABCDEF"[c & 15];
+            break;
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    return 0;
+}
+
+static int put_integer(proto_buf_t *b, json_int_t v)
+{
+    char tmp[24];
+    int i = (int)sizeof(tmp);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    return proto_buf_put(b, tmp + i, sizeof(tmp) - (size_t)i);
+}
+
+/* A real as jansson's jsonp_dtostr writes it with its default precision
+ * (17): "%.17g", ".0" added when it would read as an integer, a '+' and
+ * leading zeros dropped from the exponent. Anything but plain C-locale
+ * digits is left to jansson. */
+static int put_real(proto_buf_t *b, double v)
+{
+    char tmp[100];
+    int n = snprintf(tmp, sizeof(tmp), "%.17g", v);
+    if (n < 0 || (size_t)n >= sizeof(tmp) - 3)
+        return -1;
+    size_t len = (size_t)n;
+    bool dot_or_e = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = tmp[i];
+        if (c == '.' || c == 'e')
+            dot_or_e = true;
+        else if (!(c >= '0' && c <= '9') && c != '-' && c != '+')
+            return -1;
+    }
+    if (!dot_or_e) {
+        tmp[len++] = '.';
+        tmp[len++] = '0';
+        tmp[len] = '\0';
+    }
+    char *start = strchr(tmp, 'e');
+    if (start) {
+        start++;
+        char *end = start + 1;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, len - (size_t)(end - tmp));
+            len -= (size_t)(end - start);
+        }
+    }
+    return proto_buf_put(b, tmp, len);
+}
+
+static int dump_value(const json_t *v, proto_buf_t *b, int depth)
+{
+    if (depth > FAST_MAX_DEPTH)
+        return -1;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        if (proto_buf_put(b, "{", 1) < 0)
+            return -1;
+        bool first = true;
+        for (void *it = json_object_iter((json_t *)v); it;
+             it = json_object_iter_next((json_t *)v, it)) {
+            if (!first && proto_buf_put(b, ",", 1) < 0)
+                return -1;
+            first = false;
+            if (proto_buf_put_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) <
+                    0 ||
+                proto_buf_put(b, ":", 1) < 0 ||
+                dump_value(json_object_iter_value(it), b, depth + 1) < 0)
+                return -1;
+        }
+        return proto_buf_put(b, "}", 1);
+    }
+    case JSON_ARRAY: {
+        if (proto_buf_put(b, "[", 1) < 0)
+            return -1;
+        size_t n = json_array_size(v);
+        for (size_t i = 0; i < n; i++) {
+            if ((i && proto_buf_put(b, ",", 1) < 0) ||
+                dump_value(json_array_get(v, i), b, depth + 1) < 0)
+                return -1;
+        }
+        return proto_buf_put(b, "]", 1);
+    }
+    case JSON_STRING:
+        return proto_buf_put_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return put_integer(b, json_integer_value(v));
+    case JSON_REAL:
+        return put_real(b, json_real_value(v));
+    case JSON_TRUE:
+        return proto_buf_put(b, "true", 4);
+    case JSON_FALSE:
+        return proto_buf_put(b, "false", 5);
+    case JSON_NULL:
+        return proto_buf_put(b, "null", 4);
+    }
+    return -1;
+}
+
+int proto_json_fast_dump(const json_t *v, proto_buf_t *b)
+{
+    return v ? dump_value(v, b, 1) : -1;
 }

@@ -5,7 +5,8 @@
  * types, same key order); when jansson refuses, the fast parser must give
  * up. Checked on hand-picked edge cases (numbers, escapes, UTF-8, duplicate
  * keys, nesting), on the fuzz corpus and seed 002's fixtures, and on a fixed-
- * seed mutation loop over them.
+ * seed mutation loop over them. Likewise the fast dumper against
+ * json_dumps(JSON_COMPACT): the same bytes, or it gives up.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +24,25 @@
 #define FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY)
 
 static long accepted_fast, accepted_jansson;
+
+static long dumped_fast;
+
+/* The fast dumper writes json_dumps(v, JSON_COMPACT)'s bytes, or gives up. */
+static void dump_agrees(const json_t *v)
+{
+    char stack[64];
+    proto_buf_t b;
+    proto_buf_init(&b, stack, sizeof(stack));
+    if (proto_json_fast_dump(v, &b) == 0) {
+        char *ref = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        assert_non_null(ref);
+        if (strlen(ref) != b.len || memcmp(ref, b.p, b.len) != 0)
+            fail_msg("dumps differ: %.*s vs %s", (int)b.len, b.p, ref);
+        free(ref);
+        dumped_fast++;
+    }
+    proto_buf_release(&b);
+}
 
 /* The fast path agrees with jansson on buf. */
 static void agree(const char *buf, size_t len)
@@ -43,6 +63,8 @@ static void agree(const char *buf, size_t len)
         free(a);
         free(b);
     }
+    if (ref)
+        dump_agrees(ref);
     json_decref(fast);
     json_decref(ref);
 }
@@ -153,6 +175,51 @@ static void test_cases(void **state)
     free(big);
 }
 
+static void test_dump_reals_and_strings(void **state)
+{
+    (void)state;
+    static const double reals[] = {0.0,   -0.0,     1.0,
+                                   -1.0,  0.1,      1.5,
+                                   1e17,  1e16,     123456789012345678.0,
+                                   1e-5,  1e-7,     1.25e-300,
+                                   1e300, 5e-324,   1.7976931348623157e308,
+                                   0.001, 12.345,   -3.5e21,
+                                   100.0, 2.0 / 3.0};
+    for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
+        json_t *r = json_real(reals[i]);
+        dump_agrees(r);
+        json_decref(r);
+    }
+    unsigned long long seed = 7;
+    for (int i = 0; i < 20000; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        long long us = (long long)(seed >> 40);
+        json_t *r = json_real((double)us / (i % 2 ? 1000.0 : 7.0));
+        dump_agrees(r);
+        json_decref(r);
+        json_t *n = json_integer((json_int_t)(seed ^ (seed << 7)));
+        dump_agrees(n);
+        json_decref(n);
+    }
+    json_t *n = json_integer(INT64_MIN);
+    dump_agrees(n);
+    json_decref(n);
+    char all[128];
+    for (int c = 0; c < 128; c++)
+        all[c] = (char)c;
+    json_t *s = json_stringn(all, sizeof(all));
+    json_t *o = json_object();
+    json_object_setn_new(o, all, sizeof(all), json_pack("[s,i,f,b,n,{}]", "x", 1, 0.5, 1));
+    json_object_set_new(o, "s", s);
+    json_object_set_new(o, "u", json_string("\xc3\xa9"));
+    dump_agrees(o);
+    json_object_del(o, "u");
+    long before = dumped_fast;
+    dump_agrees(o);
+    assert_true(dumped_fast == before + 1);
+    json_decref(o);
+}
+
 typedef struct corpus {
     char **text;
     size_t *len, n;
@@ -245,6 +312,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_corpus_and_mutations),
+        cmocka_unit_test(test_dump_reals_and_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
