@@ -472,9 +472,121 @@ static int put_integer(proto_buf_t *b, json_int_t v)
  * (17): "%.17g", ".0" added when it would read as an integer, a '+' and
  * leading zeros dropped from the exponent. Anything but plain C-locale
  * digits is left to jansson. */
+/*
+ * What "%.17g" writes for v when 1e-4 <= |v| < 1e15 (fixed notation): the
+ * 17 significant digits are the exact binary value scaled by a power of ten
+ * and rounded to nearest, ties to even (as glibc's printf in the default
+ * rounding mode), in 128-bit integers: m < 2^53 times 10^k <= 10^22 fits.
+ * Trailing fraction zeros dropped (%g). 0 when v is out of that range (then
+ * snprintf does it); else the length written to out (>= 40 bytes).
+ */
+static size_t g17_fixed(double v, char *out)
+{
+    unsigned long long bits;
+    memcpy(&bits, &v, sizeof(bits));
+    bool neg = bits >> 63;
+    double a = neg ? -v : v;
+    if (!(a >= 1e-4 && a < 1e15)) /* normal numbers only, then */
+        return 0;
+    unsigned long long m = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
+    int e = (int)((bits >> 52) & 0x7ff) - 1075; /* a = m * 2^e exactly */
+    /* floor(log10(2^(e+52))), at most one below the decimal exponent */
+    int x = ((e + 52) * 78913) >> 18;
+    static const unsigned long long p10[20] = {1ULL,
+                                               10ULL,
+                                               100ULL,
+                                               1000ULL,
+                                               10000ULL,
+                                               100000ULL,
+                                               1000000ULL,
+                                               10000000ULL,
+                                               100000000ULL,
+                                               1000000000ULL,
+                                               10000000000ULL,
+                                               100000000000ULL,
+                                               1000000000000ULL,
+                                               10000000000000ULL,
+                                               100000000000000ULL,
+                                               1000000000000000ULL,
+                                               10000000000000000ULL,
+                                               100000000000000000ULL,
+                                               1000000000000000000ULL,
+                                               10000000000000000000ULL};
+    unsigned long long n = 0;
+    for (int tries = 0;; tries++) {
+        int k = 16 - x;
+        if (tries > 3 || k < 0 || k > 22 || e < -120 || e > 0)
+            return 0;
+        unsigned __int128 num = (unsigned __int128)m;
+        if (k > 19)
+            num *= (unsigned __int128)p10[19] * p10[k - 19];
+        else
+            num *= p10[k];
+        unsigned __int128 q;
+        if (e == 0) {
+            q = num;
+        } else {
+            int s = -e;
+            q = num >> s;
+            unsigned __int128 r = num - (q << s), half = (unsigned __int128)1 << (s - 1);
+            if (r > half || (r == half && (q & 1)))
+                q++;
+        }
+        if (q >= (unsigned __int128)p10[17]) {
+            x++;
+            continue;
+        }
+        if (q < (unsigned __int128)p10[16]) {
+            x--;
+            continue;
+        }
+        n = (unsigned long long)q;
+        break;
+    }
+    if (x < -4 || x > 14)
+        return 0;
+    char digits[17];
+    for (int i = 16; i >= 0; i--) {
+        digits[i] = (char)('0' + n % 10);
+        n /= 10;
+    }
+    int last = 16; /* the last significant digit kept (%g drops trailing zeros) */
+    while (last > 0 && digits[last] == '0' && last > x)
+        last--;
+    size_t len = 0;
+    if (neg)
+        out[len++] = '-';
+    if (x >= 0) {
+        memcpy(out + len, digits, (size_t)x + 1);
+        len += (size_t)x + 1;
+        if (last > x) {
+            out[len++] = '.';
+            memcpy(out + len, digits + x + 1, (size_t)(last - x));
+            len += (size_t)(last - x);
+        }
+    } else {
+        out[len++] = '0';
+        out[len++] = '.';
+        for (int i = 0; i < -x - 1; i++)
+            out[len++] = '0';
+        memcpy(out + len, digits, (size_t)last + 1);
+        len += (size_t)last + 1;
+    }
+    return len;
+}
+
 static int put_real(proto_buf_t *b, double v)
 {
     char tmp[100];
+    size_t fast = g17_fixed(v, tmp);
+    if (fast) {
+        /* jansson adds ".0" where the text would read as an integer */
+        if (!memchr(tmp, '.', fast)) {
+            tmp[fast++] = '.';
+            tmp[fast++] = '0';
+        }
+        return proto_buf_put(b, tmp, fast);
+    }
     int n = snprintf(tmp, sizeof(tmp), "%.17g", v);
     if (n < 0 || (size_t)n >= sizeof(tmp) - 3)
         return -1;

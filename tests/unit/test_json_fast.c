@@ -201,6 +201,29 @@ static void test_dump_reals_and_strings(void **state)
         dump_agrees(n);
         json_decref(n);
     }
+    /* %.17g by the 128-bit path against snprintf: random bit patterns in
+     * and around its range, and ties (values with few binary digits) */
+    for (int i = 0; i < 300000; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        unsigned long long bits = seed;
+        int exp = 1023 - 16 + (int)((seed >> 11) % 70); /* about 1.5e-5 .. 1.5e16 */
+        bits = (bits & 0x800FFFFFFFFFFFFFULL) | ((unsigned long long)exp << 52);
+        if (i % 4 == 0)
+            bits &= ~((1ULL << (20 + i % 30)) - 1); /* short mantissas: exact ties */
+        double d;
+        memcpy(&d, &bits, sizeof(d));
+        json_t *r = json_real(d);
+        dump_agrees(r);
+        json_decref(r);
+    }
+    for (long long k = -20000; k <= 20000; k++) {
+        json_t *r = json_real((double)k / 1000.0);
+        dump_agrees(r);
+        json_decref(r);
+        r = json_real((double)k * 1e10 + 0.5);
+        dump_agrees(r);
+        json_decref(r);
+    }
     json_t *n = json_integer(INT64_MIN);
     dump_agrees(n);
     json_decref(n);
