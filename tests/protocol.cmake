@@ -8,3 +8,6 @@ dbev_add_test(test_protocol_malformed
               LIBS dbev_protocol LABELS unit)
 dbev_add_test(test_protocol_fuzz SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_protocol_fuzz.c
               LIBS dbev_protocol LABELS unit)
+# The request decoder's fast JSON path must build what jansson builds, or give up.
+dbev_add_test(test_json_fast SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_json_fast.c
+              LIBS dbev_protocol_internal LABELS unit)

@@ -55,6 +55,35 @@ int proto_where_check(const json_t *where, const char *path, char *errstr, size_
 int proto_operation_decode(json_t *payload, const char *path, bool nested, dbev_operation_t *op,
                            char *errstr, size_t size);
 
+/**
+ * Parses buf (len bytes) into the tree json_loadb(buf, len,
+ * JSON_REJECT_DUPLICATES | JSON_DECODE_ANY) would build, faster; NULL
+ * whenever unsure (any error included): then parse with jansson.
+ */
+json_t *proto_json_fast_loadb(const char *buf, size_t len);
+
+/** A growing output buffer, starting in caller-given (stack) storage. */
+typedef struct proto_buf {
+    char *p;
+    size_t len, cap;
+    bool heap;
+} proto_buf_t;
+
+void proto_buf_init(proto_buf_t *b, char *stack, size_t size);
+/** Frees the heap storage, if the buffer grew there. */
+void proto_buf_release(proto_buf_t *b);
+/** Appends n bytes. @returns 0, or -1 when out of memory. */
+int proto_buf_put(proto_buf_t *b, const char *s, size_t n);
+/** Appends s quoted as jansson quotes it; -1 for non-ASCII (then use jansson). */
+int proto_buf_put_string(proto_buf_t *b, const char *s, size_t len);
+
+/**
+ * Appends the bytes json_dumps(v, JSON_COMPACT) writes, faster.
+ * @returns 0, or -1 when unsure (non-ASCII text, deep nesting, out of
+ *          memory): then dump with jansson (b may hold a partial dump).
+ */
+int proto_json_fast_dump(const json_t *v, proto_buf_t *b);
+
 /** Frees what an operation owns (TRANSACTION's ops, recursively) and zeroes it. */
 void proto_operation_clear(dbev_operation_t *op);
 

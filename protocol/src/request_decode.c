@@ -141,7 +141,11 @@ int dbev_request_decode(const void *buf, size_t len, dbev_request_t **out, dbev_
                            (size_t)(nul - (const char *)buf));
 
     json_error_t jerr;
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    /* The fast path builds the same tree; anything it is unsure of (every
+     * error included) is parsed by jansson, whose messages are the ones sent. */
+    json_t *root = proto_json_fast_loadb(buf, len);
+    if (!root)
+        root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!root)
         return dbev_seterr(msg, msize, "event: not valid JSON: %s (line %d, column %d, byte %d)",
                            jerr.text, jerr.line, jerr.column, jerr.position);
