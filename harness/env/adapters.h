@@ -9,10 +9,11 @@
  *              faults need this mode;
  *   external - nothing started: an adapter already listens on the Kafka
  *              cluster (e.g. the original service); faults are refused.
- * Several instances share one consumer group, and a restarted one joins it
- * again, so the group rebalances as it would in production; a lone instance
- * takes every partition without joining (consumer.assignment=all: no
- * rebalance wait), committing to the same group.id. The adapter reads a new group's requests from
+ * The instances share one consumer group, and a restarted one joins it
+ * again, so the group rebalances as it would in production (with
+ * DBEV_FAST_ASSIGN=1 a lone instance takes every partition without joining
+ * instead: consumer.assignment=all, adapters.c says why it is not the
+ * default). The adapter reads a new group's requests from
  * the earliest offset, so requests produced before an instance joined are answered.
  *
  * Also here: the scenario features `requires:` names (features.c) and the
@@ -53,8 +54,7 @@ typedef struct adapters_opts {
  *        env.fallback=false, bootstrap.servers, topic.prefix, pg.conninfo,
  *        group.id=dbev-harness-<topic_env>, instance.id=<topic_env>-<index>,
  *        pool.min=1, shutdown.timeout.ms=10000, fast group membership
- *        (kafka.consumer.session.timeout.ms=6000, heartbeat 500 ms) or, for a
- *        lone instance, consumer.assignment=all, the
+ *        (kafka.consumer.session.timeout.ms=6000, heartbeat 500 ms), the
  *        consumer fetch profile of opts->mock (kprofile.h), log.level from logger,
  *        breaker.recovery.timeout.ms when set, then opts->extra. The settings
  *        are checked here with the adapter's own table before anything starts.
