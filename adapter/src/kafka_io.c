@@ -7,6 +7,8 @@
  */
 #include "loop_int.h"
 
+#include "dbev_conf_table.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,16 +134,9 @@ rd_kafka_conf_t *kafka_conf(dbev_adapter_t *adapter, bool consumer, char *errstr
     for (size_t i = 0; aconf_passthrough(adapter->conf, i, &key, &value); i++) {
         if (strncmp(key, "kafka.", 6))
             continue;
-        const char *name = key + 6;
-        if (!strncmp(name, "consumer.", 9)) {
-            if (!consumer)
-                continue;
-            name += 9;
-        } else if (!strncmp(name, "producer.", 9)) {
-            if (consumer)
-                continue;
-            name += 9;
-        }
+        const char *name = dbev_kafka_property_for(key + 6, consumer);
+        if (!name)
+            continue;
         if (rd_kafka_conf_set(kconf, name, value, errstr, size) != RD_KAFKA_CONF_OK)
             goto fail;
     }

@@ -8,6 +8,8 @@
  */
 #include "client_int.h"
 
+#include "dbev_conf_table.h"
+
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,14 +74,13 @@ static int cli_rdconf_passthrough(dbev_client_t *client, rd_kafka_conf_t *rdconf
     for (size_t i = 0; i < conf_kafka_count(client->conf); i++) {
         const char *name, *value;
         conf_kafka_entry(client->conf, i, &name, &value);
-        const char *origin = "kafka.";
-        if (!strncmp(name, "consumer.", 9) || !strncmp(name, "producer.", 9)) {
-            if ((name[0] == 'c') != consumer)
-                continue;
-            origin = consumer ? "kafka.consumer." : "kafka.producer.";
-            name += 9;
-        }
-        if (cli_rdconf_set(rdconf, name, value, origin, errstr, size) < 0)
+        const char *property = dbev_kafka_property_for(name, consumer);
+        if (!property)
+            continue;
+        const char *origin = property == name ? "kafka."
+                             : consumer       ? "kafka.consumer."
+                                              : "kafka.producer.";
+        if (cli_rdconf_set(rdconf, property, value, origin, errstr, size) < 0)
             return -1;
     }
     return 0;

@@ -230,6 +230,17 @@ void dbev_prop_values_dump(const dbev_prop_values_t *values, FILE *fp);
 /** The i-th pass-through entry, in the order first set; NULL past the end. */
 const dbev_prop_kv_t *dbev_prop_values_passthrough(const dbev_prop_values_t *values, size_t i);
 
+/**
+ * @brief The librdkafka property a "kafka." pass-through sets on one handle,
+ *        the one rule of the adapter and the client: kafka.consumer.X only on
+ *        the consumer, kafka.producer.X only on the producer, kafka.X on both.
+ * @param name the key without its "kafka." prefix
+ * @param consumer which handle is being configured
+ * @returns X (a pointer into name), or NULL when the key is the other
+ *          handle's.
+ */
+const char *dbev_kafka_property_for(const char *name, bool consumer);
+
 #ifdef __cplusplus
 }
 #endif

@@ -545,3 +545,12 @@ const dbev_prop_kv_t *dbev_prop_values_passthrough(const dbev_prop_values_t *val
 {
     return i < values->n_pt ? &values->pt[i] : NULL;
 }
+
+const char *dbev_kafka_property_for(const char *name, bool consumer)
+{
+    if (!strncmp(name, "consumer.", 9))
+        return consumer ? name + 9 : NULL;
+    if (!strncmp(name, "producer.", 9))
+        return consumer ? NULL : name + 9;
+    return name;
+}

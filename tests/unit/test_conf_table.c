@@ -322,6 +322,24 @@ static void test_passthrough(void **state)
     dbev_prop_values_clear(&copy); /* cleared twice: a no-op */
 }
 
+/* kafka.consumer.X to the consumer only, kafka.producer.X to the producer
+ * only, kafka.X to both: the adapter's and the client's one routing rule. */
+static void test_kafka_property_for(void **state)
+{
+    (void)state;
+    assert_string_equal(dbev_kafka_property_for("consumer.fetch.wait.max.ms", true),
+                        "fetch.wait.max.ms");
+    assert_null(dbev_kafka_property_for("consumer.fetch.wait.max.ms", false));
+    assert_string_equal(dbev_kafka_property_for("producer.linger.ms", false), "linger.ms");
+    assert_null(dbev_kafka_property_for("producer.linger.ms", true));
+    assert_string_equal(dbev_kafka_property_for("socket.nagle.disable", true),
+                        "socket.nagle.disable");
+    assert_string_equal(dbev_kafka_property_for("socket.nagle.disable", false),
+                        "socket.nagle.disable");
+    /* a prefix only when followed by its dot */
+    assert_string_equal(dbev_kafka_property_for("consumerx", true), "consumerx");
+}
+
 static void test_docs(void **state)
 {
     char *text = NULL;
@@ -360,6 +378,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_secret_masking, setup, teardown),
         cmocka_unit_test_setup_teardown(test_renamed_warns_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_passthrough, setup, teardown),
+        cmocka_unit_test(test_kafka_property_for),
         cmocka_unit_test(test_docs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
