@@ -498,6 +498,47 @@ static void test_graceful_stop(void **state)
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n = -2"), N);
 }
 
+/* consumer.assignment=all: an instance takes every request partition at
+ * once without joining the group, and a successor resumes from the offsets
+ * it committed to the group id: all answered, no write applied twice. */
+static void test_assign_all_resumes(void **state)
+{
+    fixture_t *f = *state;
+    stop_adapter(f, f->adapter);
+    char err[512];
+    dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
+    assert_int_equal(dbev_adapter_conf_set(conf, "consumer.assignment", "all", err, sizeof(err)),
+                     DBEV_ADAPTER_CONF_OK);
+    dbev_adapter_t *first = start_adapter(f, conf, err, sizeof(err));
+    assert_non_null(first);
+    enum { N = 200 };
+    char cids[N][DBEV_ID_SIZE];
+    for (int i = 0; i < N; i++) {
+        cids[i][0] = '\0';
+        kit_send_op(f->kit,
+                    "{\"operation_type\":\"INSERT\",\"table\":\"seqlog\",\"data\":{\"n\":-11}}",
+                    cids[i], NULL, NULL);
+    }
+    kit_flush(f->kit);
+    assert_non_null(kit_wait(f->kit, cids[0], WAIT_MS));
+    dbev_adapter_stats_t stats;
+    dbev_adapter_stats(first, &stats);
+    assert_int_equal(stats.assigned, mockenv_partitions(f->kit->mk)); /* all of them, at once */
+    dbev_adapter_stop(first);
+    assert_int_equal(dbev_adapter_join(first), 0);
+    stop_adapter(f, first);
+
+    conf = kit_adapter_conf(f->kit);
+    assert_int_equal(dbev_adapter_conf_set(conf, "consumer.assignment", "all", err, sizeof(err)),
+                     DBEV_ADAPTER_CONF_OK);
+    f->adapter = start_adapter(f, conf, err, sizeof(err));
+    assert_non_null(f->adapter);
+    for (int i = 0; i < N; i++)
+        if (!kit_wait(f->kit, cids[i], WAIT_MS))
+            fail_msg("request %d unanswered", i);
+    assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n = -11"), N);
+}
+
 /* An abort (a crash, for the harness's faults): nothing more is answered or
  * committed; the next instance answers everything, no write applied twice. */
 static void test_abort(void **state)
@@ -740,6 +781,8 @@ int main(void)
         cmocka_unit_test_teardown(test_second_instance_joins, test_teardown),
         cmocka_unit_test_teardown(test_commit_waits_for_ack, test_teardown),
         cmocka_unit_test_teardown(test_delivery_failure_resent, test_teardown),
+        /* last: its commits without group membership go to the shared group id */
+        cmocka_unit_test_teardown(test_assign_all_resumes, test_teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
