@@ -75,19 +75,102 @@ int scenario_operation_key(const char *key, dbev_op_t *op)
 
 static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *step);
 
+/* rounds: {count: N, steps: [...]}: N copies of those steps in order, each
+ * copy its own step (its name and place say which round). A latency probe
+ * interleaves its kinds of request in many short rounds so that each is
+ * measured in the same seconds as the others (scenarios/perf_probe.yaml),
+ * without N copies in the file. The steps inside are operation and sql
+ * steps: a copy shares its document nodes, and nothing it owns but its name. */
+#define ROUNDS_MAX 1000
+static int rounds_count(loader_t *ld, const json_t *node, const json_t **steps)
+{
+    const json_t *body = json_object_get(node, "rounds");
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)node, key, value)
+    {
+        if (strcmp(key, "rounds") != 0)
+            return fail_at(ld, value,
+                           "a rounds step has only its rounds key: move '%s' into "
+                           "one of its steps",
+                           key);
+    }
+    json_object_foreach((json_t *)body, key, value)
+    {
+        if (strcmp(key, "count") != 0 && strcmp(key, "steps") != 0)
+            return fail_at(ld, value, "rounds takes count and steps, not '%s'", key);
+    }
+    const json_t *count = json_object_get(body, "count");
+    *steps = json_object_get(body, "steps");
+    if (!json_is_integer(count) || json_integer_value(count) < 1 ||
+        json_integer_value(count) > ROUNDS_MAX)
+        return fail_at(ld, count ? count : body,
+                       "rounds: count must be a whole number from 1 to %d", ROUNDS_MAX);
+    if (!json_is_array(*steps) || json_array_size(*steps) == 0)
+        return fail_at(ld, *steps ? *steps : body, "rounds: steps must be a non-empty list");
+    return (int)json_integer_value(count);
+}
+
 static int load_steps(loader_t *ld, const json_t *array, step_t **out, size_t *n_out)
 {
     if (!json_is_array(array) || json_array_size(array) == 0)
         return fail_at(ld, array, "steps must be a non-empty list");
-    size_t n = json_array_size(array);
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(array); i++) {
+        const json_t *node = json_array_get(array, i), *inner;
+        int rounds = 1;
+        if (json_is_object(node) && json_object_get(node, "rounds") &&
+            (rounds = rounds_count(ld, node, &inner)) < 0)
+            return -1;
+        n += json_is_object(node) && json_object_get(node, "rounds")
+                 ? (size_t)rounds * json_array_size(inner)
+                 : 1;
+    }
     step_t *steps = calloc(n, sizeof(*steps));
     if (!steps)
         return fail_at(ld, array, "out of memory");
     *out = steps;
-    *n_out = n;
-    for (size_t i = 0; i < n; i++)
-        if (load_step(ld, json_array_get(array, i), i, &steps[i]) != 0)
-            return -1;
+    *n_out = 0;
+    for (size_t i = 0; i < json_array_size(array); i++) {
+        const json_t *node = json_array_get(array, i), *inner;
+        if (!json_is_object(node) || !json_object_get(node, "rounds")) {
+            if (load_step(ld, node, i, &steps[*n_out]) != 0)
+                return -1;
+            (*n_out)++;
+            continue;
+        }
+        int rounds = rounds_count(ld, node, &inner);
+        size_t first = *n_out;
+        for (size_t j = 0; j < json_array_size(inner); j++) {
+            step_t *step = &steps[(*n_out)++];
+            if (load_step(ld, json_array_get(inner, j), j, step) != 0)
+                return -1;
+            if (step->kind != STEP_OPERATION && step->kind != STEP_SQL)
+                return fail_at(ld, json_array_get(inner, j),
+                               "rounds: only operation and sql steps repeat in rounds");
+        }
+        /* Copies first, from the steps as loaded; the originals become
+         * round 1 last, so every copy is named from the plain name. A copy
+         * owns its name alone, so a failure halfway frees each name once. */
+        size_t per_round = *n_out - first;
+        *n_out = first + (size_t)rounds * per_round;
+        for (int r = rounds; r >= 1; r--) {
+            for (size_t j = 0; j < per_round; j++) {
+                const step_t *plain = &steps[first + j];
+                char *name = NULL, where[sizeof(plain->where)];
+                if (asprintf(&name, "round %d of %d: %s", r, rounds, plain->name) < 0)
+                    return fail_at(ld, node, "out of memory");
+                snprintf(where, sizeof(where), "%.200s (round %d)", plain->where, r);
+                step_t *step = &steps[first + (size_t)(r - 1) * per_round + j];
+                if (r > 1)
+                    *step = *plain;
+                else
+                    free(step->name);
+                step->name = name;
+                memcpy(step->where, where, sizeof(where));
+            }
+        }
+    }
     return 0;
 }
 

@@ -96,6 +96,52 @@ static void test_mistakes_are_pointed_at(void **state)
     expect_error("name: [x\n", "bad.yaml:", "");
 }
 
+/* rounds: {count, steps}: the steps copied count times in order, each copy
+ * named and placed by its round (the latency probe's interleaving). */
+static void test_rounds_expand_in_order(void **state)
+{
+    (void)state;
+    char err[512];
+    scenario_t *sc = scenario_load_buffer("rounds.yaml",
+                                          "name: x\nproves: y\nsteps:\n"
+                                          "  - sql: SELECT 0\n"
+                                          "  - rounds:\n"
+                                          "      count: 3\n"
+                                          "      steps:\n"
+                                          "        - name: q\n"
+                                          "          query: SELECT 1\n"
+                                          "          repeat: 4\n"
+                                          "        - name: i\n"
+                                          "          insert: {table: t, data: {k: 1}}\n"
+                                          "  - sql: SELECT 9\n",
+                                          err, sizeof(err));
+    if (!sc)
+        fail_msg("%s", err);
+    assert_int_equal(sc->n_steps, 8);
+    const char *names[] = {
+        "1-sql",           "round 1 of 3: q", "round 1 of 3: i", "round 2 of 3: q",
+        "round 2 of 3: i", "round 3 of 3: q", "round 3 of 3: i", "3-sql"};
+    for (size_t i = 0; i < 8; i++)
+        assert_string_equal(sc->steps[i].name, names[i]);
+    assert_int_equal(sc->steps[5].op, DBEV_OP_SELECT);
+    assert_int_equal(sc->steps[5].repeat, 4);
+    assert_int_equal(sc->steps[6].op, DBEV_OP_INSERT);
+    assert_string_equal(sc->steps[1].where, "rounds.yaml:8:11 (round 1)");
+    assert_string_equal(sc->steps[5].where, "rounds.yaml:8:11 (round 3)");
+    scenario_destroy(sc);
+
+    expect_error("name: x\nproves: y\nsteps:\n  - rounds: {count: 0, steps: [{sql: S}]}\n",
+                 "bad.yaml:4:21", "count must be a whole number from 1 to 1000");
+    expect_error("name: x\nproves: y\nsteps:\n  - rounds: {count: 2}\n", "bad.yaml:4:13",
+                 "steps must be a non-empty list");
+    expect_error("name: x\nproves: y\nsteps:\n  - rounds: {count: 2, steps: [{fault: "
+                 "{postgres: stop}}]}\n",
+                 "bad.yaml:4:32", "only operation and sql steps");
+    expect_error("name: x\nproves: y\nsteps:\n  - rounds: {count: 2, steps: [{sql: S}]}\n"
+                 "    name: r\n",
+                 "bad.yaml:5:11", "move 'name' into");
+}
+
 /* The security keys (issue 11): canary, fingerprint, teardown_sql, hostile. */
 static void test_guard_keys_load(void **state)
 {
@@ -175,6 +221,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_scenario_loads),
         cmocka_unit_test(test_mistakes_are_pointed_at),
+        cmocka_unit_test(test_rounds_expand_in_order),
         cmocka_unit_test(test_guard_keys_load),
         cmocka_unit_test(test_guard_key_mistakes),
     };
