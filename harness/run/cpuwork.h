@@ -2,12 +2,11 @@
  * The CPU time a request costs, read from /proc: the adapter process's own
  * threads (those named "dbev-", not librdkafka's "rdk:" ones, whose polling
  * costs time whether or not a request is in flight) and the PostgreSQL
- * backends that serve it. The latency probe judges this work per request
- * beside its wall-clock figures because on a shared 2-core virtual machine
- * the wall clock of an unchanged build drifts by half within minutes
- * (docs/gates.md, "The power of the detector") while the CPU time a request
- * needs moves by a few per cent: a slowdown that is work (a trigger, a
- * missing index, slower decoding) shows there at once.
+ * backends that serve it. The latency probe records this work per request
+ * (probe.cpu.*) beside its wall-clock figures. It is not judged: on a shared
+ * 2-core virtual machine it drifts with the machine as the wall clock does
+ * (+40-58 % on unchanged runs within ten minutes, docs/gates.md), likely
+ * because much of a request's CPU time is waking threads on other CPUs.
  *
  * Times are nanoseconds on the CPU (/proc/<pid>/task/<tid>/schedstat, first
  * field), so they exclude time waiting for a core.

@@ -334,6 +334,50 @@ static void put_hist(json_t *out, const char *prefix, const dbev_hist_t *hist, l
     }
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The adapter's service time for op against a reference measured in the
+ * same rounds (the k-th round of each, within ~50 ms of each other): round
+ * by round the service median over the reference's median, and of those
+ * ratios the mean of the middle half. On a shared VM the cost of a wake-up
+ * drifts by a third from one run to the next and moves both; the ratio
+ * keeps what the reference does not share (docs/gates.md, "The power of the
+ * detector"). ref_path is PATH_DIRECT (the direct path's point query: the
+ * machine's own round trip to PostgreSQL) or PROBE_SERVICE (the adapter's
+ * service time of a point query: everything but op's statement). NAN
+ * without at least 4 rounds of each. Locked. */
+#define PER_REF_ROUNDS_MAX 1024
+static double service_per_ref(const run_metrics_t *m, dbev_op_t op, int ref_path)
+{
+    double service[PER_REF_ROUNDS_MAX], ref[PER_REF_ROUNDS_MAX], ratio[PER_REF_ROUNDS_MAX];
+    size_t ns = 0, nr = 0;
+    for (size_t i = 0; i < m->n_blocks; i++) {
+        const struct probe_block *b = &m->blocks[i];
+        if (dbev_hist_count(b->hist) < PROBE_BLOCK_MIN)
+            continue;
+        if (b->path == PROBE_SERVICE && b->op == op && ns < PER_REF_ROUNDS_MAX)
+            service[ns++] = (double)dbev_hist_percentile(b->hist, 50);
+        if (b->path == ref_path && b->op == DBEV_OP_SELECT && nr < PER_REF_ROUNDS_MAX)
+            ref[nr++] = (double)dbev_hist_percentile(b->hist, 50);
+    }
+    size_t n = 0;
+    for (size_t k = 0; k < ns && k < nr; k++)
+        if (ref[k] > 0)
+            ratio[n++] = service[k] / ref[k];
+    if (n < 4)
+        return NAN;
+    qsort(ratio, n, sizeof(ratio[0]), cmp_double);
+    double sum = 0;
+    size_t kept = 0;
+    for (size_t k = n / 4; k < n - n / 4; k++, kept++)
+        sum += ratio[k];
+    return sum / (double)kept;
+}
+
 json_t *run_metrics_json(run_metrics_t *m)
 {
     pthread_mutex_lock(&m->lock);
@@ -397,6 +441,17 @@ json_t *run_metrics_json(run_metrics_t *m)
                 snprintf(prefix, sizeof(prefix), "probe.service.%s.best_p50_ms", op);
                 json_object_set_new(out, prefix, json_real(best));
             }
+        }
+        double per_rtt = service_per_ref(m, (dbev_op_t)o, PATH_DIRECT);
+        if (!isnan(per_rtt)) {
+            snprintf(prefix, sizeof(prefix), "probe.service.%s.per_rtt", op);
+            json_object_set_new(out, prefix, json_real(per_rtt));
+        }
+        double per_query =
+            o == DBEV_OP_SELECT ? NAN : service_per_ref(m, (dbev_op_t)o, PROBE_SERVICE);
+        if (!isnan(per_query)) {
+            snprintf(prefix, sizeof(prefix), "probe.service.%s.per_query", op);
+            json_object_set_new(out, prefix, json_real(per_query));
         }
     }
     for (int o = 0; o < DBEV_OP__COUNT; o++) {
