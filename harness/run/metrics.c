@@ -353,21 +353,26 @@ static int cmp_double(const void *a, const void *b)
 #define PER_REF_ROUNDS_MAX 1024
 static double service_per_ref(const run_metrics_t *m, dbev_op_t op, int ref_path)
 {
-    double service[PER_REF_ROUNDS_MAX], ref[PER_REF_ROUNDS_MAX], ratio[PER_REF_ROUNDS_MAX];
+    const dbev_hist_t *service[PER_REF_ROUNDS_MAX], *ref[PER_REF_ROUNDS_MAX];
+    double ratio[PER_REF_ROUNDS_MAX];
     size_t ns = 0, nr = 0;
     for (size_t i = 0; i < m->n_blocks; i++) {
         const struct probe_block *b = &m->blocks[i];
-        if (dbev_hist_count(b->hist) < PROBE_BLOCK_MIN)
-            continue;
         if (b->path == PROBE_SERVICE && b->op == op && ns < PER_REF_ROUNDS_MAX)
-            service[ns++] = (double)dbev_hist_percentile(b->hist, 50);
+            service[ns++] = b->hist;
         if (b->path == ref_path && b->op == DBEV_OP_SELECT && nr < PER_REF_ROUNDS_MAX)
-            ref[nr++] = (double)dbev_hist_percentile(b->hist, 50);
+            ref[nr++] = b->hist;
     }
+    /* Paired by round before any is left out, so a thin round drops its
+     * pair and never shifts the later rounds onto their neighbours. */
     size_t n = 0;
-    for (size_t k = 0; k < ns && k < nr; k++)
-        if (ref[k] > 0)
-            ratio[n++] = service[k] / ref[k];
+    for (size_t k = 0; k < ns && k < nr; k++) {
+        if (dbev_hist_count(service[k]) < PROBE_BLOCK_MIN ||
+            dbev_hist_count(ref[k]) < PROBE_BLOCK_MIN || dbev_hist_percentile(ref[k], 50) <= 0)
+            continue;
+        ratio[n++] =
+            (double)dbev_hist_percentile(service[k], 50) / (double)dbev_hist_percentile(ref[k], 50);
+    }
     if (n < 4)
         return NAN;
     qsort(ratio, n, sizeof(ratio[0]), cmp_double);
