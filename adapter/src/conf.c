@@ -35,8 +35,10 @@ static const dbev_prop_t props[] = {
               "How the request partitions are taken. group: join group.id and share the "
               "partitions with the other instances (rebalances move them). all: read every "
               "partition of the request topic without joining (no rebalance wait at start; "
-              "offsets are still committed to group.id, so a restart resumes where the last "
-              "commit was); for a single instance only, as two would both answer every request."),
+              "offsets are committed to group.id, but a successor does not resume from them yet: "
+              "on the mock cluster it read all 200 of its predecessor's requests again, and "
+              "idempotency kept each write once); for a single instance only, as two would "
+              "both answer every request."),
     DBEV_PROP("instance.id", DBEV_PROP_STR, "", 0, 0, NULL, NULL, false,
               "Instance id announced on the registry topic; empty: a new UUID at each start."),
     DBEV_PROP("batch.max", DBEV_PROP_INT, "500", 1, 100000, NULL, NULL, false,

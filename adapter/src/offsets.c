@@ -145,9 +145,10 @@ rd_kafka_resp_err_t consume_as_group(dbev_adapter_t *adapter)
  * delay (3 s on librdkafka's mock cluster, group.initial.rebalance.delay.ms
  * on a real one) before anything is consumed; a lone instance gains nothing
  * from membership, so it asks the metadata for the partitions and assigns
- * them itself. RD_KAFKA_OFFSET_INVALID resumes at group.id's committed
- * offsets (auto.offset.reset where there is none), so a restart redelivers
- * exactly what a group member's would. The topic may not exist yet (a
+ * them itself. RD_KAFKA_OFFSET_INVALID was meant to resume at group.id's
+ * committed offsets, but on the mock cluster a successor reads every
+ * partition again (test_adapter_ops, test_assign_all_resumes): not yet
+ * understood; idempotency keeps each write once. The topic may not exist yet (a
  * harness creates it just before): its metadata is asked again for up to
  * ASSIGN_ALL_WAIT_MS. */
 #define ASSIGN_ALL_WAIT_MS 30000

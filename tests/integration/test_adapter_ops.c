@@ -498,6 +498,16 @@ static void test_graceful_stop(void **state)
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n = -2"), N);
 }
 
+/* A conf for consumer.assignment=all (the kit's otherwise). */
+static dbev_adapter_conf_t *assign_all_conf(fixture_t *f)
+{
+    char err[512];
+    dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
+    assert_int_equal(dbev_adapter_conf_set(conf, "consumer.assignment", "all", err, sizeof(err)),
+                     DBEV_ADAPTER_CONF_OK);
+    return conf;
+}
+
 /* consumer.assignment=all: an instance takes every request partition at
  * once without joining the group, and a successor resumes from the offsets
  * it committed to the group id: all answered, no write applied twice. */
@@ -506,10 +516,7 @@ static void test_assign_all_resumes(void **state)
     fixture_t *f = *state;
     stop_adapter(f, f->adapter);
     char err[512];
-    dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
-    assert_int_equal(dbev_adapter_conf_set(conf, "consumer.assignment", "all", err, sizeof(err)),
-                     DBEV_ADAPTER_CONF_OK);
-    dbev_adapter_t *first = start_adapter(f, conf, err, sizeof(err));
+    dbev_adapter_t *first = start_adapter(f, assign_all_conf(f), err, sizeof(err));
     assert_non_null(first);
     enum { N = 200 };
     char cids[N][DBEV_ID_SIZE];
@@ -528,15 +535,15 @@ static void test_assign_all_resumes(void **state)
     assert_int_equal(dbev_adapter_join(first), 0);
     stop_adapter(f, first);
 
-    conf = kit_adapter_conf(f->kit);
-    assert_int_equal(dbev_adapter_conf_set(conf, "consumer.assignment", "all", err, sizeof(err)),
-                     DBEV_ADAPTER_CONF_OK);
-    f->adapter = start_adapter(f, conf, err, sizeof(err));
+    f->adapter = start_adapter(f, assign_all_conf(f), err, sizeof(err));
     assert_non_null(f->adapter);
     for (int i = 0; i < N; i++)
         if (!kit_wait(f->kit, cids[i], WAIT_MS))
             fail_msg("request %d unanswered", i);
     assert_int_equal(kit_query_long(f->kit, "SELECT count(*) FROM seqlog WHERE n = -11"), N);
+    /* Not asserted yet: that the successor resumes from the commits. It
+     * does not (it consumed all N again after its predecessor's N, seen on
+     * 2026-12-07); idempotency is what keeps the writes once. */
 }
 
 /* An abort (a crash, for the harness's faults): nothing more is answered or
