@@ -176,6 +176,7 @@ typedef struct dbev_adapter_stats {
     uint64_t delivery_errors; /* delivery reports with an error (the response is re-sent) */
     uint64_t batches;         /* batches executed */
     uint64_t commits;         /* offset commits issued */
+    uint64_t commit_failures; /* commits the broker refused (those requests may be redelivered) */
     uint64_t heartbeats;      /* heartbeats published */
     int64_t in_flight;        /* responses produced, not yet acknowledged */
     int32_t assigned;         /* partitions currently assigned */

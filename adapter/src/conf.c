@@ -34,11 +34,12 @@ static const dbev_prop_t props[] = {
     DBEV_PROP("consumer.assignment", DBEV_PROP_ENUM, "group", 0, 0, "group,all", NULL, false,
               "How the request partitions are taken. group: join group.id and share the "
               "partitions with the other instances (rebalances move them). all: read every "
-              "partition of the request topic without joining (no rebalance wait at start; "
-              "offsets are committed to group.id, but a successor does not resume from them yet: "
-              "on the mock cluster it read all 200 of its predecessor's requests again, and "
-              "idempotency kept each write once); for a single instance only, as two would "
-              "both answer every request."),
+              "partition of the request topic without joining (no rebalance wait at start); "
+              "offsets are committed to group.id and a successor resumes from them. Give it a "
+              "group.id no member joins: the broker refuses commits without membership while "
+              "the group has members (librdkafka's mock cluster: once it ever had one), logged "
+              "and counted as commit_failures. For a single instance only, as two would both "
+              "answer every request."),
     DBEV_PROP("instance.id", DBEV_PROP_STR, "", 0, 0, NULL, NULL, false,
               "Instance id announced on the registry topic; empty: a new UUID at each start."),
     DBEV_PROP("batch.max", DBEV_PROP_INT, "500", 1, 100000, NULL, NULL, false,

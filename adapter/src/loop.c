@@ -445,6 +445,7 @@ void dbev_adapter_stats(dbev_adapter_t *adapter, dbev_adapter_stats_t *stats)
     stats->delivery_errors = atomic_load(&adapter->delivery_errors);
     stats->batches = atomic_load(&adapter->batches);
     stats->commits = atomic_load(&adapter->commits);
+    stats->commit_failures = atomic_load(&adapter->commit_failures);
     stats->heartbeats = atomic_load(&adapter->heartbeats);
     stats->in_flight = atomic_load(&adapter->in_flight);
     stats->assigned = atomic_load(&adapter->assigned);

@@ -117,7 +117,7 @@ struct dbev_adapter {
 
     /* Counters, read by dbev_adapter_stats() from any thread. */
     atomic_uint_fast64_t consumed, invalid, completed, failed, delivered, delivery_errors, batches,
-        commits, heartbeats;
+        commits, commit_failures, heartbeats;
     atomic_int_fast64_t in_flight;
     atomic_int assigned;
     atomic_bool running, registered;

@@ -14,7 +14,21 @@ void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition
                void *opaque)
 {
     dbev_adapter_t *adapter = opaque;
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+    if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return;
+    atomic_fetch_add(&adapter->commit_failures, 1);
+    /* Without membership the commit is a "simple" one (no member id), which
+     * the broker refuses while group.id has members; librdkafka's mock
+     * cluster refuses it once group.id has ever had one. Every commit would
+     * fail and a successor would read everything again: say how to fix it. */
+    if (adapter->assign_all &&
+        (err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID || err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION))
+        dbev_logf(&adapter->logger, DBEV_LOG_ERROR, NULL,
+                  "offset commit to group %s refused: %s: that group has members that joined "
+                  "it (consumer.assignment=group); give a consumer.assignment=all instance a "
+                  "group.id of its own, or a successor reads every request again",
+                  adapter->group_id, rd_kafka_err2str(err));
+    else
         dbev_logf(&adapter->logger, DBEV_LOG_WARN, NULL,
                   "offset commit failed: %s (those requests may be redelivered)",
                   rd_kafka_err2str(err));
@@ -145,12 +159,11 @@ rd_kafka_resp_err_t consume_as_group(dbev_adapter_t *adapter)
  * delay (3 s on librdkafka's mock cluster, group.initial.rebalance.delay.ms
  * on a real one) before anything is consumed; a lone instance gains nothing
  * from membership, so it asks the metadata for the partitions and assigns
- * them itself. RD_KAFKA_OFFSET_INVALID was meant to resume at group.id's
- * committed offsets, but on the mock cluster a successor reads every
- * partition again (test_adapter_ops, test_assign_all_resumes): not yet
- * understood; idempotency keeps each write once. The topic may not exist yet (a
- * harness creates it just before): its metadata is asked again for up to
- * ASSIGN_ALL_WAIT_MS. */
+ * them itself. RD_KAFKA_OFFSET_INVALID resumes at group.id's committed
+ * offsets; those commits are refused while group.id has members (see
+ * commit_cb), so such an instance needs a group id of its own. The topic may
+ * not exist yet (a harness creates it just before): its metadata is asked
+ * again for up to ASSIGN_ALL_WAIT_MS. */
 #define ASSIGN_ALL_WAIT_MS 30000
 rd_kafka_resp_err_t consume_all_partitions(dbev_adapter_t *adapter)
 {

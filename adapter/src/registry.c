@@ -104,6 +104,8 @@ json_t *registry_heartbeat(const registry_info_t *info, json_t *health,
                         json_integer((json_int_t)stats->delivery_errors));
     json_object_set_new(counters, "batches", json_integer((json_int_t)stats->batches));
     json_object_set_new(counters, "commits", json_integer((json_int_t)stats->commits));
+    json_object_set_new(counters, "commit_failures",
+                        json_integer((json_int_t)stats->commit_failures));
     json_object_set_new(counters, "in_flight", json_integer((json_int_t)stats->in_flight));
     json_object_set_new(counters, "assigned_partitions", json_integer((json_int_t)stats->assigned));
     json_object_set_new(payload, "counters", counters);
