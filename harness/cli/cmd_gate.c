@@ -37,9 +37,10 @@ typedef struct gate_args {
     const char *gates;
     const char *baseline;
     const char *update_baseline;
-    bool baseline_restart; /* --baseline-restart: the run starts its phase's entry over */
-    bool any_machine;      /* --baseline-any-machine: judge against another machine's */
-    int baseline_runs;     /* --baseline-runs: runs an entry keeps (newest) */
+    bool baseline_restart;     /* --baseline-restart: the run starts its phase's entry over */
+    bool any_machine;          /* --baseline-any-machine: judge against another machine's */
+    int baseline_runs;         /* --baseline-runs: runs an entry keeps (newest) */
+    const char *baseline_only; /* --baseline-only: a partial run adds these metrics only */
     const char *history;
     char out_dir[1024];
 } gate_args_t;
@@ -76,6 +77,9 @@ static void usage(FILE *out)
         "                       entry over)\n"
         "  --baseline-restart   with --update-baseline: start the entry over with this run\n"
         "  --baseline-runs N    runs a baseline entry keeps, the newest (default 10)\n"
+        "  --baseline-only PREFIX  with --update-baseline: add only the metrics named\n"
+        "                       PREFIX* to the entry's full runs at this commit, e.g. a\n"
+        "                       probe-only run (probe.) to deepen the probe's samples\n"
         "  --baseline-any-machine  judge against a baseline from another CPU model or core\n"
         "                       count (default: those rows are SKIP, with the reason)\n"
         "  --history FILE       append one JSON line per run (default:\n"
@@ -111,6 +115,7 @@ static int parse_args(int argc, char **argv, gate_args_t *a)
         {"update-baseline", required_argument, NULL, 'U'},
         {"baseline-restart", no_argument, NULL, 'R'},
         {"baseline-runs", required_argument, NULL, 'N'},
+        {"baseline-only", required_argument, NULL, 'O'},
         {"baseline-any-machine", no_argument, NULL, 'A'},
         {"history", required_argument, NULL, 'H'},
         {"with-long", no_argument, NULL, 'W'}, /* the default; kept for old scripts */
@@ -156,6 +161,14 @@ static int parse_args(int argc, char **argv, gate_args_t *a)
         case 'A':
             a->any_machine = true;
             break;
+        case 'O':
+            if (!optarg[0]) {
+                fprintf(stderr, "dbev-harness gate: --baseline-only: give a metric name prefix, "
+                                "e.g. probe.\n");
+                return 2;
+            }
+            a->baseline_only = optarg;
+            break;
         case 'N':
             if (run_cli_number("gate", "--baseline-runs", optarg, 2, 1000, &v))
                 return 2;
@@ -183,6 +196,10 @@ static int parse_args(int argc, char **argv, gate_args_t *a)
     }
     if (a->phase < 0)
         return run_cli_usage_error("gate", "--phase is required: 1, 2, 3 or all");
+    if (a->baseline_only && (!a->update_baseline || a->baseline_restart))
+        return run_cli_usage_error("gate", "--baseline-only adds a partial run to an entry: it "
+                                           "needs --update-baseline FILE and not "
+                                           "--baseline-restart");
     return run_cli_check("gate", &a->run, &a->env);
 }
 
@@ -349,14 +366,18 @@ static int judge(dbev_report_t *report, const json_t *metrics, const json_t *ski
         int runs = 0;
         char why[400];
         if (gate_baseline_store(g->args->update_baseline, phase_key(g->args->phase), metrics, facts,
-                                g->args->baseline_restart, g->args->baseline_runs, &runs, why,
-                                sizeof(why), errstr, sizeof(errstr)) != 0) {
+                                g->args->baseline_restart, g->args->baseline_only,
+                                g->args->baseline_runs, &runs, why, sizeof(why), errstr,
+                                sizeof(errstr)) != 0) {
             fprintf(stderr, "dbev-harness gate: %s\n", errstr);
             rc = GATE_EXIT_ERROR;
         } else {
-            printf("baseline: phase %s in %s now holds %d run(s)%s%s%s\n",
+            printf("baseline: phase %s in %s now holds %d run(s)%s%s%s%s%s%s\n",
                    phase_key(g->args->phase), g->args->update_baseline, runs,
-                   why[0] ? " (a new entry: " : "", why, why[0] ? ")" : "");
+                   g->args->baseline_only ? ", and this partial run's " : "",
+                   g->args->baseline_only ? g->args->baseline_only : "",
+                   g->args->baseline_only ? "* metrics" : "", why[0] ? " (a new entry: " : "", why,
+                   why[0] ? ")" : "");
         }
     }
     printf("benchmark JSON: %s/benchmark-smaller.json, benchmark-bigger.json, bencher.json\n",

@@ -228,15 +228,21 @@ json_t *gate_baseline_load(const char *path, const char *key, char *errstr, size
  *        when missing; the other phases' entries kept). The run joins the
  *        entry when commit, machine and settings are the entry's and
  *        restart is false; otherwise it starts the entry over. At most
- *        max_runs runs are kept, the newest.
+ *        max_runs runs are kept, the newest (per metric: max_runs samples).
+ *
+ *        With only_prefix, a partial run: only the metrics whose names start
+ *        with it are added, to an entry that must already hold full runs at
+ *        this commit on this machine in this mode (its scenarios may be a
+ *        subset: a probe-only run deepens the probe's samples cheaply). It is
+ *        listed under "partial_runs" and never starts the entry over.
  * @param facts borrowed: {git_commit, machine, settings, time, verdict}.
- * @param runs set to the entry's number of runs afterwards.
+ * @param runs set to the entry's number of (full) runs afterwards.
  * @param why set to why the entry was started over ("" when the run joined).
- * @returns 0, or -1 with errstr set.
+ * @returns 0, or -1 with errstr set (a partial run that cannot join).
  */
 int gate_baseline_store(const char *path, const char *key, const json_t *metrics,
-                        const json_t *facts, bool restart, int max_runs, int *runs, char *why,
-                        size_t why_size, char *errstr, size_t size);
+                        const json_t *facts, bool restart, const char *only_prefix, int max_runs,
+                        int *runs, char *why, size_t why_size, char *errstr, size_t size);
 
 /** github-action-benchmark's customSmallerIsBetter entries (latencies, ratios, memory): new array.
  */

@@ -131,8 +131,10 @@ static bool same_settings(const json_t *a, const json_t *b)
     return true;
 }
 
-/* Why a run cannot join an entry ("" when it can). */
-static void join_check(const json_t *entry, const json_t *facts, char *why, size_t size)
+/* Why a run cannot join an entry ("" when it can); a partial run's
+ * scenarios and gates file differ by design, its mode may not. */
+static void join_check(const json_t *entry, const json_t *facts, bool partial, char *why,
+                       size_t size)
 {
     why[0] = '\0';
     const json_t *machine = json_object_get(facts, "machine");
@@ -149,13 +151,17 @@ static void join_check(const json_t *entry, const json_t *facts, char *why, size
                          json_object_get(machine, "kernel")))
         snprintf(why + strlen(why), size - strlen(why), "%sthe machine differs",
                  why[0] ? ": " : "");
-    else if (!same_settings(json_object_get(entry, "settings"), json_object_get(facts, "settings")))
+    else if (partial && !json_equal(json_object_get(json_object_get(entry, "settings"), "mode"),
+                                    json_object_get(json_object_get(facts, "settings"), "mode")))
+        snprintf(why, size, "the mode differs");
+    else if (!partial &&
+             !same_settings(json_object_get(entry, "settings"), json_object_get(facts, "settings")))
         snprintf(why, size, "the settings differ (mode, gates file, with_long or scenarios)");
 }
 
 int gate_baseline_store(const char *path, const char *key, const json_t *metrics,
-                        const json_t *facts, bool restart, int max_runs, int *runs, char *why,
-                        size_t why_size, char *errstr, size_t size)
+                        const json_t *facts, bool restart, const char *only_prefix, int max_runs,
+                        int *runs, char *why, size_t why_size, char *errstr, size_t size)
 {
     json_t *root = NULL;
     struct stat st;
@@ -189,7 +195,16 @@ int gate_baseline_store(const char *path, const char *key, const json_t *metrics
     else if (restart)
         snprintf(why, why_size, "started over (asked to)");
     else
-        join_check(entry, facts, why, why_size);
+        join_check(entry, facts, only_prefix != NULL, why, why_size);
+    if (why[0] && only_prefix) {
+        /* Samples of a few metrics cannot stand for a run of the phase. */
+        dbev_seterr(errstr, size,
+                    "%s: a partial run (only %s*) adds to phase %s's entry of full runs, but %s; "
+                    "record full runs first (ci/gate --refresh-baseline)",
+                    path, only_prefix, key, why);
+        json_decref(root);
+        return -1;
+    }
     if (why[0]) {
         entry = json_object();
         static const char *const keep[] = {"git_commit", "machine", "settings"};
@@ -199,18 +214,23 @@ int gate_baseline_store(const char *path, const char *key, const json_t *metrics
         json_object_set_new(entry, "samples", json_object());
         json_object_set_new(phases, key, entry);
     }
-    json_t *list = json_object_get(entry, "runs");
-    json_array_append_new(list,
-                          json_pack("{s:O?, s:O?, s:O?}", "time", json_object_get(facts, "time"),
-                                    "verdict", json_object_get(facts, "verdict"), "summary",
-                                    json_object_get(facts, "summary")));
+    json_t *list = json_object_get(entry, only_prefix ? "partial_runs" : "runs");
+    if (!list) {
+        list = json_array();
+        json_object_set_new(entry, "partial_runs", list);
+    }
+    json_array_append_new(list, json_pack("{s:O?, s:O?, s:O?, s:s?}", "time",
+                                          json_object_get(facts, "time"), "verdict",
+                                          json_object_get(facts, "verdict"), "summary",
+                                          json_object_get(facts, "summary"), "only", only_prefix));
     /* One value per run and metric; a metric a run lacked has fewer. */
     json_t *samples = json_object_get(entry, "samples");
     const char *name;
     json_t *value;
     json_object_foreach((json_t *)metrics, name, value)
     {
-        if (!json_is_number(value))
+        if (!json_is_number(value) ||
+            (only_prefix && strncmp(name, only_prefix, strlen(only_prefix)) != 0))
             continue;
         json_t *arr = json_object_get(samples, name);
         if (!arr) {
@@ -229,7 +249,7 @@ int gate_baseline_store(const char *path, const char *key, const json_t *metrics
                 json_array_remove(value, 0);
         }
     }
-    *runs = (int)json_array_size(list);
+    *runs = (int)json_array_size(json_object_get(entry, "runs"));
     int rc = dump_atomic(root, path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10),
                          errstr, size);
     json_decref(root);

@@ -544,7 +544,8 @@ static int store(const char *path, const char *key, const json_t *m, const json_
                  int *runs, char *why)
 {
     char err[512];
-    int rc = gate_baseline_store(path, key, m, f, restart, 3, runs, why, 200, err, sizeof(err));
+    int rc =
+        gate_baseline_store(path, key, m, f, restart, NULL, 3, runs, why, 200, err, sizeof(err));
     if (rc != 0)
         fail_msg("store: %s", err);
     return rc;
@@ -621,15 +622,66 @@ static void test_baseline_file_keeps_runs_and_other_phases(void **state)
     f = fopen(path, "w");
     fputs("{broken", f);
     fclose(f);
-    assert_int_equal(
-        gate_baseline_store(path, "1", m1, fa, false, 3, &runs, why, sizeof(why), err, sizeof(err)),
-        -1);
+    assert_int_equal(gate_baseline_store(path, "1", m1, fa, false, NULL, 3, &runs, why, sizeof(why),
+                                         err, sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "not overwriting"));
     json_decref(m1);
     json_decref(m3);
     json_decref(fa);
     json_decref(fb);
     json_decref(fc);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A partial run (--baseline-only probe.) adds the probe's samples to an
+ * entry of full runs at the same commit and machine, whatever its
+ * scenarios; it never starts an entry, and the other metrics keep the full
+ * runs' samples. */
+static void test_baseline_partial_runs(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/dbev-test-gate-XXXXXX", path[256], err[512], why[200];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/baseline.json", dir);
+    json_t *full = json_pack("{s:f, s:f}", "probe.query.p50_ms", 3.0, "latency.query.p95_ms", 9.0);
+    json_t *fa = facts("abc", 2), *fb = facts("def", 2);
+    json_t *probe_only = facts("abc", 2);
+    json_object_set_new(json_object_get(probe_only, "settings"), "scenarios",
+                        json_pack("[s]", "perf_probe.yaml"));
+    int runs = 0;
+    /* No entry yet: refused, with the fix. */
+    assert_int_equal(gate_baseline_store(path, "1", full, probe_only, false, "probe.", 4, &runs,
+                                         why, sizeof(why), err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "record full runs first"));
+    store(path, "1", full, fa, false, &runs, why);
+    store(path, "1", full, fa, false, &runs, why);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(gate_baseline_store(path, "1", full, probe_only, false, "probe.", 4, &runs,
+                                             why, sizeof(why), err, sizeof(err)),
+                         0);
+    assert_int_equal(runs, 2);                                         /* full runs */
+    assert_int_equal(n_samples(path, "1", "probe.query.p50_ms"), 4);   /* max_runs, newest */
+    assert_int_equal(n_samples(path, "1", "latency.query.p95_ms"), 2); /* full runs only */
+    json_t *e = gate_baseline_load(path, "1", err, sizeof(err));
+    assert_int_equal(json_array_size(json_object_get(e, "partial_runs")), 3);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(e, "partial_runs"), 0), "only")),
+                        "probe.");
+    json_decref(e);
+    /* Another commit: refused, the entry kept. */
+    assert_int_equal(gate_baseline_store(path, "1", full, fb, false, "probe.", 4, &runs, why,
+                                         sizeof(why), err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "commit abc"));
+    assert_int_equal(n_samples(path, "1", "latency.query.p95_ms"), 2);
+    json_decref(full);
+    json_decref(fa);
+    json_decref(fb);
+    json_decref(probe_only);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
@@ -787,6 +839,7 @@ int main(void)
         cmocka_unit_test(test_baseline_runs_judge_the_run),
         cmocka_unit_test(test_degradation_watches_only_its_metrics),
         cmocka_unit_test(test_baseline_file_keeps_runs_and_other_phases),
+        cmocka_unit_test(test_baseline_partial_runs),
         cmocka_unit_test(test_machine_facts),
         cmocka_unit_test(test_benchmark_json_shapes),
         cmocka_unit_test(test_verdict_goes_into_the_report),
