@@ -39,6 +39,11 @@ typedef struct run {
  *  its outcome in run; -j workers call it side by side. */
 void run_one(run_t *run, size_t index);
 
+/** Builds (or finds) the template database of every scenario's fixture
+ *  sets ahead of the scenarios, while the transport floor is measured. A
+ *  failure is left for the scenario that needs the template to report. */
+void run_prepare_templates(run_t *run);
+
 /** Whether a scenario must have the machine to itself (the exclusive pass). */
 bool run_runs_alone(const scenario_t *sc);
 

@@ -101,6 +101,16 @@ static json_t *trace_header(run_t *run, const runctx_t *ctx)
 
 /* Clones the scenario's database(s) from the template of its fixture sets
  * ("base,bulk": one template per combination) and runs setup_sql. */
+void run_prepare_templates(run_t *run)
+{
+    for (size_t i = 0; i < run->n; i++) {
+        char fixtures[512], tpl[128], errstr[512];
+        fixtures_label(run->scenarios[i], fixtures, sizeof(fixtures));
+        (void)template_for(run, fixtures[0] ? fixtures : NULL, tpl, sizeof(tpl), errstr,
+                           sizeof(errstr));
+    }
+}
+
 static int setup_database(run_t *run, runctx_t *ctx, const char *dbname, PGconn **conn,
                           char *errstr, size_t size)
 {
