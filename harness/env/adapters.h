@@ -9,12 +9,13 @@
  *              faults need this mode;
  *   external - nothing started: an adapter already listens on the Kafka
  *              cluster (e.g. the original service); faults are refused.
- * The instances share one consumer group, and a restarted one joins it
- * again, so the group rebalances as it would in production (with
- * DBEV_FAST_ASSIGN=1 a lone instance takes every partition without joining
- * instead: consumer.assignment=all, adapters.c says why it is not the
- * default). The adapter reads a new group's requests from
- * the earliest offset, so requests produced before an instance joined are answered.
+ * Several instances share one consumer group, and a restarted one joins it
+ * again, so the group rebalances as it would in production. A lone
+ * instance takes every partition without joining (consumer.assignment=all,
+ * committing to the scenario's own group id; DBEV_FAST_ASSIGN=0: the group
+ * join instead). The adapter reads requests without a committed offset
+ * from the earliest, so requests produced before an instance started are
+ * answered.
  *
  * Also here: the scenario features `requires:` names (features.c) and the
  * reverting of faults a scenario left applied (step_fault.c).
