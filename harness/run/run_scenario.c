@@ -313,7 +313,10 @@ static void scenario_teardown(run_t *run, runctx_t *ctx)
     PQfinish(ctx->direct_twin_op);
     vars_destroy(ctx->vars);
     json_decref(ctx->trace_sql);
-    if (!run->opts->keep) {
+    /* A run of one scenario on its own throwaway server deletes the whole
+     * server next: dropping the database first would only cost time. */
+    bool server_goes = run->n == 1 && !run->env_opts->pg_dsn;
+    if (!run->opts->keep && !server_goes) {
         if (ctx->dbname[0] && pgenv_drop_database(run->pg, ctx->dbname, errstr, sizeof(errstr)))
             dbev_logf(&run->logger, DBEV_LOG_WARN, NULL, "%s", errstr);
         if (ctx->dbname_direct[0] &&
