@@ -245,19 +245,20 @@ static void stop_waker(mockenv_t *env)
 
 /* Creates the protocol topics named in topics[] on the mock cluster, with
  * partition p led by broker (p % N) + 1 so a topic spans every broker. */
-static int create_mock_topics(mockenv_t *env, const char *const *topics, char *errstr, size_t size)
+static int create_mock_topics(mockenv_t *env, const char *const *topics, int partitions,
+                              char *errstr, size_t size)
 {
     int replication = env->brokers < 3 ? env->brokers : 3;
     ops_begin(env);
     for (int t = 0; t < DBEV_TOPIC__COUNT; t++) {
         rd_kafka_resp_err_t err =
-            rd_kafka_mock_topic_create(env->mcluster, topics[t], env->partitions, replication);
+            rd_kafka_mock_topic_create(env->mcluster, topics[t], partitions, replication);
         if (err) {
             ops_end(env);
             return dbev_seterr(errstr, size, "cannot create topic %s in the mock cluster: %s",
                                topics[t], rd_kafka_err2str(err));
         }
-        for (int p = 0; p < env->partitions; p++) {
+        for (int p = 0; p < partitions; p++) {
             err = rd_kafka_mock_partition_set_leader(env->mcluster, topics[t], p,
                                                      (p % env->brokers) + 1);
             if (err) {
@@ -288,7 +289,8 @@ static int start_mock(mockenv_t *env, char *errstr, size_t size)
     if (start_waker(env, errstr, size))
         return -1;
 
-    if (create_mock_topics(env, (const char *const *)env->topics, errstr, size) != 0)
+    if (create_mock_topics(env, (const char *const *)env->topics, env->partitions, errstr, size) !=
+        0)
         return -1;
     dbev_logf(env->logger, DBEV_LOG_INFO, NULL,
               "mock Kafka cluster up: %d brokers at %s, %d topics with %d partitions", env->brokers,
@@ -635,6 +637,12 @@ int mockenv_partition_leader(mockenv_t *env, const char *topic, int32_t partitio
 
 int mockenv_create_topics(mockenv_t *env, const char *env_name, char *errstr, size_t size)
 {
+    return mockenv_create_topics_n(env, env_name, 0, errstr, size);
+}
+
+int mockenv_create_topics_n(mockenv_t *env, const char *env_name, int partitions, char *errstr,
+                            size_t size)
+{
     if (!env_name_ok(env_name))
         return dbev_seterr(errstr, size, "topic prefix '%s': use letters, digits, '.', '_' or '-'",
                            env_name);
@@ -643,7 +651,8 @@ int mockenv_create_topics(mockenv_t *env, const char *env_name, char *errstr, si
     for (int t = 0; t < DBEV_TOPIC__COUNT; t++)
         topics[t] = dbev_topic_name(env_name, (dbev_topic_t)t, names[t], sizeof(names[t]));
     if (env->mcluster)
-        return create_mock_topics(env, topics, errstr, size);
+        return create_mock_topics(env, topics, partitions > 0 ? partitions : env->partitions,
+                                  errstr, size);
     const rd_kafka_metadata_t *md = NULL;
     rd_kafka_resp_err_t err = rd_kafka_metadata(env->rk, 1, NULL, &md, 5000);
     if (err)

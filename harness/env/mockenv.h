@@ -114,6 +114,14 @@ double mockenv_startup_ms(const mockenv_t *env);
  */
 int mockenv_create_topics(mockenv_t *env, const char *env_name, char *errstr, size_t size);
 
+/**
+ * @brief mockenv_create_topics() with `partitions` per topic on the mock
+ *        cluster (0: the env's count); an external cluster's topics get its
+ *        defaults either way.
+ */
+int mockenv_create_topics_n(mockenv_t *env, const char *env_name, int partitions, char *errstr,
+                            size_t size);
+
 /*
  * Fault controls (mock cluster only: -1 with "not available with
  * --kafka-bootstrap" otherwise). Broker ids run from 1 to the broker count.

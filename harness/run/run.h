@@ -20,8 +20,18 @@
  * 26 ms -> 600 ms), an artefact of the test double, not of the path under
  * test. With 12 the same 30 s load stays flat (p99 34 ms); measured with
  * scenarios/load_throughput.yaml on this 2-core machine.
+ *
+ * The walk is paid per fetch that returns data, and the harness's 1 ms
+ * fetch wait (kprofile.h) makes that about one fetch per message: with 12
+ * partitions the 30 s load's p99 climbed again, second by second, from
+ * 7 ms to 400 ms on a slow hour, a quarter of the run's CPU in that one loop
+ * (perf: rd_kafka_mock_msgset_find). A scenario with a load step therefore
+ * gets RUN_LOAD_PARTITIONS (unless --partitions is given): the walk is 4x
+ * shorter. Not every scenario: placing 48 partitions' leaders costs
+ * ~100 ms more per scenario.
  */
 #define RUN_DEFAULT_PARTITIONS 12
+#define RUN_LOAD_PARTITIONS    48
 
 /** Where the environment comes from (the command line's --pg-* and --kafka-* options). */
 typedef struct run_env_opts {

@@ -101,6 +101,8 @@ static json_t *trace_header(run_t *run, const runctx_t *ctx)
 
 /* Clones the scenario's database(s) from the template of its fixture sets
  * ("base,bulk": one template per combination) and runs setup_sql. */
+static bool has_load(const step_t *steps, size_t n);
+
 void run_prepare_templates(run_t *run)
 {
     for (size_t i = 0; i < run->n; i++) {
@@ -256,7 +258,9 @@ static int scenario_setup(run_t *run, runctx_t *ctx, size_t index, char *errstr,
     phase_end(ctx, RUN_PHASE_DATABASE, &mark);
     if (run->opts->mode == RUN_MODE_DIRECT)
         return 0;
-    if (mockenv_create_topics(run->kafka, ctx->topic_env, errstr, size) != 0)
+    int partitions =
+        !run->env_opts->partitions && has_load(sc->steps, sc->n_steps) ? RUN_LOAD_PARTITIONS : 0;
+    if (mockenv_create_topics_n(run->kafka, ctx->topic_env, partitions, errstr, size) != 0)
         return -1;
     phase_end(ctx, RUN_PHASE_TOPICS, &mark);
     char log_path[1024];
