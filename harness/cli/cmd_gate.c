@@ -99,12 +99,12 @@ static void usage(FILE *out)
         "\n"
         "environment:\n"
         "  --pg-bin DIR, --pg-dsn DSN, --kafka-bootstrap HOST:PORT, --brokers N (default %d),\n"
-        "  --partitions N (default %d)\n"
+        "  --partitions N (default %d; %d for a scenario with a load step)\n"
         "  -h, --help           this text\n"
         "\n"
         "exit status: 0 pass, 1 fail, 2 rollback, 3 harness error (a criterion on a metric\n"
         "no scenario produced, a scenario that could not run, a bad file or option)\n",
-        MOCKENV_DEFAULT_BROKERS, RUN_DEFAULT_PARTITIONS);
+        MOCKENV_DEFAULT_BROKERS, RUN_DEFAULT_PARTITIONS, RUN_LOAD_PARTITIONS);
 }
 
 /* 0 parsed, 1 help printed, 2 usage error (printed). */

@@ -79,11 +79,12 @@ static void usage(FILE *out)
             "  --pg-dsn DSN         use this PostgreSQL server instead of a throwaway one\n"
             "  --kafka-bootstrap HOST:PORT  use this Kafka cluster instead of the mock one\n"
             "  --brokers N          mock cluster brokers (default %d)\n"
-            "  --partitions N       partitions per topic (default %d; see run.h for why)\n"
+            "  --partitions N       partitions per topic (default %d; %d for a scenario\n"
+            "                       with a load step: run.h says why)\n"
             "  -h, --help           this text\n"
             "\n"
             "exit status: 0 all passed or skipped, 1 a scenario failed, 2 harness error\n",
-            MOCKENV_DEFAULT_BROKERS, RUN_DEFAULT_PARTITIONS);
+            MOCKENV_DEFAULT_BROKERS, RUN_DEFAULT_PARTITIONS, RUN_LOAD_PARTITIONS);
 }
 
 /* 0 parsed, 1 help printed, 2 usage error (printed). */
