@@ -184,8 +184,9 @@ static void *measure_transport(void *arg)
     return NULL;
 }
 
-/* Kafka first, so that its transport floor is measured (floor's thread)
- * while PostgreSQL comes up; the caller joins floor. */
+/* Kafka first, so that the floor's clients are set up (floor's thread)
+ * while PostgreSQL comes up; the caller releases and joins it
+ * (floor_finish). */
 static int env_up(run_t *run, floor_job_t *floor, char *errstr, size_t size)
 {
     if (run->opts->mode != RUN_MODE_DIRECT) {

@@ -99,8 +99,6 @@ static json_t *trace_header(run_t *run, const runctx_t *ctx)
     return h;
 }
 
-/* Clones the scenario's database(s) from the template of its fixture sets
- * ("base,bulk": one template per combination) and runs setup_sql. */
 static bool has_load(const step_t *steps, size_t n);
 
 void run_prepare_templates(run_t *run)
@@ -113,6 +111,8 @@ void run_prepare_templates(run_t *run)
     }
 }
 
+/* Clones the scenario's database(s) from the template of its fixture sets
+ * ("base,bulk": one template per combination) and runs setup_sql. */
 static int setup_database(run_t *run, runctx_t *ctx, const char *dbname, PGconn **conn,
                           char *errstr, size_t size)
 {
