@@ -77,7 +77,7 @@ static void gate(fixture_t *f, const char *phase, const char *gates, const char 
 {
     char gates_path[512];
     snprintf(gates_path, sizeof(gates_path), FIXTURES "/%s", gates);
-    char *argv[20];
+    char *argv[24];
     int n = 0;
     argv[n++] = HARNESS;
     argv[n++] = "gate";
@@ -95,7 +95,7 @@ static void gate(fixture_t *f, const char *phase, const char *gates, const char 
     argv[n++] = f->history;
     va_list ap;
     va_start(ap, scenarios);
-    for (const char *extra; (extra = va_arg(ap, const char *)) != NULL && n < 17;)
+    for (const char *extra; (extra = va_arg(ap, const char *)) != NULL && n < 21;)
         argv[n++] = (char *)extra;
     va_end(ap);
     argv[n++] = (char *)(scenarios ? scenarios : FIXTURES "/scenarios");
@@ -297,6 +297,38 @@ static void test_slowed_run_flagged_against_recorded_baseline(void **state)
     assert_non_null(strstr(f->r.out, "judged with --baseline-any-machine"));
 }
 
+/* A partial run (--baseline-only PREFIX) adds only its metrics' samples to
+ * the entry of full runs, and is listed apart; without --update-baseline
+ * the option is refused. */
+static void test_partial_run_adds_only_its_metrics(void **state)
+{
+    fixture_t *f = *state;
+    const char *fast = FIXTURES "/scenarios/p1_query.yaml";
+    gate(f, "1", "gates_stats.yaml", fast, "--baseline-only", "direct.", NULL);
+    expect_status(f, 3);
+    assert_non_null(strstr(f->r.out, "needs --update-baseline FILE"));
+    gate(f, "1", "gates_stats.yaml", fast, "--update-baseline", f->baseline, "--baseline-only",
+         "direct.", NULL);
+    expect_status(f, 3); /* no entry of full runs yet */
+    assert_non_null(strstr(f->r.out, "record full runs first"));
+    for (int i = 0; i < 2; i++) {
+        gate(f, "1", "gates_stats.yaml", fast, "--update-baseline", f->baseline, NULL);
+        expect_status(f, 0);
+    }
+    gate(f, "1", "gates_stats.yaml", fast, "--update-baseline", f->baseline, "--baseline-only",
+         "direct.", NULL);
+    expect_status(f, 0);
+    assert_non_null(strstr(f->r.out, "holds 2 run(s), and this partial run's direct.* metrics"));
+    json_t *b = json_load_file(f->baseline, 0, NULL);
+    assert_non_null(b);
+    json_t *entry = json_object_get(json_object_get(b, "phases"), "1");
+    json_t *samples = json_object_get(entry, "samples");
+    assert_int_equal(json_array_size(json_object_get(samples, "direct.latency.query.p50_ms")), 3);
+    assert_int_equal(json_array_size(json_object_get(samples, "scenarios.passed")), 2);
+    assert_int_equal(json_array_size(json_object_get(entry, "partial_runs")), 1);
+    json_decref(b);
+}
+
 static void test_failing_criterion_exits_1(void **state)
 {
     fixture_t *f = *state;
@@ -370,6 +402,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pass_writes_verdict_everywhere, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_run_adds_only_its_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_criterion_exits_1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rollback_trigger_exits_2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_metric_exits_3, setup, teardown),
