@@ -409,7 +409,7 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
     run_metrics_set(run.metrics, "scenarios.skipped", totals.scenarios[DBEV_REPORT_SKIP]);
     run_metrics_set(run.metrics, "scenarios.errors", totals.scenarios[DBEV_REPORT_ERROR]);
     run_metrics_set(run.metrics, "harness.rss_mb", peak_rss_mb());
-    if (judge) { /* a gate judges client.rss_mb: measure it where it means something */
+    if (judge && opts->client_memory) { /* measured where it means something */
         double client_mb = client_memory_mb();
         if (client_mb >= 0)
             run_metrics_set(run.metrics, "client.rss_mb", client_mb);

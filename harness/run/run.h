@@ -97,7 +97,7 @@ typedef int (*run_judge_fn)(dbev_report_t *report, const json_t *metrics, const 
  *   loss.{unanswered,answered_twice,answered_late,unknown_ids,writes_lost,writes_doubled}
  *   parity.mismatches                                 --mode both differences
  *   harness.rss_mb                                    peak resident memory of the harness
- *   client.rss_mb                                     (with a judge) the client's peak
+ *   client.rss_mb                                     (a gate naming it) the client's peak
  *                                                     memory with 1,000 requests in flight,
  *                                                     measured by bench_client_memory
  *   scenarios.{passed,failed,skipped,errors}

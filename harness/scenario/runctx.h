@@ -57,6 +57,9 @@ typedef struct run_opts {
     /* after each passing scenario without faults or loads, replay its trace
      * on a fresh database and topics and fail it if an answer differs */
     bool replay_check;
+    /* With a judge: measure client.rss_mb (bench_client_memory, ~2.7 s), for
+     * a gate whose rules name it. */
+    bool client_memory;
     const char *out_dir;
 } run_opts_t;
 
