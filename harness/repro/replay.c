@@ -606,6 +606,13 @@ long replay_run(const replay_trace_t *trace, const replay_target_t *target,
     r.ids.forward = json_object();
     r.ids.back = json_object();
     r.answers = json_object();
+    /* The trace orders its lines by Kafka timestamps, in milliseconds: an
+     * answer in the same millisecond as its request can be listed before it.
+     * It happened after its request, not before the lines in between, so it
+     * is counted once its request is published (waiting for it earlier
+     * waited out the request's whole timeout, 30 s). */
+    json_t *published = json_object(); /* recorded correlation ids already sent */
+    json_t *early = json_object();     /* id -> answers listed before their request */
     long result = -1;
     r.consumer = client(RD_KAFKA_CONSUMER, target, errstr, size);
     r.producer = r.consumer ? client(RD_KAFKA_PRODUCER, target, errstr, size) : NULL;
@@ -628,12 +635,18 @@ long replay_run(const replay_trace_t *trace, const replay_target_t *target,
 
     size_t answers_before = 0; /* recorded answers before the current line */
     size_t given_up = 0;       /* of those, never answered in the replay */
+
     int64_t anchor_us = dbev_mono_us(), anchor_ms = trace->n ? trace->items[0].t_ms : 0;
     int64_t last_deadline_us = dbev_mono_us();
     for (size_t i = 0; i < trace->n; i++) {
         const line_t *it = &trace->items[i];
+        const char *cid = json_string_value(json_object_get(it->json, "correlation_id"));
         if (it->kind == LINE_ANSWER) {
-            answers_before++;
+            if (cid && !json_object_get(published, cid))
+                json_object_set_new(
+                    early, cid, json_integer(json_integer_value(json_object_get(early, cid)) + 1));
+            else
+                answers_before++;
             continue;
         }
         /* Happened-before: the answers recorded before this line. */
@@ -669,6 +682,11 @@ long replay_run(const replay_trace_t *trace, const replay_target_t *target,
         }
         if (publish(&r, it, opts, errstr, size) != 0)
             goto done;
+        if (cid) {
+            json_object_set_new(published, cid, json_true());
+            answers_before += (size_t)json_integer_value(json_object_get(early, cid));
+            json_object_del(early, cid);
+        }
         int64_t deadline = dbev_mono_us() + request_timeout_ms(it->json) * 1000;
         if (deadline > last_deadline_us)
             last_deadline_us = deadline;
@@ -693,5 +711,7 @@ done:
     json_decref(r.ids.forward);
     json_decref(r.ids.back);
     json_decref(r.answers);
+    json_decref(published);
+    json_decref(early);
     return result;
 }
