@@ -390,12 +390,13 @@ static int judge(dbev_report_t *report, const json_t *metrics, const json_t *ski
             fprintf(stderr, "dbev-harness gate: %s\n", errstr);
             rc = GATE_EXIT_ERROR;
         } else {
-            printf("baseline: phase %s in %s now holds %d run(s)%s%s%s%s%s%s\n",
-                   phase_key(g->args->phase), g->args->update_baseline, runs,
-                   g->args->baseline_only ? ", and this partial run's " : "",
-                   g->args->baseline_only ? g->args->baseline_only : "",
-                   g->args->baseline_only ? "* metrics" : "", why[0] ? " (a new entry: " : "", why,
-                   why[0] ? ")" : "");
+            char partial[160] = "";
+            if (g->args->baseline_only)
+                snprintf(partial, sizeof(partial), ", and this partial run's %s* metrics",
+                         g->args->baseline_only);
+            printf("baseline: phase %s in %s now holds %d run(s)%s%s%s%s\n",
+                   phase_key(g->args->phase), g->args->update_baseline, runs, partial,
+                   why[0] ? " (a new entry: " : "", why, why[0] ? ")" : "");
         }
     }
     printf("benchmark JSON: %s/benchmark-smaller.json, benchmark-bigger.json, bencher.json\n",

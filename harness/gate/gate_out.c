@@ -116,14 +116,17 @@ json_t *gate_baseline_load(const char *path, const char *key, char *errstr, size
     return entry;
 }
 
-/* The settings that shape the figures. The seed is recorded, not compared:
- * a run draws a new one unless told, and it only picks test values. */
-static bool same_settings(const json_t *a, const json_t *b)
+/* The settings that shape the figures: the first n of mode, gates file,
+ * with_long and scenarios (a partial run compares the mode only: its
+ * scenarios and gates file differ by design). The seed is recorded, not
+ * compared: a run draws a new one unless told, and it only picks test
+ * values. */
+static bool same_settings(const json_t *a, const json_t *b, size_t n)
 {
     static const char *const keys[] = {"mode", "gates", "with_long", "scenarios"};
     if (!a || !b)
         return false;
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+    for (size_t i = 0; i < n && i < sizeof(keys) / sizeof(keys[0]); i++) {
         const json_t *x = json_object_get(a, keys[i]), *y = json_object_get(b, keys[i]);
         if ((x || y) && !json_equal(x, y)) /* json_equal(NULL, NULL) is false */
             return false;
@@ -131,8 +134,7 @@ static bool same_settings(const json_t *a, const json_t *b)
     return true;
 }
 
-/* Why a run cannot join an entry ("" when it can); a partial run's
- * scenarios and gates file differ by design, its mode may not. */
+/* Why a run cannot join an entry ("" when it can). */
 static void join_check(const json_t *entry, const json_t *facts, bool partial, char *why,
                        size_t size)
 {
@@ -151,12 +153,12 @@ static void join_check(const json_t *entry, const json_t *facts, bool partial, c
                          json_object_get(machine, "kernel")))
         snprintf(why + strlen(why), size - strlen(why), "%sthe machine differs",
                  why[0] ? ": " : "");
-    else if (partial && !json_equal(json_object_get(json_object_get(entry, "settings"), "mode"),
-                                    json_object_get(json_object_get(facts, "settings"), "mode")))
-        snprintf(why, size, "the mode differs");
-    else if (!partial &&
-             !same_settings(json_object_get(entry, "settings"), json_object_get(facts, "settings")))
-        snprintf(why, size, "the settings differ (mode, gates file, with_long or scenarios)");
+    else if (!same_settings(json_object_get(entry, "settings"), json_object_get(facts, "settings"),
+                            partial ? 1 : 4))
+        snprintf(why, size, "%s",
+                 partial ? "the mode differs"
+                         : "the settings differ (mode, gates file, with_long "
+                           "or scenarios)");
 }
 
 int gate_baseline_store(const char *path, const char *key, const json_t *metrics,
@@ -214,10 +216,11 @@ int gate_baseline_store(const char *path, const char *key, const json_t *metrics
         json_object_set_new(entry, "samples", json_object());
         json_object_set_new(phases, key, entry);
     }
-    json_t *list = json_object_get(entry, only_prefix ? "partial_runs" : "runs");
+    const char *list_key = only_prefix ? "partial_runs" : "runs";
+    json_t *list = json_object_get(entry, list_key);
     if (!list) {
         list = json_array();
-        json_object_set_new(entry, "partial_runs", list);
+        json_object_set_new(entry, list_key, list);
     }
     json_array_append_new(list, json_pack("{s:O?, s:O?, s:O?, s:s?}", "time",
                                           json_object_get(facts, "time"), "verdict",

@@ -606,11 +606,12 @@ long replay_run(const replay_trace_t *trace, const replay_target_t *target,
     r.ids.forward = json_object();
     r.ids.back = json_object();
     r.answers = json_object();
-    /* The trace orders its lines by Kafka timestamps, in milliseconds: an
-     * answer in the same millisecond as its request can be listed before it.
-     * It happened after its request, not before the lines in between, so it
-     * is counted once its request is published (waiting for it earlier
-     * waited out the request's whole timeout, 30 s). */
+    /* Within one millisecond the trace lists answers before requests
+     * (trace.c: so that sql: steps keep their place), so an answer in the
+     * same millisecond as its own request comes first. It happened after
+     * that request, not before the lines in between: it is counted once its
+     * request is published (waiting for it before sending the request waited
+     * out the request's whole timeout). */
     json_t *published = json_object(); /* recorded correlation ids already sent */
     json_t *early = json_object();     /* id -> answers listed before their request */
     long result = -1;
@@ -635,7 +636,6 @@ long replay_run(const replay_trace_t *trace, const replay_target_t *target,
 
     size_t answers_before = 0; /* recorded answers before the current line */
     size_t given_up = 0;       /* of those, never answered in the replay */
-
     int64_t anchor_us = dbev_mono_us(), anchor_ms = trace->n ? trace->items[0].t_ms : 0;
     int64_t last_deadline_us = dbev_mono_us();
     for (size_t i = 0; i < trace->n; i++) {

@@ -20,7 +20,9 @@
  * sql: steps are stamped in microseconds; within one millisecond an answer
  * counts from its start and a request from its end, so that a sql: step run
  * right after an answer sorts after it, and one run right before a request
- * sorts before it: the order replay must keep. */
+ * sorts before it: the order replay must keep. The price: an answer in the
+ * same millisecond as its own request is listed before it; replay.c knows
+ * (by correlation id) that it came after. */
 typedef struct event {
     int64_t key_us;
     json_t *line; /* owned */

@@ -388,6 +388,7 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
            (unsigned long long)opts->seed);
     int64_t t_env = dbev_mono_us();
     run_prepare_templates(&run);
+    int64_t t_templates = dbev_mono_us();
     floor_finish(&run, &floor, true); /* its line, or none with --mode direct */
     printf("\n");
     fflush(stdout);
@@ -434,10 +435,11 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
     printf("reports: %s/report.html (also report.xml, report.json, summary.md, metrics.json)\n",
            opts->out_dir);
     if (opts->timings)
-        printf("timings: environment %.0f ms (PostgreSQL %.0f ms), transport floor %.0f ms more, "
-               "scenarios %.0f ms, figures and reports %.0f ms\n",
+        printf("timings: environment %.0f ms (PostgreSQL %.0f ms), templates %.0f ms, transport "
+               "floor %.0f ms more, scenarios %.0f ms, figures and reports %.0f ms\n",
                (double)(t_env - t0) / 1000.0, pgenv_startup_ms(run.pg),
-               (double)(t_floor - t_env) / 1000.0, (double)(t_scenarios - t_floor) / 1000.0,
+               (double)(t_templates - t_env) / 1000.0, (double)(t_floor - t_templates) / 1000.0,
+               (double)(t_scenarios - t_floor) / 1000.0,
                (double)(dbev_mono_us() - t_scenarios) / 1000.0);
 done:
     drop_own_templates(&run);

@@ -533,6 +533,14 @@ static void test_degradation_watches_only_its_metrics(void **state)
     gate_spec_destroy(spec);
 }
 
+/* Removes a test's temporary directory (mkdtemp), asserting it went. */
+static void remove_tree(const char *dir)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static json_t *facts(const char *commit, int cpus)
 {
     return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:s}", "git_commit", commit, "machine",
@@ -631,9 +639,7 @@ static void test_baseline_file_keeps_runs_and_other_phases(void **state)
     json_decref(fa);
     json_decref(fb);
     json_decref(fc);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_tree(dir);
 }
 
 /* A partial run (--baseline-only probe.) adds the probe's samples to an
@@ -677,14 +683,20 @@ static void test_baseline_partial_runs(void **state)
                                          sizeof(why), err, sizeof(err)),
                      -1);
     assert_non_null(strstr(err, "commit abc"));
+    /* Another mode (its figures are another path's): refused too. */
+    json_t *event_mode = facts("abc", 2);
+    json_object_set_new(json_object_get(event_mode, "settings"), "mode", json_string("event"));
+    assert_int_equal(gate_baseline_store(path, "1", full, event_mode, false, "probe.", 4, &runs,
+                                         why, sizeof(why), err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "the mode differs"));
+    json_decref(event_mode);
     assert_int_equal(n_samples(path, "1", "latency.query.p95_ms"), 2);
     json_decref(full);
     json_decref(fa);
     json_decref(fb);
     json_decref(probe_only);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_tree(dir);
 }
 
 static void test_machine_facts(void **state)
@@ -780,9 +792,7 @@ static void test_benchmark_json_shapes(void **state)
     assert_int_equal(lines, 2);
     json_decref(line);
     json_decref(m);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_tree(dir);
 }
 
 static void test_verdict_goes_into_the_report(void **state)
@@ -815,9 +825,7 @@ static void test_verdict_goes_into_the_report(void **state)
     assert_non_null(strstr(xml, "gate phase 3"));
     assert_non_null(strstr(xml, "ROLLBACK latency.query.p95_ms"));
     free(xml);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_tree(dir);
     dbev_report_destroy(report);
     gate_result_destroy(res);
     json_decref(m);
