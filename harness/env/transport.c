@@ -172,8 +172,10 @@ int transport_measure(const transport_opts_t *o, transport_floor_t *out, char *e
     started = true;
     if (warm_up(send, recv, a, errstr, size))
         goto out;
-    if (o->before_timed)
-        o->before_timed(o->before_timed_arg);
+    if (o->before_timed && !o->before_timed(o->before_timed_arg)) {
+        dbev_seterr(errstr, size, "transport: cancelled before the timed echoes");
+        goto out;
+    }
 
     double cpu0 = cpu_seconds();
     int64_t start = dbev_mono_us(), gap_us = (int64_t)(1e6 / rate);

@@ -32,8 +32,10 @@ typedef struct transport_opts {
      * timed echoes, or NULL. It may block: a caller that sets the clients up
      * while it does other work holds the measurement here until nothing
      * else runs, since a busy machine inflates the floor (its p99 by ~1.4
-     * ms beside a PostgreSQL start-up on the 2-core machine). */
-    void (*before_timed)(void *arg);
+     * ms beside a PostgreSQL start-up on the 2-core machine). Returning
+     * false ends the measurement there (-1, "cancelled"): the caller no
+     * longer wants it. */
+    bool (*before_timed)(void *arg);
     void *before_timed_arg;
 } transport_opts_t;
 

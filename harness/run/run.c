@@ -132,23 +132,28 @@ typedef struct floor_job {
     bool started;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    bool go;
+    bool go;     /* released: the timed echoes may start */
+    bool wanted; /* false: the run ends without them (its environment failed) */
 } floor_job_t;
 
-static void floor_wait_go(void *arg)
+static bool floor_wait_go(void *arg)
 {
     floor_job_t *job = arg;
     pthread_mutex_lock(&job->lock);
     while (!job->go)
         pthread_cond_wait(&job->cond, &job->lock);
+    bool wanted = job->wanted;
     pthread_mutex_unlock(&job->lock);
+    return wanted;
 }
 
-/* Lets the floor's timed echoes start: nothing else of the run is busy. */
-static void floor_release(floor_job_t *job)
+/* Lets the floor's timed echoes start (nothing else of the run is busy), or
+ * end without them (!wanted). */
+static void floor_release(floor_job_t *job, bool wanted)
 {
     pthread_mutex_lock(&job->lock);
     job->go = true;
+    job->wanted = wanted;
     pthread_cond_broadcast(&job->cond);
     pthread_mutex_unlock(&job->lock);
 }
@@ -220,12 +225,13 @@ static int env_up(run_t *run, floor_job_t *floor, char *errstr, size_t size)
     return 0;
 }
 
-/* Releases and waits for the floor's thread (if any) and says what it
- * measured. */
+/* Releases and waits for the floor's thread (if any); with report, its
+ * timed echoes run and the floor is said, without, they are skipped (the
+ * environment did not come up). */
 static void floor_finish(run_t *run, floor_job_t *floor, bool report)
 {
     if (floor->started) {
-        floor_release(floor);
+        floor_release(floor, report);
         pthread_join(floor->thread, NULL);
     }
     if (floor->run) {
