@@ -108,7 +108,7 @@ static int build_settings(adapters_t *a, const adapters_opts_t *opts, char *errs
         add_setting(a, errstr, size, "group.id=dbev-harness-%s", opts->topic_env) ||
         add_setting(a, errstr, size, "pool.min=1") ||
         add_setting(a, errstr, size, "shutdown.timeout.ms=10000") ||
-        add_setting(a, errstr, size, "kafka.consumer.session.timeout.ms=6000") ||
+        add_setting(a, errstr, size, "kafka.consumer.session.timeout.ms=3000") ||
         add_setting(a, errstr, size, "kafka.consumer.heartbeat.interval.ms=500") ||
         add_setting(a, errstr, size, "log.level=%s", level))
         return -1;

@@ -55,7 +55,7 @@ typedef struct adapters_opts {
  *        env.fallback=false, bootstrap.servers, topic.prefix, pg.conninfo,
  *        group.id=dbev-harness-<topic_env>, instance.id=<topic_env>-<index>,
  *        pool.min=1, shutdown.timeout.ms=10000, fast group membership
- *        (kafka.consumer.session.timeout.ms=6000, heartbeat 500 ms), the
+ *        (kafka.consumer.session.timeout.ms=3000, heartbeat 500 ms), the
  *        consumer fetch profile of opts->mock (kprofile.h), log.level from logger,
  *        breaker.recovery.timeout.ms when set, then opts->extra. The settings
  *        are checked here with the adapter's own table before anything starts.

@@ -204,7 +204,7 @@ int kit_adapter_args(kit_t *kit, char **argv, int max)
     ARG("heartbeat.interval.ms=500");
     ARG("log.level=%s", getenv("DBEV_TEST_VERBOSE") ? "debug" : "warn");
     ARG("kafka.consumer.fetch.wait.max.ms=10");
-    ARG("kafka.consumer.session.timeout.ms=6000");
+    ARG("kafka.consumer.session.timeout.ms=3000");
     ARG("kafka.consumer.heartbeat.interval.ms=500");
 #undef ARG
     return n;
