@@ -7,12 +7,12 @@ add_dependencies(test_run_cli dbev-harness)
 # The scenario suite itself, on the embedded defaults, less the long loads
 # (those belong to `make run` and bench/); the runner starts the adapter
 # processes the kill scenarios require. It loads both cores, so ctest runs
-# it alone (PROCESSORS 2).
+# it alone (RUN_SERIAL: make test runs twice as many tests as cores).
 add_test(NAME scenario_suite
          COMMAND dbev-harness run --skip-tag long -j 2 --seed 1
                  --out ${CMAKE_BINARY_DIR}/reports/ctest-suite)
 set_tests_properties(scenario_suite PROPERTIES TIMEOUT 600 LABELS "integration;scenarios"
-                     PROCESSORS 2)
+                     RUN_SERIAL TRUE)
 
 # Local reproduction (issue 14): replay of a recorded trace (and of a
 # tampered one), a failure's bundle rerun with one command, `dbev send --raw`
@@ -36,4 +36,4 @@ add_test(NAME scenario_replay_check
                  ${PROJECT_SOURCE_DIR}/scenarios/idem_duplicate_event.yaml
                  ${PROJECT_SOURCE_DIR}/scenarios/bad_hostile_identifiers.yaml)
 set_tests_properties(scenario_replay_check PROPERTIES TIMEOUT 300 LABELS "integration;scenarios"
-                     PROCESSORS 2)
+                     RUN_SERIAL TRUE)
