@@ -40,8 +40,9 @@ typedef struct run {
 void run_one(run_t *run, size_t index);
 
 /** Builds (or finds) the template database of every scenario's fixture
- *  sets ahead of the scenarios, while the transport floor is measured. A
- *  failure is left for the scenario that needs the template to report. */
+ *  sets ahead of the scenarios, while the transport floor's clients are set
+ *  up (its timed echoes wait until this is done). A failure is left for the
+ *  scenario that needs the template to report. */
 void run_prepare_templates(run_t *run);
 
 /** Whether a scenario must have the machine to itself (the exclusive pass). */

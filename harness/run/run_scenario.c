@@ -99,8 +99,6 @@ static json_t *trace_header(run_t *run, const runctx_t *ctx)
     return h;
 }
 
-static bool has_load(const step_t *steps, size_t n);
-
 void run_prepare_templates(run_t *run)
 {
     for (size_t i = 0; i < run->n; i++) {
@@ -223,6 +221,8 @@ static void phase_end(runctx_t *ctx, run_phase_t phase, int64_t *mark)
     ctx->phase_us[phase] += now - *mark;
     *mark = now;
 }
+
+static bool has_load(const step_t *steps, size_t n); /* below, beside run_runs_alone */
 
 static int scenario_setup(run_t *run, runctx_t *ctx, size_t index, char *errstr, size_t size)
 {
