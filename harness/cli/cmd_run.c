@@ -28,6 +28,7 @@ typedef struct args {
     const char *skip_tags[MAX_TAGS];
     int n_skip_tags;
     int phase;
+    int alone; /* --only-alone 1, --skip-alone -1, 0 both kinds */
     bool list;
     char out_dir[1024];
     const char *from_bundle; /* --from-bundle DIR */
@@ -48,6 +49,8 @@ static void usage(FILE *out)
             "  --tag T              scenarios tagged T (repeatable: any of them)\n"
             "  --skip-tag T         leave out scenarios tagged T (repeatable), e.g. long\n"
             "  --phase N            scenarios of migration phase N (1, 2 or 3)\n"
+            "  --skip-alone         leave out the scenarios that must run alone (see -j)\n"
+            "  --only-alone         only those: a caller may run the rest beside other work\n"
             "  --list               print the selected scenarios and exit\n"
             "\n"
             "run:\n"
@@ -61,8 +64,9 @@ static void usage(FILE *out)
             "  --adapters N         adapter instances per scenario, one consumer group\n"
             "  --breaker-recovery-ms N  adapter breaker recovery time (default 2000)\n"
             "  -j N                 scenarios at once, each on its own database (default 1);\n"
-            "                       those with a load, a PostgreSQL/Kafka fault or the perf tag\n"
-            "                       (the latency probe) run alone after\n"
+            "                       those with a load judged on time, a fault on the shared\n"
+            "                       PostgreSQL server or Kafka cluster, or the perf tag (the\n"
+            "                       latency probe) run alone after\n"
             "  --fail-fast          start no new scenario after a failure\n"
             "  --timings            print where each scenario's time went (database,\n"
             "                       topics, adapters, client, ready, steps, after,\n"
@@ -95,6 +99,8 @@ static int parse_args(int argc, char **argv, args_t *a)
         {"skip-tag", required_argument, NULL, 'T'},
         {"phase", required_argument, NULL, 'P'},
         {"list", no_argument, NULL, 'L'},
+        {"skip-alone", no_argument, NULL, 'S'},
+        {"only-alone", no_argument, NULL, 'O'},
         {"replay-check", no_argument, NULL, 'R'},
         {"from-bundle", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
@@ -126,6 +132,13 @@ static int parse_args(int argc, char **argv, args_t *a)
         case 'L':
             a->list = true;
             break;
+        case 'S':
+        case 'O':
+            if (a->alone && a->alone != (c == 'O' ? 1 : -1))
+                return run_cli_usage_error("run", "--skip-alone and --only-alone exclude each "
+                                                  "other: give one, or neither for every scenario");
+            a->alone = c == 'O' ? 1 : -1;
+            break;
         case 'R':
             a->run.replay_check = true;
             break;
@@ -143,9 +156,9 @@ static int parse_args(int argc, char **argv, args_t *a)
     if (a->from_bundle) {
         /* The bundle's options and seed are the run's; --keep, so the
          * failure stays there to look at; --out and -j may still be given. */
-        if (optind < argc || a->n_tags || a->n_skip_tags || a->phase)
+        if (optind < argc || a->n_tags || a->n_skip_tags || a->phase || a->alone)
             return run_cli_usage_error("run", "--from-bundle runs the bundle's scenario: no PATH, "
-                                              "--tag or --phase with it");
+                                              "--tag, --phase or --*-alone with it");
         char errstr[1024];
         if (bundle_read(a->from_bundle, &a->run, &a->env, a->bundle_scenario,
                         sizeof(a->bundle_scenario), &a->bundle, errstr, sizeof(errstr)) != 0) {
@@ -161,6 +174,8 @@ static bool selected(const scenario_t *sc, const void *opaque)
 {
     const args_t *a = opaque;
     if (a->phase && sc->phase != a->phase)
+        return false;
+    if (a->alone && run_runs_alone(sc) != (a->alone > 0))
         return false;
     for (int i = 0; i < a->n_skip_tags; i++)
         if (scenario_has_tag(sc, a->skip_tags[i]))
@@ -205,9 +220,12 @@ static int cmd_main(int argc, char **argv)
         fprintf(stderr, "dbev-harness run: %s\n", errstr);
     if (rc == 0 && sel.n == 0) {
         fprintf(stderr,
-                "dbev-harness run: no scenario selected (%zu files read%s%s); a run that "
+                "dbev-harness run: no scenario selected (%zu files read%s%s%s); a run that "
                 "runs nothing is an error, not a pass\n",
-                sel.n_files, a.n_tags ? ", --tag given" : "", a.phase ? ", --phase given" : "");
+                sel.n_files, a.n_tags ? ", --tag given" : "", a.phase ? ", --phase given" : "",
+                a.alone > 0   ? ", --only-alone given"
+                : a.alone < 0 ? ", --skip-alone given"
+                              : "");
         rc = -1;
     }
     if (rc == 0 && a.list) {

@@ -111,4 +111,12 @@ typedef int (*run_judge_fn)(dbev_report_t *report, const json_t *metrics, const 
 int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
                   scenario_t *const *scenarios, size_t n, run_judge_fn judge, void *opaque);
 
+/**
+ * Whether a scenario must have the machine to itself: a fault on the shared
+ * PostgreSQL server or Kafka cluster, a load judged on time (throughput,
+ * percentiles, a stress knee), or the perf tag. With -j these run one at a
+ * time after the others (the exclusive pass).
+ */
+bool run_runs_alone(const scenario_t *sc);
+
 #endif

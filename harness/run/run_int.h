@@ -45,7 +45,4 @@ void run_one(run_t *run, size_t index);
  *  scenario that needs the template to report. */
 void run_prepare_templates(run_t *run);
 
-/** Whether a scenario must have the machine to itself (the exclusive pass). */
-bool run_runs_alone(const scenario_t *sc);
-
 #endif

@@ -413,15 +413,32 @@ static dbev_report_status_t run_steps(run_t *run, runctx_t *ctx, FILE *out, char
     return status;
 }
 
+/* Whether a fault touches what every scenario shares: the PostgreSQL server
+ * (stop, start, restart, or terminating every database's backends) or the
+ * Kafka cluster. A table lock (`slow`) and terminating the backends of the
+ * scenario's own database touch only that database; adapter faults only the
+ * scenario's own adapters. */
+static bool fault_is_shared(const json_t *body)
+{
+    if (json_object_get(body, "kafka"))
+        return true;
+    const char *pg = json_string_value(json_object_get(body, "postgres"));
+    if (!pg)
+        return json_object_get(body, "postgres") != NULL;
+    if (!strcmp(pg, "slow"))
+        return false;
+    if (!strcmp(pg, "terminate_backends"))
+        return json_is_true(json_object_get(body, "all"));
+    return true;
+}
+
 /* Whether a step (or one inside it) is a fault; with shared_only, one that
- * faults what every scenario shares (the PostgreSQL server or the Kafka
- * cluster; adapter faults touch only the scenario's own adapters). */
+ * faults what every scenario shares (fault_is_shared). */
 static bool has_fault(const step_t *steps, size_t n, bool shared_only)
 {
     for (size_t i = 0; i < n; i++) {
         const step_t *step = &steps[i];
-        if (step->kind == STEP_FAULT && (!shared_only || json_object_get(step->body, "postgres") ||
-                                         json_object_get(step->body, "kafka")))
+        if (step->kind == STEP_FAULT && (!shared_only || fault_is_shared(step->body)))
             return true;
         if (has_fault(step->children, step->n_children, shared_only))
             return true;
@@ -437,14 +454,36 @@ static bool has_load(const step_t *steps, size_t n)
     return false;
 }
 
+/* Whether a load step (or one inside a step) judges time: a throughput, a
+ * latency percentile or a stress knee. A load judged only on what it lost,
+ * doubled or failed (the kill scenarios' 300/s with 20 s timeouts) does not
+ * care what runs beside it. */
+static bool has_timed_load(const step_t *steps, size_t n)
+{
+    static const char *const timed[] = {"min_throughput", "p50_ms", "p90_ms", "p95_ms", "p99_ms"};
+    for (size_t i = 0; i < n; i++) {
+        const step_t *step = &steps[i];
+        if (step->kind == STEP_LOAD) {
+            if (json_object_get(step->body, "stress"))
+                return true;
+            for (size_t k = 0; k < sizeof(timed) / sizeof(timed[0]); k++)
+                if (json_object_get(step->expect, timed[k]))
+                    return true;
+        }
+        if (has_timed_load(step->children, step->n_children))
+            return true;
+    }
+    return false;
+}
+
 /* Whether a scenario must have the machine to itself: it stops PostgreSQL or
- * a broker (its neighbours would fail), or it judges latencies under load (a
+ * a broker (its neighbours would fail), or it judges time under load (a
  * neighbour's work would be measured as its own: 1,010 inserts/s held p99
  * 41 ms alone and broke a 100 ms p95 beside the stress climb). */
 bool run_runs_alone(const scenario_t *sc)
 {
     /* perf: the latency probe measures the adapter, not its neighbours. */
-    return has_fault(sc->steps, sc->n_steps, true) || has_load(sc->steps, sc->n_steps) ||
+    return has_fault(sc->steps, sc->n_steps, true) || has_timed_load(sc->steps, sc->n_steps) ||
            scenario_has_tag(sc, "perf");
 }
 
