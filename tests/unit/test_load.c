@@ -500,7 +500,7 @@ static void test_suite_scenarios(void **state)
         double rate;
     } files[] = {
         {"load_throughput.yaml", false, 30300, 1010},
-        {"load_stress.yaml", true, 0, 700},
+        {"load_stress.yaml", true, 0, 1000},
     };
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char path[512], err[512];
