@@ -14,7 +14,8 @@ add_dependencies(test_run_cli dbev-harness)
 add_test(NAME scenario_suite
          COMMAND dbev-harness run --skip-tag long --skip-alone -j 3 --seed 1
                  --out ${CMAKE_BINARY_DIR}/reports/ctest-suite)
-set_tests_properties(scenario_suite PROPERTIES TIMEOUT 600 LABELS "integration;scenarios")
+set_tests_properties(scenario_suite PROPERTIES TIMEOUT 600 LABELS "integration;scenarios"
+                     PROCESSORS 2)
 add_test(NAME scenario_suite_alone
          COMMAND dbev-harness run --skip-tag long --only-alone --seed 1
                  --out ${CMAKE_BINARY_DIR}/reports/ctest-suite-alone)
