@@ -99,8 +99,15 @@ static int add_setting(adapters_t *a, char *errstr, size_t size, const char *fmt
 
 static int build_settings(adapters_t *a, const adapters_opts_t *opts, char *errstr, size_t size)
 {
-    const char *level =
-        opts->logger && opts->logger->cb ? dbev_log_level_name(opts->logger->level) : "warn";
+    int log_level = opts->logger && opts->logger->cb ? (int)opts->logger->level : DBEV_LOG_WARN;
+    /* A child logs to its own file (adapter-sN.log, copied into a failure's
+     * bundle), not to the terminal: at info it records its partition
+     * assignments and revocations, which a failed kill or rebalance
+     * scenario needs to be read (one, with none of 1,500 requests answered
+     * in 20 s, could not be at warn). */
+    if (opts->mode == ADAPTER_PROCESS && log_level > DBEV_LOG_INFO)
+        log_level = DBEV_LOG_INFO;
+    const char *level = dbev_log_level_name((dbev_log_level_t)log_level);
     if (add_setting(a, errstr, size, "env.fallback=false") ||
         add_setting(a, errstr, size, "bootstrap.servers=%s", opts->bootstrap) ||
         add_setting(a, errstr, size, "topic.prefix=%s", opts->topic_env) ||
