@@ -16,6 +16,7 @@
 #include "repro/replay.h"
 #include "repro/trace.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +266,12 @@ static int scenario_setup(run_t *run, runctx_t *ctx, size_t index, char *errstr,
     phase_end(ctx, RUN_PHASE_TOPICS, &mark);
     char log_path[1024];
     snprintf(log_path, sizeof(log_path), "%s/adapter-s%zu.log", run->opts->out_dir, index + 1);
+    /* The log (appended to by each adapter process, across restarts) holds
+     * this run's lines only: a report folder reused by a later run (ctest's)
+     * kept an earlier run's lines, and a failure's bundle copied them. */
+    if (unlink(log_path) != 0 && errno != ENOENT)
+        dbev_logf(&run->logger, DBEV_LOG_WARN, NULL, "cannot remove the old %s: %s", log_path,
+                  strerror(errno));
     char **extra = conf_pairs(sc->adapter_conf);
     adapters_opts_t aopts = {
         .mode = ctx->adapter_mode,
