@@ -232,6 +232,44 @@ static void test_list_shows_what_each_proves(void **state)
     free(r);
 }
 
+/* Which of the suite's scenarios must run alone (run_runs_alone): loads,
+ * faults on the shared server or cluster, the latency probe; a table lock
+ * and terminating the scenario's own backends do not. --only-alone and
+ * --skip-alone split the suite along that line, and exclude each other. */
+static void test_alone_selection_splits_the_suite(void **state)
+{
+    (void)state;
+    static const char *const alone[] = {"/load_short.yaml", "/idem_adapter_kill_rebalance.yaml",
+                                        "/breaker_postgres_outage.yaml",
+                                        "/fault_kafka_transient_errors.yaml", "/perf_probe.yaml"};
+    static const char *const shared[] = {"/timeout_slow_statement.yaml",
+                                         "/fault_pg_backends_terminated.yaml", "/crud_delete.yaml"};
+    run_result_t *r = malloc(sizeof(*r));
+    char *only[] = {HARNESS, "run", "--list", "--only-alone", DBEV_SOURCE_DIR "/scenarios", NULL};
+    run(r, only);
+    assert_int_equal(r->status, 0);
+    for (size_t i = 0; i < sizeof(alone) / sizeof(alone[0]); i++)
+        if (!strstr(r->out, alone[i]))
+            fail_msg("--only-alone left out %s:\n%s", alone[i], r->out);
+    for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+        if (strstr(r->out, shared[i]))
+            fail_msg("--only-alone listed %s:\n%s", shared[i], r->out);
+    char *skip[] = {HARNESS, "run", "--list", "--skip-alone", DBEV_SOURCE_DIR "/scenarios", NULL};
+    run(r, skip);
+    assert_int_equal(r->status, 0);
+    for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+        if (!strstr(r->out, shared[i]))
+            fail_msg("--skip-alone left out %s:\n%s", shared[i], r->out);
+    for (size_t i = 0; i < sizeof(alone) / sizeof(alone[0]); i++)
+        if (strstr(r->out, alone[i]))
+            fail_msg("--skip-alone listed %s:\n%s", alone[i], r->out);
+    char *both[] = {HARNESS, "run", "--list", "--skip-alone", "--only-alone", NULL};
+    run(r, both);
+    assert_int_equal(r->status, 2);
+    assert_non_null(strstr(r->out, "--skip-alone and --only-alone exclude each other"));
+    free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_parallel_branches_in_parity_mode),
         cmocka_unit_test(test_event_run_reports_service_and_transport),
         cmocka_unit_test(test_list_shows_what_each_proves),
+        cmocka_unit_test(test_alone_selection_splits_the_suite),
     };
     return cmocka_run_group_tests_name("run_cli", tests, NULL, NULL);
 }
