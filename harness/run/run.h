@@ -113,8 +113,9 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
 
 /**
  * Whether a scenario must have the machine to itself: a fault on the shared
- * PostgreSQL server or Kafka cluster, a load step, or the perf tag. With -j these run one at a
- * time after the others (the exclusive pass).
+ * PostgreSQL server or Kafka cluster, a load step, or the perf tag. With -j
+ * these run one at a time after the others (the exclusive pass), the perf
+ * ones first.
  */
 bool run_runs_alone(const scenario_t *sc);
 
