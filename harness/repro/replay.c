@@ -212,6 +212,7 @@ static rd_kafka_t *client(rd_kafka_type_t type, const replay_target_t *target, c
 typedef struct replay {
     const replay_trace_t *trace;
     const replay_target_t *target;
+    const replay_opts_t *opts;
     idmap_t ids;
     rd_kafka_t *producer, *consumer;
     json_t *answers; /* old correlation id (or key) -> [{"topic":..., "event":...}] */
@@ -373,33 +374,20 @@ static void await_answers(replay_t *r, size_t want, int64_t deadline_us)
         collect(r, 20);
 }
 
-static long diff_value(const char *path, const json_t *a, const json_t *b, FILE *out, long *shown);
+static long diff_value(const replay_t *r, const char *path, const json_t *a, const json_t *b,
+                       FILE *out, long *shown);
 
 static bool volatile_key(const char *k)
 {
-    static const char *const keys[] = {"source",
-                                       "event_id",
-                                       "correlation_id",
-                                       "timestamp",
-                                       "execution_time_ms",
-                                       "service_ms",
-                                       "pool_wait_ms",
-                                       "db_ms",
-                                       "uptime_seconds",
-                                       "total_queries",
-                                       "failed_queries",
-                                       "avg_query_time_ms",
-                                       "connects",
-                                       "connect_failures",
-                                       "recovery_attempts",
-                                       "connections_retired",
-                                       "circuit_opened_count",
-                                       "pool_size",
-                                       "pool_free",
-                                       "pool_in_use",
-                                       "pool_utilization_pct",
-                                       "last_error",
-                                       "last_error_time"};
+    static const char *const keys[] = {
+        "source", "event_id", "correlation_id", "timestamp", "execution_time_ms", "service_ms",
+        "pool_wait_ms", "db_ms",
+        /* the answer's size counts the
+         * durations above, whose digits vary */
+        "response_bytes", "uptime_seconds", "total_queries", "failed_queries", "avg_query_time_ms",
+        "connects", "connect_failures", "recovery_attempts", "connections_retired",
+        "circuit_opened_count", "pool_size", "pool_free", "pool_in_use", "pool_utilization_pct",
+        "last_error", "last_error_time"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (!strcmp(k, keys[i]))
             return true;
@@ -413,7 +401,9 @@ static bool is_time(const char *s)
            dbev_parse_iso8601(s, &us) == 0;
 }
 
-/* "took 123 ms" and "took 7 ms" compare equal: measured durations. */
+/* "took 123 ms" and "took 7 ms" compare equal: measured durations; so do
+ * "would be 2000177 bytes" and "would be 2000165 bytes": an answer's size
+ * counts its measured durations, whose digits vary. */
 static void mask_ms(const char *s, char *out, size_t size)
 {
     size_t o = 0;
@@ -422,7 +412,7 @@ static void mask_ms(const char *s, char *out, size_t size)
             const char *q = p;
             while (isdigit((unsigned char)*q) || *q == '.')
                 q++;
-            if (!strncmp(q, " ms", 3)) {
+            if (!strncmp(q, " ms", 3) || !strncmp(q, " bytes", 6)) {
                 out[o++] = 'N';
                 p = q;
                 continue;
@@ -447,7 +437,37 @@ static void show_diff(const char *path, const json_t *a, const json_t *b, FILE *
     }
 }
 
-static long diff_value(const char *path, const json_t *a, const json_t *b, FILE *out, long *shown)
+/* y with every rename_to read as rename_from (a copy the caller frees), or
+ * NULL when there is nothing to rename. */
+static char *renamed(const replay_t *r, const char *y)
+{
+    const char *from = r->opts ? r->opts->rename_from : NULL;
+    const char *to = r->opts ? r->opts->rename_to : NULL;
+    if (!from || !to || !*to || !strstr(y, to))
+        return NULL;
+    size_t lt = strlen(to), lf = strlen(from), n = 0;
+    for (const char *p = strstr(y, to); p; p = strstr(p + lt, to))
+        n++;
+    char *out = malloc(strlen(y) + n * lf + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = y;;) {
+        const char *hit = strstr(p, to);
+        size_t keep = hit ? (size_t)(hit - p) : strlen(p);
+        memcpy(o, p, keep);
+        o += keep;
+        if (!hit)
+            break;
+        memcpy(o, from, lf);
+        o += lf;
+        p = hit + lt;
+    }
+    *o = '\0';
+    return out;
+}
+
+static long diff_value(const replay_t *r, const char *path, const json_t *a, const json_t *b,
+                       FILE *out, long *shown)
 {
     char sub[512];
     if (json_is_object(a) && json_is_object(b)) {
@@ -459,14 +479,14 @@ static long diff_value(const char *path, const json_t *a, const json_t *b, FILE 
             if (volatile_key(k))
                 continue;
             snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "", k);
-            n += diff_value(sub, v, json_object_get(b, k), out, shown);
+            n += diff_value(r, sub, v, json_object_get(b, k), out, shown);
         }
         json_object_foreach((json_t *)b, k, v)
         {
             if (volatile_key(k) || json_object_get(a, k))
                 continue;
             snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "", k);
-            n += diff_value(sub, NULL, v, out, shown);
+            n += diff_value(r, sub, NULL, v, out, shown);
         }
         return n;
     }
@@ -475,18 +495,23 @@ static long diff_value(const char *path, const json_t *a, const json_t *b, FILE 
         size_t na = json_array_size(a), nb = json_array_size(b);
         for (size_t i = 0; i < (na > nb ? na : nb); i++) {
             snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-            n += diff_value(sub, json_array_get(a, i), json_array_get(b, i), out, shown);
+            n += diff_value(r, sub, json_array_get(a, i), json_array_get(b, i), out, shown);
         }
         return n;
     }
     if (json_is_string(a) && json_is_string(b)) {
-        const char *x = json_string_value(a), *y = json_string_value(b);
-        if (!strcmp(x, y) || (is_uuid(x) && is_uuid(y)) || (is_time(x) && is_time(y)))
-            return 0;
-        char mx[2048], my[2048];
-        mask_ms(x, mx, sizeof(mx));
-        mask_ms(y, my, sizeof(my));
-        if (!strcmp(mx, my))
+        const char *x = json_string_value(a);
+        char *y_renamed = renamed(r, json_string_value(b));
+        const char *y = y_renamed ? y_renamed : json_string_value(b);
+        bool same = !strcmp(x, y) || (is_uuid(x) && is_uuid(y)) || (is_time(x) && is_time(y));
+        if (!same) {
+            char mx[2048], my[2048];
+            mask_ms(x, mx, sizeof(mx));
+            mask_ms(y, my, sizeof(my));
+            same = !strcmp(mx, my);
+        }
+        free(y_renamed);
+        if (same)
             return 0;
     } else if (json_is_number(a) && json_is_number(b)) {
         if (json_number_value(a) == json_number_value(b))
@@ -566,9 +591,9 @@ static long diff_answers(replay_t *r, FILE *out)
                     fprintf(sec, "    an answer the recording does not have (%s)\n",
                             json_string_value(json_object_get(b, "topic")));
             } else {
-                n = diff_value("topic", json_object_get(a, "topic"), json_object_get(b, "topic"),
+                n = diff_value(r, "topic", json_object_get(a, "topic"), json_object_get(b, "topic"),
                                sec, &shown) +
-                    diff_value("", json_object_get(a, "event"), json_object_get(b, "event"), sec,
+                    diff_value(r, "", json_object_get(a, "event"), json_object_get(b, "event"), sec,
                                &shown);
                 if (sec && shown > REPLAY_DIFF_LINES_MAX)
                     fprintf(sec, "    ... %ld more\n", shown - REPLAY_DIFF_LINES_MAX);
@@ -602,7 +627,7 @@ static long diff_answers(replay_t *r, FILE *out)
 long replay_run(const replay_trace_t *trace, const replay_target_t *target,
                 const replay_opts_t *opts, FILE *diff, char *errstr, size_t size)
 {
-    replay_t r = {.trace = trace, .target = target};
+    replay_t r = {.trace = trace, .target = target, .opts = opts};
     r.ids.forward = json_object();
     r.ids.back = json_object();
     r.answers = json_object();

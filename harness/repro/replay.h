@@ -63,6 +63,10 @@ typedef struct replay_target {
 typedef struct replay_opts {
     double speed;  /* 1: recorded timing; 2: twice as fast; 0: as fast as possible */
     bool keep_ids; /* publish the recorded ids as they are */
+    /* A name that differs between the two runs by construction (the replay's
+     * database, in PostgreSQL's messages): in a replayed answer, rename_to
+     * is read as rename_from. NULL: none. */
+    const char *rename_from, *rename_to;
 } replay_opts_t;
 
 /**

@@ -503,7 +503,7 @@ static dbev_report_status_t replay_check(run_t *run, runctx_t *ctx, size_t index
     long diffs = -1;
     FILE *diff = stack ? fopen(diff_path, "w") : NULL;
     if (diff) {
-        replay_opts_t opts = {.speed = 0};
+        replay_opts_t opts = {.speed = 0, .rename_from = ctx->dbname, .rename_to = dbname};
         diffs = replay_run(trace, replay_stack_target(stack), &opts, diff, errstr, sizeof(errstr));
         fclose(diff);
     }
