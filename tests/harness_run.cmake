@@ -31,7 +31,8 @@ dbev_add_test(test_repro SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration/test_repr
 add_dependencies(test_repro dbev-harness dbev_cli dbev-adapter)
 
 # Replay round trip: a representative subset of the suite (CRUD, queries,
-# transactions, validation, idempotency, the canary) is run and each trace
+# transactions, validation, idempotency, the canary, an error naming the
+# database, answers refused for their size) is run and each trace
 # replayed on a fresh database with the same fixtures; every answer must
 # match. `make replay-check` does it over the whole suite.
 add_test(NAME scenario_replay_check
@@ -42,7 +43,9 @@ add_test(NAME scenario_replay_check
                  ${PROJECT_SOURCE_DIR}/scenarios/txn_rollback.yaml
                  ${PROJECT_SOURCE_DIR}/scenarios/bad_malformed_json.yaml
                  ${PROJECT_SOURCE_DIR}/scenarios/idem_duplicate_event.yaml
-                 ${PROJECT_SOURCE_DIR}/scenarios/bad_hostile_identifiers.yaml)
+                 ${PROJECT_SOURCE_DIR}/scenarios/bad_hostile_identifiers.yaml
+                 ${PROJECT_SOURCE_DIR}/scenarios/security_privileges.yaml
+                 ${PROJECT_SOURCE_DIR}/scenarios/security_oversized_answers.yaml)
 # Alone (RUN_SERIAL): beside other tests, the replay of
 # idem_duplicate_event.yaml waited out its 30 s answer deadline once (the
 # check took 37 s, 6 s alone) before passing.
