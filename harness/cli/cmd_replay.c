@@ -146,7 +146,12 @@ static long against_fresh(const args_t *a, const replay_trace_t *trace, const db
                 fprintf(stderr, "replaying %zu requests on a fresh stack (fixtures %s) ...\n",
                         replay_trace_requests(trace),
                         json_string_value(json_object_get(header, "fixtures")));
-            diffs = replay_run(trace, replay_stack_target(stack), &a->opts, stdout, errstr, size);
+            /* PostgreSQL names the database in some messages: ours is not
+             * the recorded one. */
+            replay_opts_t opts = a->opts;
+            opts.rename_from = json_string_value(json_object_get(header, "database"));
+            opts.rename_to = dbname;
+            diffs = replay_run(trace, replay_stack_target(stack), &opts, stdout, errstr, size);
         }
         replay_stack_destroy(stack, false);
     }
@@ -183,7 +188,10 @@ static long against_sandbox(const args_t *a, const replay_trace_t *trace,
         if (!a->quiet)
             fprintf(stderr, "replaying %zu requests on the sandbox %s ...\n",
                     replay_trace_requests(trace), a->against);
-        diffs = replay_run(trace, &target, &a->opts, stdout, errstr, size);
+        replay_opts_t opts = a->opts;
+        opts.rename_from = json_string_value(json_object_get(header, "database"));
+        opts.rename_to = PQdb(conn);
+        diffs = replay_run(trace, &target, &opts, stdout, errstr, size);
     }
     PQfinish(conn);
     json_decref(state);
