@@ -377,17 +377,34 @@ static void await_answers(replay_t *r, size_t want, int64_t deadline_us)
 static long diff_value(const replay_t *r, const char *path, const json_t *a, const json_t *b,
                        FILE *out, long *shown);
 
+/* response_bytes: an answer's size counts its measured durations (the
+ * *_ms keys), whose digits vary from run to run. */
 static bool volatile_key(const char *k)
 {
-    static const char *const keys[] = {
-        "source", "event_id", "correlation_id", "timestamp", "execution_time_ms", "service_ms",
-        "pool_wait_ms", "db_ms",
-        /* the answer's size counts the
-         * durations above, whose digits vary */
-        "response_bytes", "uptime_seconds", "total_queries", "failed_queries", "avg_query_time_ms",
-        "connects", "connect_failures", "recovery_attempts", "connections_retired",
-        "circuit_opened_count", "pool_size", "pool_free", "pool_in_use", "pool_utilization_pct",
-        "last_error", "last_error_time"};
+    static const char *const keys[] = {"source",
+                                       "event_id",
+                                       "correlation_id",
+                                       "timestamp",
+                                       "execution_time_ms",
+                                       "service_ms",
+                                       "pool_wait_ms",
+                                       "db_ms",
+                                       "response_bytes",
+                                       "uptime_seconds",
+                                       "total_queries",
+                                       "failed_queries",
+                                       "avg_query_time_ms",
+                                       "connects",
+                                       "connect_failures",
+                                       "recovery_attempts",
+                                       "connections_retired",
+                                       "circuit_opened_count",
+                                       "pool_size",
+                                       "pool_free",
+                                       "pool_in_use",
+                                       "pool_utilization_pct",
+                                       "last_error",
+                                       "last_error_time"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (!strcmp(k, keys[i]))
             return true;
