@@ -16,9 +16,10 @@ CMAKE_ARGS ?=
 # Tests at a time: twice the cores. Most integration tests wait on timers
 # (the mock cluster's group join, timeouts they provoke): test_adapter_process
 # used 3 s of CPU in 46 s. Those that load the cores or judge latencies run
-# alone (RUN_SERIAL). ctest took 131-138 s at 4 against 181 s at 2 here. At 6
-# it took 111 s, but the poison-pill scenario's canary (at most 1 s a request)
-# then failed in CI: p50 1.4 s beside the fuzz pass and five other tests.
+# alone (RUN_SERIAL). ctest took 120-125 s at 4 in CI's clean clones (181 s
+# at 2, before the scenario suite's split). At 6 it took 111 s here, but the
+# poison-pill scenario's canary (at most 1 s a request) then failed in CI:
+# p50 1.4 s beside the fuzz pass and five other tests.
 TEST_JOBS  ?= $(shell echo $$(( $(JOBS) * 2 )))
 FUZZ_DIR   ?= build-fuzz
 FUZZ_SECONDS ?= 60

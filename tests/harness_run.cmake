@@ -7,8 +7,8 @@ add_dependencies(test_run_cli dbev-harness)
 # The scenario suite itself, on the embedded defaults, less the long loads
 # (those belong to `make run` and bench/); the runner starts the adapter
 # processes the kill scenarios require. In two tests: the scenarios that
-# must have the machine to themselves (timed loads, faults on the shared
-# server or cluster, the latency probe: run_runs_alone) run alone
+# must have the machine to themselves (loads, faults on the shared server
+# or cluster, the latency probe: run_runs_alone) run alone
 # (RUN_SERIAL: make test runs twice as many tests as cores); the rest mostly
 # wait, and run beside other tests.
 add_test(NAME scenario_suite
