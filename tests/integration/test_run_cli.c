@@ -232,6 +232,22 @@ static void test_list_shows_what_each_proves(void **state)
     free(r);
 }
 
+/* Runs `run --list OPTION scenarios/` and checks that each of want is
+ * listed and none of unwanted is. */
+static void expect_listing(run_result_t *r, const char *option, const char *const *want,
+                           size_t n_want, const char *const *unwanted, size_t n_unwanted)
+{
+    char *argv[] = {HARNESS, "run", "--list", (char *)option, DBEV_SOURCE_DIR "/scenarios", NULL};
+    run(r, argv);
+    assert_int_equal(r->status, 0);
+    for (size_t i = 0; i < n_want; i++)
+        if (!strstr(r->out, want[i]))
+            fail_msg("%s left out %s:\n%s", option, want[i], r->out);
+    for (size_t i = 0; i < n_unwanted; i++)
+        if (strstr(r->out, unwanted[i]))
+            fail_msg("%s listed %s:\n%s", option, unwanted[i], r->out);
+}
+
 /* Which of the suite's scenarios must run alone (run_runs_alone): loads,
  * faults on the shared server or cluster, the latency probe; a table lock
  * and terminating the scenario's own backends do not. --only-alone and
@@ -244,25 +260,11 @@ static void test_alone_selection_splits_the_suite(void **state)
                                         "/fault_kafka_transient_errors.yaml", "/perf_probe.yaml"};
     static const char *const shared[] = {"/timeout_slow_statement.yaml",
                                          "/fault_pg_backends_terminated.yaml", "/crud_delete.yaml"};
+    const size_t n_alone = sizeof(alone) / sizeof(alone[0]);
+    const size_t n_shared = sizeof(shared) / sizeof(shared[0]);
     run_result_t *r = malloc(sizeof(*r));
-    char *only[] = {HARNESS, "run", "--list", "--only-alone", DBEV_SOURCE_DIR "/scenarios", NULL};
-    run(r, only);
-    assert_int_equal(r->status, 0);
-    for (size_t i = 0; i < sizeof(alone) / sizeof(alone[0]); i++)
-        if (!strstr(r->out, alone[i]))
-            fail_msg("--only-alone left out %s:\n%s", alone[i], r->out);
-    for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
-        if (strstr(r->out, shared[i]))
-            fail_msg("--only-alone listed %s:\n%s", shared[i], r->out);
-    char *skip[] = {HARNESS, "run", "--list", "--skip-alone", DBEV_SOURCE_DIR "/scenarios", NULL};
-    run(r, skip);
-    assert_int_equal(r->status, 0);
-    for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
-        if (!strstr(r->out, shared[i]))
-            fail_msg("--skip-alone left out %s:\n%s", shared[i], r->out);
-    for (size_t i = 0; i < sizeof(alone) / sizeof(alone[0]); i++)
-        if (strstr(r->out, alone[i]))
-            fail_msg("--skip-alone listed %s:\n%s", alone[i], r->out);
+    expect_listing(r, "--only-alone", alone, n_alone, shared, n_shared);
+    expect_listing(r, "--skip-alone", shared, n_shared, alone, n_alone);
     char *both[] = {HARNESS, "run", "--list", "--skip-alone", "--only-alone", NULL};
     run(r, both);
     assert_int_equal(r->status, 2);
