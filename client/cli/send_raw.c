@@ -119,6 +119,11 @@ int dbev_cli_send_raw(const char *file, const char *bootstrap, const char *env, 
         rc = 5;
         goto done;
     }
+    if (dbev_kafka_warm(producer, topic, RAW_META_TIMEOUT_MS, errstr, sizeof(errstr)) != 0) {
+        fprintf(stderr, "%s: send --raw: %s (is an adapter running?)\n", progname, errstr);
+        rc = 5;
+        goto done;
+    }
     for (size_t i = 0; i < n; i++) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
             producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(pend[i].id, strlen(pend[i].id)),

@@ -45,6 +45,16 @@ rd_kafka_t *dbev_kafka_raw_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, cons
 int dbev_kafka_assign_end(rd_kafka_t *consumer, const char *const *topics, size_t n, int timeout_ms,
                           char *errstr, size_t size);
 
+/**
+ * @brief Makes producer learn topic's partitions now: without it the first
+ *        event published waits for the metadata librdkafka asks for lazily,
+ *        about a second on the mock cluster (a replay of 4 requests took
+ *        1.26 s, 0.35 s warmed). Call before the first publish.
+ * @returns 0, or -1 with errstr "cannot see topic T: REASON".
+ */
+int dbev_kafka_warm(rd_kafka_t *producer, const char *topic, int timeout_ms, char *errstr,
+                    size_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -32,6 +32,35 @@ rd_kafka_t *dbev_kafka_raw_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, cons
     return rk;
 }
 
+/* The partition count of topic as rk's metadata says, or 0 with err set. */
+static int topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                            rd_kafka_resp_err_t *err)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const rd_kafka_metadata_t *md = NULL;
+    int partitions = 0;
+    *err = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) : rd_kafka_last_error();
+    if (!*err && md->topic_cnt == 1 && !md->topics[0].err)
+        partitions = md->topics[0].partition_cnt;
+    else if (!*err)
+        *err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    return partitions;
+}
+
+int dbev_kafka_warm(rd_kafka_t *producer, const char *topic, int timeout_ms, char *errstr,
+                    size_t size)
+{
+    rd_kafka_resp_err_t err;
+    if (topic_partitions(producer, topic, timeout_ms, &err) <= 0)
+        return dbev_seterr(errstr, size, "cannot see topic %s: %s", topic,
+                           err ? rd_kafka_err2str(err) : "it does not exist");
+    return 0;
+}
+
 int dbev_kafka_assign_end(rd_kafka_t *consumer, const char *const *topics, size_t n, int timeout_ms,
                           char *errstr, size_t size)
 {
@@ -39,15 +68,8 @@ int dbev_kafka_assign_end(rd_kafka_t *consumer, const char *const *topics, size_
     int rc = 0;
     for (size_t t = 0; t < n && rc == 0; t++) {
         const char *name = topics[t];
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(consumer, name, NULL);
-        const rd_kafka_metadata_t *md = NULL;
-        int partitions = 0;
-        rd_kafka_resp_err_t err = rd_kafka_metadata(consumer, 0, rkt, &md, timeout_ms);
-        if (!err && md->topic_cnt == 1 && !md->topics[0].err)
-            partitions = md->topics[0].partition_cnt;
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
+        rd_kafka_resp_err_t err;
+        int partitions = topic_partitions(consumer, name, timeout_ms, &err);
         if (partitions <= 0)
             rc = dbev_seterr(errstr, size, "cannot see topic %s: %s", name,
                              err ? rd_kafka_err2str(err) : "it does not exist");

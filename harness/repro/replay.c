@@ -673,6 +673,15 @@ long replay_run(const replay_trace_t *trace, const replay_target_t *target,
                     target->topic_env);
         goto done;
     }
+    char topic_requested[256];
+    dbev_topic_name(target->topic_env, DBEV_TOPIC_REQUESTED, topic_requested,
+                    sizeof(topic_requested));
+    if (dbev_kafka_warm(r.producer, topic_requested, REPLAY_META_TIMEOUT_MS, assign_why,
+                        sizeof(assign_why)) != 0) {
+        dbev_seterr(errstr, size, "%s: is an adapter listening on %s?", assign_why,
+                    target->topic_env);
+        goto done;
+    }
     /* The consumer's first fetch sets its position: settle it before publishing. */
     collect(&r, 0);
 
