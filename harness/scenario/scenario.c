@@ -39,8 +39,9 @@ static const struct {
 #define N_OPERATION_KEYS (sizeof(operation_keys) / sizeof(operation_keys[0]))
 
 /* Keys a step may carry besides its kind. */
-static const char *const step_keys[] = {"name",   "expect",  "save",   "timeout_ms", "interval_ms",
-                                        "parity", "hostile", "repeat", NULL};
+static const char *const step_keys[] = {"name",           "expect", "save",    "timeout_ms",
+                                        "interval_ms",    "parity", "hostile", "repeat",
+                                        "start_after_ms", NULL};
 
 static const char *const load_expect_keys[] = {"min_throughput", "p50_ms",      "p90_ms",
                                                "p95_ms",         "p99_ms",      "max_error_rate",
@@ -50,6 +51,7 @@ typedef struct loader {
     const yamlj_doc_t *doc;
     char *errstr;
     size_t size;
+    int in_parallel; /* the next step loaded is a branch of a parallel step */
 } loader_t;
 
 /* Errors point at the value's file:line:column (yamlj_fail_at()). */
@@ -131,9 +133,12 @@ static int load_steps(loader_t *ld, const json_t *array, step_t **out, size_t *n
         return fail_at(ld, array, "out of memory");
     *out = steps;
     *n_out = 0;
+    int branches = ld->in_parallel; /* these are a parallel step's branches */
+    ld->in_parallel = 0;
     for (size_t i = 0; i < json_array_size(array); i++) {
         const json_t *node = json_array_get(array, i), *inner;
         if (!json_is_object(node) || !json_object_get(node, "rounds")) {
+            ld->in_parallel = branches;
             if (load_step(ld, node, i, &steps[*n_out]) != 0)
                 return -1;
             (*n_out)++;
@@ -246,6 +251,8 @@ static int check_fault(loader_t *ld, const json_t *body)
 
 static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *step)
 {
+    bool is_branch = ld->in_parallel != 0;
+    ld->in_parallel = 0;
     if (!json_is_object(node))
         return fail_at(ld, node, "a step must be a mapping with one kind key (sql, insert, ...)");
     int kinds = 0;
@@ -326,6 +333,20 @@ static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *ste
             return fail_at(ld, repeat, "repeat: only an operation step repeats");
         step->repeat = (int)json_integer_value(repeat);
     }
+    /* start_after_ms: a branch of a parallel step starts that much later
+     * than its siblings, e.g. a fault in the middle of a load rather than
+     * before the load's first request. */
+    const json_t *after = json_object_get(node, "start_after_ms");
+    if (after) {
+        if (!is_branch)
+            return fail_at(ld, after,
+                           "start_after_ms: only a branch of a parallel step starts later "
+                           "(steps in a list run one after the other)");
+        if (!json_is_integer(after) || json_integer_value(after) < 0 ||
+            json_integer_value(after) > 600000)
+            return fail_at(ld, after, "start_after_ms must be a whole number from 0 to 600000");
+        step->start_after_ms = json_integer_value(after);
+    }
     if (step->save && !json_is_object(step->save))
         return fail_at(ld, step->save,
                        "save must map variable names to paths, e.g. {id: rows[0].id}");
@@ -388,6 +409,7 @@ static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *ste
                            "max_duration_s), so the load ends");
         return 0;
     case STEP_PARALLEL:
+        ld->in_parallel = 1;
         return load_steps(ld, step->body, &step->children, &step->n_children);
     case STEP_REGISTRY: {
         /* registry: {service_name: N, service_type: T, status: S}, each optional */
@@ -519,7 +541,7 @@ static int load_fingerprint(loader_t *ld, const json_t *node, scenario_fingerpri
 
 static scenario_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, size_t size)
 {
-    loader_t ld = {doc, errstr, size};
+    loader_t ld = {.doc = doc, .errstr = errstr, .size = size};
     scenario_t *sc = calloc(1, sizeof(*sc));
     if (!sc) {
         yamlj_doc_destroy(doc);

@@ -33,18 +33,19 @@ const char *step_kind_name(step_kind_t kind);
 
 typedef struct step {
     step_kind_t kind;
-    char *name;            /* owned: the step's name, or one made from its kind and index */
-    char where[256];       /* file:line:column of the step */
-    dbev_op_t op;          /* STEP_OPERATION: which operation */
-    const json_t *body;    /* borrowed from the document: the kind's value */
-    const json_t *expect;  /* borrowed; NULL: expect success */
-    const json_t *save;    /* borrowed; object name -> path, or NULL */
-    const json_t *parity;  /* borrowed; {ignore_columns: [...]} for --mode both, or NULL */
-    int64_t timeout_ms;    /* per-step timeout (until: the deadline); 0: default */
-    double max_latency_ms; /* expect.latency_ms_max, 0: none */
-    bool hostile;          /* `hostile: true`: counted in the run's hostile-request figures */
-    int repeat;            /* operation steps: run this many times in a row (repeat:); 1 */
-    struct step *children; /* STEP_PARALLEL, STEP_UNTIL (the polled step): owned */
+    char *name;             /* owned: the step's name, or one made from its kind and index */
+    char where[256];        /* file:line:column of the step */
+    dbev_op_t op;           /* STEP_OPERATION: which operation */
+    const json_t *body;     /* borrowed from the document: the kind's value */
+    const json_t *expect;   /* borrowed; NULL: expect success */
+    const json_t *save;     /* borrowed; object name -> path, or NULL */
+    const json_t *parity;   /* borrowed; {ignore_columns: [...]} for --mode both, or NULL */
+    int64_t timeout_ms;     /* per-step timeout (until: the deadline); 0: default */
+    double max_latency_ms;  /* expect.latency_ms_max, 0: none */
+    bool hostile;           /* `hostile: true`: counted in the run's hostile-request figures */
+    int repeat;             /* operation steps: run this many times in a row (repeat:); 1 */
+    int64_t start_after_ms; /* a branch of a parallel step: starts this much later; 0 */
+    struct step *children;  /* STEP_PARALLEL, STEP_UNTIL (the polled step): owned */
     size_t n_children;
 } step_t;
 

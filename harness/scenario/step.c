@@ -5,7 +5,9 @@
  */
 #include "scenario/runctx.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +118,14 @@ typedef struct branch {
 static void *run_branch(void *arg)
 {
     branch_t *b = arg;
+    /* start_after_ms: part of what the scenario tests (a fault in the middle
+     * of a load), not a wait for a condition. */
+    if (b->step->start_after_ms > 0) {
+        struct timespec ts = {b->step->start_after_ms / 1000,
+                              (long)(b->step->start_after_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+    }
     b->rc = step_run(&b->ctx, b->step, &b->res);
     return NULL;
 }

@@ -27,7 +27,8 @@ static const char *good = "name: insert then read\n"
                           "  - fault: {postgres: stop}\n"
                           "  - parallel:\n"
                           "      - health: {}\n"
-                          "      - sql: SELECT 2\n";
+                          "      - sql: SELECT 2\n"
+                          "        start_after_ms: 1500\n";
 
 static void test_good_scenario_loads(void **state)
 {
@@ -51,6 +52,8 @@ static void test_good_scenario_loads(void **state)
     assert_int_equal(sc->steps[2].timeout_ms, 2000);
     assert_int_equal(sc->steps[2].children[0].kind, STEP_SQL);
     assert_int_equal(sc->steps[4].n_children, 2);
+    assert_int_equal(sc->steps[4].children[0].start_after_ms, 0);
+    assert_int_equal(sc->steps[4].children[1].start_after_ms, 1500);
     assert_int_equal(scenario_count_steps(sc), 7);
     scenario_destroy(sc);
 }
@@ -98,6 +101,21 @@ static void test_mistakes_are_pointed_at(void **state)
 
 /* rounds: {count, steps}: the steps copied count times in order, each copy
  * named and placed by its round (the latency probe's interleaving). */
+/* start_after_ms delays a branch of a parallel step; anywhere else a list
+ * already runs in order, and a delay there would only be a sleep. */
+static void test_start_after_only_in_a_branch(void **state)
+{
+    expect_error("name: x\nproves: y\nsteps:\n  - sql: SELECT 1\n    start_after_ms: 10\n",
+                 "bad.yaml:5:21", "only a branch of a parallel step");
+    expect_error("name: x\nproves: y\nsteps:\n  - parallel:\n      - until:\n"
+                 "          sql: SELECT 1\n          timeout_ms: 100\n"
+                 "          start_after_ms: 10\n",
+                 "bad.yaml:8:27", "only a branch of a parallel step");
+    expect_error("name: x\nproves: y\nsteps:\n  - parallel:\n      - sql: SELECT 1\n"
+                 "        start_after_ms: -1\n",
+                 "bad.yaml:6:25", "from 0 to 600000");
+}
+
 static void test_rounds_expand_in_order(void **state)
 {
     (void)state;
@@ -221,6 +239,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_scenario_loads),
         cmocka_unit_test(test_mistakes_are_pointed_at),
+        cmocka_unit_test(test_start_after_only_in_a_branch),
         cmocka_unit_test(test_rounds_expand_in_order),
         cmocka_unit_test(test_guard_keys_load),
         cmocka_unit_test(test_guard_key_mistakes),
