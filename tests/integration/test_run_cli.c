@@ -215,6 +215,10 @@ static void test_event_run_reports_service_and_transport(void **state)
     assert_non_null(strstr(report, "transport floor"));
     assert_non_null(strstr(summary, "transport floor"));
     assert_non_null(strstr(summary, "service p50 / p99"));
+    /* It passed and has a load step: no trace (run_scenario.c says why). */
+    char trace[1100];
+    snprintf(trace, sizeof(trace), "%s/trace-s1.jsonl", out);
+    assert_int_equal(access(trace, F_OK), -1);
     free(metrics);
     free(report);
     free(summary);
