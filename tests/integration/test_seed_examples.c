@@ -108,7 +108,9 @@ static int setup(void **state)
     fixture_t *f = calloc(1, sizeof(*f));
     *state = f;
     f->kit = kit_new(schema, 1);
-    f->adapter = kit_start_adapter(f->kit, NULL, WAIT_MS);
+    /* one adapter: no consumer group, whose first join waits 3 s */
+    static const char *const lone[] = {"consumer.assignment=all", NULL};
+    f->adapter = kit_start_adapter(f->kit, lone, WAIT_MS);
     return 0;
 }
 
