@@ -15,11 +15,12 @@ MAKEFLAGS  += --no-print-directory
 CMAKE_ARGS ?=
 # Tests at a time: twice the cores. Most integration tests wait on timers
 # (the mock cluster's group join, timeouts they provoke): test_adapter_process
-# used 3 s of CPU in 46 s. Those that load the cores or judge latencies run
-# alone (RUN_SERIAL). ctest took 120-125 s at 4 in CI's clean clones (181 s
-# at 2, before the scenario suite's split). At 6 it took 111 s here, but the
-# poison-pill scenario's canary (at most 1 s a request) then failed in CI:
-# p50 1.4 s beside the fuzz pass and five other tests.
+# used 3 s of CPU in 46 s. None runs alone any more: the loads of the suite's
+# scenarios kept a p95 of 7-10.5 ms beside the others (bounds of 100 ms;
+# tests/harness_run.cmake). ctest took 86-92 s at 4 here (120-125 s in CI's
+# clean clones with three tests alone, 181 s at 2). At 6 it took 111 s
+# here, but the poison-pill scenario's canary (at most 1 s a request) then
+# failed in CI: p50 1.4 s beside the fuzz pass and five other tests.
 TEST_JOBS  ?= $(shell echo $$(( $(JOBS) * 2 )))
 FUZZ_DIR   ?= build-fuzz
 FUZZ_SECONDS ?= 60
