@@ -41,7 +41,7 @@ build: configure
 
 run: build
 	@$(BUILD_DIR)/bin/dbev-harness env check --quiet
-	@$(BUILD_DIR)/bin/dbev-harness run -j 3
+	@$(BUILD_DIR)/bin/dbev-harness run -j 4
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 300
@@ -60,7 +60,7 @@ fuzz-merge: fuzz-build
 # Every scenario without faults or loads is run, then its trace replayed on a
 # fresh database with the same fixtures: a different answer fails it.
 replay-check: build
-	@$(BUILD_DIR)/bin/dbev-harness run --replay-check --skip-tag long -j 3
+	@$(BUILD_DIR)/bin/dbev-harness run --replay-check --skip-tag long -j 4
 
 bench: build
 	@bench/run $(BUILD_DIR)
