@@ -300,10 +300,10 @@ static double peak_rss_mb(void)
  * flight": measured in a process of its own (bench_client_memory: one client,
  * 1,000 requests held in flight by a fake responder on a mock broker), since
  * the harness process also holds adapters, a mock cluster and every
- * scenario's state. It takes ~2 s, nearly all of it waiting (its mock
- * cluster's destruction alone waits 1 s), so it runs beside the scenarios
- * that share the machine, never beside one that must run alone
- * (client_memory_start(), client_memory_finish()).
+ * scenario's state. It takes about a second (2.6 s before --memory-only),
+ * nearly all of it waiting, so it runs beside the scenarios that share the
+ * machine, never beside one that must run alone (client_memory_start(),
+ * client_memory_finish()).
  */
 static FILE *client_memory_start(void)
 {
