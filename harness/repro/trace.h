@@ -16,7 +16,8 @@
  *   {"t_ms": ..., "t_us": ..., "topic": "sql", "step": {"sql": ..., "params": [...]}}
  * so that a replay sets up the same state at the same point.
  * The breaker states the adapter reported in its answers give the run's
- * breaker timeline.
+ * breaker timeline. A scenario with a load step that passed is not traced
+ * (run_scenario.c says why), so its answers are not in that timeline.
  */
 #ifndef HARNESS_TRACE_H
 #define HARNESS_TRACE_H
