@@ -12,6 +12,7 @@
 #include "env/kprofile.h"
 #include "env/transport.h"
 #include "guard/guard.h"
+#include "run/costs.h"
 #include "run/metrics.h"
 #include "run/run_int.h"
 
@@ -40,11 +41,14 @@ static void *worker(void *arg)
     run_t *run = pass->run;
     for (;;) {
         pthread_mutex_lock(&run->lock);
-        size_t index = run->next++;
+        size_t place = run->next++;
         bool stop = run->opts->fail_fast && run->worst > 0;
         pthread_mutex_unlock(&run->lock);
-        if (index >= run->n || stop)
+        if (place >= run->n || stop)
             return NULL;
+        /* The shared pass the costliest first; what runs alone, in file
+         * order, as it was measured for the baselines. */
+        size_t index = pass->exclusive ? place : run->order[place];
         const scenario_t *sc = run->scenarios[index];
         bool perf_ok = !pass->perf || scenario_has_tag(sc, "perf") == (pass->perf > 0);
         if (run_runs_alone(sc) == pass->exclusive && perf_ok)
@@ -390,6 +394,19 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
     run.env_opts = env_opts;
     run.scenarios = scenarios;
     run.n = n;
+    /* The shared pass takes the costliest first: it then ends with short
+     * scenarios rather than a long one running alone (costs.h). */
+    run.order = calloc(n ? n : 1, sizeof(*run.order));
+    run.took_s = calloc(n ? n : 1, sizeof(*run.took_s));
+    if (!run.order || !run.took_s) {
+        free(run.order);
+        free(run.took_s);
+        fprintf(stderr, "dbev-harness run: out of memory\n");
+        return 2;
+    }
+    costs_order(COSTS_PATH, scenarios, n, run.order);
+    for (size_t i = 0; i < n; i++)
+        run.took_s[i] = -1;
     run.logger = (dbev_logger_t){dbev_log_stderr, NULL, DBEV_LOG_WARN, "harness"};
     run.templates = json_object();
     run.skipped = json_array();
@@ -476,6 +493,9 @@ int run_scenarios(const run_opts_t *opts, const run_env_opts_t *env_opts,
                (double)(t_scenarios - t_floor) / 1000.0,
                (double)(dbev_mono_us() - t_scenarios) / 1000.0);
 done:
+    costs_record(COSTS_PATH, scenarios, n, run.took_s);
+    free(run.order);
+    free(run.took_s);
     drop_own_templates(&run);
     keep_summary(&run);
     json_decref(metrics);

@@ -27,7 +27,9 @@ typedef struct run {
     run_metrics_t *metrics;
     pthread_mutex_t lock; /* templates, stdout, next scenario */
     json_t *templates;    /* fixture set name -> template database name */
-    size_t next;          /* next scenario to run (-j workers take from here) */
+    size_t next;          /* next place in order to take (-j workers take from here) */
+    size_t *order;        /* indexes of scenarios, the costliest first (costs.h) */
+    double *took_s;       /* each scenario's seconds, -1 until it ran */
     int64_t started_wall_us;
     int worst;                /* 0 pass, 1 fail, 2 error */
     json_t *skipped;          /* [{scenario, name, reason}] of SKIPPED scenarios (run_judge_fn) */

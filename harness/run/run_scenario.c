@@ -653,6 +653,8 @@ void run_one(run_t *run, size_t index)
         phase_end(&ctx, RUN_PHASE_TEARDOWN, &after_mark);
     }
     int64_t took = dbev_mono_us() - t0;
+    if (status != DBEV_REPORT_SKIP) /* a skip costs nothing and says nothing of a run */
+        run->took_s[index] = (double)took / 1e6;
     dbev_report_scenario_set_status(ctx.report_scenario, status, reason[0] ? reason : NULL);
     dbev_report_scenario_set_duration(ctx.report_scenario, took);
     fprintf(out, "%s %s (%.2f s)%s%s\n", status_word(status), sc->name, (double)took / 1e6,
