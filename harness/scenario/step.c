@@ -7,10 +7,10 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* save: {name: path} captures values of the step's outcome for later steps;
  * a path that leads nowhere fails the step, since later steps would only
