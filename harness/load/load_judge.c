@@ -243,6 +243,28 @@ void load_judge(const json_t *expect, const load_figures_t *f, bool stress, load
         judge_percentile(&j, expect, "p95_ms", "p95", f->p95_us, stress);
         judge_percentile(&j, expect, "p99_ms", "p99", f->p99_us, stress);
 
+        /* A lower bound: a scenario that injects a fault during the load
+         * (a kill, a rebalance) says the fault must show in the latencies.
+         * Without it, a fault that missed the load passes unseen: the kill
+         * scenario's kill once landed before the load's first request and
+         * every answer took under 11 ms. Never advisory: a slower build
+         * only makes it easier to meet. */
+        v = json_object_get(expect, "slowest_ms_at_least");
+        if (v && (!json_is_number(v) || json_number_value(v) <= 0)) {
+            misuse(&j, "expect.slowest_ms_at_least must be a positive number of milliseconds");
+        } else if (v) {
+            double bound = json_number_value(v);
+            note(verdict->expected, sizeof(verdict->expected), "slowest >= %g ms", bound);
+            note(verdict->actual, sizeof(verdict->actual), "slowest %.1f ms", ms(f->max_us));
+            if (ms(f->max_us) < bound) {
+                note(verdict->message, sizeof(verdict->message),
+                     "the slowest answer took %.1f ms < slowest_ms_at_least %g ms: what the "
+                     "scenario meant to slow the load (a fault during it) did not reach it",
+                     ms(f->max_us), bound);
+                j.failed = true;
+            }
+        }
+
         v = json_object_get(expect, "max_error_rate");
         if (v && stress)
             misuse(&j, "expect.max_error_rate does not apply to a stress run; use "

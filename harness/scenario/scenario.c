@@ -43,9 +43,16 @@ static const char *const step_keys[] = {"name",           "expect", "save",    "
                                         "interval_ms",    "parity", "hostile", "repeat",
                                         "start_after_ms", NULL};
 
-static const char *const load_expect_keys[] = {"min_throughput", "p50_ms",      "p90_ms",
-                                               "p95_ms",         "p99_ms",      "max_error_rate",
-                                               "no_loss",        "error_codes", NULL};
+static const char *const load_expect_keys[] = {"min_throughput",
+                                               "p50_ms",
+                                               "p90_ms",
+                                               "p95_ms",
+                                               "p99_ms",
+                                               "max_error_rate",
+                                               "no_loss",
+                                               "error_codes",
+                                               "slowest_ms_at_least",
+                                               NULL};
 
 typedef struct loader {
     const yamlj_doc_t *doc;

@@ -318,6 +318,30 @@ static void test_judge_percentile(void **state)
     json_decref(errors);
 }
 
+/* slowest_ms_at_least: a fault meant to slow the load must show; it fails
+ * even where timing bounds only warn, and a bad value is a misuse. */
+static void test_judge_slowest_at_least(void **state)
+{
+    (void)state;
+    json_t *errors = json_object();
+    load_figures_t f = clean_figures(errors);
+    f.max_us = 10600;
+    load_verdict_t v;
+    setenv("DBEV_TIMING_ADVISORY", "1", 1);
+    judge("{\"slowest_ms_at_least\": 2000}", &f, false, &v);
+    unsetenv("DBEV_TIMING_ADVISORY");
+    assert_int_equal(v.status, DBEV_REPORT_FAIL);
+    assert_non_null(
+        strstr(v.message, "the slowest answer took 10.6 ms < slowest_ms_at_least 2000"));
+    f.max_us = 5890000;
+    judge("{\"slowest_ms_at_least\": 2000}", &f, false, &v);
+    assert_int_equal(v.status, DBEV_REPORT_PASS);
+    assert_string_equal(v.message, "");
+    judge("{\"slowest_ms_at_least\": -1}", &f, false, &v);
+    assert_int_equal(v.status, DBEV_REPORT_ERROR);
+    json_decref(errors);
+}
+
 static void test_judge_errors(void **state)
 {
     (void)state;
@@ -545,12 +569,19 @@ static void test_suite_scenarios(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spec_plain),   cmocka_unit_test(test_spec_refusals),
-        cmocka_unit_test(test_spec_stress),  cmocka_unit_test(test_schedule),
-        cmocka_unit_test(test_rate_steps),   cmocka_unit_test(test_writes),
-        cmocka_unit_test(test_judge_pass),   cmocka_unit_test(test_judge_percentile),
-        cmocka_unit_test(test_judge_errors), cmocka_unit_test(test_judge_no_loss),
-        cmocka_unit_test(test_stress_knee),  cmocka_unit_test(test_suite_scenarios),
+        cmocka_unit_test(test_spec_plain),
+        cmocka_unit_test(test_spec_refusals),
+        cmocka_unit_test(test_spec_stress),
+        cmocka_unit_test(test_schedule),
+        cmocka_unit_test(test_rate_steps),
+        cmocka_unit_test(test_writes),
+        cmocka_unit_test(test_judge_pass),
+        cmocka_unit_test(test_judge_percentile),
+        cmocka_unit_test(test_judge_slowest_at_least),
+        cmocka_unit_test(test_judge_errors),
+        cmocka_unit_test(test_judge_no_loss),
+        cmocka_unit_test(test_stress_knee),
+        cmocka_unit_test(test_suite_scenarios),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
