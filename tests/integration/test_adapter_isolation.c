@@ -37,9 +37,8 @@ static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
     f->kit = kit_new(schema, 3);
-    /* no heartbeat after the first: an injected produce error must hit a
-     * response; one adapter, so no consumer group (its first join waits 3 s) */
-    const char *kv[] = {"heartbeat.interval.ms=3600000", "consumer.assignment=all", NULL};
+    /* no heartbeat after the first: an injected produce error must hit a response */
+    const char *kv[] = {"heartbeat.interval.ms=3600000", KIT_LONE_ADAPTER, NULL};
     f->adapter = kit_start_adapter(f->kit, kv, 0);
     *state = f;
     return 0;

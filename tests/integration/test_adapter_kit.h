@@ -49,6 +49,13 @@ void kit_destroy(kit_t *kit);
 /** A conf for an adapter talking to this kit (env fallbacks off, quiet logs). */
 dbev_adapter_conf_t *kit_adapter_conf(kit_t *kit);
 
+/** The setting of a lone adapter ("key=value" for kv below): it takes every
+ *  request partition itself instead of joining a consumer group, whose first
+ *  join the mock cluster holds 3 s, again at every restart; a restart
+ *  resumes from the offsets it committed. For tests where the group proves
+ *  nothing (test_adapter_ops and test_adapter_process test the group). */
+#define KIT_LONE_ADAPTER "consumer.assignment=all"
+
 /** Starts an embedded adapter with kit_adapter_conf() plus kv ("key=value"
  *  strings ending with NULL; kv NULL: none) and, when wait_ms > 0, waits that
  *  long until it holds a partition. Fails the test on error, leaving no

@@ -32,10 +32,12 @@ static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
     f->kit = kit_new("CREATE TABLE t (id bigserial PRIMARY KEY, n integer NOT NULL);", 3);
-    const char *kv[] = {"breaker.failure.threshold=3", "breaker.recovery.timeout.ms=1000",
-                        "breaker.success.threshold=2", "pg.connect_timeout=2",
-                        /* one adapter: no consumer group, whose first join waits 3 s */
-                        "consumer.assignment=all", NULL};
+    const char *kv[] = {"breaker.failure.threshold=3",
+                        "breaker.recovery.timeout.ms=1000",
+                        "breaker.success.threshold=2",
+                        "pg.connect_timeout=2",
+                        KIT_LONE_ADAPTER,
+                        NULL};
     f->adapter = kit_start_adapter(f->kit, kv, 0);
     *state = f;
     return 0;

@@ -46,17 +46,15 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Starts the adapter with the kit's settings plus settings (NULL-terminated
- * "key=value"); teardown destroys it, also after a failed assertion. It
- * takes every partition itself (consumer.assignment=all): a lone adapter
- * gains nothing from a consumer group, whose first join the mock cluster
- * holds 3 s. */
+/* Starts a lone adapter (KIT_LONE_ADAPTER) with the kit's settings plus
+ * settings (NULL-terminated "key=value"); teardown destroys it, also after a
+ * failed assertion. */
 static void start(fixture_t *f, const char *const *settings)
 {
     dbev_adapter_conf_t *conf = kit_adapter_conf(f->kit);
     char err[512];
-    if (dbev_adapter_conf_set_kv(conf, "consumer.assignment=all", err, sizeof(err)))
-        fail_msg("consumer.assignment=all: %s", err);
+    if (dbev_adapter_conf_set_kv(conf, KIT_LONE_ADAPTER, err, sizeof(err)))
+        fail_msg("%s: %s", KIT_LONE_ADAPTER, err);
     for (size_t i = 0; settings && settings[i]; i++)
         if (dbev_adapter_conf_set_kv(conf, settings[i], err, sizeof(err)))
             fail_msg("%s: %s", settings[i], err);

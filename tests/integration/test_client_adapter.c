@@ -35,11 +35,8 @@ typedef struct fixture {
     dbev_client_t *client;
 } fixture_t;
 
-/* One adapter at a time, and what is tested is the client: the adapter
- * takes every partition itself instead of joining a consumer group, whose
- * first join the mock cluster holds 3 s, again at every restart. A restart
- * resumes from the offsets it committed, as a group member would. */
-static const char *const lone_adapter[] = {"consumer.assignment=all", NULL};
+/* One adapter at a time, and what is tested is the client. */
+static const char *const lone_adapter[] = {KIT_LONE_ADAPTER, NULL};
 
 static void start_adapter(fixture_t *f)
 {

@@ -62,10 +62,7 @@ static int setup(void **state)
     fixture_t *f = calloc(1, sizeof(*f));
     *state = f;
     f->kit = kit_new(schema, 3);
-    /* One adapter, no rebalance to prove: it takes every partition itself
-     * instead of waiting out the mock cluster's 3 s first group join (this
-     * test runs alone, RUN_SERIAL, so those 3 s were every other test's). */
-    static const char *const lone[] = {"consumer.assignment=all", NULL};
+    static const char *const lone[] = {KIT_LONE_ADAPTER, NULL};
     f->adapter = kit_start_adapter(f->kit, lone, WAIT_MS);
 
     dbev_conf_t *conf = dbev_conf_new();

@@ -108,8 +108,7 @@ static int setup(void **state)
     fixture_t *f = calloc(1, sizeof(*f));
     *state = f;
     f->kit = kit_new(schema, 1);
-    /* one adapter: no consumer group, whose first join waits 3 s */
-    static const char *const lone[] = {"consumer.assignment=all", NULL};
+    static const char *const lone[] = {KIT_LONE_ADAPTER, NULL};
     f->adapter = kit_start_adapter(f->kit, lone, WAIT_MS);
     return 0;
 }
