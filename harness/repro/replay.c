@@ -264,33 +264,44 @@ static int64_t request_timeout_ms(const json_t *line)
     return (t > 0 ? t : 10000) + REPLAY_ANSWER_MARGIN_MS;
 }
 
+/* text with every occurrence of from replaced by to (a copy the caller
+ * frees), or NULL when from does not occur (or out of memory). */
+static char *replace_all(const char *text, const char *from, const char *to)
+{
+    size_t lf = strlen(from), lt = strlen(to), n = 0;
+    if (lf == 0)
+        return NULL;
+    for (const char *p = text; (p = strstr(p, from)) != NULL; p += lf)
+        n++;
+    if (n == 0)
+        return NULL;
+    char *out = malloc(strlen(text) + n * (lt > lf ? lt - lf : 0) + 1);
+    if (!out)
+        return NULL;
+    char *o = out;
+    const char *p = text, *hit;
+    while ((hit = strstr(p, from)) != NULL) {
+        memcpy(o, p, (size_t)(hit - p));
+        o += hit - p;
+        memcpy(o, to, lt);
+        o += lt;
+        p = hit + lf;
+    }
+    strcpy(o, p);
+    return out;
+}
+
 /* Replaces every occurrence of "from" (quoted) in *text by "to" (quoted). */
 static void replace_quoted(char **text, const char *from, const char *to)
 {
     char qf[600], qt[600];
     snprintf(qf, sizeof(qf), "\"%s\"", from);
     snprintf(qt, sizeof(qt), "\"%s\"", to);
-    size_t lf = strlen(qf), lt = strlen(qt), n = 0;
-    for (const char *p = *text; (p = strstr(p, qf)) != NULL; p += lf)
-        n++;
-    if (n == 0)
-        return;
-    size_t len = strlen(*text);
-    char *out = malloc(len + n * (lt > lf ? lt - lf : 0) + 1);
-    if (!out)
-        return;
-    char *o = out;
-    const char *p = *text, *hit;
-    while ((hit = strstr(p, qf)) != NULL) {
-        memcpy(o, p, (size_t)(hit - p));
-        o += hit - p;
-        memcpy(o, qt, lt);
-        o += lt;
-        p = hit + lf;
+    char *out = replace_all(*text, qf, qt);
+    if (out) {
+        free(*text);
+        *text = out;
     }
-    strcpy(o, p);
-    free(*text);
-    *text = out;
 }
 
 /* The request as it will be published: the recorded bytes, with the ids
@@ -460,27 +471,7 @@ static char *renamed(const replay_t *r, const char *y)
 {
     const char *from = r->opts ? r->opts->rename_from : NULL;
     const char *to = r->opts ? r->opts->rename_to : NULL;
-    if (!from || !to || !*to || !strstr(y, to))
-        return NULL;
-    size_t lt = strlen(to), lf = strlen(from), n = 0;
-    for (const char *p = strstr(y, to); p; p = strstr(p + lt, to))
-        n++;
-    char *out = malloc(strlen(y) + n * lf + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (const char *p = y;;) {
-        const char *hit = strstr(p, to);
-        size_t keep = hit ? (size_t)(hit - p) : strlen(p);
-        memcpy(o, p, keep);
-        o += keep;
-        if (!hit)
-            break;
-        memcpy(o, from, lf);
-        o += lf;
-        p = hit + lt;
-    }
-    *o = '\0';
-    return out;
+    return from && to ? replace_all(y, to, from) : NULL;
 }
 
 static long diff_value(const replay_t *r, const char *path, const json_t *a, const json_t *b,
