@@ -13,7 +13,9 @@
  * the CPU each thread (and PostgreSQL's backends) used over the run is
  * printed too, which tells where the time went. Beside it, the direct-libpq
  * figures for the same rows: one round trip per INSERT (what services do
- * today) and pipelined.
+ * today) and pipelined; then the ratio of end to end to pipelined, the CPU
+ * each of the two needed per request (every thread and backend counted),
+ * and the end-to-end figure this machine's cores would allow at that CPU.
  *
  * The producer keeps at most `window` requests unanswered: the mock cluster
  * keeps only about 5 MB per partition and silently drops older segments, so
@@ -405,17 +407,41 @@ int main(int argc, char **argv)
     PQclear(PQexec(conn, "TRUNCATE agent_execution_logs"));
     double direct = direct_round_trips(conn, nd);
     PQclear(PQexec(conn, "TRUNCATE agent_execution_logs"));
+    cpu_split_t piped0, piped1;
+    cpu_split_take(&piped0, pgenv_server_pid(pg), "postgres");
     double piped = direct_pipelined(conn, n);
+    cpu_split_take(&piped1, pgenv_server_pid(pg), "postgres");
     printf("direct libpq, 1 round trip per INSERT:         %8.0f rows/s      (%ld rows)\n", direct,
            nd);
     printf("direct libpq, pipelined (sync every 500):      %8.0f rows/s      (%ld rows)\n", piped,
            n);
+    /* The goal (issue 16) is a ratio of these two figures. What bounds it on
+     * this machine: the CPU each path needs per request, everything counted
+     * (this process's threads, which for the end-to-end run include the
+     * mock broker and the producing and collecting clients, and the
+     * PostgreSQL backends), against the cores there are. */
+    double e2e_cpu_us = cpu_split_total(&split0, &split1) * 1e6 / (double)n;
+    double piped_cpu_us = cpu_split_total(&piped0, &piped1) * 1e6 / (double)n;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    double ceiling = e2e_cpu_us > 0 ? (double)cores * 1e6 / e2e_cpu_us : 0;
+    double ratio = piped > 0 ? e2e / piped : 0;
+    printf("end to end / pipelined: %.2f (issue 16's goal: 0.9)\n", ratio);
+    printf("   CPU per request, all threads and PostgreSQL's backends: end to end %.1f us, "
+           "pipelined %.1f us\n",
+           e2e_cpu_us, piped_cpu_us);
+    printf("   end to end used %.2f of %ld cores; with all %ld busy it would do at most %.0f "
+           "requests/s, %.2f of pipelined\n",
+           cpu_split_total(&split0, &split1) * 1e6 / (double)(t1 - t0), cores, cores, ceiling,
+           piped > 0 ? ceiling / piped : 0);
     printf("{\"bench\":\"adapter\",\"requests\":%ld,\"returning\":%s,\"batch_max\":%s,"
            "\"partitions\":%d,\"e2e_req_per_s\":%.0f,\"completed\":%ld,\"failed\":%ld,\"direct_"
            "rows_per_s\":%.0f,"
-           "\"pipelined_rows_per_s\":%.0f,\"target_req_per_s\":20000}\n",
+           "\"pipelined_rows_per_s\":%.0f,\"ratio\":%.3f,\"e2e_cpu_us\":%.1f,"
+           "\"pipelined_cpu_us\":%.1f,\"cores\":%ld,\"ceiling_req_per_s\":%.0f,"
+           "\"target_req_per_s\":20000}\n",
            n, returning ? "true" : "false", batch, partitions, e2e,
-           (long)atomic_load(&col.completed), (long)atomic_load(&col.failed), direct, piped);
+           (long)atomic_load(&col.completed), (long)atomic_load(&col.failed), direct, piped, ratio,
+           e2e_cpu_us, piped_cpu_us, cores, ceiling);
     rc = got == n ? 0 : 1;
     if (got != n)
         fprintf(stderr, "bench_adapter: only %ld of %ld responses arrived\n", got, n);

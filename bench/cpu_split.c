@@ -87,6 +87,23 @@ void cpu_split_take(cpu_split_t *snap, pid_t parent, const char *child_label)
         closedir(d);
 }
 
+double cpu_split_total(const cpu_split_t *before, const cpu_split_t *after)
+{
+    /* Entry by entry, as cpu_split_print reads them: a thread that ended
+     * between the snapshots is missing from after, and its seconds are not
+     * taken from the others. */
+    double total = 0;
+    for (int i = 0; i < after->n; i++) {
+        double was = 0;
+        for (int j = 0; j < before->n; j++)
+            if (!strcmp(before->name[j], after->name[i]))
+                was = before->seconds[j];
+        if (after->seconds[i] > was)
+            total += after->seconds[i] - was;
+    }
+    return total;
+}
+
 void cpu_split_print(FILE *out, const char *prefix, const cpu_split_t *before,
                      const cpu_split_t *after, double wall_s)
 {

@@ -28,4 +28,8 @@ void cpu_split_take(cpu_split_t *snap, pid_t parent, const char *child_label);
 void cpu_split_print(FILE *out, const char *prefix, const cpu_split_t *before,
                      const cpu_split_t *after, double wall_s);
 
+/* Seconds of CPU (user + system) between before and after, over every entry
+ * (this process's threads and the children): what the measured work cost. */
+double cpu_split_total(const cpu_split_t *before, const cpu_split_t *after);
+
 #endif
