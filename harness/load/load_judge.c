@@ -404,10 +404,10 @@ json_t *load_metrics(const load_figures_t *f, const load_spec_t *spec, const dbe
     run_metrics_op_key(spec->op, op, sizeof(op));
     double sent = (double)f->requests;
     json_t *out = json_pack(
-        "{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I,"
+        "{s:s, s:b, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I,"
         " s:I, s:I, s:I}",
-        "op", op, "rate", spec->rate, "throughput", f->throughput, "p50_ms",
-        (double)f->p50_us / 1000.0, "p95_ms", (double)f->p95_us / 1000.0, "p99_ms",
+        "op", op, "climb", spec->stress.on, "rate", spec->rate, "throughput", f->throughput,
+        "p50_ms", (double)f->p50_us / 1000.0, "p95_ms", (double)f->p95_us / 1000.0, "p99_ms",
         (double)f->p99_us / 1000.0, "max_ms", (double)f->max_us / 1000.0, "sent", sent, "errors",
         (double)f->errors, "error_rate", sent > 0 ? (double)f->errors / sent : 0.0, "unanswered",
         (json_int_t)f->checker.unanswered, "answered_twice", (json_int_t)f->checker.answered_twice,

@@ -90,7 +90,8 @@ typedef int (*run_judge_fn)(dbev_report_t *report, const json_t *metrics, const 
  *                                                     process: its dbev- threads and
  *                                                     backends (cpuwork.h)
  *   load.<scenario>.<step>.<figure>                   each load step's figures
- *   load.throughput_max, load.<op>.throughput_max     best sustained rate (per op)
+ *   load.throughput_max, load.<op>.throughput_max     best sustained rate (per op) of
+ *                                                     the loads at a fixed rate (no climb)
  *   load.p95_ms_max, load.p99_ms_max                  worst load percentile
  *   load.error_rate_max                               worst load error rate
  *   errors.rate                                       failed / all requests of loads
