@@ -1,12 +1,20 @@
 /*
  * The load step end to end on this machine: a throwaway PostgreSQL, the Kafka
- * mock cluster (one broker, three partitions), the adapter embedded as a
- * thread and a libdbev client, all in this process, driven by step_run_load
+ * mock cluster (one broker), the adapter embedded as a thread and a libdbev
+ * client, all in this process, driven by step_run_load
  * exactly as a scenario's `load:` step is. Prints the load's figures (rate,
  * throughput, percentiles from the intended send time, errors, checker and
  * write lookup) and the ASCII histogram the runner shows. Issue 6's
  * throughput target is 1,000 inserts/s for 30 s with p95 under 100 ms and
- * errors under 1%. Usage:
+ * errors under 1%.
+ *
+ * Its topics have as many partitions as the runner gives a scenario with a
+ * load (RUN_LOAD_PARTITIONS, run.h), for the same reason: the mock broker
+ * walks a partition's message sets from the oldest on every fetch, and with
+ * three partitions a 30 s load at 1,010/s collapsed after ~15 s (p99 from
+ * 6 ms to 6 s, 15 % timeouts, rdk:mock at 75 % of a core; docs/latency.md).
+ *
+ * Usage:
  *   bench_load [rate [duration_s]]          (default 1000 30)
  *   bench_load stress [p99_ms [max_s]]      (default 100 30: the knee of the p99 bound)
  */
@@ -14,6 +22,7 @@
 #include "env/kprofile.h"
 #include "scenario/runctx.h"
 #include "env/transport.h"
+#include "run/run.h"
 
 #include "dbev_adapter.h"
 
@@ -79,7 +88,7 @@ int main(int argc, char **argv)
         goto out;
     }
     PQclear(r);
-    mockenv_opts_t mopts = {.brokers = 1, .partitions = 3, .env = "bench"};
+    mockenv_opts_t mopts = {.brokers = 1, .partitions = RUN_LOAD_PARTITIONS, .env = "bench"};
     if (!(mk = mockenv_new(&mopts, err, sizeof(err)))) {
         rc = die("mock cluster", err);
         goto out;
@@ -251,11 +260,11 @@ int main(int argc, char **argv)
     dbev_report_write_json(report, buf, err, sizeof(err));
     json_t *root = json_load_file(buf, 0, NULL);
     json_t *load = vars_path_get(root, "scenarios[0].steps[0].load");
-    printf("bench_load: %s through client -> mock Kafka (1 broker, 3 partitions) -> embedded "
+    printf("bench_load: %s through client -> mock Kafka (1 broker, %d partitions) -> embedded "
            "adapter (pool 4) -> PostgreSQL %d, one process, %ld CPUs; %s fetch profile%s%s\n",
-           stress ? "stress climb" : "open-loop inserts", pgenv_server_version(pg),
-           sysconf(_SC_NPROCESSORS_ONLN), mock_profile ? "mock" : "broker", more ? " + " : "",
-           more ? more : "");
+           stress ? "stress climb" : "open-loop inserts", RUN_LOAD_PARTITIONS,
+           pgenv_server_version(pg), sysconf(_SC_NPROCESSORS_ONLN),
+           mock_profile ? "mock" : "broker", more ? " + " : "", more ? more : "");
     char *dump = json_dumps(vars_path_get(load, "percentiles_us"), JSON_COMPACT);
     printf("  target %.0f/s  sent %lld  answered %lld  throughput %.1f/s  in %.2f s (wall %.2f "
            "s)\n",
