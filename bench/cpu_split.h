@@ -20,7 +20,8 @@ typedef struct cpu_split {
 } cpu_split_t;
 
 /* Takes a snapshot: this process's threads, summed by name, and the children
- * of parent (0: none) as one entry named child_label. */
+ * of parent (0: none) with the parent itself and the children it reaped, as
+ * one entry named child_label. */
 void cpu_split_take(cpu_split_t *snap, pid_t parent, const char *child_label);
 
 /* Prints each entry's share of one core between before and after, over
