@@ -1,12 +1,11 @@
 /*
  * The load step end to end on this machine: a throwaway PostgreSQL, the Kafka
  * mock cluster (one broker), the adapter embedded as a thread and a libdbev
- * client, all in this process, driven by step_run_load
- * exactly as a scenario's `load:` step is. Prints the load's figures (rate,
- * throughput, percentiles from the intended send time, errors, checker and
- * write lookup) and the ASCII histogram the runner shows. Issue 6's
- * throughput target is 1,000 inserts/s for 30 s with p95 under 100 ms and
- * errors under 1%.
+ * client, all in this process, driven by step_run_load exactly as a
+ * scenario's `load:` step is. Prints the load's figures (rate, throughput,
+ * percentiles from the intended send time, errors, checker and write lookup)
+ * and the ASCII histogram the runner shows. Issue 6's throughput target is
+ * 1,000 inserts/s for 30 s with p95 under 100 ms and errors under 1%.
  *
  * Its topics have as many partitions as the runner gives a scenario with a
  * load (RUN_LOAD_PARTITIONS, run.h), for the same reason: the mock broker
