@@ -58,7 +58,6 @@ typedef struct loader {
     const yamlj_doc_t *doc;
     char *errstr;
     size_t size;
-    int in_parallel; /* the next step loaded is a branch of a parallel step */
 } loader_t;
 
 /* Errors point at the value's file:line:column (yamlj_fail_at()). */
@@ -82,7 +81,8 @@ int scenario_operation_key(const char *key, dbev_op_t *op)
     return -1;
 }
 
-static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *step);
+/* branch: the step is one of a parallel step's branches (start_after_ms). */
+static int load_step(loader_t *ld, const json_t *node, size_t index, bool branch, step_t *step);
 
 /* rounds: {count: N, steps: [...]}: N copies of those steps in order, each
  * copy its own step (its name and place say which round). A latency probe
@@ -120,7 +120,8 @@ static int rounds_count(loader_t *ld, const json_t *node, const json_t **steps)
     return (int)json_integer_value(count);
 }
 
-static int load_steps(loader_t *ld, const json_t *array, step_t **out, size_t *n_out)
+/* branches: the steps are a parallel step's, not a list run in order. */
+static int load_steps(loader_t *ld, const json_t *array, bool branches, step_t **out, size_t *n_out)
 {
     if (!json_is_array(array) || json_array_size(array) == 0)
         return fail_at(ld, array, "steps must be a non-empty list");
@@ -140,13 +141,10 @@ static int load_steps(loader_t *ld, const json_t *array, step_t **out, size_t *n
         return fail_at(ld, array, "out of memory");
     *out = steps;
     *n_out = 0;
-    int branches = ld->in_parallel; /* these are a parallel step's branches */
-    ld->in_parallel = 0;
     for (size_t i = 0; i < json_array_size(array); i++) {
         const json_t *node = json_array_get(array, i), *inner;
         if (!json_is_object(node) || !json_object_get(node, "rounds")) {
-            ld->in_parallel = branches;
-            if (load_step(ld, node, i, &steps[*n_out]) != 0)
+            if (load_step(ld, node, i, branches, &steps[*n_out]) != 0)
                 return -1;
             (*n_out)++;
             continue;
@@ -155,7 +153,7 @@ static int load_steps(loader_t *ld, const json_t *array, step_t **out, size_t *n
         size_t first = *n_out;
         for (size_t j = 0; j < json_array_size(inner); j++) {
             step_t *step = &steps[(*n_out)++];
-            if (load_step(ld, json_array_get(inner, j), j, step) != 0)
+            if (load_step(ld, json_array_get(inner, j), j, false, step) != 0)
                 return -1;
             if (step->kind != STEP_OPERATION && step->kind != STEP_SQL)
                 return fail_at(ld, json_array_get(inner, j),
@@ -256,10 +254,8 @@ static int check_fault(loader_t *ld, const json_t *body)
     return 0;
 }
 
-static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *step)
+static int load_step(loader_t *ld, const json_t *node, size_t index, bool branch, step_t *step)
 {
-    bool is_branch = ld->in_parallel != 0;
-    ld->in_parallel = 0;
     if (!json_is_object(node))
         return fail_at(ld, node, "a step must be a mapping with one kind key (sql, insert, ...)");
     int kinds = 0;
@@ -345,7 +341,7 @@ static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *ste
      * before the load's first request. */
     const json_t *after = json_object_get(node, "start_after_ms");
     if (after) {
-        if (!is_branch)
+        if (!branch)
             return fail_at(ld, after,
                            "start_after_ms: only a branch of a parallel step starts later "
                            "(steps in a list run one after the other)");
@@ -385,7 +381,7 @@ static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *ste
         if (!step->children)
             return fail_at(ld, step->body, "out of memory");
         step->n_children = 1;
-        if (load_step(ld, step->body, 0, &step->children[0]) != 0)
+        if (load_step(ld, step->body, 0, false, &step->children[0]) != 0)
             return -1;
         if (step->children[0].kind != STEP_SQL && step->children[0].kind != STEP_OPERATION &&
             step->children[0].kind != STEP_REGISTRY)
@@ -416,8 +412,7 @@ static int load_step(loader_t *ld, const json_t *node, size_t index, step_t *ste
                            "max_duration_s), so the load ends");
         return 0;
     case STEP_PARALLEL:
-        ld->in_parallel = 1;
-        return load_steps(ld, step->body, &step->children, &step->n_children);
+        return load_steps(ld, step->body, true, &step->children, &step->n_children);
     case STEP_REGISTRY: {
         /* registry: {service_name: N, service_type: T, status: S}, each optional */
         if (!json_is_object(step->body))
@@ -669,7 +664,7 @@ static scenario_t *load_doc(const char *path, yamlj_doc_t *doc, char *errstr, si
         fail_at(&ld, root, "steps is required: a scenario that runs nothing proves nothing");
         goto fail;
     }
-    if (load_steps(&ld, steps, &sc->steps, &sc->n_steps) != 0)
+    if (load_steps(&ld, steps, false, &sc->steps, &sc->n_steps) != 0)
         goto fail;
     /* A security scenario proves that a hostile request harms no one else:
      * without the canary and the fingerprint it would prove only the answer. */
